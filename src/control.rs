@@ -1,0 +1,244 @@
+//! The control API under `/_sandbank/` (in the spirit of WireMock's `/__admin`): JSON in and
+//! out. It moves the clock, simulates customers, reads the journal and ledger, manages fault
+//! rules, and resets or replaces the world. Documented with curl examples in README.md.
+//!
+//! | route | does |
+//! |---|---|
+//! | `GET health` | liveness, world name, seed |
+//! | `GET clock` / `POST clock` | read; `{"advance":"15s"}`, `{"to":"…"}` or `{}` (fire what is due) |
+//! | `POST channels/{id}/orders/{no}/pay` | the customer pays (`?mch_id=` if ambiguous) |
+//! | `GET channels/{id}/orders/{no}` | an order as the channel holds it |
+//! | `GET banks/{id}/payouts` | a bank's payouts |
+//! | `GET journal` | `?kind=&instance=&reference=&after=&limit=&format=json\|jsonl\|text` |
+//! | `GET ledger` | balances and postings (`?account=`) |
+//! | `GET/POST/DELETE faults`, `DELETE faults/{id}` | fault rules |
+//! | `POST reset`, `POST scenario` | rebuild the world; load a TOML scenario |
+
+use crate::channels::{wxpay, ChannelState};
+use crate::clock::{parse_duration, parse_instant, SHANGHAI};
+use crate::faults::RawRule;
+use crate::http::{InboundRequest, Reply};
+use crate::journal::{EntryKind, Filter};
+use crate::scenario::{self, ChannelKind};
+use crate::world::Sandbank;
+use hyper::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+fn err(status: StatusCode, msg: impl Into<String>) -> Reply {
+    Reply::json(status, &json!({ "error": msg.into() }))
+}
+
+fn ok(v: Value) -> Reply {
+    Reply::json(StatusCode::OK, &v)
+}
+
+/// Serve one control request.
+pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
+    let path = req.path.trim_end_matches('/').to_string();
+    let segs: Vec<&str> = path.split('/').collect();
+    match (req.method.clone(), segs.as_slice()) {
+        (Method::GET, ["health"]) => {
+            let st = sb.lock();
+            ok(json!({"status": "ok", "world": st.spec.name, "seed": st.rng.seed(), "now": st.clock.now().to_rfc3339()}))
+        }
+        (Method::GET, ["clock"]) => clock_view(sb),
+        (Method::POST, ["clock"]) => post_clock(sb, &req).await,
+        (Method::POST, ["channels", id, "orders", no, "pay"]) => pay(sb, id, no, req.query_param("mch_id").as_deref()),
+        (Method::GET, ["channels", id, "orders", no]) => get_order(sb, id, no),
+        (Method::GET, ["banks", id, "payouts"]) => {
+            let st = sb.lock();
+            match st.banks.get(*id) {
+                Some(b) => ok(json!({ "bank": id, "payouts": b.payouts })),
+                None => err(StatusCode::NOT_FOUND, format!("no bank `{id}`")),
+            }
+        }
+        (Method::GET, ["journal"]) => journal(sb, &req),
+        (Method::GET, ["ledger"]) => ledger(sb, &req),
+        (Method::GET, ["faults"]) => {
+            let st = sb.lock();
+            ok(json!({ "rules": st.faults.rules() }))
+        }
+        (Method::POST, ["faults"]) => add_fault(sb, &req),
+        (Method::DELETE, ["faults"]) => {
+            sb.lock().faults.clear();
+            ok(json!({ "rules": [] }))
+        }
+        (Method::DELETE, ["faults", id]) => {
+            if sb.lock().faults.remove(id) {
+                ok(json!({ "removed": id }))
+            } else {
+                err(StatusCode::NOT_FOUND, format!("no fault rule `{id}`"))
+            }
+        }
+        (Method::POST, ["reset"]) => {
+            let spec = sb.spec();
+            sb.load(spec);
+            clock_view(sb)
+        }
+        (Method::POST, ["scenario"]) => {
+            let Ok(text) = std::str::from_utf8(&req.body) else {
+                return err(StatusCode::BAD_REQUEST, "the scenario must be UTF-8 TOML");
+            };
+            match scenario::load_str(text, "posted scenario") {
+                Ok(spec) => {
+                    sb.load(Arc::new(spec));
+                    clock_view(sb)
+                }
+                Err(e) => err(StatusCode::BAD_REQUEST, e.to_string()),
+            }
+        }
+        _ => err(StatusCode::NOT_FOUND, format!("no control route {} /_sandbank/{}", req.method, req.path)),
+    }
+}
+
+fn clock_view(sb: &Sandbank) -> Reply {
+    let st = sb.lock();
+    let now = st.clock.now();
+    ok(json!({
+        "now": now.to_rfc3339(),
+        "now_local": now.with_timezone(&SHANGHAI).format("%Y-%m-%d %H:%M:%S").to_string(),
+        "mode": st.clock.mode(),
+        "pending_timers": st.timers.len(),
+        "next_due": st.timers.next_due().map(|t| t.to_rfc3339()),
+    }))
+}
+
+async fn post_clock(sb: &Sandbank, req: &InboundRequest) -> Reply {
+    let body: Value = if req.body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&req.body) {
+            Ok(v) => v,
+            Err(e) => return err(StatusCode::BAD_REQUEST, format!("body is not JSON: {e}")),
+        }
+    };
+    let now = sb.lock().clock.now();
+    let to = match (body.get("advance").and_then(Value::as_str), body.get("to").and_then(Value::as_str)) {
+        (Some(_), Some(_)) => return err(StatusCode::BAD_REQUEST, "give `advance` or `to`, not both"),
+        (Some(d), None) => match parse_duration(d) {
+            Ok(d) if d >= chrono::Duration::zero() => Some(now + d),
+            Ok(_) => return err(StatusCode::BAD_REQUEST, "the clock cannot go backwards"),
+            Err(e) => return err(StatusCode::BAD_REQUEST, e.to_string()),
+        },
+        (None, Some(t)) => match parse_instant(t, SHANGHAI) {
+            Some(t) => Some(t),
+            None => return err(StatusCode::BAD_REQUEST, format!("`{t}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)")),
+        },
+        (None, None) => None,
+    };
+    match sb.advance(to).await {
+        Ok(report) => {
+            let mut v = match clock_view(sb).body {
+                b => serde_json::from_slice::<Value>(&b).unwrap_or_default(),
+            };
+            v["fired"] = json!(report.fired);
+            ok(v)
+        }
+        Err(e) => err(StatusCode::CONFLICT, e.to_string()),
+    }
+}
+
+fn pay(sb: &Sandbank, channel: &str, out_trade_no: &str, mch_id: Option<&str>) -> Reply {
+    let spec = sb.spec();
+    let Some(c) = spec.channel(channel) else {
+        return err(StatusCode::NOT_FOUND, format!("no channel `{channel}`"));
+    };
+    let result = {
+        let mut st = sb.lock();
+        match c.kind {
+            ChannelKind::WechatPayV2 => wxpay::pay(&mut st, c, out_trade_no, mch_id),
+        }
+    };
+    match result {
+        Ok(v) => {
+            sb.wake();
+            ok(v)
+        }
+        Err(e @ wxpay::PayError::NotFound(_)) => err(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e) => err(StatusCode::CONFLICT, e.to_string()),
+    }
+}
+
+fn get_order(sb: &Sandbank, channel: &str, out_trade_no: &str) -> Reply {
+    let st = sb.lock();
+    match st.channels.get(channel) {
+        Some(ChannelState::WechatPayV2(ws)) => match ws.find(out_trade_no, None) {
+            Ok(o) => ok(serde_json::to_value(o).unwrap_or_default()),
+            Err(_) => err(StatusCode::NOT_FOUND, format!("no order `{out_trade_no}` at `{channel}`")),
+        },
+        None => err(StatusCode::NOT_FOUND, format!("no channel `{channel}`")),
+    }
+}
+
+fn journal(sb: &Sandbank, req: &InboundRequest) -> Reply {
+    let kind = match req.query_param("kind") {
+        Some(k) => match EntryKind::parse(&k) {
+            Some(k) => Some(k),
+            None => return err(StatusCode::BAD_REQUEST, format!("`{k}` is not one of inbound, callback, fault, posting, world, customer")),
+        },
+        None => None,
+    };
+    let number = |name: &str| req.query_param(name).map(|v| v.parse::<u64>().map_err(|_| format!("`{name}` must be a whole number")));
+    let after = match number("after").transpose() {
+        Ok(v) => v,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    let limit = match number("limit").transpose() {
+        Ok(v) => v.map(|v| v as usize),
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    let filter = Filter { kind, instance: req.query_param("instance"), reference: req.query_param("reference"), after, limit };
+    let entries = sb.lock().journal.select(&filter);
+    match req.query_param("format").as_deref().unwrap_or("json") {
+        "json" => ok(json!({ "entries": entries })),
+        "jsonl" => {
+            let mut out = String::new();
+            for e in &entries {
+                out.push_str(&serde_json::to_string(e).unwrap_or_default());
+                out.push('\n');
+            }
+            Reply::new(StatusCode::OK, "application/x-ndjson", out)
+        }
+        "text" => Reply::text(StatusCode::OK, entries.iter().map(|e| e.line() + "\n").collect::<String>()),
+        other => err(StatusCode::BAD_REQUEST, format!("`{other}` is not one of json, jsonl, text")),
+    }
+}
+
+fn ledger(sb: &Sandbank, req: &InboundRequest) -> Reply {
+    let st = sb.lock();
+    let account = req.query_param("account");
+    let balances: Vec<Value> = st
+        .ledger
+        .balances()
+        .into_iter()
+        .filter(|(a, _)| account.as_deref().is_none_or(|x| a == x))
+        .map(|(a, m)| json!({"account": a, "balance": m.major_string(), "currency": m.currency}))
+        .collect();
+    let postings: Vec<&crate::ledger::Posting> = match &account {
+        Some(a) => st.ledger.for_account(a).collect(),
+        None => st.ledger.postings().iter().collect(),
+    };
+    ok(json!({ "balances": balances, "postings": postings }))
+}
+
+fn add_fault(sb: &Sandbank, req: &InboundRequest) -> Reply {
+    let raw: RawRule = match serde_json::from_slice(&req.body) {
+        Ok(r) => r,
+        Err(e) => return err(StatusCode::BAD_REQUEST, format!("not a fault rule: {e}")),
+    };
+    let mut st = sb.lock();
+    let default_id = st.faults.next_id();
+    let rule = match raw.validate(&default_id) {
+        Ok(r) => r,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    if st.spec.channel(&rule.target).is_none() && st.spec.bank(&rule.target).is_none() {
+        return err(StatusCode::BAD_REQUEST, format!("target: `{}` is not a channel or bank of this world", rule.target));
+    }
+    let view = serde_json::to_value(&rule).unwrap_or_default();
+    match st.faults.add(rule) {
+        Ok(()) => Reply::json(StatusCode::CREATED, &view),
+        Err(e) => err(StatusCode::CONFLICT, e.to_string()),
+    }
+}

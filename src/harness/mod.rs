@@ -1,0 +1,1 @@
+//! The conformance harness (work in progress in this commit).

@@ -1,0 +1,108 @@
+//! The `sandbank` command: `serve`, `conform`, `scenario check`.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sandbank::scenario::{self, WorldSpec};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "sandbank", version, about = "Fake payment channels and payout banks that misbehave on command, and a conformance harness for settlement systems.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a world (the embedded default world unless --scenario is given).
+    Serve {
+        /// A scenario TOML file.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Seed of the world's random generator (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Work with scenario files.
+    Scenario {
+        #[command(subcommand)]
+        command: ScenarioCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScenarioCommand {
+    /// Validate a scenario file and summarise the world it defines.
+    Check {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+fn load(scenario: Option<&PathBuf>) -> anyhow::Result<WorldSpec> {
+    Ok(match scenario {
+        Some(path) => scenario::load_file(path)?,
+        None => WorldSpec::default_world(),
+    })
+}
+
+fn describe(spec: &WorldSpec) -> String {
+    let mut s = format!("world `{}` (seed {}, {:?} clock)\n", spec.name, spec.seed, spec.clock);
+    for c in &spec.channels {
+        s.push_str(&format!("  channel /{}/  kind {:?}, fee rate {}\n", c.id, c.kind, c.fee_rate));
+        for m in &c.merchants {
+            s.push_str(&format!("    appid {}  mch_id {}  key {}\n", m.appid, m.mch_id, m.key));
+        }
+    }
+    for b in &spec.banks {
+        s.push_str(&format!("  bank /{}/  kind {:?}, on duplicate order number: {:?}, settles after {}\n", b.id, b.kind, b.on_duplicate, sandbank::clock::format_duration(b.settle_after)));
+        for c in &b.clients {
+            s.push_str(&format!("    client mchId {}  key {}  debits account {}\n", c.mch_id, c.key, c.account));
+        }
+        for a in &b.accounts {
+            s.push_str(&format!("    account {}  opening {}\n", a.no, a.opening));
+        }
+    }
+    for r in &spec.faults {
+        s.push_str(&format!("  fault rule `{}` on {}\n", r.id, r.target));
+    }
+    s
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into())).with_writer(std::io::stderr).init();
+    match cli.command {
+        Command::Scenario { command: ScenarioCommand::Check { file } } => {
+            let spec = scenario::load_file(&file)?;
+            print!("{}", describe(&spec));
+            println!("ok: {} is valid", file.display());
+            Ok(())
+        }
+        Command::Serve { scenario, listen, seed } => {
+            let mut spec = load(scenario.as_ref())?;
+            if let Some(seed) = seed {
+                spec.seed = seed;
+            }
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+                let addr = listener.local_addr()?;
+                println!("sandbank listening on http://{addr}");
+                print!("{}", describe(&spec));
+                println!("  control API  http://{addr}/_sandbank/   (e.g. curl http://{addr}/_sandbank/health)");
+                println!("  point an SDK at http://{addr}/<id>/  (wechatpy: pay.API_BASE_URL = 'http://{addr}/wxpay/')");
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+                sandbank::serve(listener, spec, async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+                anyhow::Ok(())
+            })
+        }
+    }
+}

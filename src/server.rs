@@ -1,0 +1,159 @@
+//! The HTTP server: hyper 1 on tokio.
+//!
+//! [`run`] takes a listener it did not create (tests bind `127.0.0.1:0`) and a shutdown
+//! future. Each request is turned into an owned [`InboundRequest`] with its body read and
+//! capped, then routed by its first path segment: `/_sandbank/…` to the control API,
+//! `/{id}/…` to the channel or bank mounted there. The handler's [`Delivery`] then says how
+//! the reply goes out: now, after a delay, never (hang), or never (reset).
+
+use crate::faults::HANG_MAX_MS;
+use crate::http::{Delivery, InboundRequest, Outcome, Reply, MAX_BODY_BYTES};
+use crate::world::Sandbank;
+use crate::{banks, channels, control};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long shutdown waits for open connections to finish before dropping them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The reply was deliberately lost: returning this error makes hyper close the connection
+/// without a response.
+#[derive(Debug)]
+pub struct ReplyLost;
+
+impl std::fmt::Display for ReplyLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reply lost by a fault rule")
+    }
+}
+impl std::error::Error for ReplyLost {}
+
+/// Serve until `shutdown` completes, then stop accepting, release hanging requests, and wait
+/// up to [`SHUTDOWN_GRACE`] for open exchanges.
+pub async fn run(listener: TcpListener, sb: Arc<Sandbank>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Accept errors (e.g. too many open files) are transient: log and go on.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let sb = sb.clone();
+                let service = service_fn(move |req| handle(sb.clone(), req));
+                let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    // Errors here are clients going away or replies deliberately lost.
+                    let _ = conn.await;
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    sb.shutdown();
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+    Ok(())
+}
+
+async fn handle(sb: Arc<Sandbank>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, ReplyLost> {
+    let (parts, body) = req.into_parts();
+    let declared = parts.headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let too_large = || Ok(to_response(Reply::text(StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {MAX_BODY_BYTES} bytes"))));
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return too_large();
+    }
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Err(_) => return Err(ReplyLost),
+    };
+    let full_path = parts.uri.path().trim_start_matches('/').to_string();
+    let (mount, rest) = full_path.split_once('/').unwrap_or((full_path.as_str(), ""));
+    let req = InboundRequest {
+        method: parts.method,
+        path: rest.to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers,
+        body,
+    };
+    let outcome: Outcome = match mount {
+        "_sandbank" => control::handle(&sb, req).await.into(),
+        "" => index(&sb).into(),
+        id => {
+            let spec = sb.spec();
+            if let Some(c) = spec.channel(id) {
+                channels::serve(&sb, c, req)
+            } else if let Some(b) = spec.bank(id) {
+                banks::serve(&sb, b, req)
+            } else {
+                Reply::json(
+                    StatusCode::NOT_FOUND,
+                    &serde_json::json!({"error": format!("no channel or bank is mounted at /{id}/"), "mounted": mounts(&sb)}),
+                )
+                .into()
+            }
+        }
+    };
+    deliver(&sb, outcome).await
+}
+
+async fn deliver(sb: &Sandbank, outcome: Outcome) -> Result<Response<Full<Bytes>>, ReplyLost> {
+    match outcome.delivery {
+        Delivery::Now => Ok(to_response(outcome.reply)),
+        Delivery::After(d) => {
+            tokio::time::sleep(d).await;
+            Ok(to_response(outcome.reply))
+        }
+        Delivery::Hang => {
+            let mut shutdown = sb.shutdown_signal();
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(HANG_MAX_MS)) => {}
+                _ = shutdown.wait_for(|down| *down) => {}
+            }
+            Err(ReplyLost)
+        }
+        Delivery::Reset => Err(ReplyLost),
+    }
+}
+
+fn to_response(reply: Reply) -> Response<Full<Bytes>> {
+    let mut b = Response::builder().status(reply.status).header("content-type", reply.content_type).header("server", "sandbank");
+    for (k, v) in &reply.headers {
+        b = b.header(*k, v.as_str());
+    }
+    // Status, content type and header names are all known-valid constants or values we built.
+    b.body(Full::new(reply.body)).unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"internal error"))))
+}
+
+fn mounts(sb: &Sandbank) -> Vec<String> {
+    let spec = sb.spec();
+    spec.channels.iter().map(|c| format!("/{}/", c.id)).chain(spec.banks.iter().map(|b| format!("/{}/", b.id))).collect()
+}
+
+fn index(sb: &Sandbank) -> Reply {
+    Reply::json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "sandbank": env!("CARGO_PKG_VERSION"),
+            "mounted": mounts(sb),
+            "control": "/_sandbank/",
+        }),
+    )
+}
