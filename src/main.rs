@@ -26,6 +26,30 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Run the conformance suite (features/) against a settlement system under test.
+    Conform {
+        /// The SUT adapter file (see docs/sut-adapter.md).
+        #[arg(long)]
+        sut: PathBuf,
+        /// Only scenarios matching this tag expression, e.g. `@payout-timeout`.
+        #[arg(long)]
+        tags: Option<String>,
+        /// Only scenarios whose name matches this regular expression.
+        #[arg(long)]
+        name: Option<String>,
+        /// Seed of every scenario's world.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Write a JUnit XML report here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// The features directory.
+        #[arg(long, default_value = "features")]
+        features: PathBuf,
+        /// Override an adapter variable: --var bug=new-order-no-on-retry (repeatable).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+    },
     /// Work with scenario files.
     Scenario {
         #[command(subcommand)]
@@ -81,6 +105,29 @@ fn main() -> anyhow::Result<()> {
             print!("{}", describe(&spec));
             println!("ok: {} is valid", file.display());
             Ok(())
+        }
+        Command::Conform { sut, tags, name, seed, junit, features, vars } => {
+            let mut overrides = std::collections::BTreeMap::new();
+            for v in &vars {
+                let (k, val) = v.split_once('=').with_context(|| format!("--var takes NAME=VALUE, got `{v}`"))?;
+                overrides.insert(k.to_string(), val.to_string());
+            }
+            let adapter = sandbank::harness::adapter::load(&sut, &overrides)?;
+            let mut reproduce = format!("sandbank conform --sut {} --seed {seed}", sut.display());
+            for v in &vars {
+                reproduce.push_str(&format!(" --var {v}"));
+            }
+            let cfg = sandbank::harness::RunConfig { adapter, seed, features, tags, name, junit, reproduce };
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let report = rt.block_on(sandbank::harness::run(cfg))?;
+            if report.passed() {
+                Ok(())
+            } else {
+                for f in report.failed() {
+                    eprintln!("FAILED: {} — {}", f.feature, f.scenario);
+                }
+                std::process::exit(1);
+            }
         }
         Command::Serve { scenario, listen, seed } => {
             let mut spec = load(scenario.as_ref())?;

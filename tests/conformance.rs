@@ -1,1 +1,95 @@
-fn main(){}
+//! The conformance suite proves itself: it passes against the reference settlement system
+//! and fails against a deliberately broken variant, on the scenario that targets the bug,
+//! with a message that names the invariant, the amounts, the seed and the journal lines.
+//!
+//! `harness = false`: this is a plain program. It runs `features/` twice through
+//! `sandbank::harness::run` with the adapter `examples/reference-sut/sut.toml`, pointing its
+//! `sut_bin` at the reference SUT example that `cargo test` builds.
+
+use sandbank::harness::{adapter, run, ConformReport, RunConfig};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const SEED: u64 = 42;
+
+/// The reference SUT binary: `cargo test` builds examples next to the test binaries.
+fn reference_sut() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows where it runs from");
+    // target/<profile>/deps/conformance-HASH → target/<profile>/examples/reference-sut
+    let profile_dir = exe.parent().and_then(Path::parent).expect("test binaries live in target/<profile>/deps");
+    let bin = profile_dir.join("examples").join("reference-sut");
+    assert!(bin.exists(), "{} is missing: build it with `cargo build --example reference-sut`", bin.display());
+    bin
+}
+
+fn config(bug: &str) -> RunConfig {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut vars = BTreeMap::new();
+    vars.insert("sut_bin".to_string(), reference_sut().display().to_string());
+    vars.insert("bug".to_string(), bug.to_string());
+    let file = root.join("examples/reference-sut/sut.toml");
+    let adapter = adapter::load(&file, &vars).unwrap_or_else(|e| panic!("{e}"));
+    RunConfig {
+        adapter,
+        seed: SEED,
+        features: root.join("features"),
+        tags: None,
+        name: None,
+        junit: None,
+        reproduce: format!("sandbank conform --sut examples/reference-sut/sut.toml --seed {SEED} --var bug={bug}"),
+    }
+}
+
+struct Checks {
+    passed: usize,
+    failed: usize,
+}
+
+impl Checks {
+    fn check(&mut self, what: &str, ok: bool, detail: impl FnOnce() -> String) {
+        if ok {
+            self.passed += 1;
+            println!("ok   — {what}");
+        } else {
+            self.failed += 1;
+            println!("FAIL — {what}\n{}", detail());
+        }
+    }
+}
+
+fn summary(r: &ConformReport) -> String {
+    r.scenarios.iter().map(|s| format!("  {}: {}\n", s.scenario, s.failure.as_deref().unwrap_or("passed"))).collect()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let mut c = Checks { passed: 0, failed: 0 };
+
+    // Arrange/Act: the whole suite against the correct reference system.
+    let good = rt.block_on(run(config("none"))).expect("the run starts");
+    c.check("the suite passes against the reference settlement system", good.passed() && good.scenarios.len() >= 3, || summary(&good));
+
+    // Act: the same suite against the system that re-numbers a payout after a timeout.
+    let bad = rt.block_on(run(config("new-order-no-on-retry"))).expect("the run starts");
+    let failed: Vec<&str> = bad.failed().iter().map(|s| s.scenario.as_str()).collect();
+    c.check(
+        "the suite fails against --bug new-order-no-on-retry, on the payout-timeout scenario only",
+        failed == ["A payout that times out after the bank executed it is paid exactly once"],
+        || summary(&bad),
+    );
+    let msg = bad.failed().first().and_then(|s| s.failure.clone()).unwrap_or_default();
+    for (what, needle) in [
+        ("names the invariant", "invariant violated: never double-pays"),
+        ("gives the amounts", "received 500.00 CNY but is owed 250.00 CNY: overpaid by 250.00 CNY"),
+        ("gives the seed", "seed: 42"),
+        ("shows the lost reply in the journal", "no reply: held until the client gave up (the effect was applied)"),
+        ("shows the fault that fired", "commit, then lose the reply (hang)"),
+        ("says how to reproduce", "reproduce: sandbank conform --sut examples/reference-sut/sut.toml --seed 42 --var bug=new-order-no-on-retry"),
+    ] {
+        c.check(&format!("the failure message {what}"), msg.contains(needle), || format!("  missing `{needle}` in:\n{msg}"));
+    }
+    println!("\n{} passed, {} failed", c.passed, c.failed);
+    if c.failed > 0 {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,299 @@
+//! The invariants, computed from sandbank's ledger — never from what the SUT says.
+//!
+//! Each check is a pure function from the truth (ledger amounts) and, where the check is
+//! about the SUT's report, that report; it returns the violations it finds. The scene turns
+//! a violation into a failure message with the seed and the journal lines behind it.
+
+use crate::banks::payee_path;
+use crate::ledger::{Ledger, PostingKind};
+use crate::money::{Currency, Money};
+use crate::statements::DayWindow;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// A merchant the scenario onboarded at the SUT.
+#[derive(Debug, Clone)]
+pub struct Merchant {
+    /// The label the feature file uses (`M1`).
+    pub label: String,
+    /// The fresh id the SUT knows it by.
+    pub merchant_id: String,
+    /// Bank id its settlement goes through.
+    pub bank: String,
+    /// Its settlement (beneficiary) account number.
+    pub account_no: String,
+    /// Account holder name.
+    pub account_name: String,
+}
+
+/// An order the SUT created for a merchant.
+#[derive(Debug, Clone)]
+pub struct Order {
+    /// Channel id.
+    pub channel: String,
+    /// The SUT's order number at the channel.
+    pub out_trade_no: String,
+    /// The merchant's label.
+    pub merchant: String,
+    /// Amount asked for.
+    pub amount: Money,
+}
+
+/// A broken promise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The invariant's name, as the docs and feature files say it.
+    pub invariant: &'static str,
+    /// What is wrong, with the amounts.
+    pub detail: String,
+    /// Journal references (order numbers) that show how it happened.
+    pub references: Vec<String>,
+}
+
+/// What the ledger says a merchant's order brought in: the gross of its payment postings.
+pub fn paid_in(ledger: &Ledger, order: &Order) -> Money {
+    let amount = ledger
+        .by_reference(&order.out_trade_no)
+        .filter(|p| p.kind == PostingKind::Payment && p.instance == order.channel)
+        .flat_map(|p| p.legs.iter())
+        .filter(|l| l.amount.amount.is_sign_positive() && l.account.starts_with(&format!("channel:{}:merchant:", order.channel)))
+        .map(|l| l.amount.amount)
+        .sum();
+    Money { amount, currency: order.amount.currency }
+}
+
+/// Owed to and paid to one beneficiary.
+#[derive(Debug, Clone)]
+pub struct Position {
+    /// The merchant.
+    pub merchant: Merchant,
+    /// What its orders brought in (the settlement terms are gross, T+1, no merchant fee).
+    pub owed: Money,
+    /// What its beneficiary account received from the bank (payouts less returns).
+    pub paid: Money,
+}
+
+/// Each merchant's position, from the ledger.
+pub fn positions(ledger: &Ledger, merchants: &[Merchant], orders: &[Order]) -> Vec<Position> {
+    merchants
+        .iter()
+        .map(|m| {
+            let currency = orders.iter().find(|o| o.merchant == m.label).map(|o| o.amount.currency).unwrap_or(Currency::Cny);
+            let owed = orders
+                .iter()
+                .filter(|o| o.merchant == m.label)
+                .map(|o| paid_in(ledger, o))
+                .fold(Money::zero(currency), |a, b| a.checked_add(b).unwrap_or(a));
+            let paid = ledger.balance(&payee_path(&m.bank, &m.account_no), currency);
+            Position { merchant: m.clone(), owed, paid }
+        })
+        .collect()
+}
+
+/// **Never double-pays**: no beneficiary received more than it is owed.
+pub fn never_double_pays(positions: &[Position]) -> Vec<Violation> {
+    positions
+        .iter()
+        .filter(|p| p.paid.amount > p.owed.amount)
+        .map(|p| Violation {
+            invariant: "never double-pays",
+            detail: format!(
+                "beneficiary account {} of merchant {} ({}) received {} but is owed {}: overpaid by {}",
+                p.merchant.account_no,
+                p.merchant.label,
+                p.merchant.merchant_id,
+                p.paid,
+                p.owed,
+                Money { amount: p.paid.amount - p.owed.amount, currency: p.paid.currency }
+            ),
+            references: vec![p.merchant.account_no.clone()],
+        })
+        .collect()
+}
+
+/// **Paid exactly**: once faults heal, each beneficiary received exactly what it is owed.
+pub fn paid_exactly(positions: &[Position]) -> Vec<Violation> {
+    positions
+        .iter()
+        .filter(|p| p.paid.amount != p.owed.amount)
+        .map(|p| Violation {
+            invariant: "paid exactly what is owed",
+            detail: format!(
+                "beneficiary account {} of merchant {} ({}) received {} but is owed {}",
+                p.merchant.account_no, p.merchant.label, p.merchant.merchant_id, p.paid, p.owed
+            ),
+            references: vec![p.merchant.account_no.clone()],
+        })
+        .collect()
+}
+
+/// The reconciliation report a SUT returns (see `docs/sut-adapter.md`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Report {
+    /// Business day.
+    pub business_date: String,
+    /// Channel id.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// What the SUT booked that day.
+    pub booked: Totals,
+    /// What the statement listed.
+    #[serde(default)]
+    pub statement: Option<Totals>,
+    /// The differences it found.
+    pub discrepancies: Vec<Discrepancy>,
+}
+
+/// A count and a total.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Totals {
+    /// Number of entries.
+    pub count: u64,
+    /// Total in major units, as text (`"123.45"`).
+    pub amount: String,
+}
+
+/// One reported difference.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Discrepancy {
+    /// Its kind.
+    pub kind: String,
+    /// The order number it concerns.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// **Booked once**: the SUT booked exactly the payments the ledger shows for the day.
+pub fn booked_once(ledger: &Ledger, orders: &[Order], channel: &str, window: DayWindow, report: &Report) -> Vec<Violation> {
+    let mut count = 0u64;
+    let mut total = rust_decimal::Decimal::ZERO;
+    let mut refs = Vec::new();
+    for o in orders.iter().filter(|o| o.channel == channel) {
+        let paid: Vec<_> = ledger
+            .by_reference(&o.out_trade_no)
+            .filter(|p| p.kind == PostingKind::Payment && p.instance == channel && window.contains(p.at))
+            .collect();
+        if !paid.is_empty() {
+            count += 1;
+            total += paid_in(ledger, o).amount;
+            refs.push(o.out_trade_no.clone());
+        }
+    }
+    let reported: Option<rust_decimal::Decimal> = report.booked.amount.trim().parse().ok();
+    if report.booked.count == count && reported == Some(total) {
+        return Vec::new();
+    }
+    vec![Violation {
+        invariant: "every payment booked exactly once",
+        detail: format!(
+            "for {} the SUT booked {} payment(s) totalling {} but sandbank's ledger shows {} payment(s) totalling {:.2}",
+            window.day, report.booked.count, report.booked.amount, count, total
+        ),
+        references: refs,
+    }]
+}
+
+/// **Reconciles exactly**: the report lists exactly the discrepancies that really exist
+/// (`expected`, as (kind, reference) pairs), no more and no less.
+pub fn reconciles_exactly(report: &Report, expected: &[(String, Option<String>)]) -> Vec<Violation> {
+    let mut want: BTreeMap<(String, Option<String>), i64> = BTreeMap::new();
+    for e in expected {
+        *want.entry(e.clone()).or_default() += 1;
+    }
+    for d in &report.discrepancies {
+        *want.entry((d.kind.clone(), d.reference.clone())).or_default() -= 1;
+    }
+    let show = |(k, r): &(String, Option<String>)| format!("{k} {}", r.as_deref().unwrap_or("(no reference)"));
+    let missed: Vec<String> = want.iter().filter(|(_, n)| **n > 0).map(|(k, _)| show(k)).collect();
+    let invented: Vec<String> = want.iter().filter(|(_, n)| **n < 0).map(|(k, _)| show(k)).collect();
+    if missed.is_empty() && invented.is_empty() {
+        return Vec::new();
+    }
+    let mut detail = format!("the reconciliation report for {} is not exactly the real discrepancies", report.business_date);
+    if !missed.is_empty() {
+        detail.push_str(&format!("; real but not reported: {}", missed.join(", ")));
+    }
+    if !invented.is_empty() {
+        detail.push_str(&format!("; reported but not real: {}", invented.join(", ")));
+    }
+    let references = want.keys().filter_map(|(_, r)| r.clone()).collect();
+    vec![Violation { invariant: "always reconciles", detail, references }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{parse_instant, SHANGHAI};
+    use crate::statements::day_window;
+
+    fn cny(minor: i64) -> Money {
+        Money::from_minor(minor, Currency::Cny)
+    }
+
+    fn setup() -> (Ledger, Vec<Merchant>, Vec<Order>) {
+        let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
+        let mut l = Ledger::default();
+        l.transfer(at, PostingKind::Payment, "wxpay", "O1", "world:customers", "channel:wxpay:merchant:1", cny(10000)).unwrap();
+        l.transfer(at, PostingKind::Fee, "wxpay", "O1", "channel:wxpay:merchant:1", "channel:wxpay:fees", cny(60)).unwrap();
+        let m = Merchant { label: "M1".into(), merchant_id: "m1".into(), bank: "bank".into(), account_no: "622".into(), account_name: "A".into() };
+        let orders = vec![
+            Order { channel: "wxpay".into(), out_trade_no: "O1".into(), merchant: "M1".into(), amount: cny(10000) },
+            // Created but never paid: owes nothing.
+            Order { channel: "wxpay".into(), out_trade_no: "O2".into(), merchant: "M1".into(), amount: cny(500) },
+        ];
+        (l, vec![m], orders)
+    }
+
+    #[test]
+    fn owed_counts_only_paid_orders_gross() {
+        let (l, ms, os) = setup();
+        let p = positions(&l, &ms, &os);
+        assert_eq!(p[0].owed, cny(10000));
+        assert_eq!(p[0].paid, cny(0));
+        assert!(never_double_pays(&p).is_empty());
+        assert_eq!(paid_exactly(&p).len(), 1);
+    }
+
+    #[test]
+    fn a_double_payout_breaks_never_double_pays_with_the_amounts() {
+        let (mut l, ms, os) = setup();
+        let at = parse_instant("2026-03-03 10:00", SHANGHAI).unwrap();
+        for r in ["S1", "S1-R1"] {
+            l.transfer(at, PostingKind::Payout, "bank", r, "bank:bank:account:P", "bank:bank:payee:622", cny(10000)).unwrap();
+        }
+        let v = never_double_pays(&positions(&l, &ms, &os));
+        assert_eq!(v.len(), 1);
+        assert!(v[0].detail.contains("received 200.00 CNY but is owed 100.00 CNY: overpaid by 100.00 CNY"), "{}", v[0].detail);
+    }
+
+    fn report(count: u64, amount: &str, discrepancies: &[(&str, &str)]) -> Report {
+        Report {
+            business_date: "2026-03-02".into(),
+            channel: Some("wxpay".into()),
+            booked: Totals { count, amount: amount.into() },
+            statement: None,
+            discrepancies: discrepancies.iter().map(|(k, r)| Discrepancy { kind: k.to_string(), reference: Some(r.to_string()) }).collect(),
+        }
+    }
+
+    #[test]
+    fn booked_once_compares_with_the_ledger() {
+        let (l, _, os) = setup();
+        let w = day_window(chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
+        assert!(booked_once(&l, &os, "wxpay", w, &report(1, "100.00", &[])).is_empty());
+        assert_eq!(booked_once(&l, &os, "wxpay", w, &report(2, "200.00", &[])).len(), 1);
+        let next = day_window(chrono::NaiveDate::from_ymd_opt(2026, 3, 3).unwrap());
+        assert_eq!(booked_once(&l, &os, "wxpay", next, &report(1, "100.00", &[])).len(), 1);
+    }
+
+    #[test]
+    fn reconciliation_must_match_exactly() {
+        let expected = vec![("missing_in_statement".to_string(), Some("O1".to_string()))];
+        assert!(reconciles_exactly(&report(1, "1", &[("missing_in_statement", "O1")]), &expected).is_empty());
+        let v = reconciles_exactly(&report(1, "1", &[]), &expected);
+        assert!(v[0].detail.contains("real but not reported: missing_in_statement O1"));
+        let v = reconciles_exactly(&report(1, "1", &[("missing_in_statement", "O1"), ("amount_mismatch", "O9")]), &expected);
+        assert!(v[0].detail.contains("reported but not real: amount_mismatch O9"));
+        assert!(reconciles_exactly(&report(1, "1", &[]), &[]).is_empty());
+    }
+}

@@ -1,0 +1,209 @@
+//! The cucumber `World` of the conformance suite: one scenario's sandbank, SUT and notes.
+//!
+//! Each scenario gets a fresh sandbank (in-process, on a free port, manual clock, the run's
+//! seed) and, if the adapter says how, a freshly started SUT. Merchant ids and accounts are
+//! derived from the seed and the scenario name, so they are fresh per scenario yet the same
+//! on every run with that seed. Steps panic to fail; [`Scene::fail`] builds the message a
+//! person needs: the invariant, the amounts, the seed, the journal lines, how to reproduce.
+
+use super::adapter::SutProcess;
+use super::checks::{Merchant, Order, Report, Violation};
+use super::RunConfig;
+use crate::journal::{EntryKind, Filter};
+use crate::scenario::WorldSpec;
+use crate::world::Sandbank;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A sandbank running for one scenario.
+#[derive(Debug)]
+pub struct Running {
+    /// The world.
+    pub sb: Arc<Sandbank>,
+    /// Its base URL, `http://127.0.0.1:PORT`.
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// One scenario's state.
+#[derive(Debug, cucumber::World)]
+#[world(init = Self::new)]
+pub struct Scene {
+    /// The run's configuration.
+    pub cfg: Arc<RunConfig>,
+    /// The scenario's name.
+    pub name: String,
+    /// The running sandbank, once a world step started it.
+    pub running: Option<Running>,
+    /// The running SUT, if the harness started one.
+    pub sut: Option<SutProcess>,
+    /// The address chosen for the SUT.
+    pub sut_addr: String,
+    /// Merchants onboarded, by label.
+    pub merchants: Vec<Merchant>,
+    /// Orders the SUT created.
+    pub orders: Vec<Order>,
+    /// Reconciliation reports fetched, by (channel, date).
+    pub reports: BTreeMap<(String, String), Report>,
+}
+
+impl Scene {
+    fn new() -> Scene {
+        // Cucumber only builds worlds inside `harness::run`, which sets the configuration.
+        let cfg = super::current_config().expect("the conformance suite runs through sandbank::harness::run");
+        Scene {
+            cfg,
+            name: String::new(),
+            running: None,
+            sut: None,
+            sut_addr: String::new(),
+            merchants: Vec::new(),
+            orders: Vec::new(),
+            reports: BTreeMap::new(),
+        }
+    }
+
+    /// The running world; a step that needs one before it exists is a feature-file error.
+    pub fn sb(&self) -> &Arc<Sandbank> {
+        &self.running.as_ref().expect("no sandbank world yet: start the scenario with `Given a sandbank world …`").sb
+    }
+
+    /// The base URL of the running sandbank.
+    pub fn url(&self) -> &str {
+        self.running.as_ref().map(|r| r.url.as_str()).unwrap_or("")
+    }
+
+    /// Start a fresh sandbank on the default world with a manual clock at `start` and the
+    /// run's seed.
+    pub async fn start_world(&mut self, start: crate::clock::Instant) {
+        let mut spec = WorldSpec::default_world();
+        spec.name = format!("conformance: {}", self.name);
+        spec.seed = self.cfg.seed;
+        spec.clock = crate::clock::ClockMode::Manual;
+        spec.start = Some(start);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0 for sandbank");
+        let addr = listener.local_addr().expect("a bound listener has an address");
+        let sb = Sandbank::start(spec);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server_sb = sb.clone();
+        let task = tokio::spawn(async move {
+            let _ = crate::server::run(listener, server_sb, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        self.running = Some(Running { sb, url: format!("http://{addr}"), stop: Some(tx), task: Some(task) });
+    }
+
+    /// The built-in template variables.
+    pub fn builtins(&self) -> BTreeMap<String, String> {
+        let mut v = BTreeMap::new();
+        v.insert("sandbank_url".to_string(), self.url().to_string());
+        v.insert("sut_addr".to_string(), self.sut_addr.clone());
+        v.insert("seed".to_string(), self.cfg.seed.to_string());
+        v
+    }
+
+    /// Start the SUT (if the adapter says how) on a free port.
+    pub async fn start_sut(&mut self) {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe port");
+        self.sut_addr = probe.local_addr().expect("bound").to_string();
+        drop(probe);
+        let vars = self.cfg.adapter.vars_with(&self.builtins(), &[]);
+        let log = std::env::temp_dir().join(format!("sandbank-sut-{}-{}.log", std::process::id(), self.sut_addr.replace([':', '.'], "-")));
+        match self.cfg.adapter.start(&vars, log).await {
+            Ok(p) => self.sut = p,
+            Err(e) => panic!("could not start the settlement system under test: {e}"),
+        }
+    }
+
+    /// Call a hook; a failing hook fails the step with the hook's request and answer.
+    pub async fn hook(&self, name: &str, own: &[(&str, String)]) -> String {
+        let vars = self.cfg.adapter.vars_with(&self.builtins(), own);
+        match self.cfg.adapter.call(name, &vars).await {
+            Ok(out) => out,
+            Err(e) => {
+                let log = self.sut.as_ref().map(|s| format!("\n  SUT log (last lines):\n{}", s.log_tail())).unwrap_or_default();
+                panic!("{e}{log}\n{}", self.reproduce_line())
+            }
+        }
+    }
+
+    /// A fresh, seed-determined id for `label`: the same on every run with this seed.
+    pub fn fresh(&self, label: &str, digits_only: bool) -> String {
+        // FNV-1a over seed, scenario and label: stable across runs and platforms.
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in self.cfg.seed.to_le_bytes().iter().chain(self.name.as_bytes()).chain(label.as_bytes()) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        if digits_only {
+            format!("{:015}", h % 1_000_000_000_000_000)
+        } else {
+            format!("{label}{:08x}", h as u32)
+        }
+    }
+
+    /// The merchant with `label`.
+    pub fn merchant(&self, label: &str) -> &Merchant {
+        self.merchants.iter().find(|m| m.label == label).unwrap_or_else(|| panic!("merchant `{label}` was not onboarded in this scenario"))
+    }
+
+    fn reproduce_line(&self) -> String {
+        format!("  reproduce: {} --name '^{}$'", self.cfg.reproduce, self.name.replace('\'', "."))
+    }
+
+    /// Fail the step with `violations`: each invariant with its amounts, then the seed,
+    /// the journal lines behind it, and the command that reproduces it.
+    pub fn fail(&self, violations: &[Violation], payouts: bool) -> ! {
+        let mut msg = String::new();
+        for v in violations {
+            msg.push_str(&format!("invariant violated: {}\n  {}\n", v.invariant, v.detail));
+        }
+        msg.push_str(&format!("  seed: {}\n", self.cfg.seed));
+        let st = self.sb().lock();
+        let refs: Vec<&String> = violations.iter().flat_map(|v| v.references.iter()).collect();
+        let banks: Vec<&str> = self.merchants.iter().map(|m| m.bank.as_str()).collect();
+        let lines: Vec<String> = st
+            .journal
+            .select(&Filter::default())
+            .into_iter()
+            .filter(|e| {
+                let about_ref = refs.iter().any(|r| e.reference.as_deref() == Some(r.as_str()) || e.message.contains(r.as_str()));
+                let about_payouts = payouts && banks.contains(&e.instance.as_str()) && e.kind != EntryKind::World;
+                (about_ref || about_payouts) || (payouts && e.kind == EntryKind::Fault)
+            })
+            .map(|e| format!("    {}", e.line()))
+            .collect();
+        drop(st);
+        msg.push_str("  how it happened (sandbank journal):\n");
+        let skip = lines.len().saturating_sub(40);
+        if skip > 0 {
+            msg.push_str(&format!("    … {skip} earlier lines\n"));
+        }
+        for l in &lines[skip..] {
+            msg.push_str(l);
+            msg.push('\n');
+        }
+        msg.push_str(&format!("  full journal: {}/_sandbank/journal?format=text (while the scenario runs)\n", self.url()));
+        msg.push_str(&self.reproduce_line());
+        panic!("{msg}")
+    }
+
+    /// Stop the SUT and the sandbank.
+    pub async fn teardown(&mut self) {
+        if let Some(mut sut) = self.sut.take() {
+            sut.stop().await;
+            let _ = std::fs::remove_file(&sut.log);
+        }
+        if let Some(mut r) = self.running.take() {
+            if let Some(tx) = r.stop.take() {
+                let _ = tx.send(());
+            }
+            if let Some(t) = r.task.take() {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t).await;
+            }
+        }
+    }
+}
