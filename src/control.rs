@@ -9,6 +9,8 @@
 //! | `POST channels/{id}/orders/{no}/pay` | the customer pays (`?mch_id=` if ambiguous) |
 //! | `GET channels/{id}/orders/{no}` | an order as the channel holds it |
 //! | `GET banks/{id}/payouts` | a bank's payouts |
+//! | `POST banks/{id}/payouts/{no}/return` | the bank returns (退票) a paid payout |
+//! | `GET statements/{id}/{date}`, `…/mismatches`, `statements/expected` | statement files, injected mismatches, expected discrepancies (see `statements::routes`) |
 //! | `GET journal` | `?kind=&instance=&reference=&after=&limit=&format=json\|jsonl\|text` |
 //! | `GET ledger` | balances and postings (`?account=`) |
 //! | `GET/POST/DELETE faults`, `DELETE faults/{id}` | fault rules |
@@ -53,6 +55,8 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
                 None => err(StatusCode::NOT_FOUND, format!("no bank `{id}`")),
             }
         }
+        (Method::POST, ["banks", id, "payouts", no, "return"]) => crate::banks::return_route(sb, id, no, &req.body),
+        (_, ["statements", rest @ ..]) => crate::statements::routes::handle(sb, &req, rest),
         (Method::GET, ["journal"]) => journal(sb, &req),
         (Method::GET, ["ledger"]) => ledger(sb, &req),
         (Method::GET, ["faults"]) => {

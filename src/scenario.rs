@@ -63,6 +63,9 @@ pub struct RawScenario {
     /// Fault rules active from the start.
     #[serde(default)]
     pub faults: Vec<RawRule>,
+    /// Statement mismatches to inject (see `statements::mismatch`).
+    #[serde(default)]
+    pub mismatches: Vec<crate::statements::mismatch::RawMismatch>,
 }
 
 /// `[world]`.
@@ -173,6 +176,8 @@ pub struct WorldSpec {
     pub banks: Vec<BankSpec>,
     /// Rules active from the start.
     pub faults: Vec<Rule>,
+    /// Statement mismatches injected from the start.
+    pub mismatches: Vec<crate::statements::mismatch::Mismatch>,
 }
 
 /// The kinds of acquiring channel sandbank fakes.
@@ -450,7 +455,7 @@ impl RawScenario {
             }
             faults.push(rule);
         }
-        Ok(WorldSpec {
+        let mut spec = WorldSpec {
             name: self.world.name.clone().unwrap_or_else(|| "unnamed".into()),
             seed: self.world.seed.unwrap_or(0),
             clock,
@@ -458,7 +463,19 @@ impl RawScenario {
             channels,
             banks,
             faults,
-        })
+            mismatches: Vec::new(),
+        };
+        for (i, raw) in self.mismatches.iter().enumerate() {
+            let m = raw
+                .validate(&format!("mismatch-{}", i + 1))
+                .and_then(|m| crate::statements::mismatch::check_against_world(&spec, &m).map(|_| m))
+                .map_err(|e| v.err(format!("mismatches[{i}].{}", e.field), e.problem))?;
+            if spec.mismatches.iter().any(|x: &crate::statements::mismatch::Mismatch| x.id == m.id) {
+                return Err(v.err(format!("mismatches[{i}].id"), format!("`{}` is used twice", m.id)));
+            }
+            spec.mismatches.push(m);
+        }
+        Ok(spec)
     }
 }
 

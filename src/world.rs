@@ -80,6 +80,8 @@ pub struct WorldState {
     pub channels: HashMap<String, ChannelState>,
     /// Bank state by id.
     pub banks: HashMap<String, BankState>,
+    /// Injected statement mismatches (from the scenario and the control API).
+    pub statements: crate::statements::mismatch::MismatchBook,
 }
 
 impl WorldState {
@@ -99,6 +101,7 @@ impl WorldState {
             faults: FaultPlan::default(),
             channels: spec.channels.iter().map(|c| (c.id.clone(), ChannelState::new(c))).collect(),
             banks: spec.banks.iter().map(|b| (b.id.clone(), BankState::default())).collect(),
+            statements: crate::statements::mismatch::MismatchBook::from_spec(&spec),
             spec: spec.clone(),
         };
         for rule in &spec.faults {

@@ -1,32 +1,41 @@
 //! The WeChat Pay v2 bill (`pay/downloadbill`), per PROTOCOLS.md A.5.
 //!
-//! Text, comma-separated; the detail header of the current ALL bill, then one row per
-//! trade with every field prefixed by a backtick, then the summary header and row. Amounts
-//! in yuan with 2 decimals, the fee with 5, the rate as `x.xx%`. Lines end with `\r\n`
-//! (the terminator is unconfirmed in PROTOCOLS.md; CSV readers accept both).
-//! A day without trades answers the XML `No Bill Exist` (`error_code` 20002); a day's bill
-//! exists from 09:00 Beijing time the next day.
+//! Text, comma-separated; the detail header of the current ALL bill, then one row per trade
+//! or refund with every field prefixed by a backtick, then the summary header and row.
+//! Amounts in yuan with 2 decimals, the fee with 5, the rate as `x.xx%`. Lines end with
+//! `\r\n` (the terminator is unconfirmed in PROTOCOLS.md; CSV readers accept both).
+//!
+//! - `bill_type`: `ALL` lists payments and refunds, `SUCCESS` payments only, `REFUND` refunds
+//!   only. Only the ALL header is confirmed (A.5), so all three use it.
+//! - A payment row: 交易状态 `SUCCESS`, 应结订单金额 and 订单金额 the amount, the refund
+//!   columns zero or empty. A refund row: 交易状态 `REFUND`, 应结订单金额 and 订单金额
+//!   `0.00`, 退款金额 and 申请退款金额 the refund, 退款类型 `ORIGINAL`, 退款状态 `SUCCESS`,
+//!   and the fee negative (the fee on the refunded part is given back).
+//! - Summary: 总交易单数 counts the detail rows; the sums are of the columns above (the fee
+//!   net of refunds).
+//! - A day without rows of the asked type answers the XML `No Bill Exist` (`error_code`
+//!   20002); a day's bill exists from 09:00 Beijing time the next day ([`BILL_READY_AFTER`]).
 
-use super::{day_window, DayWindow};
-use crate::channels::wxpay::{self, xml, WxOrder};
-use crate::channels::ChannelState;
-use crate::clock::SHANGHAI;
+use super::render::{self, BillType, Format, RenderError};
+use super::{Entry, EntryKind, EntryStatus, StatementHead, Source, WRITE_BUFFER_BYTES};
+use crate::channels::wxpay::xml;
 use crate::http::Reply;
-use crate::ledger::PostingKind;
-use crate::money::{Currency, Money};
 use crate::scenario::{ChannelSpec, WxMerchant};
 use crate::world::WorldState;
 use chrono::{Duration, NaiveDate};
 use hyper::StatusCode;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{self, BufWriter, Write};
 
 /// The header of the ALL bill for merchants on the coupon-free (免充值) settlement.
 pub const ALL_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
 
 /// The header of the summary.
 pub const SUMMARY_HEADER: &str = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额";
+
+/// When a day's bill exists: 09:00 Beijing time the next day, i.e. this long after the cut-off.
+pub const BILL_READY_AFTER: Duration = Duration::hours(9);
 
 /// Hours after the day's cut-off at which the bill exists (09:00 the next day).
 pub const BILL_READY_AFTER_HOURS: i64 = 9;
@@ -46,120 +55,127 @@ pub fn rate_percent(rate: Decimal) -> String {
     format!("{pct}%")
 }
 
-/// Serve `pay/downloadbill` for `merchant`.
+fn yuan(d: Decimal, dp: u32) -> String {
+    let mut a = d.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    a.rescale(dp);
+    // A negated zero would print as `-0.00`.
+    a.set_sign_positive(a.is_sign_positive() || a.is_zero());
+    a.to_string()
+}
+
+/// Serve `pay/downloadbill` for `merchant`: the statement of the merchant's account for
+/// `bill_date`, with the world's mismatches applied.
 pub fn downloadbill(st: &mut WorldState, spec: &ChannelSpec, merchant: &WxMerchant, f: &BTreeMap<String, String>) -> Reply {
     let Some(date) = f.get("bill_date").and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok()) else {
         return bill_fail("invalid bill_date");
     };
-    let bill_type = f.get("bill_type").map(String::as_str).filter(|t| !t.is_empty()).unwrap_or("ALL");
-    if !matches!(bill_type, "ALL" | "SUCCESS" | "REFUND") {
-        return bill_fail("invalid bill_type");
-    }
+    let bill_type = match BillType::parse(f.get("bill_type").map(String::as_str).filter(|t| !t.is_empty()).unwrap_or("ALL")) {
+        Some(t) => t,
+        None => return bill_fail("invalid bill_type"),
+    };
     let gzip = match f.get("tar_type").map(String::as_str) {
         None | Some("") => false,
         Some("GZIP") => true,
         Some(_) => return bill_fail("invalid tar_type"),
     };
-    let window = day_window(date);
-    if st.clock.now() < window.end + Duration::hours(BILL_READY_AFTER_HOURS) {
-        return no_bill();
-    }
-    let mut body = Vec::new();
-    // Writing into a Vec cannot fail.
-    let rows = write_bill(&mut body, st, spec, &merchant.mch_id, window, bill_type).unwrap_or(0);
-    if rows == 0 {
-        return no_bill();
-    }
-    if gzip {
+    let source = Source::ChannelMerchant { instance: spec.id.clone(), mch_id: merchant.mch_id.clone() };
+    let format = Format::Wechat(bill_type);
+    // The HTTP reply is one body, so the bill is streamed into memory here (through the
+    // gzip encoder when asked); the writer itself holds no more than its buffer.
+    let result = if gzip {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        let _ = enc.write_all(&body);
-        let gz = enc.finish().unwrap_or_default();
-        return Reply::new(StatusCode::OK, "application/x-gzip", gz);
+        render::render(st, &source, date, format, &mut enc).and_then(|_| enc.finish().map_err(RenderError::Io))
+    } else {
+        let mut body = Vec::new();
+        render::render(st, &source, date, format, &mut body).map(|_| body)
+    };
+    match result {
+        Ok(body) if gzip => Reply::new(StatusCode::OK, "application/x-gzip", body),
+        Ok(body) => Reply::new(StatusCode::OK, "text/plain; charset=utf-8", body),
+        Err(RenderError::NotAvailable { .. } | RenderError::Empty) => no_bill(),
+        Err(e) => bill_fail(&e.to_string()),
     }
-    Reply::new(StatusCode::OK, "text/plain; charset=utf-8", body)
 }
 
-fn orders_of<'a>(st: &'a WorldState, spec: &ChannelSpec) -> Option<&'a BTreeMap<(String, String), WxOrder>> {
-    match st.channels.get(&spec.id)? {
-        ChannelState::WechatPayV2(ws) => Some(&ws.orders),
+/// True when `bill_type` lists `e`.
+pub fn includes(bill_type: BillType, e: &Entry) -> bool {
+    match (bill_type, e.kind) {
+        (BillType::All, EntryKind::Payment | EntryKind::Refund) => true,
+        (BillType::Success, EntryKind::Payment) => true,
+        (BillType::Refund, EntryKind::Refund) => true,
+        _ => false,
     }
 }
 
-/// Stream the bill of `mch_id` for `window` into `out`; returns the number of detail rows.
-/// Rows come from the ledger's payment postings in the window (the truth), joined with the
-/// channel's order records for their descriptive fields.
-pub fn write_bill(out: &mut impl Write, st: &WorldState, spec: &ChannelSpec, mch_id: &str, window: DayWindow, bill_type: &str) -> std::io::Result<usize> {
-    let account = wxpay::merchant_account(&spec.id, mch_id);
-    let Some(orders) = orders_of(st, spec) else { return Ok(0) };
-    let mut count = 0usize;
-    let zero = Money::zero(Currency::Cny);
-    let (mut total, mut fees) = (zero, zero);
-    let mut header_written = false;
-    if bill_type == "REFUND" {
-        // No refunds exist in the world yet; a REFUND bill of a day is therefore empty.
-        return Ok(0);
-    }
-    for p in st.ledger.postings() {
-        if p.kind != PostingKind::Payment || p.instance != spec.id || !window.contains(p.at) {
-            continue;
-        }
-        let Some(leg) = p.legs.iter().find(|l| l.account == account) else { continue };
-        let Some(o) = orders.get(&(mch_id.to_string(), p.reference.clone())) else { continue };
-        if !header_written {
-            out.write_all(ALL_HEADER.as_bytes())?;
-            out.write_all(b"\r\n")?;
-            header_written = true;
-        }
-        let amount = leg.amount;
-        let fee = o.fee.unwrap_or(zero);
-        let time = p.at.with_timezone(&SHANGHAI).format("%Y-%m-%d %H:%M:%S").to_string();
+/// Stream the bill: header, one row per entry, summary (from `head.totals`). The caller
+/// filters `entries` with [`includes`]; `head` was totalled over the same stream.
+pub fn write_bill<W: Write>(out: W, head: &StatementHead, entries: impl Iterator<Item = Entry>) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, out);
+    out.write_all(ALL_HEADER.as_bytes())?;
+    out.write_all(b"\r\n")?;
+    let w = &head.window;
+    for e in entries {
+        let time = w.local_time(e.at);
+        let abs = e.amount.amount.abs();
+        let is_refund = e.kind == EntryKind::Refund;
+        let (settle, refund) = if is_refund { (Decimal::ZERO, abs) } else { (abs, Decimal::ZERO) };
+        let d = &e.details;
+        let trade_state = match (is_refund, e.status) {
+            (true, _) => "REFUND",
+            (false, EntryStatus::Booked) => "SUCCESS",
+            (false, EntryStatus::Pending) => "USERPAYING",
+            (false, EntryStatus::Failed) => "PAYERROR",
+        };
+        let refund_state = match (is_refund, e.status) {
+            (false, _) => "",
+            (true, EntryStatus::Booked) => "SUCCESS",
+            (true, EntryStatus::Pending) => "PROCESSING",
+            (true, EntryStatus::Failed) => "REFUNDCLOSE",
+        };
+        let (settle_s, refund_s, fee_s, rate_s) = (yuan(settle, 2), yuan(refund, 2), yuan(e.fee.amount, 5), rate_percent(d.fee_rate));
         let fields: [&str; 27] = [
             &time,
-            &o.appid,
-            &o.mch_id,
+            &d.app_id,
+            &d.merchant_id,
             "0",
-            o.device_info.as_deref().unwrap_or(""),
-            o.transaction_id.as_deref().unwrap_or(""),
-            &o.out_trade_no,
-            o.openid.as_deref().unwrap_or(""),
-            &o.trade_type,
-            "SUCCESS",
+            &d.device_info,
+            &e.issuer_ref,
+            &e.reference,
+            &d.payer,
+            &d.trade_type,
+            trade_state,
             "OTHERS",
-            "CNY",
-            &amount.major_string(),
+            e.amount.currency.code(),
+            &settle_s,
             "0.00",
-            "0",
-            "0",
+            e.refund_id.as_deref().unwrap_or(if is_refund { "" } else { "0" }),
+            e.refund_reference.as_deref().unwrap_or(if is_refund { "" } else { "0" }),
+            &refund_s,
             "0.00",
-            "0.00",
-            "",
-            "",
-            &o.body,
-            o.attach.as_deref().unwrap_or(""),
-            &fee.fixed(5),
-            &rate_percent(spec.fee_rate),
-            &amount.major_string(),
-            "0.00",
+            if is_refund { "ORIGINAL" } else { "" },
+            refund_state,
+            &d.subject,
+            &d.attach,
+            &fee_s,
+            &rate_s,
+            &settle_s,
+            &refund_s,
             "",
         ];
-        write_row(out, &fields)?;
-        total = total.checked_add(amount).unwrap_or(total);
-        fees = fees.checked_add(fee).unwrap_or(fees);
-        count += 1;
+        write_row(&mut out, &fields)?;
     }
-    if count > 0 {
-        out.write_all(SUMMARY_HEADER.as_bytes())?;
-        out.write_all(b"\r\n")?;
-        let n = count.to_string();
-        let summary = [n.as_str(), &total.major_string(), "0.00", "0.00", &fees.fixed(5), &total.major_string(), "0.00"];
-        write_row(out, &summary)?;
-    }
-    Ok(count)
+    out.write_all(SUMMARY_HEADER.as_bytes())?;
+    out.write_all(b"\r\n")?;
+    let t = &head.totals;
+    let n = t.count.to_string();
+    let summary = [n.as_str(), &yuan(t.payment_sum, 2), &yuan(t.refund_sum, 2), "0.00", &yuan(t.fee_sum, 5), &yuan(t.payment_sum, 2), &yuan(t.refund_sum, 2)];
+    write_row(&mut out, &summary)?;
+    out.flush()
 }
 
 /// One backtick-prefixed, comma-separated line. Commas inside a field (a product name)
 /// would break the columns; WeChat's bill does not quote, so they are replaced by spaces.
-fn write_row(out: &mut impl Write, fields: &[&str]) -> std::io::Result<()> {
+fn write_row(out: &mut impl Write, fields: &[&str]) -> io::Result<()> {
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;
@@ -196,5 +212,11 @@ mod tests {
         let mut out = Vec::new();
         write_row(&mut out, &["a", "b,c", ""]).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "`a,`b c,`\r\n");
+    }
+
+    #[test]
+    fn fees_print_with_five_decimals_and_sign() {
+        assert_eq!(yuan(Decimal::new(-6, 5), 5), "-0.00006");
+        assert_eq!(yuan(Decimal::new(1, 2), 5), "0.01000");
     }
 }

@@ -1,0 +1,215 @@
+//! The Alipay bill (`alipay.data.dataservice.bill.downloadurl.query`, `bill_type=trade`),
+//! per PROTOCOLS.md B.6: a ZIP of two CSVs encoded in GBK.
+//!
+//! - `{account}_{yyyymmdd}_业务明细.csv`: `#支付宝业务明细查询`, the account, the window, a
+//!   rule line, the 25-column header, one row per trade or refund, the closing rule, the
+//!   `#交易合计` and `#退款合计` footer and `#导出时间`. Text fields end with a TAB before the
+//!   comma (Alipay's counterpart of WeChat's backtick). Refunds are `退款` rows with negative
+//!   amounts and the refund request number in `退款批次号/请求号`.
+//! - `{account}_{yyyymmdd}_业务明细(汇总).csv`: `#支付宝业务汇总查询`, the same preamble, one
+//!   `合计` row of counts and sums, the closing rule and `#导出时间`. The column set of the
+//!   summary is not in PROTOCOLS.md; it follows the detail's money columns (UNCONFIRMED).
+//!
+//! The account (`#账号`) is the partner id plus `0156` (B.6); a channel merchant id is turned
+//! into a 16-digit partner id `2088…` by zero-padding. `服务费（元）` is negative on trades
+//! (the fee is taken) and positive on refunds (given back) — our reading, UNCONFIRMED.
+//! Lines end with `\r\n` (the files come from a Windows ANSI export). Product names that
+//! GBK cannot encode come out as `&#NNNN;` references, as the Encoding Standard specifies.
+//!
+//! The ZIP is written as a stream (data descriptors after each member), so nothing but the
+//! deflate window and [`super::WRITE_BUFFER_BYTES`] is held.
+
+use super::encode::Transcode;
+use super::{Entry, EntryKind, StatementHead, WRITE_BUFFER_BYTES};
+use rust_decimal::Decimal;
+use std::io::{self, BufWriter, Write};
+use zip::write::SimpleFileOptions;
+
+/// The detail header (25 columns).
+pub const DETAIL_HEADER: &str = "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注";
+
+/// The summary header (our reading; see the module doc).
+pub const SUMMARY_HEADER: &str = "门店编号,门店名称,交易订单总笔数,退款订单总笔数,订单金额（元）,商家实收（元）,支付宝优惠（元）,商家优惠（元）,卡消费金额（元）,服务费（元）,分润（元）,实收净额（元）";
+
+const RULE_OPEN: &str = "#-----------------------------------------业务明细列表----------------------------------------";
+const RULE_CLOSE: &str = "#-----------------------------------------业务明细列表结束------------------------------------";
+const SUMMARY_RULE_OPEN: &str = "#-----------------------------------------业务汇总列表----------------------------------------";
+const SUMMARY_RULE_CLOSE: &str = "#-----------------------------------------业务汇总列表结束------------------------------------";
+
+/// Whether the CSVs inside are GBK (the real bill) or left in UTF-8 (the `encoding`
+/// mismatch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvEncoding {
+    /// GBK, as Alipay sends it.
+    Gbk,
+    /// UTF-8: wrong for this bill.
+    Utf8,
+}
+
+/// The Alipay account a statement is headed with: a partner id (`2088` + 12 digits) plus
+/// `0156`.
+pub fn account_id(number: &str) -> String {
+    if number.starts_with("2088") && number.len() == 16 && number.bytes().all(|b| b.is_ascii_digit()) {
+        return format!("{number}0156");
+    }
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    let tail = if digits.len() >= 12 { digits[digits.len() - 12..].to_string() } else { format!("{digits:0>12}") };
+    format!("2088{tail}0156")
+}
+
+/// The names of the two members.
+pub fn member_names(head: &StatementHead) -> (String, String) {
+    let base = format!("{}_{}", account_id(&head.account.number), head.window.day.format("%Y%m%d"));
+    (format!("{base}_业务明细.csv"), format!("{base}_业务明细(汇总).csv"))
+}
+
+/// True when the bill lists `e` (trades and refunds; other movements are not in it).
+pub fn includes(e: &Entry) -> bool {
+    matches!(e.kind, EntryKind::Payment | EntryKind::Refund)
+}
+
+fn yuan(d: Decimal) -> String {
+    let mut a = d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    a.rescale(2);
+    // A negated zero would print as `-0.00`.
+    a.set_sign_positive(a.is_sign_positive() || a.is_zero());
+    a.to_string()
+}
+
+fn chinese_time(head: &StatementHead, t: crate::clock::Instant) -> String {
+    t.with_timezone(&head.window.tz).format("%Y年%m月%d日 %H:%M:%S").to_string()
+}
+
+/// A text field as Alipay writes it: commas (which it does not quote) become spaces.
+fn text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '\r', '\n']) {
+        s.replace([',', '\r', '\n'], " ").into()
+    } else {
+        s.into()
+    }
+}
+
+fn preamble(out: &mut impl Write, head: &StatementHead, title: &str) -> io::Result<()> {
+    write!(
+        out,
+        "{title}\r\n#账号：[{}]\r\n#起始日期：[{}]   终止日期：[{}]\r\n",
+        account_id(&head.account.number),
+        chinese_time(head, head.window.start),
+        chinese_time(head, head.window.end)
+    )
+}
+
+/// Stream the detail CSV (UTF-8; the caller encodes).
+pub fn write_detail<W: Write>(out: W, head: &StatementHead, entries: impl Iterator<Item = Entry>) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, out);
+    preamble(&mut out, head, "#支付宝业务明细查询")?;
+    write!(out, "{RULE_OPEN}\r\n{DETAIL_HEADER}\r\n")?;
+    let w = &head.window;
+    for e in entries {
+        let refund = e.kind == EntryKind::Refund;
+        let signed = if refund { -e.amount.amount.abs() } else { e.amount.amount.abs() };
+        let created = e.created_at.map(|t| w.local_time(t)).unwrap_or_else(|| w.local_time(e.at));
+        let d = &e.details;
+        write!(
+            out,
+            "{}\t,{}\t,{}\t,{},{},{},\t,\t,\t,\t,{}\t,{},{},0.00,0.00,0.00,0.00,0.00,,0.00\t,0.00,{}\t,{},0.00,{}\r\n",
+            text(&e.issuer_ref),
+            text(&e.reference),
+            if refund { "退款" } else { "交易" },
+            text(&d.subject),
+            created,
+            w.local_time(e.at),
+            text(&d.payer),
+            yuan(signed),
+            yuan(signed),
+            text(e.refund_reference.as_deref().unwrap_or("")),
+            yuan(-e.fee.amount),
+            text(&d.attach),
+        )?;
+    }
+    let t = &head.totals;
+    write!(
+        out,
+        "{RULE_CLOSE}\r\n#交易合计：{}笔，商家实收共{}元，商家优惠共0.00元\r\n#退款合计：{}笔，商家实收退款共{}元，商家优惠退款共0.00元\r\n#导出时间：[{}]\r\n",
+        t.payment_count,
+        yuan(t.payment_sum),
+        t.refund_count,
+        yuan(-t.refund_sum),
+        chinese_time(head, head.created_at)
+    )?;
+    out.flush()
+}
+
+/// Write the summary CSV (UTF-8; the caller encodes).
+pub fn write_summary<W: Write>(mut out: W, head: &StatementHead) -> io::Result<()> {
+    let t = &head.totals;
+    preamble(&mut out, head, "#支付宝业务汇总查询")?;
+    let orders = t.payment_sum - t.refund_sum;
+    write!(
+        out,
+        "{SUMMARY_RULE_OPEN}\r\n{SUMMARY_HEADER}\r\n合计\t,\t,{},{},{},{},0.00,0.00,0.00,{},0.00,{}\r\n{SUMMARY_RULE_CLOSE}\r\n#导出时间：[{}]\r\n",
+        t.payment_count,
+        t.refund_count,
+        yuan(orders),
+        yuan(orders),
+        yuan(-t.fee_sum),
+        yuan(orders - t.fee_sum),
+        chinese_time(head, head.created_at)
+    )?;
+    out.flush()
+}
+
+fn zip_err(e: zip::result::ZipError) -> io::Error {
+    match e {
+        zip::result::ZipError::Io(e) => e,
+        other => io::Error::other(other),
+    }
+}
+
+/// Stream the whole bill: a ZIP holding the detail and the summary, each in `encoding`.
+pub fn write_bill<W: Write>(out: W, head: &StatementHead, entries: impl Iterator<Item = Entry>, encoding: CsvEncoding) -> io::Result<()> {
+    let mut zip = zip::ZipWriter::new_stream(out);
+    // A fixed timestamp in the members keeps the archive byte-for-byte reproducible (golden
+    // files); the bill's own export time is inside the CSVs.
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default());
+    let (detail, summary) = member_names(head);
+    zip.start_file(detail, options).map_err(zip_err)?;
+    match encoding {
+        CsvEncoding::Gbk => {
+            let mut enc = Transcode::new(&mut zip, encoding_rs::GBK);
+            write_detail(&mut enc, head, entries)?;
+            enc.finish()?;
+        }
+        CsvEncoding::Utf8 => write_detail(&mut zip, head, entries)?,
+    }
+    zip.start_file(summary, options).map_err(zip_err)?;
+    match encoding {
+        CsvEncoding::Gbk => {
+            let mut enc = Transcode::new(&mut zip, encoding_rs::GBK);
+            write_summary(&mut enc, head)?;
+            enc.finish()?;
+        }
+        CsvEncoding::Utf8 => write_summary(&mut zip, head)?,
+    }
+    let mut inner = zip.finish().map_err(zip_err)?.into_inner();
+    inner.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_are_partner_ids_with_0156() {
+        assert_eq!(account_id("10000100"), "20880000100001000156");
+        assert_eq!(account_id("2088021109625633"), "20880211096256330156");
+        assert_eq!(account_id("2088021109625633").len(), 20);
+    }
+
+    #[test]
+    fn the_header_has_25_columns() {
+        assert_eq!(DETAIL_HEADER.split(',').count(), 25);
+    }
+}

@@ -1,0 +1,125 @@
+//! The statements part of the control API, under `/_sandbank/statements/`.
+//!
+//! | route | does |
+//! |---|---|
+//! | `GET statements/{instance}/{date}?format=&account=&bill_type=` | the statement file of a channel merchant or bank account for a business day (`YYYY-MM-DD`), mismatches applied. `format`: `wechat` (default for channels; `bill_type` ALL/SUCCESS/REFUND), `alipay`, `camt053.02` (default for banks), `camt053.08`, `mt940`. 409 with `available_at` before the file exists on the world clock, 404 for a WeChat bill without rows, 400 for a format that does not fit. |
+//! | `POST statements/{instance}/mismatches` | add a mismatch (JSON of [`RawMismatch`] fields; `instance` from the URL) → 201 with the validated mismatch |
+//! | `GET statements/{instance}/mismatches` | the instance's mismatches |
+//! | `GET statements/expected?date=[&instance=]` | the expected discrepancies of a day (all instances unless one is named) |
+
+use super::mismatch::{check_against_world, expected_discrepancies, RawMismatch};
+use super::render::{render, Format, RenderError};
+use super::Source;
+use crate::http::{InboundRequest, Reply};
+use crate::journal::{EntryKind, Record};
+use crate::world::Sandbank;
+use chrono::NaiveDate;
+use hyper::{Method, StatusCode};
+use serde_json::json;
+
+fn err(status: StatusCode, msg: impl Into<String>) -> Reply {
+    Reply::json(status, &json!({ "error": msg.into() }))
+}
+
+fn parse_day(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(text, "%Y%m%d")).ok()
+}
+
+/// Serve `/_sandbank/statements/{segs…}`.
+pub fn handle(sb: &Sandbank, req: &InboundRequest, segs: &[&str]) -> Reply {
+    match (req.method.clone(), segs) {
+        (Method::GET, ["expected"]) => expected(sb, req),
+        (Method::GET, [instance, "mismatches"]) => {
+            let st = sb.lock();
+            if st.spec.channel(instance).is_none() && st.spec.bank(instance).is_none() {
+                return err(StatusCode::NOT_FOUND, format!("no channel or bank `{instance}`"));
+            }
+            let list: Vec<_> = st.statements.all().iter().filter(|m| m.instance == *instance).collect();
+            Reply::json(StatusCode::OK, &json!({ "instance": instance, "mismatches": list }))
+        }
+        (Method::POST, [instance, "mismatches"]) => add_mismatch(sb, req, instance),
+        (Method::GET, [instance, date]) => statement(sb, req, instance, date),
+        _ => err(StatusCode::NOT_FOUND, format!("no control route {} /_sandbank/{}", req.method, req.path)),
+    }
+}
+
+fn add_mismatch(sb: &Sandbank, req: &InboundRequest, instance: &str) -> Reply {
+    let mut raw: RawMismatch = match serde_json::from_slice(&req.body) {
+        Ok(r) => r,
+        Err(e) => return err(StatusCode::BAD_REQUEST, format!("not a mismatch: {e}")),
+    };
+    if raw.instance.as_deref().is_some_and(|i| i != instance) {
+        return err(StatusCode::BAD_REQUEST, format!("instance: `{}` differs from the URL's `{instance}`", raw.instance.unwrap_or_default()));
+    }
+    raw.instance = Some(instance.to_string());
+    let mut st = sb.lock();
+    let default_id = st.statements.next_id();
+    let m = match raw.validate(&default_id).and_then(|m| check_against_world(&st.spec, &m).map(|_| m)) {
+        Ok(m) => m,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let view = serde_json::to_value(&m).unwrap_or_default();
+    let message = format!("mismatch `{}` ({:?}) on {} added", m.id, m.kind, m.day);
+    match st.statements.add(m) {
+        Ok(()) => {
+            st.record(EntryKind::World, Record { instance: instance.into(), op: "statement.mismatch".into(), message, ..Default::default() });
+            Reply::json(StatusCode::CREATED, &view)
+        }
+        Err(e) => err(StatusCode::CONFLICT, e.to_string()),
+    }
+}
+
+fn expected(sb: &Sandbank, req: &InboundRequest) -> Reply {
+    let Some(date) = req.query_param("date") else {
+        return err(StatusCode::BAD_REQUEST, "date: missing (YYYY-MM-DD)");
+    };
+    let Some(day) = parse_day(&date) else {
+        return err(StatusCode::BAD_REQUEST, format!("date: `{date}` is not a date (YYYY-MM-DD)"));
+    };
+    let st = sb.lock();
+    let instances: Vec<String> = match req.query_param("instance") {
+        Some(i) if st.spec.channel(&i).is_none() && st.spec.bank(&i).is_none() => {
+            return err(StatusCode::NOT_FOUND, format!("no channel or bank `{i}`"));
+        }
+        Some(i) => vec![i],
+        None => st.spec.channels.iter().map(|c| c.id.clone()).chain(st.spec.banks.iter().map(|b| b.id.clone())).collect(),
+    };
+    let list: Vec<_> = instances.iter().flat_map(|i| expected_discrepancies(&st, i, day)).collect();
+    Reply::json(StatusCode::OK, &json!({ "date": day, "expected": list }))
+}
+
+fn statement(sb: &Sandbank, req: &InboundRequest, instance: &str, date: &str) -> Reply {
+    let Some(day) = parse_day(date) else {
+        return err(StatusCode::BAD_REQUEST, format!("date: `{date}` is not a date (YYYY-MM-DD)"));
+    };
+    let mut st = sb.lock();
+    let source = match Source::resolve(&st, instance, req.query_param("account").as_deref()) {
+        Ok(s) => s,
+        Err(e) => return err(StatusCode::NOT_FOUND, e),
+    };
+    let default_format = if matches!(source, Source::ChannelMerchant { .. }) { "wechat" } else { "camt053.02" };
+    let format = match Format::parse(req.query_param("format").as_deref().unwrap_or(default_format), req.query_param("bill_type").as_deref()) {
+        Ok(f) => f,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    // The reply is one body: the file streams into it (see `wechat::downloadbill`).
+    let mut body = Vec::new();
+    let result = render(&st, &source, day, format, &mut body);
+    let reply = match result {
+        Ok(head) => {
+            let mut r = Reply::new(StatusCode::OK, format.content_type(), body);
+            r.headers.push(("content-disposition", format!("attachment; filename=\"{}\"", format.file_name(&head))));
+            let message = format!("{format:?} statement of {day} for {}: {} entries", source.account(), head.totals.count);
+            st.record(EntryKind::World, Record { instance: instance.into(), op: "statement".into(), message, ..Default::default() });
+            r
+        }
+        Err(RenderError::NotAvailable { available_at, .. }) => Reply::json(
+            StatusCode::CONFLICT,
+            &json!({"error": format!("the statement of {day} is not available yet"), "available_at": available_at.to_rfc3339()}),
+        ),
+        Err(RenderError::Empty) => err(StatusCode::NOT_FOUND, "No Bill Exist: no rows of this bill type on that day"),
+        Err(e @ RenderError::Unsupported(_)) => err(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ RenderError::Io(_)) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    reply
+}

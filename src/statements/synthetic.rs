@@ -1,0 +1,125 @@
+//! Synthetic days: deterministic entries of any number, made one at a time (the benchmark
+//! streams a million of them without holding any), with the kinds the world cannot yet
+//! produce (refunds). Used by the golden files, the benchmark, the streaming test and the
+//! parser fixtures.
+
+use super::{AccountInfo, DayWindow, Details, Entry, EntryKind, EntryStatus, StatementHead};
+use crate::clock::Instant;
+use crate::money::{Currency, Money};
+use chrono::{Duration, NaiveDate};
+use rust_decimal::Decimal;
+
+/// Which account the day is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// A WeChat/Alipay merchant: payments, every 10th entry a refund of the one before.
+    Channel,
+    /// A bank account: payouts, every 20th entry the return (退票) of the one before.
+    Bank,
+}
+
+/// The fee rate of synthetic channel days (0.60 %).
+pub const FEE_RATE: Decimal = Decimal::from_parts(6, 0, 0, false, 3);
+
+/// The day synthetic statements are of.
+pub fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 3, 2).unwrap_or_default()
+}
+
+const SUBJECTS: [&str; 4] = ["测试商品", "Coffee, large", "会员充值", "T-shirt"];
+
+fn minor(i: u64) -> i64 {
+    // 0.01 … 1 000.00, spread irregularly.
+    ((i.wrapping_mul(7_919) % 100_000) + 1) as i64
+}
+
+/// Entry `i` of a synthetic day of `n` entries.
+pub fn entry(flavour: Flavour, window: &DayWindow, i: u64, n: u64) -> Entry {
+    let span = (window.end - window.start).num_seconds() as u64 - 1;
+    let at: Instant = window.start + Duration::seconds((i * span / n.max(1)) as i64);
+    match flavour {
+        Flavour::Channel => {
+            let refund = i % 10 == 9;
+            let order = if refund { i - 1 } else { i };
+            let gross = Money::from_minor(minor(order), Currency::Cny);
+            let (amount, fee) = if refund {
+                let part = Money::from_minor(minor(order) / 2 + 1, Currency::Cny);
+                (part.neg(), part.times_rate_rounded(FEE_RATE).neg())
+            } else {
+                (gross, gross.times_rate_rounded(FEE_RATE))
+            };
+            Entry {
+                at,
+                created_at: Some(at - Duration::seconds(7)),
+                kind: if refund { EntryKind::Refund } else { EntryKind::Payment },
+                status: EntryStatus::Booked,
+                reference: format!("ORD{:013}", order),
+                issuer_ref: format!("4200002026030{:015}", order),
+                refund_reference: refund.then(|| format!("RF{:013}", order)),
+                refund_id: refund.then(|| format!("5030002026030{:015}", order)),
+                amount,
+                fee,
+                details: Details {
+                    app_id: "wx2421b1c4370ec43b".into(),
+                    merchant_id: "10000100".into(),
+                    payer: format!("oUpF8uMuAJO_M2pxb1Q9zN{:06}", order % 1_000_000),
+                    trade_type: if order % 3 == 0 { "JSAPI" } else { "NATIVE" }.into(),
+                    subject: SUBJECTS[(order % 4) as usize].into(),
+                    attach: if order % 5 == 0 { "shop=1".into() } else { String::new() },
+                    fee_rate: FEE_RATE,
+                    ..Details::default()
+                },
+            }
+        }
+        Flavour::Bank => {
+            let ret = i % 20 == 19;
+            let order = if ret { i - 1 } else { i };
+            let amount = Money::from_minor(minor(order), Currency::Cny);
+            let payout_id = format!("AP20260302{:012}", order);
+            Entry {
+                at,
+                created_at: Some(at),
+                kind: if ret { EntryKind::PayoutReturn } else { EntryKind::Payout },
+                status: EntryStatus::Booked,
+                reference: format!("PO{:012}", order),
+                issuer_ref: if ret { format!("{payout_id}R") } else { payout_id },
+                refund_reference: None,
+                refund_id: None,
+                amount: if ret { amount } else { amount.neg() },
+                fee: Money::zero(Currency::Cny),
+                details: Details {
+                    merchant_id: "20000100".into(),
+                    counterparty_account: format!("62220200{:011}", order % 1000),
+                    counterparty_name: format!("收款人 {}", order % 1000),
+                    subject: if ret { format!("return of payout PO{order:012}") } else { format!("payout PO{order:012}") },
+                    ..Details::default()
+                },
+            }
+        }
+    }
+}
+
+/// The `n` entries of a synthetic day, made lazily.
+pub fn entries(flavour: Flavour, n: u64) -> impl Iterator<Item = Entry> + Clone {
+    let window = super::day_window(day());
+    (0..n).map(move |i| entry(flavour, &window, i, n))
+}
+
+/// The account of a synthetic day.
+pub fn account(flavour: Flavour) -> AccountInfo {
+    match flavour {
+        Flavour::Channel => AccountInfo { instance: "wxpay".into(), number: "10000100".into(), name: "merchant 10000100".into(), currency: Currency::Cny },
+        Flavour::Bank => AccountInfo { instance: "bank".into(), number: "6222000000000000001".into(), name: "sandbank platform reserve".into(), currency: Currency::Cny },
+    }
+}
+
+/// The head of a synthetic day of `n` entries (walks them once), produced at 06:00 the next
+/// day; the bank account opens with 1 000 000.00.
+pub fn head(flavour: Flavour, n: u64, filter: impl Fn(&Entry) -> bool) -> StatementHead {
+    let window = super::day_window(day());
+    let opening = match flavour {
+        Flavour::Channel => Decimal::ZERO,
+        Flavour::Bank => Decimal::from(1_000_000),
+    };
+    StatementHead::summarise(account(flavour), window, window.end + Duration::hours(6), opening, entries(flavour, n).filter(|e| filter(e)))
+}
