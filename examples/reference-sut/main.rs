@@ -1,0 +1,723 @@
+//! The reference settlement system: a small settlement system under test (SUT) for
+//! sandbank's conformance suite, written to be read as a model of how to settle safely —
+//! and, with `--bug NAME`, to fail in one classic way on purpose.
+//!
+//! ```text
+//! cargo run --example reference-sut -- --listen 127.0.0.1:9090 --sandbank http://127.0.0.1:18080
+//! ```
+//!
+//! See `README.md` beside this file for the endpoints, a walk-through with curl, and the bugs.
+//!
+//! # Layout
+//!
+//! In reading order:
+//!
+//! - `main.rs` — flags → validated [`Config`], the shared [`App`], the HTTP server and its
+//!   routes. Errors become one JSON shape ([`ApiError`]).
+//! - `store.rs` — the books: merchants, orders, booked payments, settlement orders,
+//!   reconciliation reports. In memory behind one std `Mutex`, never held across `.await`.
+//! - `wxpay.rs` — the WeChat Pay v2 client side: `unifiedorder`, `downloadbill`, and reading
+//!   payment notifications.
+//! - `bank.rs` — the payout bank client: submit and query, each answered three-valued.
+//! - `settlement.rs` — T+1 settlement and the payout state machine.
+//! - `recon.rs` — reading the bill and building the reconciliation report.
+
+#![forbid(unsafe_code)]
+
+mod bank;
+mod recon;
+mod settlement;
+mod store;
+mod wxpay;
+
+use anyhow::Context;
+use bytes::Bytes;
+use chrono::NaiveDate;
+use clap::{Parser, ValueEnum};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::CONTENT_TYPE;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use store::{Booking, Merchant, Order, OrderState, Store};
+use tokio::net::TcpListener;
+
+/// Largest request body we read. Our requests and the channel's notifications are a few KB.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Attempts at creating one order at the channel. WeChat re-entry with identical
+/// parameters is idempotent (the same prepay_id comes back), so one retry after an unknown
+/// outcome is safe; more would only make the caller wait.
+const ORDER_CREATE_ATTEMPTS: u32 = 2;
+
+/// The deliberate bugs (`--bug`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Bug {
+    /// The correct system.
+    None,
+    /// After a payout timeout, re-submit at once under a new order number instead of
+    /// querying: pays twice when the bank executed the first request and the reply was lost.
+    NewOrderNoOnRetry,
+    /// Book every payment notification, repeats included: a repeated notification is
+    /// booked (and settled) twice.
+    BookEveryNotification,
+}
+
+impl Bug {
+    /// The flag value, e.g. `new-order-no-on-retry`.
+    pub fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// Command-line flags; defaults are the credentials of sandbank's default world.
+#[derive(Debug, Parser)]
+#[command(
+    name = "reference-sut",
+    about = "sandbank's reference settlement system (a SUT for the conformance suite)"
+)]
+struct Flags {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    listen: String,
+    /// Base URL of sandbank (channels at {sandbank}/{channel}/, banks at {sandbank}/{bank}/).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    sandbank: String,
+    /// Channel id (a WeChat Pay v2 channel).
+    #[arg(long, default_value = "wxpay")]
+    channel: String,
+    /// WeChat appid.
+    #[arg(long, default_value = "wx2421b1c4370ec43b")]
+    appid: String,
+    /// WeChat merchant id.
+    #[arg(long, default_value = "10000100")]
+    mch_id: String,
+    /// WeChat API key (MD5 signatures).
+    #[arg(long, default_value = "192006250b4c09247ec02edce69f6a2d")]
+    key: String,
+    /// Payout bank id.
+    #[arg(long, default_value = "bank")]
+    bank: String,
+    /// Our client id at the bank.
+    #[arg(long, default_value = "20000100")]
+    bank_mch_id: String,
+    /// Our signing key at the bank.
+    #[arg(long, default_value = "8934e7d15453e97507ef794cf7b0519d")]
+    bank_key: String,
+    /// Timeout of each call to the channel or the bank, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    http_timeout_ms: u64,
+    /// Timeout of a bill download, in milliseconds (bills can be large).
+    #[arg(long, default_value_t = 10_000)]
+    bill_timeout_ms: u64,
+    /// Our fee rate at the channel (the default world's), used to check each payment's fee
+    /// in reconciliation; `none` to leave fees unchecked.
+    #[arg(long, default_value = "0.006")]
+    fee_rate: String,
+    /// Switch on one deliberate bug.
+    #[arg(long, value_enum, default_value_t = Bug::None)]
+    bug: Bug,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Base URL of sandbank, without a trailing slash.
+    pub sandbank_url: String,
+    /// Channel id.
+    pub channel: String,
+    /// WeChat appid.
+    pub appid: String,
+    /// WeChat merchant id.
+    pub mch_id: String,
+    /// WeChat API key.
+    pub key: String,
+    /// Bank id.
+    pub bank: String,
+    /// Our client id at the bank.
+    pub bank_mch_id: String,
+    /// Our key at the bank.
+    pub bank_key: String,
+    /// Timeout of each channel or bank call.
+    pub http_timeout: Duration,
+    /// Timeout of a bill download.
+    pub bill_timeout: Duration,
+    /// Where the channel sends payment notifications: `http://{listen}/notify/{channel}`.
+    pub notify_url: String,
+    /// Our contract fee rate at the channel, if fees are checked.
+    pub fee_rate: Option<Decimal>,
+    /// The deliberate bug, if any.
+    pub bug: Bug,
+    /// Makes our order numbers unique across restarts of this process (start time, ms).
+    pub run_tag: u64,
+}
+
+impl Config {
+    fn from_flags(f: Flags, bound: SocketAddr) -> anyhow::Result<Config> {
+        let sandbank_url = f.sandbank.trim_end_matches('/').to_string();
+        anyhow::ensure!(
+            sandbank_url.starts_with("http://"),
+            "--sandbank must be an http:// URL, not `{}`",
+            f.sandbank
+        );
+        for (flag, id) in [("--channel", &f.channel), ("--bank", &f.bank)] {
+            anyhow::ensure!(
+                !id.is_empty()
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)),
+                "{flag} must be an id like `wxpay`, not `{id}`"
+            );
+        }
+        anyhow::ensure!(
+            f.http_timeout_ms > 0 && f.bill_timeout_ms > 0,
+            "timeouts must be positive"
+        );
+        let fee_rate = match f.fee_rate.as_str() {
+            "none" => None,
+            text => {
+                let rate = Decimal::from_str(text).map_err(|_| {
+                    anyhow::anyhow!(
+                        "--fee-rate must be a decimal like 0.006 or `none`, not `{text}`"
+                    )
+                })?;
+                anyhow::ensure!(
+                    rate >= Decimal::ZERO && rate < Decimal::ONE,
+                    "--fee-rate must be in [0, 1), not {rate}"
+                );
+                Some(rate)
+            }
+        };
+        let run_tag = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Ok(Config {
+            notify_url: format!("http://{bound}/notify/{}", f.channel),
+            sandbank_url,
+            channel: f.channel,
+            appid: f.appid,
+            mch_id: f.mch_id,
+            key: f.key,
+            bank: f.bank,
+            bank_mch_id: f.bank_mch_id,
+            bank_key: f.bank_key,
+            http_timeout: Duration::from_millis(f.http_timeout_ms),
+            bill_timeout: Duration::from_millis(f.bill_timeout_ms),
+            fee_rate,
+            bug: f.bug,
+            run_tag,
+        })
+    }
+
+    #[cfg(test)]
+    pub fn for_tests() -> Config {
+        let flags = Flags::parse_from(["reference-sut"]);
+        Config::from_flags(flags, "127.0.0.1:9090".parse().unwrap()).unwrap()
+    }
+}
+
+/// What every request handler shares.
+pub struct App {
+    /// Configuration.
+    pub config: Config,
+    /// The books. A std mutex: every critical section is short and synchronous.
+    store: Mutex<Store>,
+    /// Held for a whole settlement run, across `.await`s (hence tokio's mutex): payouts are
+    /// serial, and no two runs ever drive the same settlement order at once.
+    pub payout_lane: tokio::sync::Mutex<()>,
+}
+
+impl App {
+    /// The books. A panic while holding the lock cannot leave them half-updated in a way
+    /// that matters more than stopping would, so a poisoned lock is simply taken over.
+    pub fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// An error answered to our own callers as `{"error": "…"}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+    fn into_response(self) -> Response<Full<Bytes>> {
+        json_response(self.status, &json!({ "error": self.message }))
+    }
+}
+
+impl From<wxpay::CallError> for ApiError {
+    fn from(e: wxpay::CallError) -> ApiError {
+        let status = match e {
+            wxpay::CallError::Unknown(_) => StatusCode::GATEWAY_TIMEOUT,
+            wxpay::CallError::Refused { .. } => StatusCode::BAD_GATEWAY,
+        };
+        ApiError::new(status, format!("channel: {e}"))
+    }
+}
+
+fn json_response(status: StatusCode, v: &Value) -> Response<Full<Bytes>> {
+    response(
+        status,
+        "application/json",
+        serde_json::to_vec(v).unwrap_or_default(),
+    )
+}
+
+fn response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    r
+}
+
+fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| ApiError::bad_request(format!("`{text}` is not a date (YYYY-MM-DD)")))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let flags = Flags::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        // Plain text when the log goes to a file (the harness shows its last lines).
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let listener = TcpListener::bind(&flags.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", flags.listen))?;
+    let bound = listener.local_addr()?;
+    let config = Config::from_flags(flags, bound)?;
+    tracing::info!(listen = %bound, sandbank = %config.sandbank_url, channel = %config.channel, bank = %config.bank, bug = %config.bug.name(), "reference settlement system ready");
+    let app = Arc::new(App {
+        config,
+        store: Mutex::new(Store::default()),
+        payout_lane: tokio::sync::Mutex::new(()),
+    });
+    serve(listener, app).await;
+    Ok(())
+}
+
+/// Serve until Ctrl-C or SIGTERM.
+async fn serve(listener: TcpListener, app: Arc<App>) {
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // E.g. out of file descriptors: wait a little rather than spin.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => {
+                tracing::info!("shutting down");
+                return;
+            }
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(handle(&app, req).await) }
+            });
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!("connection: {e}");
+            }
+        });
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("cannot read the body (at most {MAX_BODY_BYTES} bytes): {e}"),
+            )
+            .into_response()
+        }
+    };
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let result = match (&method, segments.as_slice()) {
+        (&Method::GET, ["health"]) => Ok(json!({ "status": "ok", "bug": app.config.bug.name() })),
+        (&Method::POST, ["merchants"]) => onboard_merchant(app, &body),
+        (&Method::POST, ["orders"]) => create_order(app, &body).await,
+        (&Method::POST, ["notify", channel]) if *channel == app.config.channel => {
+            return notify(app, &body)
+        }
+        (&Method::POST, ["settlements", "run"]) => run_settlement(app, &body).await,
+        (&Method::POST, ["reconciliations", "run"]) => run_reconciliation(app, &body).await,
+        (&Method::GET, ["reconciliations", date]) => reconciliation_report(app, date, &query),
+        _ => Err(ApiError::not_found(format!("no route {method} {path}"))),
+    };
+    match result {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => {
+            tracing::warn!("{method} {path}: {} {}", e.status, e.message);
+            e.into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct OnboardBody {
+    merchant_id: String,
+    account_no: String,
+    account_name: String,
+    #[serde(default)]
+    cycle: Option<String>,
+    #[serde(default)]
+    bank_id: Option<String>,
+}
+
+/// `POST /merchants`: register a merchant (idempotent for identical details).
+fn onboard_merchant(app: &App, body: &[u8]) -> Result<Value, ApiError> {
+    let b: OnboardBody = parse_json(body)?;
+    for (name, value) in [
+        ("merchant_id", &b.merchant_id),
+        ("account_no", &b.account_no),
+        ("account_name", &b.account_name),
+    ] {
+        if value.trim().is_empty() {
+            return Err(ApiError::bad_request(format!("`{name}` must not be empty")));
+        }
+    }
+    let cycle = b
+        .cycle
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "T+1".into());
+    if cycle != "T+1" {
+        return Err(ApiError::bad_request(format!(
+            "cycle `{cycle}` is not supported; this system settles T+1"
+        )));
+    }
+    if let Some(bank) = b.bank_id.filter(|b| !b.is_empty() && *b != app.config.bank) {
+        return Err(ApiError::bad_request(format!(
+            "this system pays out through bank `{}` only, not `{bank}`",
+            app.config.bank
+        )));
+    }
+    let merchant = Merchant {
+        merchant_id: b.merchant_id.clone(),
+        account_no: b.account_no,
+        account_name: b.account_name,
+        cycle,
+    };
+    let mut st = app.lock();
+    match st.merchants.get(&merchant.merchant_id) {
+        Some(existing) if *existing == merchant => {}
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "merchant {} is already onboarded with other details",
+                    merchant.merchant_id
+                ),
+            ));
+        }
+        None => {
+            tracing::info!(merchant_id = %merchant.merchant_id, account_no = %merchant.account_no, "merchant onboarded");
+            st.merchants
+                .insert(merchant.merchant_id.clone(), merchant.clone());
+        }
+    }
+    Ok(json!({ "merchant": merchant }))
+}
+
+#[derive(Deserialize)]
+struct OrderBody {
+    merchant_id: String,
+    /// Fen, as a JSON integer or a string of digits; anything else is refused below.
+    amount_minor: Value,
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+/// `POST /orders`: create an order at the channel; answer its number once the channel
+/// accepted it.
+async fn create_order(app: &App, body: &[u8]) -> Result<Value, ApiError> {
+    let b: OrderBody = parse_json(body)?;
+    let amount_minor = match &b.amount_minor {
+        Value::Number(n) => n.as_i64(),
+        Value::String(t) => t.parse::<i64>().ok(),
+        _ => None,
+    }
+    .filter(|a| *a > 0)
+    .ok_or_else(|| {
+        ApiError::bad_request("`amount_minor` must be a positive whole number of fen")
+    })?;
+    if let Some(channel) = b.channel.filter(|c| *c != app.config.channel) {
+        return Err(ApiError::bad_request(format!(
+            "this system takes payments through channel `{}` only, not `{channel}`",
+            app.config.channel
+        )));
+    }
+    // Record the order before the channel hears of it, so that whatever happens next (even
+    // a notification racing our reply) finds it.
+    let out_trade_no = {
+        let mut st = app.lock();
+        if !st.merchants.contains_key(&b.merchant_id) {
+            return Err(ApiError::not_found(format!(
+                "merchant {} is not onboarded",
+                b.merchant_id
+            )));
+        }
+        // A real system takes this from a database sequence; the run tag keeps numbers
+        // unique across restarts against the same sandbank. `RS` + 13 + 6 = 21 characters.
+        let no = format!("RS{}{:06}", app.config.run_tag, st.next_order_seq());
+        st.orders.insert(
+            no.clone(),
+            Order {
+                out_trade_no: no.clone(),
+                merchant_id: b.merchant_id.clone(),
+                amount_minor,
+                state: OrderState::Creating,
+            },
+        );
+        no
+    };
+    let request = wxpay::NewOrder {
+        out_trade_no: &out_trade_no,
+        amount_minor,
+    };
+    let mut last = None;
+    for attempt in 1..=ORDER_CREATE_ATTEMPTS {
+        match wxpay::unified_order(&app.config, &request).await {
+            Ok(()) => {
+                last = None;
+                break;
+            }
+            Err(e @ wxpay::CallError::Unknown(_)) => {
+                tracing::warn!(out_trade_no = %out_trade_no, attempt, "unifiedorder: {e}");
+                last = Some(e);
+            }
+            Err(e @ wxpay::CallError::Refused { .. }) => {
+                last = Some(e);
+                break;
+            }
+        }
+    }
+    let state = match &last {
+        None => OrderState::Open,
+        Some(wxpay::CallError::Refused { .. }) => OrderState::Rejected,
+        Some(wxpay::CallError::Unknown(_)) => OrderState::Unconfirmed,
+    };
+    {
+        let mut st = app.lock();
+        if let Some(o) = st
+            .orders
+            .get_mut(&out_trade_no)
+            .filter(|o| o.state == OrderState::Creating)
+        {
+            o.state = state;
+        }
+    }
+    if let Some(e) = last {
+        return Err(e.into());
+    }
+    tracing::info!(out_trade_no = %out_trade_no, merchant_id = %b.merchant_id, amount_minor, "order created at the channel");
+    Ok(json!({ "out_trade_no": out_trade_no }))
+}
+
+/// `POST /notify/{channel}`: a payment notification. Booked at most once; always answered
+/// with the channel's own acknowledgement (SUCCESS, or FAIL with the reason).
+fn notify(app: &App, body: &[u8]) -> Response<Full<Bytes>> {
+    let xml = |text: String| response(StatusCode::OK, "text/xml; charset=utf-8", text);
+    let notification = match wxpay::read_notification(&app.config, body) {
+        Ok(n) => n,
+        Err(why) => {
+            tracing::warn!("notification refused: {why}");
+            return xml(wxpay::ack_fail(&why));
+        }
+    };
+    let paid = match notification {
+        wxpay::Notification::Paid(p) => p,
+        wxpay::Notification::NotPaid { out_trade_no } => {
+            tracing::info!(out_trade_no = %out_trade_no, "notification of an unsuccessful payment: nothing to book");
+            return xml(wxpay::ack_success());
+        }
+    };
+    let booking = app
+        .lock()
+        .book(&paid, app.config.bug == Bug::BookEveryNotification);
+    match booking {
+        Booking::Booked => {
+            tracing::info!(out_trade_no = %paid.out_trade_no, transaction_id = %paid.transaction_id, total_fee = paid.total_fee, business_date = %paid.time_end.date(), "payment booked");
+            xml(wxpay::ack_success())
+        }
+        Booking::AlreadyBooked => {
+            tracing::info!(out_trade_no = %paid.out_trade_no, "repeated notification: already booked");
+            xml(wxpay::ack_success())
+        }
+        Booking::Refused(why) => {
+            tracing::error!(out_trade_no = %paid.out_trade_no, "payment not booked: {why}");
+            xml(wxpay::ack_fail(&why))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DateBody {
+    date: String,
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+/// `POST /settlements/run`: settle a business day (T+1); again for the same day finishes
+/// what is pending and never pays twice.
+async fn run_settlement(app: &App, body: &[u8]) -> Result<Value, ApiError> {
+    let b: DateBody = parse_json(body)?;
+    let date = parse_date(&b.date)?;
+    Ok(settlement::run(app, date).await)
+}
+
+fn check_channel(app: &App, channel: Option<&str>) -> Result<String, ApiError> {
+    match channel.filter(|c| !c.is_empty()) {
+        None => Ok(app.config.channel.clone()),
+        Some(c) if c == app.config.channel => Ok(c.to_string()),
+        Some(c) => Err(ApiError::bad_request(format!(
+            "this system reconciles channel `{}` only, not `{c}`",
+            app.config.channel
+        ))),
+    }
+}
+
+/// `POST /reconciliations/run`: download the day's bill, compare it with the books, store
+/// the report.
+async fn run_reconciliation(app: &App, body: &[u8]) -> Result<Value, ApiError> {
+    let b: DateBody = parse_json(body)?;
+    let date = parse_date(&b.date)?;
+    let channel = check_channel(app, b.channel.as_deref())?;
+    let bill = match wxpay::download_bill(&app.config, date).await? {
+        None => recon::Bill::default(),
+        Some(text) => recon::parse_bill(&text).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!("channel bill for {date}: {e}"),
+            )
+        })?,
+    };
+    if bill
+        .summary_count
+        .is_some_and(|n| n != bill.rows.len() as u64)
+    {
+        tracing::warn!(%date, "the bill's summary counts {:?} trades but it has {} detail rows", bill.summary_count, bill.rows.len());
+    }
+    let mut st = app.lock();
+    let books: Vec<(String, i64)> = st
+        .payments_on(date)
+        .map(|p| (p.out_trade_no.clone(), p.amount_minor))
+        .collect();
+    let refunds = bill.rows.iter().filter(|r| r.is_refund()).count();
+    if refunds > 0 {
+        tracing::warn!(%date, "the bill lists {refunds} refund row(s); this system books no refunds and does not reconcile them");
+    }
+    let report = recon::reconcile(
+        &date.to_string(),
+        &channel,
+        &books,
+        &bill,
+        app.config.fee_rate,
+    );
+    tracing::info!(%date, booked = report.booked.count, statement = report.statement.count, discrepancies = report.discrepancies.len(), "reconciled");
+    let v = serde_json::to_value(&report).unwrap_or_default();
+    st.reports.insert((date, channel), report);
+    Ok(v)
+}
+
+/// `GET /reconciliations/{date}[?channel=…]`: the stored report.
+fn reconciliation_report(app: &App, date: &str, query: &str) -> Result<Value, ApiError> {
+    let date = parse_date(date)?;
+    let channel = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "channel")
+        .map(|(_, v)| sandbank::http::percent_decode(v));
+    let channel = check_channel(app, channel.as_deref())?;
+    let st = app.lock();
+    let report = st.reports.get(&(date, channel.clone())).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no reconciliation of {channel} for {date} yet: POST /reconciliations/run first"
+        ))
+    })?;
+    Ok(serde_json::to_value(report).unwrap_or_default())
+}

@@ -1,0 +1,335 @@
+//! The books: everything the reference settlement system knows, in memory behind one std
+//! `Mutex` (see `App` in `main.rs`). Every method here is synchronous and short: callers
+//! decide under the lock, drop it, then talk to the network, then lock again to record
+//! what happened. A real system keeps these tables in a database; the unique keys below are
+//! the constraints it would declare.
+
+use crate::recon::Report;
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// A merchant we settle to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Merchant {
+    /// Our id for it (from onboarding); unique.
+    pub merchant_id: String,
+    /// The bank account its settlement is paid to.
+    pub account_no: String,
+    /// The account holder's name, as the bank wants it.
+    pub account_name: String,
+    /// Settlement cycle; only `T+1` is supported.
+    pub cycle: String,
+}
+
+/// Where one of our orders stands at the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// `unifiedorder` sent, no answer yet.
+    Creating,
+    /// The channel accepted it; the customer can pay.
+    Open,
+    /// The channel refused it; it cannot be paid.
+    Rejected,
+    /// We never learnt whether the channel accepted it (timeouts). It may still be paid:
+    /// a signed notification for it is booked like any other.
+    Unconfirmed,
+    /// A payment for it is booked.
+    Paid,
+}
+
+/// An order we created at the channel.
+#[derive(Debug, Clone, Serialize)]
+pub struct Order {
+    /// Our order number, sent as `out_trade_no`; unique.
+    pub out_trade_no: String,
+    /// Whose order it is.
+    pub merchant_id: String,
+    /// Amount in fen.
+    pub amount_minor: i64,
+    /// Where it stands.
+    pub state: OrderState,
+}
+
+/// A payment the channel told us about (a verified notification), as booked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Payment {
+    /// Our order number.
+    pub out_trade_no: String,
+    /// The channel's transaction id.
+    pub transaction_id: String,
+    /// Whose money it is.
+    pub merchant_id: String,
+    /// Amount in fen.
+    pub amount_minor: i64,
+    /// The Beijing date of `time_end`: the day it is settled and reconciled under.
+    pub business_date: NaiveDate,
+}
+
+/// Where a settlement order's payout stands. The vocabulary of the bank, plus the two
+/// states only we know: not yet submitted, and submitted with an unknown outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutState {
+    /// Never sent, or the bank definitely refused it (it did not take the order).
+    NotSubmitted,
+    /// Sent, and we do not know whether the bank took it (timeout, lost reply, system
+    /// error). The next step is always a query, never a submit.
+    Unknown,
+    /// The bank took it; the money is on its way.
+    Processing,
+    /// Paid. Final.
+    Success,
+    /// The bank says it is not paid. Final here: re-paying under a new number is a human
+    /// decision, never an automatic one.
+    Failed,
+}
+
+impl PayoutState {
+    /// True when nothing more will be done automatically.
+    pub fn is_final(self) -> bool {
+        matches!(self, PayoutState::Success | PayoutState::Failed)
+    }
+}
+
+/// One settlement order: what one merchant is paid for one business day.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettlementOrder {
+    /// The settlement order number; unique and deterministic (see `settlement::order_no`).
+    pub order_no: String,
+    /// The business day settled.
+    pub business_date: NaiveDate,
+    /// The merchant paid.
+    pub merchant_id: String,
+    /// Payee account.
+    pub account_no: String,
+    /// Payee name.
+    pub account_name: String,
+    /// What the merchant is owed for the day, in fen; fixed when the order is created.
+    pub amount_minor: i64,
+    /// The bank order number in use. Equal to `order_no` in the correct system: a retry
+    /// reuses it. Only the `new-order-no-on-retry` bug changes it.
+    pub bank_order_no: String,
+    /// Every bank order number ever submitted for this settlement order, in order.
+    pub bank_order_nos: Vec<String>,
+    /// Where the payout stands.
+    pub state: PayoutState,
+    /// How many times a payout request was sent.
+    pub submissions: u32,
+    /// The last thing worth a human's attention (a refusal, a failure reason, an anomaly).
+    pub note: Option<String>,
+}
+
+/// Why a settlement order could not be created.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("settlement order number {order_no} already belongs to merchant {other_merchant} on {other_date}")]
+pub struct OrderNoTaken {
+    /// The number.
+    pub order_no: String,
+    /// Its owner.
+    pub other_merchant: String,
+    /// Its day.
+    pub other_date: NaiveDate,
+}
+
+/// A paid notification, verified and decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaidNotification {
+    /// Our order number.
+    pub out_trade_no: String,
+    /// The channel's transaction id.
+    pub transaction_id: String,
+    /// Amount paid, in fen.
+    pub total_fee: i64,
+    /// When it was paid, Beijing time.
+    pub time_end: NaiveDateTime,
+}
+
+/// What booking a notification did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Booking {
+    /// A new payment is booked.
+    Booked,
+    /// It was booked before (a repeated notification): nothing changed.
+    AlreadyBooked,
+    /// Not booked, for the reason given (answered with FAIL, so the channel retries and
+    /// the journal shows why).
+    Refused(String),
+}
+
+/// The whole in-memory state.
+#[derive(Debug, Default)]
+pub struct Store {
+    /// Merchants by id.
+    pub merchants: BTreeMap<String, Merchant>,
+    /// Orders by `out_trade_no`.
+    pub orders: BTreeMap<String, Order>,
+    /// Booked payments, in the order they were booked.
+    pub payments: Vec<Payment>,
+    /// Index into `payments` by `out_trade_no`: the unique constraint that makes booking
+    /// idempotent.
+    payment_by_trade: HashMap<String, usize>,
+    /// Settlement orders by order number (the unique constraint on the number).
+    pub settlements: BTreeMap<String, SettlementOrder>,
+    /// The latest reconciliation report by (business day, channel).
+    pub reports: BTreeMap<(NaiveDate, String), Report>,
+    /// Last order sequence number handed out.
+    order_seq: u64,
+}
+
+impl Store {
+    /// The next order sequence number.
+    pub fn next_order_seq(&mut self) -> u64 {
+        self.order_seq += 1;
+        self.order_seq
+    }
+
+    /// Book the payment a verified notification reports, exactly once per `out_trade_no`
+    /// (unless `book_every_notification`, the deliberate bug, is on).
+    pub fn book(&mut self, n: &PaidNotification, book_every_notification: bool) -> Booking {
+        let Some(order) = self.orders.get(&n.out_trade_no) else {
+            return Booking::Refused(format!("unknown order {}", n.out_trade_no));
+        };
+        if order.amount_minor != n.total_fee {
+            return Booking::Refused(format!(
+                "order {} is for {} fen but the notification says {} fen",
+                n.out_trade_no, order.amount_minor, n.total_fee
+            ));
+        }
+        // BUG `book-every-notification`: skips this check, so a repeated notification
+        // (the channel re-sends until acknowledged, and sometimes twice anyway) is booked
+        // again and the merchant is settled twice.
+        if !book_every_notification {
+            if let Some(&i) = self.payment_by_trade.get(&n.out_trade_no) {
+                let booked = &self.payments[i];
+                if booked.transaction_id != n.transaction_id {
+                    // One order paid by two transactions: the channel should never do this.
+                    // Booked once; the second shows in reconciliation as a duplicate row.
+                    tracing::error!(
+                        out_trade_no = %n.out_trade_no,
+                        booked = %booked.transaction_id,
+                        notified = %n.transaction_id,
+                        "a second transaction for a paid order: not booked, needs a human"
+                    );
+                }
+                return Booking::AlreadyBooked;
+            }
+        }
+        let payment = Payment {
+            out_trade_no: n.out_trade_no.clone(),
+            transaction_id: n.transaction_id.clone(),
+            merchant_id: order.merchant_id.clone(),
+            amount_minor: n.total_fee,
+            business_date: n.time_end.date(),
+        };
+        self.payment_by_trade
+            .insert(n.out_trade_no.clone(), self.payments.len());
+        self.payments.push(payment);
+        if let Some(o) = self.orders.get_mut(&n.out_trade_no) {
+            o.state = OrderState::Paid;
+        }
+        Booking::Booked
+    }
+
+    /// Payments booked on `date`.
+    pub fn payments_on(&self, date: NaiveDate) -> impl Iterator<Item = &Payment> {
+        self.payments
+            .iter()
+            .filter(move |p| p.business_date == date)
+    }
+
+    /// What each merchant is owed for `date`, in fen, by merchant id.
+    pub fn owed_on(&self, date: NaiveDate) -> BTreeMap<String, i64> {
+        let mut owed: BTreeMap<String, i64> = BTreeMap::new();
+        for p in self.payments_on(date) {
+            let sum = owed.entry(p.merchant_id.clone()).or_insert(0);
+            *sum = sum.saturating_add(p.amount_minor);
+        }
+        owed
+    }
+
+    /// Insert a new settlement order, refusing a number that is already taken: the unique
+    /// constraint a database would enforce.
+    pub fn insert_settlement(&mut self, order: SettlementOrder) -> Result<(), OrderNoTaken> {
+        if let Some(other) = self.settlements.get(&order.order_no) {
+            return Err(OrderNoTaken {
+                order_no: order.order_no.clone(),
+                other_merchant: other.merchant_id.clone(),
+                other_date: other.business_date,
+            });
+        }
+        self.settlements.insert(order.order_no.clone(), order);
+        Ok(())
+    }
+
+    /// Settlement orders for `date`.
+    pub fn settlements_on(&self, date: NaiveDate) -> impl Iterator<Item = &SettlementOrder> {
+        self.settlements
+            .values()
+            .filter(move |s| s.business_date == date)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with_order() -> Store {
+        let mut s = Store::default();
+        s.orders.insert(
+            "RS0001".into(),
+            Order {
+                out_trade_no: "RS0001".into(),
+                merchant_id: "M1".into(),
+                amount_minor: 10000,
+                state: OrderState::Open,
+            },
+        );
+        s
+    }
+
+    fn paid(total_fee: i64) -> PaidNotification {
+        PaidNotification {
+            out_trade_no: "RS0001".into(),
+            transaction_id: "4200001".into(),
+            total_fee,
+            // 23:59:59 Beijing on 2 March: booked under 2 March, not the UTC date.
+            time_end: NaiveDateTime::parse_from_str("20260302235959", "%Y%m%d%H%M%S").unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_repeated_notification_is_booked_once() {
+        let mut s = store_with_order();
+        assert_eq!(s.book(&paid(10000), false), Booking::Booked);
+        assert_eq!(s.book(&paid(10000), false), Booking::AlreadyBooked);
+        assert_eq!(s.payments.len(), 1);
+        assert_eq!(
+            s.payments[0].business_date,
+            NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()
+        );
+        assert_eq!(s.orders["RS0001"].state, OrderState::Paid);
+    }
+
+    #[test]
+    fn bug_book_every_notification_books_twice() {
+        let mut s = store_with_order();
+        assert_eq!(s.book(&paid(10000), true), Booking::Booked);
+        assert_eq!(s.book(&paid(10000), true), Booking::Booked);
+        assert_eq!(
+            s.owed_on(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap())["M1"],
+            20000
+        );
+    }
+
+    #[test]
+    fn a_wrong_amount_or_unknown_order_is_not_booked() {
+        let mut s = store_with_order();
+        assert!(matches!(s.book(&paid(9999), false), Booking::Refused(_)));
+        let mut other = paid(10000);
+        other.out_trade_no = "NOPE01".into();
+        assert!(matches!(s.book(&other, false), Booking::Refused(_)));
+        assert!(s.payments.is_empty());
+    }
+}
