@@ -120,11 +120,28 @@ def control(sandbank_addr):
 
 
 @pytest.fixture
-def pay(sandbank_addr, control):
-    """An unmodified wechatpy client pointed at the fake the documented way (PROTOCOLS.md C)."""
-    client = WeChatPay(appid=APPID, api_key=API_KEY, mch_id=MCH_ID, timeout=HTTP_TIMEOUT)
-    client.API_BASE_URL = f"http://{sandbank_addr}/wxpay/"
-    return client
+def merchant():
+    """The default world's WeChat Pay merchant."""
+    return {"appid": APPID, "mch_id": MCH_ID, "api_key": API_KEY}
+
+
+@pytest.fixture
+def make_pay(sandbank_addr, control):
+    """Build an unmodified wechatpy client pointed at the fake the documented way
+    (PROTOCOLS.md C: `API_BASE_URL` with its trailing slash)."""
+
+    def make(api_key=API_KEY):
+        client = WeChatPay(appid=APPID, api_key=api_key, mch_id=MCH_ID, timeout=HTTP_TIMEOUT)
+        client.API_BASE_URL = f"http://{sandbank_addr}/wxpay/"
+        return client
+
+    return make
+
+
+@pytest.fixture
+def pay(make_pay):
+    """A wechatpy client of the default world's merchant."""
+    return make_pay()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from wechatpy.exceptions import WeChatPayException
 from wechatpy.pay import WeChatPay
 
-from conftest import API_KEY, APPID, MCH_ID, HTTP_TIMEOUT
 
 # Waits between notification attempts documented by WeChat Pay (PROTOCOLS.md A.4): the first four.
 LADDER_HEAD = ["15s", "15s", "30s", "3m"]
@@ -29,13 +28,13 @@ def create_native(pay, order_no, notify_url, total_fee=101):
     )
 
 
-def test_order_create_native_and_query(pay, control, order_no, receiver):
+def test_order_create_native_and_query(pay, control, merchant, order_no, receiver):
     res = create_native(pay, order_no, receiver.url)
     assert res["return_code"] == "SUCCESS" and res["result_code"] == "SUCCESS"
     assert res["trade_type"] == "NATIVE"
     assert res["prepay_id"].startswith("wx")
     assert res["code_url"].startswith("weixin://wxpay/bizpayurl?pr=")
-    assert res["appid"] == APPID and res["mch_id"] == MCH_ID
+    assert res["appid"] == merchant["appid"] and res["mch_id"] == merchant["mch_id"]
     # The reply is signed with the merchant key, as wechatpy itself would check it.
     assert pay.check_signature(dict(res))
 
@@ -98,10 +97,9 @@ def test_unacknowledged_notification_is_resent_on_the_ladder(pay, control, order
     assert receiver.count() == 7
 
 
-def test_wrong_api_key_is_signerror_and_moves_no_money(sandbank_addr, pay, control, order_no, receiver):
+def test_wrong_api_key_is_signerror_and_moves_no_money(make_pay, pay, control, order_no, receiver):
     before = control.ledger()
-    wrong = WeChatPay(appid=APPID, api_key="0" * 32, mch_id=MCH_ID, timeout=HTTP_TIMEOUT)
-    wrong.API_BASE_URL = f"http://{sandbank_addr}/wxpay/"
+    wrong = make_pay(api_key="0" * 32)
     with pytest.raises(WeChatPayException) as e:
         create_native(wrong, order_no, receiver.url)
     assert e.value.errcode == "SIGNERROR"
