@@ -133,9 +133,7 @@ async fn post_clock(sb: &Sandbank, req: &InboundRequest) -> Reply {
     };
     match sb.advance(to).await {
         Ok(report) => {
-            let mut v = match clock_view(sb).body {
-                b => serde_json::from_slice::<Value>(&b).unwrap_or_default(),
-            };
+            let mut v = serde_json::from_slice::<Value>(&clock_view(sb).body).unwrap_or_default();
             v["fired"] = json!(report.fired);
             ok(v)
         }
