@@ -23,20 +23,24 @@ fn reference_sut() -> PathBuf {
 }
 
 fn config(bug: &str) -> RunConfig {
+    config_with("examples/reference-sut/sut.toml", bug, None)
+}
+
+fn config_with(adapter_file: &str, bug: &str, tags: Option<&str>) -> RunConfig {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut vars = BTreeMap::new();
     vars.insert("sut_bin".to_string(), reference_sut().display().to_string());
     vars.insert("bug".to_string(), bug.to_string());
-    let file = root.join("examples/reference-sut/sut.toml");
+    let file = root.join(adapter_file);
     let adapter = adapter::load(&file, &vars).unwrap_or_else(|e| panic!("{e}"));
     RunConfig {
         adapter,
         seed: SEED,
         features: root.join("features"),
-        tags: None,
+        tags: tags.map(str::to_string),
         name: None,
         junit: None,
-        reproduce: format!("sandbank conform --sut examples/reference-sut/sut.toml --seed {SEED} --var bug={bug}"),
+        reproduce: format!("sandbank conform --sut {adapter_file} --seed {SEED} --var bug={bug}"),
     }
 }
 
@@ -88,6 +92,30 @@ fn main() {
     ] {
         c.check(&format!("the failure message {what}"), msg.contains(needle), || format!("  missing `{needle}` in:\n{msg}"));
     }
+
+    // Act: a system that books every copy of a duplicated notification.
+    let bad = rt.block_on(run(config("book-every-notification"))).expect("the run starts");
+    let failed: Vec<&str> = bad.failed().iter().map(|s| s.scenario.as_str()).collect();
+    c.check(
+        "the suite fails against --bug book-every-notification, on the duplicated-notification scenario only",
+        failed == ["A duplicated payment notification is booked once"],
+        || summary(&bad),
+    );
+    let msg = bad.failed().first().and_then(|s| s.failure.clone()).unwrap_or_default();
+    c.check("… naming the invariant and the amounts", msg.contains("invariant violated: every payment booked exactly once") && msg.contains("booked 4 payment(s) totalling 352.00"), || msg.clone());
+
+    // Act: a system whose report hides the discrepancies it found (a shell-command hook).
+    let bad = rt.block_on(run(config_with("tests/adapters/hides-discrepancies.toml", "none", Some("@reconciliation")))).expect("the run starts");
+    let msgs: Vec<String> = bad.failed().iter().filter_map(|s| s.failure.clone()).collect();
+    c.check("the suite fails a report that hides real discrepancies, in both reconciliation scenarios", bad.scenarios.len() == 2 && msgs.len() == 2, || summary(&bad));
+    c.check(
+        "… naming what was real but not reported",
+        msgs.iter().all(|m| m.contains("invariant violated: always reconciles") && m.contains("real but not reported: "))
+            && msgs.iter().any(|m| m.contains("missing_in_statement"))
+            && msgs.iter().any(|m| m.contains("amount_mismatch") && m.contains("duplicate_in_statement")),
+        || msgs.join("\n---\n"),
+    );
+
     println!("\n{} passed, {} failed", c.passed, c.failed);
     if c.failed > 0 {
         std::process::exit(1);

@@ -49,11 +49,9 @@ async fn reconciles_exactly(s: &mut Scene, channel: String, day: String) {
 }
 
 /// The discrepancies that really exist between the channel's statement for `day` and the
-/// truth. The statement is rendered from the ledger, and nothing in the world can make it
-/// differ yet, so a correct SUT's report is empty; injected statement mismatches will add
-/// their expected discrepancies here.
-fn real_discrepancies(s: &Scene, _channel: &str, day: &str) -> Vec<(String, Option<String>)> {
-    date(day);
-    let _ = s.sb();
-    Vec::new()
+/// truth: the statement is rendered from the ledger, so they are exactly the mismatches
+/// injected into it, each recorded by sandbank as an expected discrepancy.
+fn real_discrepancies(s: &Scene, channel: &str, day: &str) -> Vec<(String, Option<String>)> {
+    let st = s.sb().lock();
+    crate::statements::mismatch::expected_discrepancies(&st, channel, date(day)).into_iter().map(|d| (d.kind, d.reference)).collect()
 }
