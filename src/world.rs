@@ -48,6 +48,17 @@ pub enum Event {
         /// Attempt number, from 1.
         attempt: u32,
     },
+    /// Attempt `attempt` of a notification that a `delay` rule held back: it has been through
+    /// the fault gate already, so it is sent as it is (otherwise the rule would hold it back
+    /// again each time it came due, and it would never be sent).
+    DelayedNotify {
+        /// Channel id.
+        instance: String,
+        /// Order key (channel-specific, usually the out_trade_no).
+        reference: String,
+        /// Attempt number, from 1.
+        attempt: u32,
+    },
     /// Payout number `payout` at `bank` stops processing.
     PayoutSettle {
         /// Bank id.
@@ -426,15 +437,16 @@ struct Job {
 /// Run a due event under the lock. Events with no I/O finish here; a notification returns
 /// the job of sending it.
 fn prepare(st: &mut WorldState, event: Event) -> Option<Job> {
+    let gated = !matches!(event, Event::DelayedNotify { .. });
     match event {
         Event::PayoutSettle { bank, payout } => {
             banks::settle(st, &bank, payout);
             None
         }
-        Event::Notify { instance, reference, attempt } => {
+        Event::Notify { instance, reference, attempt } | Event::DelayedNotify { instance, reference, attempt } => {
             let callback = channels::prepare_notification(st, &instance, &reference, attempt)?;
             let key = GateKey { instance: &instance, op: CALLBACK_OP, order: Some(&callback.order), amount: callback.amount };
-            let fired = st.faults.decide(key, true, &mut st.rng);
+            let fired = if gated { st.faults.decide(key, true, &mut st.rng) } else { None };
             let mut copies = 1;
             if let Some(f) = &fired {
                 st.record_fault(&instance, CALLBACK_OP, Some(&callback.order), f);
@@ -456,7 +468,7 @@ fn prepare(st: &mut WorldState, event: Event) -> Option<Job> {
                     }
                     Action::Delay { delay_ms } => {
                         let at = st.clock.now() + chrono::Duration::milliseconds(delay_ms);
-                        st.timers.schedule(at, Event::Notify { instance, reference, attempt });
+                        st.timers.schedule(at, Event::DelayedNotify { instance, reference, attempt });
                         return None;
                     }
                     Action::Duplicate { count } => copies += count,
