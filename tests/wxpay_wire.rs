@@ -705,3 +705,28 @@ async fn the_bill_exists_from_nine_the_next_morning() {
     );
     assert_eq!(f["return_msg"], "No Bill Exist");
 }
+
+/// Regression: a `delay` rule on callbacks without `times` held the delayed attempt back
+/// again each time it came due, so the notification was never sent at all.
+#[tokio::test]
+async fn regression_a_delayed_notification_is_not_delayed_again_forever() {
+    let w = start().await;
+    let receiver = refusing_receiver().await;
+    w.add_fault(
+        serde_json::json!({"target": "wxpay", "op": "notify", "action": "delay", "delay": "2m"}),
+    )
+    .await;
+    w.native_order("DELAYEVERY", "300", &notify_url(&receiver))
+        .await;
+    w.pay("DELAYEVERY").await;
+    w.settle().await;
+    w.advance("119s").await;
+    assert_eq!(received(&receiver).await.len(), 0);
+    w.advance("1s").await;
+    assert_eq!(received(&receiver).await.len(), 1, "attempt 1, 2m late");
+    // Attempt 2 is due 15s later, and is itself delayed by 2m.
+    w.advance("2m14s").await;
+    assert_eq!(received(&receiver).await.len(), 1);
+    w.advance("1s").await;
+    assert_eq!(received(&receiver).await.len(), 2, "attempt 2, 2m late");
+}
