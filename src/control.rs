@@ -117,6 +117,13 @@ async fn post_clock(sb: &Sandbank, req: &InboundRequest) -> Reply {
             Err(e) => return err(StatusCode::BAD_REQUEST, format!("body is not JSON: {e}")),
         }
     };
+    // Refuse what we cannot read rather than answer 200 without moving the clock.
+    let Some(fields) = body.as_object() else {
+        return err(StatusCode::BAD_REQUEST, "the body must be a JSON object: {\"advance\":\"15s\"}, {\"to\":\"…\"} or {}");
+    };
+    if let Some((k, _)) = fields.iter().find(|(k, v)| !matches!(k.as_str(), "advance" | "to") || !v.is_string()) {
+        return err(StatusCode::BAD_REQUEST, format!("`{k}`: expected `advance` (a duration such as \"15s\") or `to` (an instant), as a string"));
+    }
     let now = sb.lock().clock.now();
     let to = match (body.get("advance").and_then(Value::as_str), body.get("to").and_then(Value::as_str)) {
         (Some(_), Some(_)) => return err(StatusCode::BAD_REQUEST, "give `advance` or `to`, not both"),
