@@ -90,6 +90,27 @@ async fn the_clock_view_shows_what_is_scheduled_and_advancing_fires_it() {
     assert_eq!(c["pending_timers"], 0);
 }
 
+/// Regression: `{"advance": 15}` (a number) or a misspelt key was answered 200 without
+/// moving the clock, so a script that meant to advance it went on at the same instant.
+#[tokio::test]
+async fn regression_a_clock_request_it_cannot_read_is_400_not_ignored() {
+    let w = start().await;
+    for body in [
+        json!({"advance": 15}),
+        json!({"advnace": "15s"}),
+        json!({"to": 1772416800}),
+        json!(["15s"]),
+        json!("15s"),
+    ] {
+        let (status, v) = w.ctl_post("clock", body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {v}");
+    }
+    assert_eq!(w.now().await, "2026-03-02T02:00:00+00:00");
+    // What it can read still works, and `{}` still means "fire what is due".
+    assert_eq!(w.advance("15s").await["now"], "2026-03-02T02:00:15+00:00");
+    assert_eq!(w.settle().await["now"], "2026-03-02T02:00:15+00:00");
+}
+
 // ---------------------------------------------------------------- faults
 
 #[tokio::test]
