@@ -463,7 +463,7 @@ fn prepare(st: &mut WorldState, event: Event) -> Option<Job> {
                                 ..Default::default()
                             },
                         );
-                        schedule_retry(st, &instance, &reference, attempt);
+                        schedule_retry(st, &instance, &reference, &callback.order, attempt);
                         return None;
                     }
                     Action::Delay { delay_ms } => {
@@ -517,12 +517,13 @@ async fn deliver(sb: &Sandbank, generation: u64, job: Job) {
     if acked {
         channels::notification_acked(&mut st, &job.instance, &job.reference);
     } else {
-        schedule_retry(&mut st, &job.instance, &job.reference, job.attempt);
+        schedule_retry(&mut st, &job.instance, &job.reference, &job.callback.order, job.attempt);
     }
 }
 
 /// Schedule the attempt after `attempt` on the channel's ladder, or record that it gave up.
-fn schedule_retry(st: &mut WorldState, instance: &str, reference: &str, attempt: u32) {
+/// `reference` is the timer's key; the journal names the order by `order`, as the attempts do.
+fn schedule_retry(st: &mut WorldState, instance: &str, reference: &str, order: &str, attempt: u32) {
     let ladder = channels::retry_ladder(st, instance);
     match ladder.get(attempt as usize - 1) {
         Some(wait) => {
@@ -533,7 +534,7 @@ fn schedule_retry(st: &mut WorldState, instance: &str, reference: &str, attempt:
                 Record {
                     instance: instance.into(),
                     op: CALLBACK_OP.into(),
-                    reference: Some(reference.into()),
+                    reference: Some(order.into()),
                     message: format!("attempt {} scheduled in {} at {}", attempt + 1, format_duration(*wait), at.to_rfc3339()),
                     ..Default::default()
                 },
@@ -545,7 +546,7 @@ fn schedule_retry(st: &mut WorldState, instance: &str, reference: &str, attempt:
                 Record {
                     instance: instance.into(),
                     op: CALLBACK_OP.into(),
-                    reference: Some(reference.into()),
+                    reference: Some(order.into()),
                     message: format!("gave up after {attempt} attempts"),
                     ..Default::default()
                 },
