@@ -730,3 +730,27 @@ async fn regression_a_delayed_notification_is_not_delayed_again_forever() {
     w.advance("1s").await;
     assert_eq!(received(&receiver).await.len(), 2, "attempt 2, 2m late");
 }
+
+/// Regression: the journal's "attempt N scheduled" and "gave up" entries carried the
+/// channel's internal key (`mch_id/out_trade_no`) as their reference instead of the order
+/// number, so a timeline selected by order number lost them.
+#[tokio::test]
+async fn regression_every_callback_entry_names_the_order_number() {
+    let w = start().await;
+    let receiver = refusing_receiver().await;
+    w.native_order("REFERENCE1", "300", &notify_url(&receiver))
+        .await;
+    w.pay("REFERENCE1").await;
+    w.settle().await;
+    w.advance("25h").await;
+    let log = w.journal("kind=callback").await;
+    assert_eq!(received(&receiver).await.len(), 16);
+    assert_eq!(
+        log.len(),
+        16 + 15 + 1,
+        "16 attempts, 15 retries scheduled, 1 gave up: {log:#?}"
+    );
+    for e in &log {
+        assert_eq!(e["reference"], "REFERENCE1", "{e:#}");
+    }
+}
