@@ -123,3 +123,18 @@ pub fn head(flavour: Flavour, n: u64, filter: impl Fn(&Entry) -> bool) -> Statem
     };
     StatementHead::summarise(account(flavour), window, window.end + Duration::hours(6), opening, entries(flavour, n).filter(|e| filter(e)))
 }
+
+/// A field of `/proc/self/status` in KiB (`VmHWM`: peak resident memory, `VmRSS`: resident
+/// memory now), for the benchmark and the streaming test. `None` off Linux.
+pub fn memory_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
+    line[field.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// Reset the peak (`VmHWM`) to the current resident size, so that the next peak measures
+/// one piece of work (Linux: writing `5` to `/proc/self/clear_refs`). False when the kernel
+/// does not allow it; peaks are then cumulative.
+pub fn reset_peak_memory() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
