@@ -12,18 +12,24 @@
 //! (`/proc/self/clear_refs`), next to `VmRSS` before the run: a flat profile shows the peak
 //! barely above the resident size, whatever the number of entries.
 
+use sandbank::statements::camt053::Version;
 use sandbank::statements::render::{write_format, BillType, Format};
 use sandbank::statements::synthetic::{self, memory_kib, reset_peak_memory, Flavour};
-use sandbank::statements::camt053::Version;
 use std::time::Instant;
 
 /// Entries in the benchmark's day.
 const DEFAULT_ENTRIES: u64 = 1_000_000;
 
 fn main() {
-    let n: u64 = std::env::var("STATEMENT_BENCH_ENTRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_ENTRIES);
+    let n: u64 = std::env::var("STATEMENT_BENCH_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_ENTRIES);
     println!("statement writers, {n} synthetic entries each, streamed to io::sink()");
-    println!("{:<14} {:>10} {:>14} {:>12} {:>14} {:>14}", "format", "write s", "entries/s", "totals s", "VmRSS before", "peak VmHWM");
+    println!(
+        "{:<14} {:>10} {:>14} {:>12} {:>14} {:>14}",
+        "format", "write s", "entries/s", "totals s", "VmRSS before", "peak VmHWM"
+    );
     for (name, flavour, format) in [
         ("wechat", Flavour::Channel, Format::Wechat(BillType::All)),
         ("alipay", Flavour::Channel, Format::Alipay),
@@ -37,7 +43,13 @@ fn main() {
         let head = synthetic::head(flavour, n, |e| format.includes(e));
         let totals_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
-        write_format(format, std::io::sink(), &head, synthetic::entries(flavour, n).filter(|e| format.includes(e))).expect("writing to a sink cannot fail");
+        write_format(
+            format,
+            std::io::sink(),
+            &head,
+            synthetic::entries(flavour, n).filter(|e| format.includes(e)),
+        )
+        .expect("writing to a sink cannot fail");
         let write_s = t1.elapsed().as_secs_f64();
         let peak = memory_kib("VmHWM").unwrap_or(0);
         println!(
@@ -45,7 +57,11 @@ fn main() {
             n as f64 / write_s,
             rss_before,
             peak,
-            if reset { "" } else { " (peak not reset: cumulative)" }
+            if reset {
+                ""
+            } else {
+                " (peak not reset: cumulative)"
+            }
         );
     }
 }

@@ -20,23 +20,54 @@ use std::path::Path;
 const SYNTHETIC_ENTRIES: u64 = 25;
 
 fn main() -> anyhow::Result<()> {
-    let dir = std::env::args().nth(1).ok_or_else(|| anyhow::anyhow!("usage: statement_files OUTDIR"))?;
+    let dir = std::env::args()
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("usage: statement_files OUTDIR"))?;
     let dir = Path::new(&dir);
     std::fs::create_dir_all(dir)?;
     let st = fixture::world();
-    let days = [fixture::day(), fixture::day().succ_opt().unwrap_or_default()];
+    let days = [
+        fixture::day(),
+        fixture::day().succ_opt().unwrap_or_default(),
+    ];
 
     let mut files = Vec::new();
     for day in days {
         let d = day.format("%Y%m%d");
         for (name, source, format) in [
-            (format!("wechat_all_{d}.csv"), fixture::merchant(), Format::Wechat(BillType::All)),
-            (format!("alipay_{d}.zip"), fixture::merchant(), Format::Alipay),
-            (format!("camt053_02_{d}.xml"), fixture::bank_account(), Format::Camt053(camt053::Version::V02)),
-            (format!("camt053_08_{d}.xml"), fixture::bank_account(), Format::Camt053(camt053::Version::V08)),
-            (format!("mt940_{d}.sta"), fixture::bank_account(), Format::Mt940),
+            (
+                format!("wechat_all_{d}.csv"),
+                fixture::merchant(),
+                Format::Wechat(BillType::All),
+            ),
+            (
+                format!("alipay_{d}.zip"),
+                fixture::merchant(),
+                Format::Alipay,
+            ),
+            (
+                format!("camt053_02_{d}.xml"),
+                fixture::bank_account(),
+                Format::Camt053(camt053::Version::V02),
+            ),
+            (
+                format!("camt053_08_{d}.xml"),
+                fixture::bank_account(),
+                Format::Camt053(camt053::Version::V08),
+            ),
+            (
+                format!("mt940_{d}.sta"),
+                fixture::bank_account(),
+                Format::Mt940,
+            ),
         ] {
-            render(&st, &source, day, format, BufWriter::new(File::create(dir.join(&name))?))?;
+            render(
+                &st,
+                &source,
+                day,
+                format,
+                BufWriter::new(File::create(dir.join(&name))?),
+            )?;
             files.push(name);
         }
     }
@@ -51,7 +82,12 @@ fn main() -> anyhow::Result<()> {
             .for_account(merchant)
             .filter(|p| w.contains(p.at) && p.kind == PostingKind::Payment)
             .map(|p| {
-                let amount = p.legs.iter().find(|l| l.account == merchant).map(|l| l.amount.amount).unwrap_or_default();
+                let amount = p
+                    .legs
+                    .iter()
+                    .find(|l| l.account == merchant)
+                    .map(|l| l.amount.amount)
+                    .unwrap_or_default();
                 let fee: rust_decimal::Decimal = st
                     .ledger
                     .by_reference(&p.reference)
@@ -86,7 +122,17 @@ fn main() -> anyhow::Result<()> {
                 json!({"reference": p.reference, "amount": amount.to_string(), "kind": p.kind, "date": p.at.with_timezone(&SHANGHAI).date_naive()})
             })
             .collect();
-        let closing = opening + movements.iter().map(|m| m["amount"].as_str().unwrap_or("0").parse::<rust_decimal::Decimal>().unwrap_or_default()).sum::<rust_decimal::Decimal>();
+        let closing = opening
+            + movements
+                .iter()
+                .map(|m| {
+                    m["amount"]
+                        .as_str()
+                        .unwrap_or("0")
+                        .parse::<rust_decimal::Decimal>()
+                        .unwrap_or_default()
+                })
+                .sum::<rust_decimal::Decimal>();
         world.insert(
             day.format("%Y%m%d").to_string(),
             json!({
@@ -97,14 +143,25 @@ fn main() -> anyhow::Result<()> {
     }
 
     // A synthetic channel day with refunds (the world makes none yet).
-    let synth: Vec<Entry> = synthetic::entries(synthetic::Flavour::Channel, SYNTHETIC_ENTRIES).collect();
+    let synth: Vec<Entry> =
+        synthetic::entries(synthetic::Flavour::Channel, SYNTHETIC_ENTRIES).collect();
     for (name, format) in [
         ("synthetic_wechat_all.csv", Format::Wechat(BillType::All)),
-        ("synthetic_wechat_refund.csv", Format::Wechat(BillType::Refund)),
+        (
+            "synthetic_wechat_refund.csv",
+            Format::Wechat(BillType::Refund),
+        ),
         ("synthetic_alipay.zip", Format::Alipay),
     ] {
-        let head = synthetic::head(synthetic::Flavour::Channel, SYNTHETIC_ENTRIES, |e| format.includes(e));
-        write_format(format, BufWriter::new(File::create(dir.join(name))?), &head, synth.iter().filter(|e| format.includes(e)).cloned())?;
+        let head = synthetic::head(synthetic::Flavour::Channel, SYNTHETIC_ENTRIES, |e| {
+            format.includes(e)
+        });
+        write_format(
+            format,
+            BufWriter::new(File::create(dir.join(name))?),
+            &head,
+            synth.iter().filter(|e| format.includes(e)).cloned(),
+        )?;
         files.push(name.to_string());
     }
     let synthetic_rows: Vec<Value> = synth
@@ -123,8 +180,15 @@ fn main() -> anyhow::Result<()> {
         .collect();
 
     let truth = json!({ "files": files, "world": world, "synthetic": synthetic_rows });
-    std::fs::write(dir.join("truth.json"), serde_json::to_string_pretty(&truth)?)?;
-    println!("wrote {} files and truth.json to {}", files.len(), dir.display());
+    std::fs::write(
+        dir.join("truth.json"),
+        serde_json::to_string_pretty(&truth)?,
+    )?;
+    println!(
+        "wrote {} files and truth.json to {}",
+        files.len(),
+        dir.display()
+    );
     Ok(())
 }
 

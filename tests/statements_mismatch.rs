@@ -29,23 +29,41 @@ fn world_with(mismatches: &[serde_json::Value]) -> WorldState {
 
 fn file(st: &WorldState, source: &Source, on: &str, format: Format) -> Vec<u8> {
     let mut out = Vec::new();
-    render(st, source, day(on), format, &mut out).unwrap_or_else(|e| panic!("{format:?} of {on}: {e}"));
+    render(st, source, day(on), format, &mut out)
+        .unwrap_or_else(|e| panic!("{format:?} of {on}: {e}"));
     out
 }
 
 fn wechat(st: &WorldState, on: &str) -> String {
-    String::from_utf8(file(st, &fixture::merchant(), on, Format::Wechat(BillType::All))).unwrap()
+    String::from_utf8(file(
+        st,
+        &fixture::merchant(),
+        on,
+        Format::Wechat(BillType::All),
+    ))
+    .unwrap()
 }
 
 /// A WeChat bill split into (detail rows, summary row).
 fn bill_parts(text: &str) -> (Vec<String>, String) {
     let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
-    let summary_header = lines.iter().position(|l| l.starts_with("总交易单数")).unwrap();
-    (lines[1..summary_header].iter().map(|s| s.to_string()).collect(), lines[summary_header + 1].to_string())
+    let summary_header = lines
+        .iter()
+        .position(|l| l.starts_with("总交易单数"))
+        .unwrap();
+    (
+        lines[1..summary_header]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        lines[summary_header + 1].to_string(),
+    )
 }
 
 fn fields(row: &str) -> Vec<String> {
-    row.split(',').map(|f| f.trim_start_matches('`').to_string()).collect()
+    row.split(',')
+        .map(|f| f.trim_start_matches('`').to_string())
+        .collect()
 }
 
 fn expected(st: &WorldState, instance: &str, on: &str) -> Vec<ExpectedDiscrepancy> {
@@ -59,7 +77,9 @@ fn one(list: &[ExpectedDiscrepancy]) -> &ExpectedDiscrepancy {
 
 #[test]
 fn missing_entry_is_left_out_and_expected_as_missing_in_statement() {
-    let st = world_with(&[json!({"id": "m1", "kind": "missing", "instance": "wxpay", "day": DAY, "nth": 1})]);
+    let st = world_with(&[
+        json!({"id": "m1", "kind": "missing", "instance": "wxpay", "day": DAY, "nth": 1}),
+    ]);
     let (truth_rows, _) = bill_parts(&wechat(&fixture::world(), DAY));
     let (rows, summary) = bill_parts(&wechat(&st, DAY));
     let mut want = truth_rows.clone();
@@ -67,31 +87,55 @@ fn missing_entry_is_left_out_and_expected_as_missing_in_statement() {
     assert_eq!(rows, want);
     assert_eq!(fields(&summary)[..2], ["3", "601.00"]);
     let d = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!((d.id.as_str(), d.kind.as_str(), d.reference.as_deref()), ("m1", "missing_in_statement", Some("WX20260302002")));
-    assert_eq!((d.books_amount.as_deref(), d.statement_amount.as_deref()), (Some("250.00"), None));
+    assert_eq!(
+        (d.id.as_str(), d.kind.as_str(), d.reference.as_deref()),
+        ("m1", "missing_in_statement", Some("WX20260302002"))
+    );
+    assert_eq!(
+        (d.books_amount.as_deref(), d.statement_amount.as_deref()),
+        (Some("250.00"), None)
+    );
     assert!(expected(&st, "wxpay", "2026-03-03").is_empty());
     assert!(expected(&st, "bank", DAY).is_empty());
 }
 
 #[test]
 fn phantom_entry_appears_in_time_order_and_is_expected_as_missing_in_books() {
-    let st = world_with(&[json!({"id": "ph-1", "kind": "phantom", "instance": "wxpay", "day": DAY, "amount": "12.34"})]);
+    let st = world_with(&[
+        json!({"id": "ph-1", "kind": "phantom", "instance": "wxpay", "day": DAY, "amount": "12.34"}),
+    ]);
     let (truth_rows, _) = bill_parts(&wechat(&fixture::world(), DAY));
     let (rows, summary) = bill_parts(&wechat(&st, DAY));
     assert_eq!(rows.len(), truth_rows.len() + 1);
     let phantom = fields(&rows[2]);
-    assert_eq!((phantom[0].as_str(), phantom[6].as_str(), phantom[12].as_str()), ("2026-03-02 12:00:00", "PHANTOMph1", "12.34"));
+    assert_eq!(
+        (
+            phantom[0].as_str(),
+            phantom[6].as_str(),
+            phantom[12].as_str()
+        ),
+        ("2026-03-02 12:00:00", "PHANTOMph1", "12.34")
+    );
     let mut without: Vec<String> = rows.clone();
     without.remove(2);
     assert_eq!(without, truth_rows);
     assert_eq!(fields(&summary)[..2], ["5", "863.34"]);
     let d = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!((d.kind.as_str(), d.reference.as_deref(), d.statement_amount.as_deref()), ("missing_in_books", Some("PHANTOMph1"), Some("12.34")));
+    assert_eq!(
+        (
+            d.kind.as_str(),
+            d.reference.as_deref(),
+            d.statement_amount.as_deref()
+        ),
+        ("missing_in_books", Some("PHANTOMph1"), Some("12.34"))
+    );
 }
 
 #[test]
 fn amount_mismatch_changes_that_row_only() {
-    let st = world_with(&[json!({"id": "a1", "kind": "amount", "instance": "wxpay", "day": DAY, "reference": "WX20260302003", "delta": "-1.00"})]);
+    let st = world_with(&[
+        json!({"id": "a1", "kind": "amount", "instance": "wxpay", "day": DAY, "reference": "WX20260302003", "delta": "-1.00"}),
+    ]);
     let (truth_rows, _) = bill_parts(&wechat(&fixture::world(), DAY));
     let (rows, _) = bill_parts(&wechat(&st, DAY));
     for (t, r) in truth_rows.iter().zip(&rows) {
@@ -105,7 +149,14 @@ fn amount_mismatch_changes_that_row_only() {
         }
     }
     let d = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!((d.kind.as_str(), d.books_amount.as_deref(), d.statement_amount.as_deref()), ("amount_mismatch", Some("99.99"), Some("98.99")));
+    assert_eq!(
+        (
+            d.kind.as_str(),
+            d.books_amount.as_deref(),
+            d.statement_amount.as_deref()
+        ),
+        ("amount_mismatch", Some("99.99"), Some("98.99"))
+    );
 }
 
 #[test]
@@ -117,37 +168,97 @@ fn status_mismatch_shows_in_wechat_and_camt_and_is_refused_by_formats_without_st
     let (rows, _) = bill_parts(&wechat(&st, DAY));
     assert_eq!(fields(&rows[0])[9], "USERPAYING");
     assert!(rows[1..].iter().all(|r| fields(r)[9] == "SUCCESS"));
-    let camt = String::from_utf8(file(&st, &fixture::bank_account(), DAY, Format::Camt053(camt053::Version::V02))).unwrap();
+    let camt = String::from_utf8(file(
+        &st,
+        &fixture::bank_account(),
+        DAY,
+        Format::Camt053(camt053::Version::V02),
+    ))
+    .unwrap();
     assert_eq!(camt.matches("<Sts>PDNG</Sts>").count(), 1);
     assert_eq!(camt.matches("<Sts>BOOK</Sts>").count(), 3);
     let pdng = camt.find("<Sts>PDNG</Sts>").unwrap();
-    assert!(camt[pdng..].find("<EndToEndId>PO20260302003</EndToEndId>").unwrap() < camt[pdng..].find("</Ntry>").unwrap());
-    let err = render(&st, &fixture::bank_account(), day(DAY), Format::Mt940, Vec::new()).unwrap_err();
-    assert!(matches!(&err, RenderError::Unsupported(m) if m.contains("`s2`")), "{err}");
-    let err = render(&st, &fixture::merchant(), day(DAY), Format::Alipay, Vec::new()).unwrap_err();
-    assert!(matches!(&err, RenderError::Unsupported(m) if m.contains("`s1`")), "{err}");
+    assert!(
+        camt[pdng..]
+            .find("<EndToEndId>PO20260302003</EndToEndId>")
+            .unwrap()
+            < camt[pdng..].find("</Ntry>").unwrap()
+    );
+    let err = render(
+        &st,
+        &fixture::bank_account(),
+        day(DAY),
+        Format::Mt940,
+        Vec::new(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, RenderError::Unsupported(m) if m.contains("`s2`")),
+        "{err}"
+    );
+    let err = render(
+        &st,
+        &fixture::merchant(),
+        day(DAY),
+        Format::Alipay,
+        Vec::new(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, RenderError::Unsupported(m) if m.contains("`s1`")),
+        "{err}"
+    );
     let d = one(&expected(&st, "bank", DAY)).clone();
-    assert_eq!((d.id.as_str(), d.kind.as_str(), d.reference.as_deref()), ("s2", "status_mismatch", Some("PO20260302003")));
-    assert_eq!(one(&expected(&st, "wxpay", DAY)).reference.as_deref(), Some("WX20260302001"));
+    assert_eq!(
+        (d.id.as_str(), d.kind.as_str(), d.reference.as_deref()),
+        ("s2", "status_mismatch", Some("PO20260302003"))
+    );
+    assert_eq!(
+        one(&expected(&st, "wxpay", DAY)).reference.as_deref(),
+        Some("WX20260302001")
+    );
 }
 
 #[test]
 fn fee_mismatch_changes_the_fee_and_the_fee_total() {
-    let st = world_with(&[json!({"id": "f1", "kind": "fee", "instance": "wxpay", "day": DAY, "nth": 0, "delta": "0.02"})]);
+    let st = world_with(&[
+        json!({"id": "f1", "kind": "fee", "instance": "wxpay", "day": DAY, "nth": 0, "delta": "0.02"}),
+    ]);
     let (truth_rows, truth_summary) = bill_parts(&wechat(&fixture::world(), DAY));
     let (rows, summary) = bill_parts(&wechat(&st, DAY));
-    assert_eq!((fields(&truth_rows[0])[22].as_str(), fields(&rows[0])[22].as_str()), ("0.01000", "0.03000"));
+    assert_eq!(
+        (
+            fields(&truth_rows[0])[22].as_str(),
+            fields(&rows[0])[22].as_str()
+        ),
+        ("0.01000", "0.03000")
+    );
     assert_eq!(rows[1..], truth_rows[1..]);
-    assert_eq!((fields(&truth_summary)[4].as_str(), fields(&summary)[4].as_str()), ("5.11000", "5.13000"));
+    assert_eq!(
+        (
+            fields(&truth_summary)[4].as_str(),
+            fields(&summary)[4].as_str()
+        ),
+        ("5.11000", "5.13000")
+    );
     let d = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!((d.kind.as_str(), d.books_amount.as_deref(), d.statement_amount.as_deref()), ("fee_mismatch", Some("0.01"), Some("0.03")));
+    assert_eq!(
+        (
+            d.kind.as_str(),
+            d.books_amount.as_deref(),
+            d.statement_amount.as_deref()
+        ),
+        ("fee_mismatch", Some("0.01"), Some("0.03"))
+    );
     let alipay = file(&st, &fixture::merchant(), DAY, Format::Alipay);
     assert!(!alipay.is_empty());
 }
 
 #[test]
 fn an_entry_moved_past_the_cut_off_is_missing_on_its_day_and_extra_on_the_next() {
-    let st = world_with(&[json!({"id": "x1", "kind": "next_day", "instance": "wxpay", "day": DAY, "reference": "WX20260302004"})]);
+    let st = world_with(&[
+        json!({"id": "x1", "kind": "next_day", "instance": "wxpay", "day": DAY, "reference": "WX20260302004"}),
+    ]);
     let truth = fixture::world();
     let (truth_d, _) = bill_parts(&wechat(&truth, DAY));
     let (truth_n, _) = bill_parts(&wechat(&truth, "2026-03-03"));
@@ -156,35 +267,83 @@ fn an_entry_moved_past_the_cut_off_is_missing_on_its_day_and_extra_on_the_next()
     assert_eq!(d, truth_d[..3]);
     assert_eq!(n.len(), truth_n.len() + 1);
     let moved = fields(&n[0]);
-    assert_eq!((moved[0].as_str(), moved[6].as_str()), ("2026-03-03 00:00:01", "WX20260302004"));
-    assert_eq!(fields(&n[0])[1..], fields(&truth_d[3])[1..], "only the time changed");
+    assert_eq!(
+        (moved[0].as_str(), moved[6].as_str()),
+        ("2026-03-03 00:00:01", "WX20260302004")
+    );
+    assert_eq!(
+        fields(&n[0])[1..],
+        fields(&truth_d[3])[1..],
+        "only the time changed"
+    );
     assert_eq!(n[1..], truth_n[..]);
     let on_day = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!((on_day.id.as_str(), on_day.kind.as_str(), on_day.reference.as_deref()), ("x1", "missing_in_statement", Some("WX20260302004")));
+    assert_eq!(
+        (
+            on_day.id.as_str(),
+            on_day.kind.as_str(),
+            on_day.reference.as_deref()
+        ),
+        ("x1", "missing_in_statement", Some("WX20260302004"))
+    );
     let next = one(&expected(&st, "wxpay", "2026-03-03")).clone();
-    assert_eq!((next.id.as_str(), next.kind.as_str(), next.reference.as_deref()), ("x1/moved", "missing_in_books", Some("WX20260302004")));
+    assert_eq!(
+        (
+            next.id.as_str(),
+            next.kind.as_str(),
+            next.reference.as_deref()
+        ),
+        ("x1/moved", "missing_in_books", Some("WX20260302004"))
+    );
     assert_eq!(next.date, day("2026-03-03"));
 }
 
 #[test]
 fn an_entry_moved_before_the_cut_off_lands_on_the_previous_day() {
-    let st = world_with(&[json!({"id": "p1", "kind": "previous_day", "instance": "wxpay", "day": "2026-03-03", "nth": 0})]);
+    let st = world_with(&[
+        json!({"id": "p1", "kind": "previous_day", "instance": "wxpay", "day": "2026-03-03", "nth": 0}),
+    ]);
     let truth = fixture::world();
     let (truth_d, _) = bill_parts(&wechat(&truth, DAY));
     let (d, _) = bill_parts(&wechat(&st, DAY));
     assert_eq!(d[..4], truth_d[..]);
     let moved = fields(&d[4]);
-    assert_eq!((moved[0].as_str(), moved[6].as_str()), ("2026-03-02 23:59:59", "WX20260303001"));
-    let err = render(&st, &fixture::merchant(), day("2026-03-03"), Format::Wechat(BillType::All), Vec::new()).unwrap_err();
-    assert!(matches!(err, RenderError::Empty), "its only trade moved away: No Bill Exist");
-    assert_eq!(one(&expected(&st, "wxpay", "2026-03-03")).kind, "missing_in_statement");
+    assert_eq!(
+        (moved[0].as_str(), moved[6].as_str()),
+        ("2026-03-02 23:59:59", "WX20260303001")
+    );
+    let err = render(
+        &st,
+        &fixture::merchant(),
+        day("2026-03-03"),
+        Format::Wechat(BillType::All),
+        Vec::new(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, RenderError::Empty),
+        "its only trade moved away: No Bill Exist"
+    );
+    assert_eq!(
+        one(&expected(&st, "wxpay", "2026-03-03")).kind,
+        "missing_in_statement"
+    );
     let prev = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!((prev.id.as_str(), prev.kind.as_str(), prev.reference.as_deref()), ("p1/moved", "missing_in_books", Some("WX20260303001")));
+    assert_eq!(
+        (
+            prev.id.as_str(),
+            prev.kind.as_str(),
+            prev.reference.as_deref()
+        ),
+        ("p1/moved", "missing_in_books", Some("WX20260303001"))
+    );
 }
 
 #[test]
 fn duplicated_line_appears_twice_and_is_counted() {
-    let st = world_with(&[json!({"id": "d1", "kind": "duplicate", "instance": "wxpay", "day": DAY, "reference": "WX20260302002"})]);
+    let st = world_with(&[
+        json!({"id": "d1", "kind": "duplicate", "instance": "wxpay", "day": DAY, "reference": "WX20260302002"}),
+    ]);
     let (truth_rows, _) = bill_parts(&wechat(&fixture::world(), DAY));
     let (rows, summary) = bill_parts(&wechat(&st, DAY));
     let mut want = truth_rows.clone();
@@ -192,7 +351,10 @@ fn duplicated_line_appears_twice_and_is_counted() {
     assert_eq!(rows, want);
     assert_eq!(fields(&summary)[..2], ["5", "1101.00"]);
     let d = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!((d.kind.as_str(), d.reference.as_deref()), ("duplicate_in_statement", Some("WX20260302002")));
+    assert_eq!(
+        (d.kind.as_str(), d.reference.as_deref()),
+        ("duplicate_in_statement", Some("WX20260302002"))
+    );
 }
 
 #[test]
@@ -205,13 +367,41 @@ fn summary_mismatch_leaves_the_lines_and_breaks_the_totals() {
     let (truth_rows, truth_summary) = bill_parts(&wechat(&truth, DAY));
     let (rows, summary) = bill_parts(&wechat(&st, DAY));
     assert_eq!(rows, truth_rows);
-    assert_eq!((fields(&truth_summary)[1].as_str(), fields(&summary)[1].as_str()), ("851.00", "851.01"));
-    let camt_truth = String::from_utf8(file(&truth, &fixture::bank_account(), DAY, Format::Camt053(camt053::Version::V08))).unwrap();
-    let camt = String::from_utf8(file(&st, &fixture::bank_account(), DAY, Format::Camt053(camt053::Version::V08))).unwrap();
-    assert_eq!(camt, camt_truth.replace("<Amt Ccy=\"CNY\">999811.12</Amt>", "<Amt Ccy=\"CNY\">999806.12</Amt>"));
+    assert_eq!(
+        (
+            fields(&truth_summary)[1].as_str(),
+            fields(&summary)[1].as_str()
+        ),
+        ("851.00", "851.01")
+    );
+    let camt_truth = String::from_utf8(file(
+        &truth,
+        &fixture::bank_account(),
+        DAY,
+        Format::Camt053(camt053::Version::V08),
+    ))
+    .unwrap();
+    let camt = String::from_utf8(file(
+        &st,
+        &fixture::bank_account(),
+        DAY,
+        Format::Camt053(camt053::Version::V08),
+    ))
+    .unwrap();
+    assert_eq!(
+        camt,
+        camt_truth.replace(
+            "<Amt Ccy=\"CNY\">999811.12</Amt>",
+            "<Amt Ccy=\"CNY\">999806.12</Amt>"
+        )
+    );
     let mt = String::from_utf8(file(&st, &fixture::bank_account(), DAY, Format::Mt940)).unwrap();
-    let mt_truth = String::from_utf8(file(&truth, &fixture::bank_account(), DAY, Format::Mt940)).unwrap();
-    assert_eq!(mt, mt_truth.replace(":62F:C260302CNY999811,12", ":62F:C260302CNY999806,12"));
+    let mt_truth =
+        String::from_utf8(file(&truth, &fixture::bank_account(), DAY, Format::Mt940)).unwrap();
+    assert_eq!(
+        mt,
+        mt_truth.replace(":62F:C260302CNY999811,12", ":62F:C260302CNY999806,12")
+    );
     for instance in ["wxpay", "bank"] {
         let d = one(&expected(&st, instance, DAY)).clone();
         assert_eq!((d.kind.as_str(), d.reference), ("summary_mismatch", None));
@@ -220,19 +410,38 @@ fn summary_mismatch_leaves_the_lines_and_breaks_the_totals() {
 
 #[test]
 fn late_statement_is_not_there_at_its_usual_time_then_is_the_truth() {
-    let mut st = world_with(&[json!({"id": "l1", "kind": "late", "instance": "wxpay", "day": DAY, "delay": "2d"})]);
-    let err = render(&st, &fixture::merchant(), day(DAY), Format::Wechat(BillType::All), Vec::new()).unwrap_err();
+    let mut st = world_with(&[
+        json!({"id": "l1", "kind": "late", "instance": "wxpay", "day": DAY, "delay": "2d"}),
+    ]);
+    let err = render(
+        &st,
+        &fixture::merchant(),
+        day(DAY),
+        Format::Wechat(BillType::All),
+        Vec::new(),
+    )
+    .unwrap_err();
     match err {
-        RenderError::NotAvailable { available_at, .. } => assert_eq!(available_at.to_rfc3339(), "2026-03-05T01:00:00+00:00"),
+        RenderError::NotAvailable { available_at, .. } => {
+            assert_eq!(available_at.to_rfc3339(), "2026-03-05T01:00:00+00:00")
+        }
         other => panic!("{other}"),
     }
     let spec = st.spec.channel("wxpay").unwrap().clone();
     let merchant = spec.merchants[0].clone();
     let f: BTreeMap<String, String> = [("bill_date".to_string(), "20260302".to_string())].into();
     let reply = sandbank::statements::wechat::downloadbill(&mut st, &spec, &merchant, &f);
-    assert!(reply.body_text().contains("No Bill Exist"), "{}", reply.body_text());
+    assert!(
+        reply.body_text().contains("No Bill Exist"),
+        "{}",
+        reply.body_text()
+    );
     assert!(reply.body_text().contains("20002"));
-    st.clock.move_to(sandbank::clock::parse_instant("2026-03-05 09:00", sandbank::clock::SHANGHAI).unwrap()).unwrap();
+    st.clock
+        .move_to(
+            sandbank::clock::parse_instant("2026-03-05 09:00", sandbank::clock::SHANGHAI).unwrap(),
+        )
+        .unwrap();
     let mut truth = fixture::world();
     truth.clock.move_to(st.clock.now()).unwrap();
     assert_eq!(wechat(&st, DAY), wechat(&truth, DAY));
@@ -242,18 +451,51 @@ fn late_statement_is_not_there_at_its_usual_time_then_is_the_truth() {
 
 #[test]
 fn truncated_file_is_a_prefix_of_the_truth() {
-    let truth = file(&fixture::world(), &fixture::bank_account(), DAY, Format::Mt940);
-    let st = world_with(&[json!({"id": "c1", "kind": "truncated", "instance": "bank", "day": DAY, "keep_bytes": 100})]);
-    assert_eq!(file(&st, &fixture::bank_account(), DAY, Format::Mt940), truth[..100]);
-    let st = world_with(&[json!({"id": "c2", "kind": "truncated", "instance": "wxpay", "day": DAY})]);
-    let truth = file(&fixture::world(), &fixture::merchant(), DAY, Format::Wechat(BillType::All));
-    assert_eq!(file(&st, &fixture::merchant(), DAY, Format::Wechat(BillType::All)), truth[..truth.len() / 2]);
+    let truth = file(
+        &fixture::world(),
+        &fixture::bank_account(),
+        DAY,
+        Format::Mt940,
+    );
+    let st = world_with(&[
+        json!({"id": "c1", "kind": "truncated", "instance": "bank", "day": DAY, "keep_bytes": 100}),
+    ]);
+    assert_eq!(
+        file(&st, &fixture::bank_account(), DAY, Format::Mt940),
+        truth[..100]
+    );
+    let st =
+        world_with(&[json!({"id": "c2", "kind": "truncated", "instance": "wxpay", "day": DAY})]);
+    let truth = file(
+        &fixture::world(),
+        &fixture::merchant(),
+        DAY,
+        Format::Wechat(BillType::All),
+    );
+    assert_eq!(
+        file(
+            &st,
+            &fixture::merchant(),
+            DAY,
+            Format::Wechat(BillType::All)
+        ),
+        truth[..truth.len() / 2]
+    );
     let zip_truth = file(&fixture::world(), &fixture::merchant(), DAY, Format::Alipay);
     let zip = file(&st, &fixture::merchant(), DAY, Format::Alipay);
     assert_eq!(zip, zip_truth[..zip_truth.len() / 2]);
-    assert!(zip::ZipArchive::new(std::io::Cursor::new(zip)).is_err(), "a cut ZIP does not open");
+    assert!(
+        zip::ZipArchive::new(std::io::Cursor::new(zip)).is_err(),
+        "a cut ZIP does not open"
+    );
     let d = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!((d.kind.as_str(), d.mismatch), ("statement_unreadable", sandbank::statements::mismatch::MismatchKind::Truncated));
+    assert_eq!(
+        (d.kind.as_str(), d.mismatch),
+        (
+            "statement_unreadable",
+            sandbank::statements::mismatch::MismatchKind::Truncated
+        )
+    );
 }
 
 #[test]
@@ -264,50 +506,105 @@ fn wrongly_encoded_files_hold_the_truth_in_the_wrong_code_page() {
     ]);
     let truth = fixture::world();
     let wx_truth = wechat(&truth, DAY);
-    let wx = file(&st, &fixture::merchant(), DAY, Format::Wechat(BillType::All));
+    let wx = file(
+        &st,
+        &fixture::merchant(),
+        DAY,
+        Format::Wechat(BillType::All),
+    );
     assert!(String::from_utf8(wx.clone()).is_err(), "not UTF-8 any more");
     assert_eq!(encoding_rs::GBK.decode(&wx).0, wx_truth);
-    let camt_truth = String::from_utf8(file(&truth, &fixture::bank_account(), DAY, Format::Camt053(camt053::Version::V02))).unwrap();
-    let camt = file(&st, &fixture::bank_account(), DAY, Format::Camt053(camt053::Version::V02));
-    let units: Vec<u16> = camt.chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let camt_truth = String::from_utf8(file(
+        &truth,
+        &fixture::bank_account(),
+        DAY,
+        Format::Camt053(camt053::Version::V02),
+    ))
+    .unwrap();
+    let camt = file(
+        &st,
+        &fixture::bank_account(),
+        DAY,
+        Format::Camt053(camt053::Version::V02),
+    );
+    let units: Vec<u16> = camt
+        .chunks(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
     assert_eq!(String::from_utf16(&units).unwrap(), camt_truth);
-    assert!(camt.starts_with(b"<\0?\0x\0m\0l\0"), "UTF-16LE without a BOM");
+    assert!(
+        camt.starts_with(b"<\0?\0x\0m\0l\0"),
+        "UTF-16LE without a BOM"
+    );
     let zip = file(&st, &fixture::merchant(), DAY, Format::Alipay);
     let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
     let mut detail = String::new();
     std::io::Read::read_to_string(&mut z.by_index(0).unwrap(), &mut detail).unwrap();
-    assert!(detail.starts_with("#支付宝业务明细查询"), "UTF-8 where GBK belongs");
-    let kinds: Vec<String> = expected(&st, "bank", DAY).into_iter().map(|d| d.kind).collect();
+    assert!(
+        detail.starts_with("#支付宝业务明细查询"),
+        "UTF-8 where GBK belongs"
+    );
+    let kinds: Vec<String> = expected(&st, "bank", DAY)
+        .into_iter()
+        .map(|d| d.kind)
+        .collect();
     assert_eq!(kinds, ["statement_unreadable"]);
 }
 
 #[test]
 fn bank_statement_without_a_payout_keeps_its_balances_consistent() {
-    let st = world_with(&[json!({"id": "b1", "kind": "missing", "instance": "bank", "day": DAY, "reference": "PO20260302001"})]);
-    let camt = String::from_utf8(file(&st, &fixture::bank_account(), DAY, Format::Camt053(camt053::Version::V02))).unwrap();
+    let st = world_with(&[
+        json!({"id": "b1", "kind": "missing", "instance": "bank", "day": DAY, "reference": "PO20260302001"}),
+    ]);
+    let camt = String::from_utf8(file(
+        &st,
+        &fixture::bank_account(),
+        DAY,
+        Format::Camt053(camt053::Version::V02),
+    ))
+    .unwrap();
     assert!(!camt.contains("<EndToEndId>PO20260302001</EndToEndId>"));
     assert_eq!(camt.matches("<Ntry>").count(), 3);
-    assert!(camt.contains("<Amt Ccy=\"CNY\">999911.12</Amt>"), "CLBD = OPBD − the three entries it lists");
+    assert!(
+        camt.contains("<Amt Ccy=\"CNY\">999911.12</Amt>"),
+        "CLBD = OPBD − the three entries it lists"
+    );
     let mt = String::from_utf8(file(&st, &fixture::bank_account(), DAY, Format::Mt940)).unwrap();
     assert!(mt.contains(":62F:C260302CNY999911,12") && !mt.contains("NTRFPO20260302001"));
     let d = one(&expected(&st, "bank", DAY)).clone();
-    assert_eq!((d.kind.as_str(), d.reference.as_deref(), d.books_amount.as_deref()), ("missing_in_statement", Some("PO20260302001"), Some("100.00")));
+    assert_eq!(
+        (
+            d.kind.as_str(),
+            d.reference.as_deref(),
+            d.books_amount.as_deref()
+        ),
+        (
+            "missing_in_statement",
+            Some("PO20260302001"),
+            Some("100.00")
+        )
+    );
 }
 
 #[test]
 fn downloadbill_serves_the_mismatched_bill() {
-    let mut st = world_with(&[json!({"id": "m9", "kind": "missing", "instance": "wxpay", "day": DAY, "reference": "WX20260302001"})]);
+    let mut st = world_with(&[
+        json!({"id": "m9", "kind": "missing", "instance": "wxpay", "day": DAY, "reference": "WX20260302001"}),
+    ]);
     let spec = st.spec.channel("wxpay").unwrap().clone();
     let merchant = spec.merchants[0].clone();
     let f: BTreeMap<String, String> = [("bill_date".to_string(), "20260302".to_string())].into();
-    let body = sandbank::statements::wechat::downloadbill(&mut st, &spec, &merchant, &f).body_text();
+    let body =
+        sandbank::statements::wechat::downloadbill(&mut st, &spec, &merchant, &f).body_text();
     assert!(body.starts_with("交易时间,"));
     assert!(!body.contains("WX20260302001") && body.contains("WX20260302002"));
 }
 
 #[test]
 fn a_mismatch_on_an_entry_that_does_not_exist_changes_and_expects_nothing() {
-    let st = world_with(&[json!({"id": "n1", "kind": "missing", "instance": "wxpay", "day": DAY, "nth": 40})]);
+    let st = world_with(&[
+        json!({"id": "n1", "kind": "missing", "instance": "wxpay", "day": DAY, "nth": 40}),
+    ]);
     assert_eq!(wechat(&st, DAY), wechat(&fixture::world(), DAY));
     assert!(expected(&st, "wxpay", DAY).is_empty());
 }
@@ -315,17 +612,39 @@ fn a_mismatch_on_an_entry_that_does_not_exist_changes_and_expects_nothing() {
 #[test]
 fn mismatches_that_cannot_be_shown_or_are_misspelt_are_refused_naming_the_field() {
     let st = fixture::world();
-    let raw: RawMismatch = serde_json::from_value(json!({"kind": "fee", "instance": "bank", "day": DAY})).unwrap();
+    let raw: RawMismatch =
+        serde_json::from_value(json!({"kind": "fee", "instance": "bank", "day": DAY})).unwrap();
     let e = check_against_world(&st.spec, &raw.validate("x").unwrap()).unwrap_err();
     assert_eq!(e.field, "kind");
-    let raw: RawMismatch = serde_json::from_value(json!({"kind": "missing", "instance": "wxpay", "day": DAY, "account": "999"})).unwrap();
-    assert_eq!(check_against_world(&st.spec, &raw.validate("x").unwrap()).unwrap_err().field, "account");
+    let raw: RawMismatch = serde_json::from_value(
+        json!({"kind": "missing", "instance": "wxpay", "day": DAY, "account": "999"}),
+    )
+    .unwrap();
+    assert_eq!(
+        check_against_world(&st.spec, &raw.validate("x").unwrap())
+            .unwrap_err()
+            .field,
+        "account"
+    );
     let scenario = format!("{}\n[[mismatches]]\nkind = \"amount\"\ninstance = \"wxpay\"\nday = \"{DAY}\"\ndelta = \"0.001\"\n", fixture::SCENARIO);
-    let e = sandbank::scenario::load_str(&scenario, "x.toml").unwrap_err().to_string();
-    assert_eq!(e, "x.toml: mismatches[0].delta: `0.001` has more than 2 decimals");
-    let scenario = format!("{}\n[[mismatches]]\nkind = \"missing\"\ninstance = \"nowhere\"\nday = \"{DAY}\"\n", fixture::SCENARIO);
-    let e = sandbank::scenario::load_str(&scenario, "x.toml").unwrap_err().to_string();
-    assert_eq!(e, "x.toml: mismatches[0].instance: `nowhere` is not a channel or bank of this world");
+    let e = sandbank::scenario::load_str(&scenario, "x.toml")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "x.toml: mismatches[0].delta: `0.001` has more than 2 decimals"
+    );
+    let scenario = format!(
+        "{}\n[[mismatches]]\nkind = \"missing\"\ninstance = \"nowhere\"\nday = \"{DAY}\"\n",
+        fixture::SCENARIO
+    );
+    let e = sandbank::scenario::load_str(&scenario, "x.toml")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "x.toml: mismatches[0].instance: `nowhere` is not a channel or bank of this world"
+    );
 }
 
 #[test]
@@ -338,6 +657,9 @@ fn scenario_mismatches_are_in_the_world_from_the_start() {
     let st = fixture::world_with(spec);
     let ids: Vec<&str> = st.statements.all().iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids, ["gone", "mismatch-2"]);
-    assert_eq!(one(&expected(&st, "bank", DAY)).reference.as_deref(), Some("PO20260302001"));
+    assert_eq!(
+        one(&expected(&st, "bank", DAY)).reference.as_deref(),
+        Some("PO20260302001")
+    );
     assert_eq!(one(&expected(&st, "wxpay", DAY)).kind, "statement_late");
 }

@@ -30,15 +30,35 @@ fn a_million_entries_render_in_constant_memory() {
         let peak_before = memory_kib("VmHWM").unwrap_or(before);
         let head = synthetic::head(flavour, ENTRIES, |e| format.includes(e));
         let mut sink = CountingSink::default();
-        write_format(format, &mut sink, &head, synthetic::entries(flavour, ENTRIES).filter(|e| format.includes(e))).unwrap();
+        write_format(
+            format,
+            &mut sink,
+            &head,
+            synthetic::entries(flavour, ENTRIES).filter(|e| format.includes(e)),
+        )
+        .unwrap();
         let peak = memory_kib("VmHWM").unwrap();
         // Without a reset the peak is cumulative: measure against the earlier peak instead.
-        let base = if reset { before } else { peak_before.max(before) };
+        let base = if reset {
+            before
+        } else {
+            peak_before.max(before)
+        };
         let growth = peak.saturating_sub(base);
         assert_eq!(head.totals.count, ENTRIES);
         // Every entry reached the output (the Alipay ZIP compresses to ~20 bytes an entry).
-        assert!(sink.bytes > ENTRIES * 10, "{format:?} wrote {} bytes", sink.bytes);
-        assert!(growth < MEMORY_GROWTH_LIMIT_KIB, "{format:?}: peak {peak} KiB is {growth} KiB above {base} KiB");
-        println!("{format:?}: {} bytes, peak {peak} KiB ({growth} KiB above the start)", sink.bytes);
+        assert!(
+            sink.bytes > ENTRIES * 10,
+            "{format:?} wrote {} bytes",
+            sink.bytes
+        );
+        assert!(
+            growth < MEMORY_GROWTH_LIMIT_KIB,
+            "{format:?}: peak {peak} KiB is {growth} KiB above {base} KiB"
+        );
+        println!(
+            "{format:?}: {} bytes, peak {peak} KiB ({growth} KiB above the start)",
+            sink.bytes
+        );
     }
 }

@@ -49,18 +49,32 @@ pub enum CsvEncoding {
 /// The Alipay account a statement is headed with: a partner id (`2088` + 12 digits) plus
 /// `0156`.
 pub fn account_id(number: &str) -> String {
-    if number.starts_with("2088") && number.len() == 16 && number.bytes().all(|b| b.is_ascii_digit()) {
+    if number.starts_with("2088")
+        && number.len() == 16
+        && number.bytes().all(|b| b.is_ascii_digit())
+    {
         return format!("{number}0156");
     }
     let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-    let tail = if digits.len() >= 12 { digits[digits.len() - 12..].to_string() } else { format!("{digits:0>12}") };
+    let tail = if digits.len() >= 12 {
+        digits[digits.len() - 12..].to_string()
+    } else {
+        format!("{digits:0>12}")
+    };
     format!("2088{tail}0156")
 }
 
 /// The names of the two members.
 pub fn member_names(head: &StatementHead) -> (String, String) {
-    let base = format!("{}_{}", account_id(&head.account.number), head.window.day.format("%Y%m%d"));
-    (format!("{base}_业务明细.csv"), format!("{base}_业务明细(汇总).csv"))
+    let base = format!(
+        "{}_{}",
+        account_id(&head.account.number),
+        head.window.day.format("%Y%m%d")
+    );
+    (
+        format!("{base}_业务明细.csv"),
+        format!("{base}_业务明细(汇总).csv"),
+    )
 }
 
 /// True when the bill lists `e` (trades and refunds; other movements are not in it).
@@ -77,7 +91,9 @@ fn yuan(d: Decimal) -> String {
 }
 
 fn chinese_time(head: &StatementHead, t: crate::clock::Instant) -> String {
-    t.with_timezone(&head.window.tz).format("%Y年%m月%d日 %H:%M:%S").to_string()
+    t.with_timezone(&head.window.tz)
+        .format("%Y年%m月%d日 %H:%M:%S")
+        .to_string()
 }
 
 /// A text field as Alipay writes it: commas (which it does not quote) become spaces.
@@ -100,15 +116,26 @@ fn preamble(out: &mut impl Write, head: &StatementHead, title: &str) -> io::Resu
 }
 
 /// Stream the detail CSV (UTF-8; the caller encodes).
-pub fn write_detail<W: Write>(out: W, head: &StatementHead, entries: impl Iterator<Item = Entry>) -> io::Result<()> {
+pub fn write_detail<W: Write>(
+    out: W,
+    head: &StatementHead,
+    entries: impl Iterator<Item = Entry>,
+) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, out);
     preamble(&mut out, head, "#支付宝业务明细查询")?;
     write!(out, "{RULE_OPEN}\r\n{DETAIL_HEADER}\r\n")?;
     let w = &head.window;
     for e in entries {
         let refund = e.kind == EntryKind::Refund;
-        let signed = if refund { -e.amount.amount.abs() } else { e.amount.amount.abs() };
-        let created = e.created_at.map(|t| w.local_time(t)).unwrap_or_else(|| w.local_time(e.at));
+        let signed = if refund {
+            -e.amount.amount.abs()
+        } else {
+            e.amount.amount.abs()
+        };
+        let created = e
+            .created_at
+            .map(|t| w.local_time(t))
+            .unwrap_or_else(|| w.local_time(e.at));
         let d = &e.details;
         write!(
             out,
@@ -167,7 +194,12 @@ fn zip_err(e: zip::result::ZipError) -> io::Error {
 }
 
 /// Stream the whole bill: a ZIP holding the detail and the summary, each in `encoding`.
-pub fn write_bill<W: Write>(out: W, head: &StatementHead, entries: impl Iterator<Item = Entry>, encoding: CsvEncoding) -> io::Result<()> {
+pub fn write_bill<W: Write>(
+    out: W,
+    head: &StatementHead,
+    entries: impl Iterator<Item = Entry>,
+    encoding: CsvEncoding,
+) -> io::Result<()> {
     let mut zip = zip::ZipWriter::new_stream(out);
     // A fixed timestamp in the members keeps the archive byte-for-byte reproducible (golden
     // files); the bill's own export time is inside the CSVs.

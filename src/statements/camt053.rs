@@ -56,10 +56,17 @@ impl<W: Write> Xml<W> {
         self.w.write_event(Event::End(BytesEnd::new(name)))
     }
     fn leaf(&mut self, name: &str, text: &str) -> io::Result<()> {
-        self.w.create_element(name).write_text_content(BytesText::new(text)).map(|_| ())
+        self.w
+            .create_element(name)
+            .write_text_content(BytesText::new(text))
+            .map(|_| ())
     }
     fn amount(&mut self, name: &str, ccy: &str, amount: Decimal) -> io::Result<()> {
-        self.w.create_element(name).with_attribute(("Ccy", ccy)).write_text_content(BytesText::new(&fixed2(amount))).map(|_| ())
+        self.w
+            .create_element(name)
+            .with_attribute(("Ccy", ccy))
+            .write_text_content(BytesText::new(&fixed2(amount)))
+            .map(|_| ())
     }
     /// `<name><Dt>YYYY-MM-DD</Dt></name>`.
     fn date(&mut self, name: &str, date: chrono::NaiveDate) -> io::Result<()> {
@@ -108,17 +115,34 @@ fn cdt_dbt(d: Decimal) -> &'static str {
 
 /// The statement's message id: instance, account and day.
 pub fn message_id(head: &StatementHead) -> String {
-    format!("STMT-{}-{}", head.window.day.format("%Y%m%d"), head.account.number)
+    format!(
+        "STMT-{}-{}",
+        head.window.day.format("%Y%m%d"),
+        head.account.number
+    )
 }
 
 /// Stream the statement.
-pub fn write_statement<W: Write>(out: W, version: Version, head: &StatementHead, entries: impl Iterator<Item = Entry>) -> io::Result<()> {
-    let mut x = Xml { w: Writer::new_with_indent(BufWriter::with_capacity(WRITE_BUFFER_BYTES, out), b' ', 2) };
+pub fn write_statement<W: Write>(
+    out: W,
+    version: Version,
+    head: &StatementHead,
+    entries: impl Iterator<Item = Entry>,
+) -> io::Result<()> {
+    let mut x = Xml {
+        w: Writer::new_with_indent(BufWriter::with_capacity(WRITE_BUFFER_BYTES, out), b' ', 2),
+    };
     let ccy = head.account.currency.code();
     let w = &head.window;
-    let created = head.created_at.with_timezone(&w.tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string();
+    let created = head
+        .created_at
+        .with_timezone(&w.tz)
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string();
     x.w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    x.w.write_event(Event::Start(BytesStart::new("Document").with_attributes([("xmlns", version.namespace())])))?;
+    x.w.write_event(Event::Start(
+        BytesStart::new("Document").with_attributes([("xmlns", version.namespace())]),
+    ))?;
     x.open("BkToCstmrStmt")?;
     x.open("GrpHdr")?;
     let msg_id = message_id(head);
@@ -135,8 +159,20 @@ pub fn write_statement<W: Write>(out: W, version: Version, head: &StatementHead,
     x.leaf("ElctrncSeqNb", &head.sequence.to_string())?;
     x.leaf("CreDtTm", &created)?;
     x.open("FrToDt")?;
-    x.leaf("FrDtTm", &w.start.with_timezone(&w.tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string())?;
-    x.leaf("ToDtTm", &(w.end - chrono::Duration::seconds(1)).with_timezone(&w.tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string())?;
+    x.leaf(
+        "FrDtTm",
+        &w.start
+            .with_timezone(&w.tz)
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
+    )?;
+    x.leaf(
+        "ToDtTm",
+        &(w.end - chrono::Duration::seconds(1))
+            .with_timezone(&w.tz)
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
+    )?;
     x.close("FrToDt")?;
     x.open("Acct")?;
     x.open("Id")?;
@@ -186,7 +222,10 @@ pub fn write_statement<W: Write>(out: W, version: Version, head: &StatementHead,
         }
     }
     x.close("TtlNtries")?;
-    for (name, n, sum) in [("TtlCdtNtries", t.credit_count, t.credit_sum), ("TtlDbtNtries", t.debit_count, t.debit_sum)] {
+    for (name, n, sum) in [
+        ("TtlCdtNtries", t.credit_count, t.credit_sum),
+        ("TtlDbtNtries", t.debit_count, t.debit_sum),
+    ] {
         x.open(name)?;
         x.leaf("NbOfNtries", &n.to_string())?;
         x.leaf("Sum", &fixed2(sum))?;
@@ -205,7 +244,13 @@ pub fn write_statement<W: Write>(out: W, version: Version, head: &StatementHead,
     out.flush()
 }
 
-fn write_entry<W: Write>(x: &mut Xml<W>, version: Version, head: &StatementHead, n: usize, e: &Entry) -> io::Result<()> {
+fn write_entry<W: Write>(
+    x: &mut Xml<W>,
+    version: Version,
+    head: &StatementHead,
+    n: usize,
+    e: &Entry,
+) -> io::Result<()> {
     let w = &head.window;
     let ccy = e.amount.currency.code();
     let booked = w.date_of(e.at);

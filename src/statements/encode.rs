@@ -36,7 +36,12 @@ impl Utf8Carry {
                 // `valid_up_to` marks the end of valid UTF-8, so this cannot fail.
                 (std::str::from_utf8(ok).unwrap_or_default(), tail)
             }
-            Err(_) => return Err(io::Error::new(io::ErrorKind::InvalidData, "the writer produced invalid UTF-8")),
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the writer produced invalid UTF-8",
+                ))
+            }
         };
         f(text)?;
         self.pending = tail.to_vec();
@@ -47,7 +52,10 @@ impl Utf8Carry {
         if self.pending.is_empty() {
             Ok(())
         } else {
-            Err(io::Error::new(io::ErrorKind::InvalidData, "the writer ended inside a UTF-8 sequence"))
+            Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the writer ended inside a UTF-8 sequence",
+            ))
         }
     }
 }
@@ -64,10 +72,21 @@ pub struct Transcode<W: Write> {
 impl<W: Write> Transcode<W> {
     /// Encode into `inner` with `encoding` (e.g. `encoding_rs::GBK`).
     pub fn new(inner: W, encoding: &'static encoding_rs::Encoding) -> Self {
-        Transcode { inner, encoder: encoding.new_encoder(), carry: Utf8Carry::default(), out: vec![0; ENCODE_CHUNK_BYTES] }
+        Transcode {
+            inner,
+            encoder: encoding.new_encoder(),
+            carry: Utf8Carry::default(),
+            out: vec![0; ENCODE_CHUNK_BYTES],
+        }
     }
 
-    fn encode(encoder: &mut Encoder, out: &mut [u8], inner: &mut W, mut text: &str, last: bool) -> io::Result<()> {
+    fn encode(
+        encoder: &mut Encoder,
+        out: &mut [u8],
+        inner: &mut W,
+        mut text: &str,
+        last: bool,
+    ) -> io::Result<()> {
         loop {
             let (result, read, written, _) = encoder.encode_from_utf8(text, out, last);
             inner.write_all(&out[..written])?;
@@ -89,7 +108,12 @@ impl<W: Write> Transcode<W> {
 
 impl<W: Write> Write for Transcode<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let Transcode { inner, encoder, carry, out } = self;
+        let Transcode {
+            inner,
+            encoder,
+            carry,
+            out,
+        } = self;
         carry.feed(buf, |text| Self::encode(encoder, out, inner, text, false))?;
         Ok(buf.len())
     }
@@ -109,7 +133,11 @@ pub struct Utf16Le<W: Write> {
 impl<W: Write> Utf16Le<W> {
     /// Encode into `inner`.
     pub fn new(inner: W) -> Self {
-        Utf16Le { inner, carry: Utf8Carry::default(), out: Vec::with_capacity(ENCODE_CHUNK_BYTES) }
+        Utf16Le {
+            inner,
+            carry: Utf8Carry::default(),
+            out: Vec::with_capacity(ENCODE_CHUNK_BYTES),
+        }
     }
     /// Check nothing is left half-written and return the inner writer.
     pub fn finish(mut self) -> io::Result<W> {

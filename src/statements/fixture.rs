@@ -60,12 +60,18 @@ pub fn day() -> NaiveDate {
 
 /// The channel merchant's statement source.
 pub fn merchant() -> super::Source {
-    super::Source::ChannelMerchant { instance: "wxpay".into(), mch_id: "10000100".into() }
+    super::Source::ChannelMerchant {
+        instance: "wxpay".into(),
+        mch_id: "10000100".into(),
+    }
 }
 
 /// The bank account's statement source.
 pub fn bank_account() -> super::Source {
-    super::Source::BankAccount { instance: "bank".into(), account_no: "6222000000000000001".into() }
+    super::Source::BankAccount {
+        instance: "bank".into(),
+        account_no: "6222000000000000001".into(),
+    }
 }
 
 fn at(text: &str) -> Instant {
@@ -75,13 +81,19 @@ fn at(text: &str) -> Instant {
 
 fn move_to(st: &mut WorldState, text: &str) {
     // The fixture moves forward only.
-    st.clock.move_to(at(text)).expect("fixture time moves forward");
+    st.clock
+        .move_to(at(text))
+        .expect("fixture time moves forward");
 }
 
 /// Create order `no` (`total_fee` fen, `body`) and have the customer pay it at `when`.
 fn order_and_pay(st: &mut WorldState, when: &str, no: &str, total_fee: i64, body: &str) {
     move_to(st, when);
-    let spec = st.spec.channel("wxpay").cloned().expect("the fixture has wxpay");
+    let spec = st
+        .spec
+        .channel("wxpay")
+        .cloned()
+        .expect("the fixture has wxpay");
     let now = st.clock.now();
     let order = WxOrder {
         appid: "wx2421b1c4370ec43b".into(),
@@ -113,13 +125,28 @@ fn order_and_pay(st: &mut WorldState, when: &str, no: &str, total_fee: i64, body
 
 /// Pay `amount_minor` fen out to `payee` under `order_no` at `when`, and settle it — what
 /// the payout API does on a funded account, without the HTTP round trip.
-fn payout(st: &mut WorldState, when: &str, order_no: &str, amount_minor: i64, payee: &str, name: &str) {
+fn payout(
+    st: &mut WorldState,
+    when: &str,
+    order_no: &str,
+    amount_minor: i64,
+    payee: &str,
+    name: &str,
+) {
     move_to(st, when);
     let now = st.clock.now();
     let amount = Money::from_minor(amount_minor, Currency::Cny);
     let from = banks::account_path("bank", "6222000000000000001");
     let to = banks::payee_path("bank", payee);
-    let _ = st.ledger.transfer(now, PostingKind::Payout, "bank", order_no, &from, &to, amount);
+    let _ = st.ledger.transfer(
+        now,
+        PostingKind::Payout,
+        "bank",
+        order_no,
+        &from,
+        &to,
+        amount,
+    );
     let payout_id = format!("AP{}{}", wxpay::wx_time(now), st.rng.digits(6));
     let bs = st.banks.entry("bank".into()).or_default();
     let index = bs.payouts.len();
@@ -137,13 +164,17 @@ fn payout(st: &mut WorldState, when: &str, order_no: &str, amount_minor: i64, pa
         succeeded_at: None,
         first_reply: None,
     });
-    bs.by_order.entry(("20000100".into(), order_no.into())).or_default().push(index);
+    bs.by_order
+        .entry(("20000100".into(), order_no.into()))
+        .or_default()
+        .push(index);
     banks::settle(st, "bank", index);
 }
 
 /// Build the fixture world.
 pub fn world() -> WorldState {
-    let spec: WorldSpec = scenario::load_str(SCENARIO, "statements fixture").expect("the fixture scenario is valid");
+    let spec: WorldSpec =
+        scenario::load_str(SCENARIO, "statements fixture").expect("the fixture scenario is valid");
     world_with(spec)
 }
 
@@ -151,17 +182,82 @@ pub fn world() -> WorldState {
 /// mismatches added).
 pub fn world_with(spec: WorldSpec) -> WorldState {
     let mut st = WorldState::new(Arc::new(spec), 1);
-    order_and_pay(&mut st, "2026-03-02 09:15:01", "WX20260302001", 101, "测试商品");
-    payout(&mut st, "2026-03-02 10:00:00", "PO20260302001", 10_000, "6228480000000000001", "张三");
-    order_and_pay(&mut st, "2026-03-02 11:30:00", "WX20260302002", 25_000, "Coffee, large");
-    order_and_pay(&mut st, "2026-03-02 14:02:03", "WX20260302003", 9_999, "会员充值");
-    payout(&mut st, "2026-03-02 15:00:00", "PO20260302002", 25_050, "6228480000000000002", "李四");
-    payout(&mut st, "2026-03-02 16:00:00", "PO20260302003", 8_888, "6228480000000000003", "王五");
+    order_and_pay(
+        &mut st,
+        "2026-03-02 09:15:01",
+        "WX20260302001",
+        101,
+        "测试商品",
+    );
+    payout(
+        &mut st,
+        "2026-03-02 10:00:00",
+        "PO20260302001",
+        10_000,
+        "6228480000000000001",
+        "张三",
+    );
+    order_and_pay(
+        &mut st,
+        "2026-03-02 11:30:00",
+        "WX20260302002",
+        25_000,
+        "Coffee, large",
+    );
+    order_and_pay(
+        &mut st,
+        "2026-03-02 14:02:03",
+        "WX20260302003",
+        9_999,
+        "会员充值",
+    );
+    payout(
+        &mut st,
+        "2026-03-02 15:00:00",
+        "PO20260302002",
+        25_050,
+        "6228480000000000002",
+        "李四",
+    );
+    payout(
+        &mut st,
+        "2026-03-02 16:00:00",
+        "PO20260302003",
+        8_888,
+        "6228480000000000003",
+        "王五",
+    );
     move_to(&mut st, "2026-03-02 18:00:00");
-    banks::return_payout(&mut st, "bank", "PO20260302002", None, Some("ACCOUNT_FROZEN")).expect("a settled payout can be returned");
-    order_and_pay(&mut st, "2026-03-02 23:59:58", "WX20260302004", 50_000, "T-shirt");
-    order_and_pay(&mut st, "2026-03-03 00:00:02", "WX20260303001", 1_234, "测试商品");
-    payout(&mut st, "2026-03-03 10:00:00", "PO20260303001", 5_000, "6228480000000000001", "张三");
+    banks::return_payout(
+        &mut st,
+        "bank",
+        "PO20260302002",
+        None,
+        Some("ACCOUNT_FROZEN"),
+    )
+    .expect("a settled payout can be returned");
+    order_and_pay(
+        &mut st,
+        "2026-03-02 23:59:58",
+        "WX20260302004",
+        50_000,
+        "T-shirt",
+    );
+    order_and_pay(
+        &mut st,
+        "2026-03-03 00:00:02",
+        "WX20260303001",
+        1_234,
+        "测试商品",
+    );
+    payout(
+        &mut st,
+        "2026-03-03 10:00:00",
+        "PO20260303001",
+        5_000,
+        "6228480000000000001",
+        "张三",
+    );
     move_to(&mut st, "2026-03-04 10:00:00");
     st
 }

@@ -83,7 +83,9 @@ impl MismatchKind {
     /// The discrepancy kind (docs/sut-adapter.md) recorded on the mismatch's own day.
     pub fn discrepancy(self) -> &'static str {
         match self {
-            MismatchKind::Missing | MismatchKind::NextDay | MismatchKind::PreviousDay => "missing_in_statement",
+            MismatchKind::Missing | MismatchKind::NextDay | MismatchKind::PreviousDay => {
+                "missing_in_statement"
+            }
             MismatchKind::Phantom => "missing_in_books",
             MismatchKind::Amount => "amount_mismatch",
             MismatchKind::Status => "status_mismatch",
@@ -117,8 +119,12 @@ impl MismatchKind {
             MismatchKind::Amount => "the statement shows a different amount",
             MismatchKind::Status => "the statement shows the movement in a different status",
             MismatchKind::Fee => "the statement shows a different fee",
-            MismatchKind::NextDay => "the issuer booked the movement after the cut-off, on the next day",
-            MismatchKind::PreviousDay => "the issuer booked the movement before the cut-off, on the previous day",
+            MismatchKind::NextDay => {
+                "the issuer booked the movement after the cut-off, on the next day"
+            }
+            MismatchKind::PreviousDay => {
+                "the issuer booked the movement before the cut-off, on the previous day"
+            }
             MismatchKind::Duplicate => "the statement lists the same movement twice",
             MismatchKind::Summary => "the statement's totals do not add up to its lines",
             MismatchKind::Late => "the statement was not available at its usual time",
@@ -203,7 +209,10 @@ pub struct Mismatch {
     pub keep_bytes: Option<u64>,
 }
 
-fn serialize_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+fn serialize_opt_duration<S: serde::Serializer>(
+    d: &Option<Duration>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => crate::clock::serialize_duration(d, s),
         None => s.serialize_none(),
@@ -221,7 +230,10 @@ pub struct MismatchError {
 }
 
 fn bad(field: &str, problem: impl Into<String>) -> MismatchError {
-    MismatchError { field: field.to_string(), problem: problem.into() }
+    MismatchError {
+        field: field.to_string(),
+        problem: problem.into(),
+    }
 }
 
 /// Default change for `amount`, `fee` and `summary`: one fen.
@@ -235,33 +247,94 @@ impl RawMismatch {
     /// what kind it is are the caller's to check ([`check_against_world`]).
     pub fn validate(&self, default_id: &str) -> Result<Mismatch, MismatchError> {
         let id = self.id.clone().unwrap_or_else(|| default_id.to_string());
-        if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(bad("id", format!("`{id}` must be 1–64 characters of A-Z, a-z, 0-9, -, _ and .")));
+        if id.is_empty()
+            || id.len() > 64
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(bad(
+                "id",
+                format!("`{id}` must be 1–64 characters of A-Z, a-z, 0-9, -, _ and ."),
+            ));
         }
-        let kind_text = self.kind.as_deref().ok_or_else(|| bad("kind", format!("missing (one of {KINDS})")))?;
-        let kind = MismatchKind::parse(kind_text).ok_or_else(|| bad("kind", format!("`{kind_text}` is not one of {KINDS}")))?;
-        let instance = self.instance.clone().ok_or_else(|| bad("instance", "missing"))?;
-        let day_text = self.day.as_deref().ok_or_else(|| bad("day", "missing (YYYY-MM-DD)"))?;
-        let day = NaiveDate::parse_from_str(day_text, "%Y-%m-%d").map_err(|_| bad("day", format!("`{day_text}` is not a date (YYYY-MM-DD)")))?;
+        let kind_text = self
+            .kind
+            .as_deref()
+            .ok_or_else(|| bad("kind", format!("missing (one of {KINDS})")))?;
+        let kind = MismatchKind::parse(kind_text)
+            .ok_or_else(|| bad("kind", format!("`{kind_text}` is not one of {KINDS}")))?;
+        let instance = self
+            .instance
+            .clone()
+            .ok_or_else(|| bad("instance", "missing"))?;
+        let day_text = self
+            .day
+            .as_deref()
+            .ok_or_else(|| bad("day", "missing (YYYY-MM-DD)"))?;
+        let day = NaiveDate::parse_from_str(day_text, "%Y-%m-%d")
+            .map_err(|_| bad("day", format!("`{day_text}` is not a date (YYYY-MM-DD)")))?;
         let only = |field: &str, present: bool, kinds: &[MismatchKind], which: &str| {
             if present && !kinds.contains(&kind) {
-                Err(bad(field, format!("applies to {which} mismatches only, not `{kind_text}`")))
+                Err(bad(
+                    field,
+                    format!("applies to {which} mismatches only, not `{kind_text}`"),
+                ))
             } else {
                 Ok(())
             }
         };
         use MismatchKind as K;
-        only("delta", self.delta.is_some(), &[K::Amount, K::Fee, K::Summary], "amount, fee and summary")?;
+        only(
+            "delta",
+            self.delta.is_some(),
+            &[K::Amount, K::Fee, K::Summary],
+            "amount, fee and summary",
+        )?;
         only("amount", self.amount.is_some(), &[K::Phantom], "phantom")?;
         only("at", self.at.is_some(), &[K::Phantom], "phantom")?;
         only("status", self.status.is_some(), &[K::Status], "status")?;
         only("delay", self.delay.is_some(), &[K::Late], "late")?;
-        only("keep_bytes", self.keep_bytes.is_some(), &[K::Truncated], "truncated")?;
-        only("nth", self.nth.is_some(), &[K::Missing, K::Amount, K::Status, K::Fee, K::NextDay, K::PreviousDay, K::Duplicate], "entry")?;
-        only("reference", self.reference.is_some(), &[K::Missing, K::Amount, K::Status, K::Fee, K::NextDay, K::PreviousDay, K::Duplicate, K::Phantom], "entry and phantom")?;
+        only(
+            "keep_bytes",
+            self.keep_bytes.is_some(),
+            &[K::Truncated],
+            "truncated",
+        )?;
+        only(
+            "nth",
+            self.nth.is_some(),
+            &[
+                K::Missing,
+                K::Amount,
+                K::Status,
+                K::Fee,
+                K::NextDay,
+                K::PreviousDay,
+                K::Duplicate,
+            ],
+            "entry",
+        )?;
+        only(
+            "reference",
+            self.reference.is_some(),
+            &[
+                K::Missing,
+                K::Amount,
+                K::Status,
+                K::Fee,
+                K::NextDay,
+                K::PreviousDay,
+                K::Duplicate,
+                K::Phantom,
+            ],
+            "entry and phantom",
+        )?;
         let target = if kind.targets_entry() {
             match (&self.reference, self.nth) {
-                (Some(_), Some(_)) => return Err(bad("nth", "give `reference` or `nth`, not both")),
+                (Some(_), Some(_)) => {
+                    return Err(bad("nth", "give `reference` or `nth`, not both"))
+                }
                 (Some(r), None) => Some(Target::Reference(r.clone())),
                 (None, n) => Some(Target::Nth(n.unwrap_or(0))),
             }
@@ -271,7 +344,8 @@ impl RawMismatch {
         let decimal = |field: &str, v: &Option<String>| -> Result<Option<Decimal>, MismatchError> {
             v.as_deref()
                 .map(|t| {
-                    let d = Decimal::from_str(t.trim()).map_err(|_| bad(field, format!("`{t}` is not a decimal amount")))?;
+                    let d = Decimal::from_str(t.trim())
+                        .map_err(|_| bad(field, format!("`{t}` is not a decimal amount")))?;
                     if d.normalize().scale() > 2 {
                         return Err(bad(field, format!("`{t}` has more than 2 decimals")));
                     }
@@ -288,17 +362,30 @@ impl RawMismatch {
             return Err(bad("amount", "a phantom's amount must be positive"));
         }
         let at = match &self.at {
-            Some(t) => Some(parse_instant(t, SHANGHAI).ok_or_else(|| bad("at", format!("`{t}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)")))?),
+            Some(t) => Some(parse_instant(t, SHANGHAI).ok_or_else(|| {
+                bad(
+                    "at",
+                    format!("`{t}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)"),
+                )
+            })?),
             None => None,
         };
         if let Some(t) = at {
             if !day_window(day).contains(t) {
-                return Err(bad("at", format!("{} is not on {day} (Beijing time)", t.to_rfc3339())));
+                return Err(bad(
+                    "at",
+                    format!("{} is not on {day} (Beijing time)", t.to_rfc3339()),
+                ));
             }
         }
         let status = match self.status.as_deref() {
             Some(s) => match EntryStatus::parse(s) {
-                Some(EntryStatus::Booked) | None => return Err(bad("status", format!("`{s}` is not one of pending, failed"))),
+                Some(EntryStatus::Booked) | None => {
+                    return Err(bad(
+                        "status",
+                        format!("`{s}` is not one of pending, failed"),
+                    ))
+                }
                 Some(x) => Some(x),
             },
             None => None,
@@ -311,7 +398,11 @@ impl RawMismatch {
             },
             None => None,
         };
-        let phantom_reference = (kind == K::Phantom).then(|| self.reference.clone().unwrap_or_else(|| phantom_reference(&id)));
+        let phantom_reference = (kind == K::Phantom).then(|| {
+            self.reference
+                .clone()
+                .unwrap_or_else(|| phantom_reference(&id))
+        });
         Ok(Mismatch {
             id,
             kind,
@@ -333,33 +424,51 @@ impl RawMismatch {
 /// A phantom's default reference: `PHANTOM` and the id's letters and digits, at most 32
 /// characters (the WeChat `out_trade_no` limit).
 fn phantom_reference(id: &str) -> String {
-    let mut r: String = "PHANTOM".chars().chain(id.chars().filter(|c| c.is_ascii_alphanumeric())).collect();
+    let mut r: String = "PHANTOM"
+        .chars()
+        .chain(id.chars().filter(|c| c.is_ascii_alphanumeric()))
+        .collect();
     r.truncate(32);
     r
 }
 
 /// Check a mismatch against the world it is added to: the instance exists, the account is
 /// one of its own, and the kind can be shown by its statements.
-pub fn check_against_world(spec: &crate::scenario::WorldSpec, m: &Mismatch) -> Result<(), MismatchError> {
+pub fn check_against_world(
+    spec: &crate::scenario::WorldSpec,
+    m: &Mismatch,
+) -> Result<(), MismatchError> {
     let is_bank = if let Some(c) = spec.channel(&m.instance) {
         if let Some(a) = &m.account {
             if !c.merchants.iter().any(|x| &x.mch_id == a) {
-                return Err(bad("account", format!("`{a}` is not a merchant of channel `{}`", m.instance)));
+                return Err(bad(
+                    "account",
+                    format!("`{a}` is not a merchant of channel `{}`", m.instance),
+                ));
             }
         }
         false
     } else if let Some(b) = spec.bank(&m.instance) {
         if let Some(a) = &m.account {
             if !b.accounts.iter().any(|x| &x.no == a) {
-                return Err(bad("account", format!("`{a}` is not an account of bank `{}`", m.instance)));
+                return Err(bad(
+                    "account",
+                    format!("`{a}` is not an account of bank `{}`", m.instance),
+                ));
             }
         }
         true
     } else {
-        return Err(bad("instance", format!("`{}` is not a channel or bank of this world", m.instance)));
+        return Err(bad(
+            "instance",
+            format!("`{}` is not a channel or bank of this world", m.instance),
+        ));
     };
     if is_bank && m.kind == MismatchKind::Fee {
-        return Err(bad("kind", "`fee` mismatches apply to channel statements only: bank statements carry no fee"));
+        return Err(bad(
+            "kind",
+            "`fee` mismatches apply to channel statements only: bank statements carry no fee",
+        ));
     }
     Ok(())
 }
@@ -373,7 +482,9 @@ pub struct MismatchBook {
 impl MismatchBook {
     /// The book a world starts with: its scenario's mismatches.
     pub fn from_spec(spec: &crate::scenario::WorldSpec) -> MismatchBook {
-        MismatchBook { mismatches: spec.mismatches.clone() }
+        MismatchBook {
+            mismatches: spec.mismatches.clone(),
+        }
     }
 
     /// Every mismatch.
@@ -399,7 +510,10 @@ impl MismatchBook {
             return Err(bad("id", format!("`{}` is already used", m.id)));
         }
         if self.mismatches.len() >= MAX_MISMATCHES {
-            return Err(bad("id", format!("a world holds at most {MAX_MISMATCHES} mismatches")));
+            return Err(bad(
+                "id",
+                format!("a world holds at most {MAX_MISMATCHES} mismatches"),
+            ));
         }
         self.mismatches.push(m);
         Ok(())
@@ -409,11 +523,17 @@ impl MismatchBook {
 /// True when `m` is about `source`'s account (its own, or the instance's default).
 fn about(st: &WorldState, m: &Mismatch, source: &Source) -> bool {
     m.instance == source.instance()
-        && Source::resolve(st, &m.instance, m.account.as_deref()).is_ok_and(|s| s.account() == source.account())
+        && Source::resolve(st, &m.instance, m.account.as_deref())
+            .is_ok_and(|s| s.account() == source.account())
 }
 
 /// Find `target` among the truth of `window`: its position and the entry.
-fn locate(st: &WorldState, source: &Source, window: DayWindow, target: &Target) -> Option<(usize, Entry)> {
+fn locate(
+    st: &WorldState,
+    source: &Source,
+    window: DayWindow,
+    target: &Target,
+) -> Option<(usize, Entry)> {
     let mut entries = super::ledger_entries(st, source, window).enumerate();
     match target {
         Target::Reference(r) => entries.find(|(_, e)| &e.reference == r),
@@ -461,25 +581,53 @@ impl Plan {
             match m.kind {
                 MismatchKind::NextDay | MismatchKind::PreviousDay if !own_day => {
                     let from = day_window(m.day);
-                    let lands = if m.kind == MismatchKind::NextDay { from.next() } else { from.previous() };
+                    let lands = if m.kind == MismatchKind::NextDay {
+                        from.next()
+                    } else {
+                        from.previous()
+                    };
                     if lands.day != window.day {
                         continue;
                     }
-                    if let Some((_, mut e)) = m.target.as_ref().and_then(|t| locate(st, source, from, t)) {
-                        e.at = if m.kind == MismatchKind::NextDay { from.end + Duration::seconds(1) } else { from.start - Duration::seconds(1) };
+                    if let Some((_, mut e)) =
+                        m.target.as_ref().and_then(|t| locate(st, source, from, t))
+                    {
+                        e.at = if m.kind == MismatchKind::NextDay {
+                            from.end + Duration::seconds(1)
+                        } else {
+                            from.start - Duration::seconds(1)
+                        };
                         plan.inserts.push(e);
                     }
                 }
                 _ if !own_day => {}
-                MismatchKind::Phantom => plan.inserts.push(phantom(st, source, window, m, currency)),
-                MismatchKind::Summary => *plan.summary_delta.get_or_insert(Decimal::ZERO) += m.delta.unwrap_or(DEFAULT_DELTA),
-                MismatchKind::Late => plan.late_by = Some(plan.late_by.unwrap_or_else(Duration::zero) + m.delay.unwrap_or(Duration::days(1))),
+                MismatchKind::Phantom => {
+                    plan.inserts.push(phantom(st, source, window, m, currency))
+                }
+                MismatchKind::Summary => {
+                    *plan.summary_delta.get_or_insert(Decimal::ZERO) +=
+                        m.delta.unwrap_or(DEFAULT_DELTA)
+                }
+                MismatchKind::Late => {
+                    plan.late_by = Some(
+                        plan.late_by.unwrap_or_else(Duration::zero)
+                            + m.delay.unwrap_or(Duration::days(1)),
+                    )
+                }
                 MismatchKind::Truncated => plan.truncate = Some(m.keep_bytes),
                 MismatchKind::Encoding => plan.wrong_encoding = true,
                 _ => {
-                    let Some((pos, _)) = m.target.as_ref().and_then(|t| locate(st, source, window, t)) else { continue };
+                    let Some((pos, _)) = m
+                        .target
+                        .as_ref()
+                        .and_then(|t| locate(st, source, window, t))
+                    else {
+                        continue;
+                    };
                     let action = match m.kind {
-                        MismatchKind::Missing | MismatchKind::NextDay | MismatchKind::PreviousDay => Action::Drop,
+                        MismatchKind::Missing
+                        | MismatchKind::NextDay
+                        | MismatchKind::PreviousDay => Action::Drop,
                         MismatchKind::Amount => Action::Amount(m.delta.unwrap_or(DEFAULT_DELTA)),
                         MismatchKind::Fee => Action::Fee(m.delta.unwrap_or(DEFAULT_DELTA)),
                         MismatchKind::Status => {
@@ -498,7 +646,10 @@ impl Plan {
     }
 
     /// The statement's entries: `truth` with the plan applied. Lazy; holds only the plan.
-    pub fn apply<'a>(&'a self, truth: impl Iterator<Item = Entry> + 'a) -> impl Iterator<Item = Entry> + 'a {
+    pub fn apply<'a>(
+        &'a self,
+        truth: impl Iterator<Item = Entry> + 'a,
+    ) -> impl Iterator<Item = Entry> + 'a {
         let mut inserts = self.inserts.iter().peekable();
         let mut out: Vec<Entry> = Vec::new();
         let mut truth = truth.enumerate();
@@ -524,7 +675,9 @@ impl Plan {
                     for (_, action) in self.actions[start..].iter().take_while(|(p, _)| *p == pos) {
                         match *action {
                             Action::Drop => keep = 0,
-                            Action::Amount(d) => e.amount.amount += if e.is_credit() { d } else { -d },
+                            Action::Amount(d) => {
+                                e.amount.amount += if e.is_credit() { d } else { -d }
+                            }
                             Action::Fee(d) => e.fee.amount += d,
                             Action::Status(s) => e.status = s,
                             Action::Duplicate => keep += 1,
@@ -550,29 +703,54 @@ impl Plan {
 }
 
 /// A phantom entry for `m`: a payment to a channel merchant, a payout from a bank account.
-fn phantom(st: &WorldState, source: &Source, window: DayWindow, m: &Mismatch, currency: crate::money::Currency) -> Entry {
+fn phantom(
+    st: &WorldState,
+    source: &Source,
+    window: DayWindow,
+    m: &Mismatch,
+    currency: crate::money::Currency,
+) -> Entry {
     let amount = m.amount.unwrap_or(DEFAULT_PHANTOM_AMOUNT);
     let at = m.at.unwrap_or(window.start + Duration::hours(12));
-    let reference = m.phantom_reference.clone().unwrap_or_else(|| phantom_reference(&m.id));
+    let reference = m
+        .phantom_reference
+        .clone()
+        .unwrap_or_else(|| phantom_reference(&m.id));
     let mut details = super::Details::default();
     let (kind, signed, fee) = match source {
         Source::ChannelMerchant { instance, mch_id } => {
-            let rate = st.spec.channel(instance).map(|c| c.fee_rate).unwrap_or_default();
-            let merchant = st.spec.channel(instance).and_then(|c| c.merchants.iter().find(|x| &x.mch_id == mch_id));
+            let rate = st
+                .spec
+                .channel(instance)
+                .map(|c| c.fee_rate)
+                .unwrap_or_default();
+            let merchant = st
+                .spec
+                .channel(instance)
+                .and_then(|c| c.merchants.iter().find(|x| &x.mch_id == mch_id));
             details.app_id = merchant.map(|x| x.appid.clone()).unwrap_or_default();
             details.merchant_id = mch_id.clone();
             details.trade_type = "NATIVE".into();
             details.subject = "phantom".into();
             details.fee_rate = rate;
             let gross = Money { amount, currency };
-            (super::EntryKind::Payment, amount, gross.times_rate_rounded(rate))
+            (
+                super::EntryKind::Payment,
+                amount,
+                gross.times_rate_rounded(rate),
+            )
         }
         Source::BankAccount { .. } => {
             details.subject = format!("payout {reference}");
             (super::EntryKind::Payout, -amount, Money::zero(currency))
         }
     };
-    let digits: String = m.id.bytes().map(|b| char::from(b'0' + b % 10)).chain(std::iter::repeat('0')).take(10).collect();
+    let digits: String =
+        m.id.bytes()
+            .map(|b| char::from(b'0' + b % 10))
+            .chain(std::iter::repeat('0'))
+            .take(10)
+            .collect();
     Entry {
         at,
         created_at: Some(at),
@@ -582,7 +760,10 @@ fn phantom(st: &WorldState, source: &Source, window: DayWindow, m: &Mismatch, cu
         reference,
         refund_reference: None,
         refund_id: None,
-        amount: Money { amount: signed, currency },
+        amount: Money {
+            amount: signed,
+            currency,
+        },
         fee,
         details,
     }
@@ -617,27 +798,40 @@ pub struct ExpectedDiscrepancy {
 /// Every expected discrepancy of `instance` (a channel or bank) on `day`, over all of its
 /// accounts, in the order the mismatches were added. The harness holds the SUT's
 /// reconciliation report against this list.
-pub fn expected_discrepancies(st: &WorldState, instance: &str, day: NaiveDate) -> Vec<ExpectedDiscrepancy> {
+pub fn expected_discrepancies(
+    st: &WorldState,
+    instance: &str,
+    day: NaiveDate,
+) -> Vec<ExpectedDiscrepancy> {
     let mut out = Vec::new();
-    for m in st.statements.all().iter().filter(|m| m.instance == instance) {
-        let Ok(source) = Source::resolve(st, instance, m.account.as_deref()) else { continue };
+    for m in st
+        .statements
+        .all()
+        .iter()
+        .filter(|m| m.instance == instance)
+    {
+        let Ok(source) = Source::resolve(st, instance, m.account.as_deref()) else {
+            continue;
+        };
         let own = day_window(m.day);
         let moved_to = match m.kind {
             MismatchKind::NextDay => Some(own.next()),
             MismatchKind::PreviousDay => Some(own.previous()),
             _ => None,
         };
-        let base = |kind: &str, id: String, reference: Option<String>, date: NaiveDate| ExpectedDiscrepancy {
-            id,
-            kind: kind.to_string(),
-            reference,
-            instance: instance.to_string(),
-            account: source.account().to_string(),
-            date,
-            mismatch: m.kind,
-            books_amount: None,
-            statement_amount: None,
-            cause: m.kind.cause().to_string(),
+        let base = |kind: &str, id: String, reference: Option<String>, date: NaiveDate| {
+            ExpectedDiscrepancy {
+                id,
+                kind: kind.to_string(),
+                reference,
+                instance: instance.to_string(),
+                account: source.account().to_string(),
+                date,
+                mismatch: m.kind,
+                books_amount: None,
+                statement_amount: None,
+                cause: m.kind.cause().to_string(),
+            }
         };
         if m.day == day {
             let mut d = base(m.kind.discrepancy(), m.id.clone(), None, day);
@@ -645,13 +839,20 @@ pub fn expected_discrepancies(st: &WorldState, instance: &str, day: NaiveDate) -
                 d.reference = m.phantom_reference.clone();
                 d.statement_amount = Some(fmt2(m.amount.unwrap_or(DEFAULT_PHANTOM_AMOUNT)));
             } else if let Some(t) = &m.target {
-                let Some((_, e)) = locate(st, &source, own, t) else { continue };
+                let Some((_, e)) = locate(st, &source, own, t) else {
+                    continue;
+                };
                 d.reference = Some(e.reference.clone());
                 let abs = e.amount.amount.abs();
                 let (books, shown) = match m.kind {
                     MismatchKind::Amount => (abs, Some(abs + m.delta.unwrap_or(DEFAULT_DELTA))),
-                    MismatchKind::Fee => (e.fee.amount, Some(e.fee.amount + m.delta.unwrap_or(DEFAULT_DELTA))),
-                    MismatchKind::Missing | MismatchKind::NextDay | MismatchKind::PreviousDay => (abs, None),
+                    MismatchKind::Fee => (
+                        e.fee.amount,
+                        Some(e.fee.amount + m.delta.unwrap_or(DEFAULT_DELTA)),
+                    ),
+                    MismatchKind::Missing | MismatchKind::NextDay | MismatchKind::PreviousDay => {
+                        (abs, None)
+                    }
                     _ => (abs, Some(abs)),
                 };
                 d.books_amount = Some(fmt2(books));
@@ -659,8 +860,15 @@ pub fn expected_discrepancies(st: &WorldState, instance: &str, day: NaiveDate) -
             }
             out.push(d);
         } else if moved_to.is_some_and(|w| w.day == day) {
-            let Some((_, e)) = m.target.as_ref().and_then(|t| locate(st, &source, own, t)) else { continue };
-            let mut d = base("missing_in_books", format!("{}/moved", m.id), Some(e.reference.clone()), day);
+            let Some((_, e)) = m.target.as_ref().and_then(|t| locate(st, &source, own, t)) else {
+                continue;
+            };
+            let mut d = base(
+                "missing_in_books",
+                format!("{}/moved", m.id),
+                Some(e.reference.clone()),
+                day,
+            );
             d.statement_amount = Some(fmt2(e.amount.amount.abs()));
             out.push(d);
         }
@@ -669,7 +877,11 @@ pub fn expected_discrepancies(st: &WorldState, instance: &str, day: NaiveDate) -
 }
 
 fn fmt2(d: Decimal) -> String {
-    Money { amount: d, currency: crate::money::Currency::Cny }.major_string()
+    Money {
+        amount: d,
+        currency: crate::money::Currency::Cny,
+    }
+    .major_string()
 }
 
 #[cfg(test)]
@@ -677,23 +889,54 @@ mod tests {
     use super::*;
 
     fn raw(kind: &str) -> RawMismatch {
-        RawMismatch { kind: Some(kind.into()), instance: Some("wxpay".into()), day: Some("2026-03-02".into()), ..Default::default() }
+        RawMismatch {
+            kind: Some(kind.into()),
+            instance: Some("wxpay".into()),
+            day: Some("2026-03-02".into()),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn validation_names_the_field() {
-        let e = RawMismatch { delta: Some("1".into()), ..raw("missing") }.validate("m").unwrap_err();
+        let e = RawMismatch {
+            delta: Some("1".into()),
+            ..raw("missing")
+        }
+        .validate("m")
+        .unwrap_err();
         assert_eq!(e.field, "delta");
         let e = raw("vanish").validate("m").unwrap_err();
         assert_eq!(e.field, "kind");
         assert!(e.problem.contains("missing, phantom"), "{e}");
-        let e = RawMismatch { day: Some("02/03/2026".into()), ..raw("late") }.validate("m").unwrap_err();
+        let e = RawMismatch {
+            day: Some("02/03/2026".into()),
+            ..raw("late")
+        }
+        .validate("m")
+        .unwrap_err();
         assert_eq!(e.field, "day");
-        let e = RawMismatch { reference: Some("A".into()), nth: Some(1), ..raw("amount") }.validate("m").unwrap_err();
+        let e = RawMismatch {
+            reference: Some("A".into()),
+            nth: Some(1),
+            ..raw("amount")
+        }
+        .validate("m")
+        .unwrap_err();
         assert_eq!(e.field, "nth");
-        let e = RawMismatch { status: Some("booked".into()), ..raw("status") }.validate("m").unwrap_err();
+        let e = RawMismatch {
+            status: Some("booked".into()),
+            ..raw("status")
+        }
+        .validate("m")
+        .unwrap_err();
         assert_eq!(e.field, "status");
-        let e = RawMismatch { at: Some("2026-03-03 10:00".into()), ..raw("phantom") }.validate("m").unwrap_err();
+        let e = RawMismatch {
+            at: Some("2026-03-03 10:00".into()),
+            ..raw("phantom")
+        }
+        .validate("m")
+        .unwrap_err();
         assert_eq!(e.field, "at");
     }
 

@@ -69,7 +69,12 @@ impl DayWindow {
     /// Business day `day` cut at local midnight in `tz`.
     pub fn new(day: NaiveDate, tz: Tz) -> DayWindow {
         let (start, end) = business_day(day, tz);
-        DayWindow { day, start, end, tz }
+        DayWindow {
+            day,
+            start,
+            end,
+            tz,
+        }
     }
 
     /// True when `t` falls in the day.
@@ -84,7 +89,9 @@ impl DayWindow {
 
     /// `t` as `YYYY-MM-DD HH:MM:SS` in the window's time zone (the bills' time format).
     pub fn local_time(&self, t: Instant) -> String {
-        t.with_timezone(&self.tz).format("%Y-%m-%d %H:%M:%S").to_string()
+        t.with_timezone(&self.tz)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
     }
 
     /// The window of the next day.
@@ -237,7 +244,9 @@ impl Source {
     /// The instance (channel or bank id).
     pub fn instance(&self) -> &str {
         match self {
-            Source::ChannelMerchant { instance, .. } | Source::BankAccount { instance, .. } => instance,
+            Source::ChannelMerchant { instance, .. } | Source::BankAccount { instance, .. } => {
+                instance
+            }
         }
     }
     /// The merchant id or account number.
@@ -250,22 +259,43 @@ impl Source {
     /// The ledger account.
     pub fn ledger_account(&self) -> String {
         match self {
-            Source::ChannelMerchant { instance, mch_id } => wxpay::merchant_account(instance, mch_id),
-            Source::BankAccount { instance, account_no } => banks::account_path(instance, account_no),
+            Source::ChannelMerchant { instance, mch_id } => {
+                wxpay::merchant_account(instance, mch_id)
+            }
+            Source::BankAccount {
+                instance,
+                account_no,
+            } => banks::account_path(instance, account_no),
         }
     }
 
     /// The source for `instance` and `account` in `st`'s world: a channel's merchant or a
     /// bank's account; `account` defaults to the first one.
-    pub fn resolve(st: &WorldState, instance: &str, account: Option<&str>) -> Result<Source, String> {
+    pub fn resolve(
+        st: &WorldState,
+        instance: &str,
+        account: Option<&str>,
+    ) -> Result<Source, String> {
         if let Some(c) = st.spec.channel(instance) {
             let mch = match account {
-                Some(a) => c.merchants.iter().find(|m| m.mch_id == a).map(|m| m.mch_id.clone()),
+                Some(a) => c
+                    .merchants
+                    .iter()
+                    .find(|m| m.mch_id == a)
+                    .map(|m| m.mch_id.clone()),
                 None => c.merchants.first().map(|m| m.mch_id.clone()),
             };
             return mch
-                .map(|mch_id| Source::ChannelMerchant { instance: instance.into(), mch_id })
-                .ok_or_else(|| format!("account: `{}` is not a merchant of channel `{instance}`", account.unwrap_or("")));
+                .map(|mch_id| Source::ChannelMerchant {
+                    instance: instance.into(),
+                    mch_id,
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "account: `{}` is not a merchant of channel `{instance}`",
+                        account.unwrap_or("")
+                    )
+                });
         }
         if let Some(b) = st.spec.bank(instance) {
             let no = match account {
@@ -273,10 +303,20 @@ impl Source {
                 None => b.accounts.first().map(|x| x.no.clone()),
             };
             return no
-                .map(|account_no| Source::BankAccount { instance: instance.into(), account_no })
-                .ok_or_else(|| format!("account: `{}` is not an account of bank `{instance}`", account.unwrap_or("")));
+                .map(|account_no| Source::BankAccount {
+                    instance: instance.into(),
+                    account_no,
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "account: `{}` is not an account of bank `{instance}`",
+                        account.unwrap_or("")
+                    )
+                });
         }
-        Err(format!("`{instance}` is not a channel or bank of this world"))
+        Err(format!(
+            "`{instance}` is not a channel or bank of this world"
+        ))
     }
 }
 
@@ -395,7 +435,13 @@ pub struct StatementHead {
 
 impl StatementHead {
     /// A head whose totals and closing balance agree with `entries` (walks them once).
-    pub fn summarise(account: AccountInfo, window: DayWindow, created_at: Instant, opening: Decimal, entries: impl Iterator<Item = Entry>) -> StatementHead {
+    pub fn summarise(
+        account: AccountInfo,
+        window: DayWindow,
+        created_at: Instant,
+        opening: Decimal,
+        entries: impl Iterator<Item = Entry>,
+    ) -> StatementHead {
         let totals = Totals::of(entries);
         StatementHead {
             account,
@@ -418,8 +464,14 @@ pub fn account_info(st: &WorldState, source: &Source) -> AccountInfo {
             name: format!("merchant {mch_id}"),
             currency: Currency::Cny,
         },
-        Source::BankAccount { instance, account_no } => {
-            let acct = st.spec.bank(instance).and_then(|b| b.accounts.iter().find(|a| &a.no == account_no));
+        Source::BankAccount {
+            instance,
+            account_no,
+        } => {
+            let acct = st
+                .spec
+                .bank(instance)
+                .and_then(|b| b.accounts.iter().find(|a| &a.no == account_no));
             AccountInfo {
                 instance: instance.clone(),
                 number: account_no.clone(),
@@ -447,7 +499,11 @@ pub fn opening_balance(st: &WorldState, source: &Source, window: &DayWindow) -> 
 
 /// The truth: one entry per movement of `source`'s account booked in `window`, in ledger
 /// order. A lazy walk of the ledger; nothing is collected.
-pub fn ledger_entries<'a>(st: &'a WorldState, source: &'a Source, window: DayWindow) -> impl Iterator<Item = Entry> + 'a {
+pub fn ledger_entries<'a>(
+    st: &'a WorldState,
+    source: &'a Source,
+    window: DayWindow,
+) -> impl Iterator<Item = Entry> + 'a {
     let account = source.ledger_account();
     st.ledger
         .postings()
@@ -456,28 +512,48 @@ pub fn ledger_entries<'a>(st: &'a WorldState, source: &'a Source, window: DayWin
         .filter_map(move |p| {
             let leg = p.legs.iter().find(|l| l.account == account)?;
             match source {
-                Source::ChannelMerchant { instance, mch_id } => channel_entry(st, instance, mch_id, p, leg.amount),
-                Source::BankAccount { instance, .. } => Some(bank_entry(st, instance, p, leg.amount)),
+                Source::ChannelMerchant { instance, mch_id } => {
+                    channel_entry(st, instance, mch_id, p, leg.amount)
+                }
+                Source::BankAccount { instance, .. } => {
+                    Some(bank_entry(st, instance, p, leg.amount))
+                }
             }
         })
 }
 
 /// A channel merchant's movement as a bill row. Payments carry their fee (the separate fee
 /// posting is folded into its payment, as the bills show it); fee postings are not rows.
-fn channel_entry(st: &WorldState, instance: &str, mch_id: &str, p: &Posting, amount: Money) -> Option<Entry> {
+fn channel_entry(
+    st: &WorldState,
+    instance: &str,
+    mch_id: &str,
+    p: &Posting,
+    amount: Money,
+) -> Option<Entry> {
     let kind = match p.kind {
         PostingKind::Payment => EntryKind::Payment,
         PostingKind::Refund => EntryKind::Refund,
         PostingKind::Fee => return None,
         _ => EntryKind::Other,
     };
-    let fee_rate = st.spec.channel(instance).map(|c| c.fee_rate).unwrap_or_default();
+    let fee_rate = st
+        .spec
+        .channel(instance)
+        .map(|c| c.fee_rate)
+        .unwrap_or_default();
     let order = match st.channels.get(instance) {
-        Some(ChannelState::WechatPayV2(ws)) => ws.orders.get(&(mch_id.to_string(), p.reference.clone())),
+        Some(ChannelState::WechatPayV2(ws)) => {
+            ws.orders.get(&(mch_id.to_string(), p.reference.clone()))
+        }
         None => None,
     };
     let zero = Money::zero(amount.currency);
-    let mut details = Details { merchant_id: mch_id.to_string(), fee_rate, ..Details::default() };
+    let mut details = Details {
+        merchant_id: mch_id.to_string(),
+        fee_rate,
+        ..Details::default()
+    };
     let (mut issuer_ref, mut created_at, mut fee) = (String::new(), None, zero);
     if let Some(o) = order {
         details.app_id = o.appid.clone();
@@ -553,7 +629,12 @@ fn bank_entry(st: &WorldState, instance: &str, p: &Posting, amount: Money) -> En
 /// order, so the k-th posting of this kind for an order number belongs to the k-th payout
 /// under that number that moved money (a bank that pays a repeated order number again has
 /// several); the ordinal is only computed when there is more than one candidate.
-fn payout_of<'a>(st: &'a WorldState, instance: &str, p: &Posting, kind: EntryKind) -> Option<&'a banks::Payout> {
+fn payout_of<'a>(
+    st: &'a WorldState,
+    instance: &str,
+    p: &Posting,
+    kind: EntryKind,
+) -> Option<&'a banks::Payout> {
     let bank = st.banks.get(instance)?;
     let candidates = || {
         bank.payouts.iter().filter(move |po| {

@@ -37,7 +37,9 @@ pub const LINES_86: usize = 6;
 
 /// `1234,56`.
 fn amount(d: Decimal) -> String {
-    let mut a = d.abs().round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    let mut a = d
+        .abs()
+        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
     a.rescale(2);
     // A negated zero would print as `-0.00`.
     a.set_sign_positive(a.is_sign_positive() || a.is_zero());
@@ -45,7 +47,12 @@ fn amount(d: Decimal) -> String {
 }
 
 fn balance_line(tag: &str, date: chrono::NaiveDate, ccy: &str, d: Decimal) -> String {
-    format!(":{tag}:{}{}{ccy}{}\r\n", if d >= Decimal::ZERO { 'C' } else { 'D' }, date.format("%y%m%d"), amount(d))
+    format!(
+        ":{tag}:{}{}{ccy}{}\r\n",
+        if d >= Decimal::ZERO { 'C' } else { 'D' },
+        date.format("%y%m%d"),
+        amount(d)
+    )
 }
 
 /// True for characters of the SWIFT `x` set.
@@ -74,11 +81,21 @@ fn bank_reference(r: &str) -> String {
 }
 
 /// Stream the statement.
-pub fn write_statement<W: Write>(out: W, head: &StatementHead, entries: impl Iterator<Item = Entry>) -> io::Result<()> {
+pub fn write_statement<W: Write>(
+    out: W,
+    head: &StatementHead,
+    entries: impl Iterator<Item = Entry>,
+) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, out);
     let w = &head.window;
     let ccy = head.account.currency.code();
-    write!(out, ":20:STMT{}\r\n:25:{}\r\n:28C:{}/1\r\n", w.day.format("%y%m%d"), head.account.number, head.sequence)?;
+    write!(
+        out,
+        ":20:STMT{}\r\n:25:{}\r\n:28C:{}/1\r\n",
+        w.day.format("%y%m%d"),
+        head.account.number,
+        head.sequence
+    )?;
     out.write_all(balance_line("60F", w.day, ccy, head.opening).as_bytes())?;
     let mut info = String::new();
     for e in entries {
@@ -101,12 +118,20 @@ pub fn write_statement<W: Write>(out: W, head: &StatementHead, entries: impl Ite
         info.push_str("/EREF/");
         info.push_str(&e.reference);
         let d = &e.details;
-        for (code, value) in [("ACCT", &d.counterparty_account), ("NAME", &d.counterparty_name), ("REMI", &d.subject)] {
+        for (code, value) in [
+            ("ACCT", &d.counterparty_account),
+            ("NAME", &d.counterparty_name),
+            ("REMI", &d.subject),
+        ] {
             if !value.is_empty() {
                 info.push('/');
                 info.push_str(code);
                 info.push('/');
-                info.extend(value.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }));
+                info.extend(
+                    value
+                        .chars()
+                        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c }),
+                );
             }
         }
         out.write_all(b":86:")?;

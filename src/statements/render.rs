@@ -8,7 +8,10 @@
 
 use super::encode::{CountingSink, Transcode, Truncate, Utf16Le};
 use super::mismatch::Plan;
-use super::{account_info, alipay, camt053, day_window, ledger_entries, mt940, opening_balance, wechat, Entry, Source, StatementHead};
+use super::{
+    account_info, alipay, camt053, day_window, ledger_entries, mt940, opening_balance, wechat,
+    Entry, Source, StatementHead,
+};
 use crate::clock::Instant;
 use crate::world::WorldState;
 use chrono::{Duration, NaiveDate};
@@ -65,13 +68,19 @@ impl Format {
         let format = match name {
             "wechat" => Format::Wechat(match bill_type {
                 None => BillType::All,
-                Some(t) => BillType::parse(t).ok_or_else(|| format!("bill_type: `{t}` is not one of ALL, SUCCESS, REFUND"))?,
+                Some(t) => BillType::parse(t).ok_or_else(|| {
+                    format!("bill_type: `{t}` is not one of ALL, SUCCESS, REFUND")
+                })?,
             }),
             "alipay" => Format::Alipay,
             "camt053.02" | "camt053" => Format::Camt053(camt053::Version::V02),
             "camt053.08" => Format::Camt053(camt053::Version::V08),
             "mt940" => Format::Mt940,
-            other => return Err(format!("format: `{other}` is not one of wechat, alipay, camt053.02, camt053.08, mt940")),
+            other => {
+                return Err(format!(
+                    "format: `{other}` is not one of wechat, alipay, camt053.02, camt053.08, mt940"
+                ))
+            }
         };
         if bill_type.is_some() && !matches!(format, Format::Wechat(_)) {
             return Err("bill_type: applies to format wechat only".into());
@@ -118,8 +127,12 @@ impl Format {
         match self {
             Format::Wechat(_) => format!("{}_{day}_bill.csv", head.account.number),
             Format::Alipay => format!("{}_{day}.csv.zip", alipay::account_id(&head.account.number)),
-            Format::Camt053(camt053::Version::V02) => format!("{}_{day}.camt053.02.xml", head.account.number),
-            Format::Camt053(camt053::Version::V08) => format!("{}_{day}.camt053.08.xml", head.account.number),
+            Format::Camt053(camt053::Version::V02) => {
+                format!("{}_{day}.camt053.02.xml", head.account.number)
+            }
+            Format::Camt053(camt053::Version::V08) => {
+                format!("{}_{day}.camt053.08.xml", head.account.number)
+            }
             Format::Mt940 => format!("{}_{day}.sta", head.account.number),
         }
     }
@@ -128,7 +141,12 @@ impl Format {
 /// Write `entries` in `format` with no mismatch applied: the bare writer dispatch the
 /// benchmark, the golden files and [`render`] share. `entries` must be those
 /// [`Format::includes`] lists, and `head` totalled over them.
-pub fn write_format<W: Write>(format: Format, out: W, head: &StatementHead, entries: impl Iterator<Item = Entry>) -> io::Result<()> {
+pub fn write_format<W: Write>(
+    format: Format,
+    out: W,
+    head: &StatementHead,
+    entries: impl Iterator<Item = Entry>,
+) -> io::Result<()> {
     match format {
         Format::Wechat(_) => wechat::write_bill(out, head, entries),
         Format::Alipay => alipay::write_bill(out, head, entries, alipay::CsvEncoding::Gbk),
@@ -168,14 +186,24 @@ pub fn available_at(st: &WorldState, source: &Source, day: NaiveDate, format: Fo
 
 /// Render `source`'s statement of `day` in `format` into `out`, as the world (and its
 /// mismatches) has it now. Returns the head the file was written with.
-pub fn render(st: &WorldState, source: &Source, day: NaiveDate, format: Format, out: impl Write) -> Result<StatementHead, RenderError> {
+pub fn render(
+    st: &WorldState,
+    source: &Source,
+    day: NaiveDate,
+    format: Format,
+    out: impl Write,
+) -> Result<StatementHead, RenderError> {
     let is_channel = matches!(source, Source::ChannelMerchant { .. });
     if format.is_channel_bill() != is_channel {
         return Err(RenderError::Unsupported(format!(
             "format: `{}` is a {} account; use {}",
             source.instance(),
             if is_channel { "channel" } else { "bank" },
-            if is_channel { "wechat or alipay" } else { "camt053.02, camt053.08 or mt940" }
+            if is_channel {
+                "wechat or alipay"
+            } else {
+                "camt053.02, camt053.08 or mt940"
+            }
         )));
     }
     let window = day_window(day);
@@ -184,18 +212,35 @@ pub fn render(st: &WorldState, source: &Source, day: NaiveDate, format: Format, 
         return Err(RenderError::Unsupported(format!(
             "status mismatch `{}` cannot be shown in {} (it has no entry status); fetch {} instead",
             plan.status_ids.join("`, `"),
-            if format == Format::Mt940 { "MT940" } else { "the Alipay bill" },
-            if format == Format::Mt940 { "camt053.02" } else { "wechat" }
+            if format == Format::Mt940 {
+                "MT940"
+            } else {
+                "the Alipay bill"
+            },
+            if format == Format::Mt940 {
+                "camt053.02"
+            } else {
+                "wechat"
+            }
         )));
     }
-    let available_at = window.end + format.ready_after() + plan.late_by.unwrap_or_else(Duration::zero);
+    let available_at =
+        window.end + format.ready_after() + plan.late_by.unwrap_or_else(Duration::zero);
     let now = st.clock.now();
     if now < available_at {
         return Err(RenderError::NotAvailable { day, available_at });
     }
-    let entries = || plan.apply(ledger_entries(st, source, window)).filter(move |e| format.includes(e));
-    let opening = if is_channel { Default::default() } else { opening_balance(st, source, &window) };
-    let mut head = StatementHead::summarise(account_info(st, source), window, now, opening, entries());
+    let entries = || {
+        plan.apply(ledger_entries(st, source, window))
+            .filter(move |e| format.includes(e))
+    };
+    let opening = if is_channel {
+        Default::default()
+    } else {
+        opening_balance(st, source, &window)
+    };
+    let mut head =
+        StatementHead::summarise(account_info(st, source), window, now, opening, entries());
     plan.adjust_head(&mut head);
     if head.totals.count == 0 && matches!(format, Format::Wechat(_)) {
         return Err(RenderError::Empty);
@@ -210,14 +255,26 @@ pub fn render(st: &WorldState, source: &Source, day: NaiveDate, format: Format, 
         }
     };
     match keep {
-        Some(k) => write_encoded(format, plan.wrong_encoding, Truncate::new(out, k), &head, entries())?,
+        Some(k) => write_encoded(
+            format,
+            plan.wrong_encoding,
+            Truncate::new(out, k),
+            &head,
+            entries(),
+        )?,
         None => write_encoded(format, plan.wrong_encoding, out, &head, entries())?,
     }
     Ok(head)
 }
 
 /// The writer, in the right encoding or (for the `encoding` mismatch) the wrong one.
-fn write_encoded<W: Write>(format: Format, wrong: bool, out: W, head: &StatementHead, entries: impl Iterator<Item = Entry>) -> io::Result<()> {
+fn write_encoded<W: Write>(
+    format: Format,
+    wrong: bool,
+    out: W,
+    head: &StatementHead,
+    entries: impl Iterator<Item = Entry>,
+) -> io::Result<()> {
     if !wrong {
         return write_format(format, out, head, entries);
     }

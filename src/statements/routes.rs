@@ -22,7 +22,9 @@ fn err(status: StatusCode, msg: impl Into<String>) -> Reply {
 }
 
 fn parse_day(text: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(text, "%Y%m%d")).ok()
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(text, "%Y%m%d"))
+        .ok()
 }
 
 /// Serve `/_sandbank/statements/{segs…}`.
@@ -32,14 +34,28 @@ pub fn handle(sb: &Sandbank, req: &InboundRequest, segs: &[&str]) -> Reply {
         (Method::GET, [instance, "mismatches"]) => {
             let st = sb.lock();
             if st.spec.channel(instance).is_none() && st.spec.bank(instance).is_none() {
-                return err(StatusCode::NOT_FOUND, format!("no channel or bank `{instance}`"));
+                return err(
+                    StatusCode::NOT_FOUND,
+                    format!("no channel or bank `{instance}`"),
+                );
             }
-            let list: Vec<_> = st.statements.all().iter().filter(|m| m.instance == *instance).collect();
-            Reply::json(StatusCode::OK, &json!({ "instance": instance, "mismatches": list }))
+            let list: Vec<_> = st
+                .statements
+                .all()
+                .iter()
+                .filter(|m| m.instance == *instance)
+                .collect();
+            Reply::json(
+                StatusCode::OK,
+                &json!({ "instance": instance, "mismatches": list }),
+            )
         }
         (Method::POST, [instance, "mismatches"]) => add_mismatch(sb, req, instance),
         (Method::GET, [instance, date]) => statement(sb, req, instance, date),
-        _ => err(StatusCode::NOT_FOUND, format!("no control route {} /_sandbank/{}", req.method, req.path)),
+        _ => err(
+            StatusCode::NOT_FOUND,
+            format!("no control route {} /_sandbank/{}", req.method, req.path),
+        ),
     }
 }
 
@@ -49,12 +65,21 @@ fn add_mismatch(sb: &Sandbank, req: &InboundRequest, instance: &str) -> Reply {
         Err(e) => return err(StatusCode::BAD_REQUEST, format!("not a mismatch: {e}")),
     };
     if raw.instance.as_deref().is_some_and(|i| i != instance) {
-        return err(StatusCode::BAD_REQUEST, format!("instance: `{}` differs from the URL's `{instance}`", raw.instance.unwrap_or_default()));
+        return err(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "instance: `{}` differs from the URL's `{instance}`",
+                raw.instance.unwrap_or_default()
+            ),
+        );
     }
     raw.instance = Some(instance.to_string());
     let mut st = sb.lock();
     let default_id = st.statements.next_id();
-    let m = match raw.validate(&default_id).and_then(|m| check_against_world(&st.spec, &m).map(|_| m)) {
+    let m = match raw
+        .validate(&default_id)
+        .and_then(|m| check_against_world(&st.spec, &m).map(|_| m))
+    {
         Ok(m) => m,
         Err(e) => return err(StatusCode::BAD_REQUEST, e.to_string()),
     };
@@ -62,7 +87,15 @@ fn add_mismatch(sb: &Sandbank, req: &InboundRequest, instance: &str) -> Reply {
     let message = format!("mismatch `{}` ({:?}) on {} added", m.id, m.kind, m.day);
     match st.statements.add(m) {
         Ok(()) => {
-            st.record(EntryKind::World, Record { instance: instance.into(), op: "statement.mismatch".into(), message, ..Default::default() });
+            st.record(
+                EntryKind::World,
+                Record {
+                    instance: instance.into(),
+                    op: "statement.mismatch".into(),
+                    message,
+                    ..Default::default()
+                },
+            );
             Reply::json(StatusCode::CREATED, &view)
         }
         Err(e) => err(StatusCode::CONFLICT, e.to_string()),
@@ -74,7 +107,10 @@ fn expected(sb: &Sandbank, req: &InboundRequest) -> Reply {
         return err(StatusCode::BAD_REQUEST, "date: missing (YYYY-MM-DD)");
     };
     let Some(day) = parse_day(&date) else {
-        return err(StatusCode::BAD_REQUEST, format!("date: `{date}` is not a date (YYYY-MM-DD)"));
+        return err(
+            StatusCode::BAD_REQUEST,
+            format!("date: `{date}` is not a date (YYYY-MM-DD)"),
+        );
     };
     let st = sb.lock();
     let instances: Vec<String> = match req.query_param("instance") {
@@ -82,23 +118,44 @@ fn expected(sb: &Sandbank, req: &InboundRequest) -> Reply {
             return err(StatusCode::NOT_FOUND, format!("no channel or bank `{i}`"));
         }
         Some(i) => vec![i],
-        None => st.spec.channels.iter().map(|c| c.id.clone()).chain(st.spec.banks.iter().map(|b| b.id.clone())).collect(),
+        None => st
+            .spec
+            .channels
+            .iter()
+            .map(|c| c.id.clone())
+            .chain(st.spec.banks.iter().map(|b| b.id.clone()))
+            .collect(),
     };
-    let list: Vec<_> = instances.iter().flat_map(|i| expected_discrepancies(&st, i, day)).collect();
+    let list: Vec<_> = instances
+        .iter()
+        .flat_map(|i| expected_discrepancies(&st, i, day))
+        .collect();
     Reply::json(StatusCode::OK, &json!({ "date": day, "expected": list }))
 }
 
 fn statement(sb: &Sandbank, req: &InboundRequest, instance: &str, date: &str) -> Reply {
     let Some(day) = parse_day(date) else {
-        return err(StatusCode::BAD_REQUEST, format!("date: `{date}` is not a date (YYYY-MM-DD)"));
+        return err(
+            StatusCode::BAD_REQUEST,
+            format!("date: `{date}` is not a date (YYYY-MM-DD)"),
+        );
     };
     let mut st = sb.lock();
     let source = match Source::resolve(&st, instance, req.query_param("account").as_deref()) {
         Ok(s) => s,
         Err(e) => return err(StatusCode::NOT_FOUND, e),
     };
-    let default_format = if matches!(source, Source::ChannelMerchant { .. }) { "wechat" } else { "camt053.02" };
-    let format = match Format::parse(req.query_param("format").as_deref().unwrap_or(default_format), req.query_param("bill_type").as_deref()) {
+    let default_format = if matches!(source, Source::ChannelMerchant { .. }) {
+        "wechat"
+    } else {
+        "camt053.02"
+    };
+    let format = match Format::parse(
+        req.query_param("format")
+            .as_deref()
+            .unwrap_or(default_format),
+        req.query_param("bill_type").as_deref(),
+    ) {
         Ok(f) => f,
         Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
@@ -108,16 +165,34 @@ fn statement(sb: &Sandbank, req: &InboundRequest, instance: &str, date: &str) ->
     let reply = match result {
         Ok(head) => {
             let mut r = Reply::new(StatusCode::OK, format.content_type(), body);
-            r.headers.push(("content-disposition", format!("attachment; filename=\"{}\"", format.file_name(&head))));
-            let message = format!("{format:?} statement of {day} for {}: {} entries", source.account(), head.totals.count);
-            st.record(EntryKind::World, Record { instance: instance.into(), op: "statement".into(), message, ..Default::default() });
+            r.headers.push((
+                "content-disposition",
+                format!("attachment; filename=\"{}\"", format.file_name(&head)),
+            ));
+            let message = format!(
+                "{format:?} statement of {day} for {}: {} entries",
+                source.account(),
+                head.totals.count
+            );
+            st.record(
+                EntryKind::World,
+                Record {
+                    instance: instance.into(),
+                    op: "statement".into(),
+                    message,
+                    ..Default::default()
+                },
+            );
             r
         }
         Err(RenderError::NotAvailable { available_at, .. }) => Reply::json(
             StatusCode::CONFLICT,
             &json!({"error": format!("the statement of {day} is not available yet"), "available_at": available_at.to_rfc3339()}),
         ),
-        Err(RenderError::Empty) => err(StatusCode::NOT_FOUND, "No Bill Exist: no rows of this bill type on that day"),
+        Err(RenderError::Empty) => err(
+            StatusCode::NOT_FOUND,
+            "No Bill Exist: no rows of this bill type on that day",
+        ),
         Err(e @ RenderError::Unsupported(_)) => err(StatusCode::BAD_REQUEST, e.to_string()),
         Err(e @ RenderError::Io(_)) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };

@@ -51,7 +51,11 @@ pub fn entry(flavour: Flavour, window: &DayWindow, i: u64, n: u64) -> Entry {
             Entry {
                 at,
                 created_at: Some(at - Duration::seconds(7)),
-                kind: if refund { EntryKind::Refund } else { EntryKind::Payment },
+                kind: if refund {
+                    EntryKind::Refund
+                } else {
+                    EntryKind::Payment
+                },
                 status: EntryStatus::Booked,
                 reference: format!("ORD{:013}", order),
                 issuer_ref: format!("4200002026030{:015}", order),
@@ -65,7 +69,11 @@ pub fn entry(flavour: Flavour, window: &DayWindow, i: u64, n: u64) -> Entry {
                     payer: format!("oUpF8uMuAJO_M2pxb1Q9zN{:06}", order % 1_000_000),
                     trade_type: if order % 3 == 0 { "JSAPI" } else { "NATIVE" }.into(),
                     subject: SUBJECTS[(order % 4) as usize].into(),
-                    attach: if order % 5 == 0 { "shop=1".into() } else { String::new() },
+                    attach: if order % 5 == 0 {
+                        "shop=1".into()
+                    } else {
+                        String::new()
+                    },
                     fee_rate: FEE_RATE,
                     ..Details::default()
                 },
@@ -79,10 +87,18 @@ pub fn entry(flavour: Flavour, window: &DayWindow, i: u64, n: u64) -> Entry {
             Entry {
                 at,
                 created_at: Some(at),
-                kind: if ret { EntryKind::PayoutReturn } else { EntryKind::Payout },
+                kind: if ret {
+                    EntryKind::PayoutReturn
+                } else {
+                    EntryKind::Payout
+                },
                 status: EntryStatus::Booked,
                 reference: format!("PO{:012}", order),
-                issuer_ref: if ret { format!("{payout_id}R") } else { payout_id },
+                issuer_ref: if ret {
+                    format!("{payout_id}R")
+                } else {
+                    payout_id
+                },
                 refund_reference: None,
                 refund_id: None,
                 amount: if ret { amount } else { amount.neg() },
@@ -91,7 +107,11 @@ pub fn entry(flavour: Flavour, window: &DayWindow, i: u64, n: u64) -> Entry {
                     merchant_id: "20000100".into(),
                     counterparty_account: format!("62220200{:011}", order % 1000),
                     counterparty_name: format!("收款人 {}", order % 1000),
-                    subject: if ret { format!("return of payout PO{order:012}") } else { format!("payout PO{order:012}") },
+                    subject: if ret {
+                        format!("return of payout PO{order:012}")
+                    } else {
+                        format!("payout PO{order:012}")
+                    },
                     ..Details::default()
                 },
             }
@@ -108,8 +128,18 @@ pub fn entries(flavour: Flavour, n: u64) -> impl Iterator<Item = Entry> + Clone 
 /// The account of a synthetic day.
 pub fn account(flavour: Flavour) -> AccountInfo {
     match flavour {
-        Flavour::Channel => AccountInfo { instance: "wxpay".into(), number: "10000100".into(), name: "merchant 10000100".into(), currency: Currency::Cny },
-        Flavour::Bank => AccountInfo { instance: "bank".into(), number: "6222000000000000001".into(), name: "sandbank platform reserve".into(), currency: Currency::Cny },
+        Flavour::Channel => AccountInfo {
+            instance: "wxpay".into(),
+            number: "10000100".into(),
+            name: "merchant 10000100".into(),
+            currency: Currency::Cny,
+        },
+        Flavour::Bank => AccountInfo {
+            instance: "bank".into(),
+            number: "6222000000000000001".into(),
+            name: "sandbank platform reserve".into(),
+            currency: Currency::Cny,
+        },
     }
 }
 
@@ -121,15 +151,28 @@ pub fn head(flavour: Flavour, n: u64, filter: impl Fn(&Entry) -> bool) -> Statem
         Flavour::Channel => Decimal::ZERO,
         Flavour::Bank => Decimal::from(1_000_000),
     };
-    StatementHead::summarise(account(flavour), window, window.end + Duration::hours(6), opening, entries(flavour, n).filter(|e| filter(e)))
+    StatementHead::summarise(
+        account(flavour),
+        window,
+        window.end + Duration::hours(6),
+        opening,
+        entries(flavour, n).filter(|e| filter(e)),
+    )
 }
 
 /// A field of `/proc/self/status` in KiB (`VmHWM`: peak resident memory, `VmRSS`: resident
 /// memory now), for the benchmark and the streaming test. `None` off Linux.
 pub fn memory_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
-    line[field.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
+    line[field.len() + 1..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Reset the peak (`VmHWM`) to the current resident size, so that the next peak measures

@@ -17,7 +17,7 @@
 //!   20002); a day's bill exists from 09:00 Beijing time the next day ([`BILL_READY_AFTER`]).
 
 use super::render::{self, BillType, Format, RenderError};
-use super::{Entry, EntryKind, EntryStatus, StatementHead, Source, WRITE_BUFFER_BYTES};
+use super::{Entry, EntryKind, EntryStatus, Source, StatementHead, WRITE_BUFFER_BYTES};
 use crate::channels::wxpay::xml;
 use crate::http::Reply;
 use crate::scenario::{ChannelSpec, WxMerchant};
@@ -32,7 +32,8 @@ use std::io::{self, BufWriter, Write};
 pub const ALL_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
 
 /// The header of the summary.
-pub const SUMMARY_HEADER: &str = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额";
+pub const SUMMARY_HEADER: &str =
+    "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额";
 
 /// When a day's bill exists: 09:00 Beijing time the next day, i.e. this long after the cut-off.
 pub const BILL_READY_AFTER: Duration = Duration::hours(9);
@@ -41,11 +42,19 @@ pub const BILL_READY_AFTER: Duration = Duration::hours(9);
 pub const BILL_READY_AFTER_HOURS: i64 = 9;
 
 fn no_bill() -> Reply {
-    Reply::xml(xml::write([("return_code", "FAIL"), ("return_msg", "No Bill Exist"), ("error_code", "20002")]))
+    Reply::xml(xml::write([
+        ("return_code", "FAIL"),
+        ("return_msg", "No Bill Exist"),
+        ("error_code", "20002"),
+    ]))
 }
 
 fn bill_fail(msg: &str) -> Reply {
-    Reply::xml(xml::write([("return_code", "FAIL"), ("return_msg", msg), ("error_code", "20001")]))
+    Reply::xml(xml::write([
+        ("return_code", "FAIL"),
+        ("return_msg", msg),
+        ("error_code", "20001"),
+    ]))
 }
 
 /// `rate` as WeChat prints it: `0.60%`.
@@ -65,11 +74,24 @@ fn yuan(d: Decimal, dp: u32) -> String {
 
 /// Serve `pay/downloadbill` for `merchant`: the statement of the merchant's account for
 /// `bill_date`, with the world's mismatches applied.
-pub fn downloadbill(st: &mut WorldState, spec: &ChannelSpec, merchant: &WxMerchant, f: &BTreeMap<String, String>) -> Reply {
-    let Some(date) = f.get("bill_date").and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok()) else {
+pub fn downloadbill(
+    st: &mut WorldState,
+    spec: &ChannelSpec,
+    merchant: &WxMerchant,
+    f: &BTreeMap<String, String>,
+) -> Reply {
+    let Some(date) = f
+        .get("bill_date")
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
+    else {
         return bill_fail("invalid bill_date");
     };
-    let bill_type = match BillType::parse(f.get("bill_type").map(String::as_str).filter(|t| !t.is_empty()).unwrap_or("ALL")) {
+    let bill_type = match BillType::parse(
+        f.get("bill_type")
+            .map(String::as_str)
+            .filter(|t| !t.is_empty())
+            .unwrap_or("ALL"),
+    ) {
         Some(t) => t,
         None => return bill_fail("invalid bill_type"),
     };
@@ -78,13 +100,17 @@ pub fn downloadbill(st: &mut WorldState, spec: &ChannelSpec, merchant: &WxMercha
         Some("GZIP") => true,
         Some(_) => return bill_fail("invalid tar_type"),
     };
-    let source = Source::ChannelMerchant { instance: spec.id.clone(), mch_id: merchant.mch_id.clone() };
+    let source = Source::ChannelMerchant {
+        instance: spec.id.clone(),
+        mch_id: merchant.mch_id.clone(),
+    };
     let format = Format::Wechat(bill_type);
     // The HTTP reply is one body, so the bill is streamed into memory here (through the
     // gzip encoder when asked); the writer itself holds no more than its buffer.
     let result = if gzip {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        render::render(st, &source, date, format, &mut enc).and_then(|_| enc.finish().map_err(RenderError::Io))
+        render::render(st, &source, date, format, &mut enc)
+            .and_then(|_| enc.finish().map_err(RenderError::Io))
     } else {
         let mut body = Vec::new();
         render::render(st, &source, date, format, &mut body).map(|_| body)
@@ -99,17 +125,21 @@ pub fn downloadbill(st: &mut WorldState, spec: &ChannelSpec, merchant: &WxMercha
 
 /// True when `bill_type` lists `e`.
 pub fn includes(bill_type: BillType, e: &Entry) -> bool {
-    match (bill_type, e.kind) {
-        (BillType::All, EntryKind::Payment | EntryKind::Refund) => true,
-        (BillType::Success, EntryKind::Payment) => true,
-        (BillType::Refund, EntryKind::Refund) => true,
-        _ => false,
-    }
+    matches!(
+        (bill_type, e.kind),
+        (BillType::All, EntryKind::Payment | EntryKind::Refund)
+            | (BillType::Success, EntryKind::Payment)
+            | (BillType::Refund, EntryKind::Refund)
+    )
 }
 
 /// Stream the bill: header, one row per entry, summary (from `head.totals`). The caller
 /// filters `entries` with [`includes`]; `head` was totalled over the same stream.
-pub fn write_bill<W: Write>(out: W, head: &StatementHead, entries: impl Iterator<Item = Entry>) -> io::Result<()> {
+pub fn write_bill<W: Write>(
+    out: W,
+    head: &StatementHead,
+    entries: impl Iterator<Item = Entry>,
+) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, out);
     out.write_all(ALL_HEADER.as_bytes())?;
     out.write_all(b"\r\n")?;
@@ -118,7 +148,11 @@ pub fn write_bill<W: Write>(out: W, head: &StatementHead, entries: impl Iterator
         let time = w.local_time(e.at);
         let abs = e.amount.amount.abs();
         let is_refund = e.kind == EntryKind::Refund;
-        let (settle, refund) = if is_refund { (Decimal::ZERO, abs) } else { (abs, Decimal::ZERO) };
+        let (settle, refund) = if is_refund {
+            (Decimal::ZERO, abs)
+        } else {
+            (abs, Decimal::ZERO)
+        };
         let d = &e.details;
         let trade_state = match (is_refund, e.status) {
             (true, _) => "REFUND",
@@ -132,7 +166,12 @@ pub fn write_bill<W: Write>(out: W, head: &StatementHead, entries: impl Iterator
             (true, EntryStatus::Pending) => "PROCESSING",
             (true, EntryStatus::Failed) => "REFUNDCLOSE",
         };
-        let (settle_s, refund_s, fee_s, rate_s) = (yuan(settle, 2), yuan(refund, 2), yuan(e.fee.amount, 5), rate_percent(d.fee_rate));
+        let (settle_s, refund_s, fee_s, rate_s) = (
+            yuan(settle, 2),
+            yuan(refund, 2),
+            yuan(e.fee.amount, 5),
+            rate_percent(d.fee_rate),
+        );
         let fields: [&str; 27] = [
             &time,
             &d.app_id,
@@ -148,8 +187,12 @@ pub fn write_bill<W: Write>(out: W, head: &StatementHead, entries: impl Iterator
             e.amount.currency.code(),
             &settle_s,
             "0.00",
-            e.refund_id.as_deref().unwrap_or(if is_refund { "" } else { "0" }),
-            e.refund_reference.as_deref().unwrap_or(if is_refund { "" } else { "0" }),
+            e.refund_id
+                .as_deref()
+                .unwrap_or(if is_refund { "" } else { "0" }),
+            e.refund_reference
+                .as_deref()
+                .unwrap_or(if is_refund { "" } else { "0" }),
             &refund_s,
             "0.00",
             if is_refund { "ORIGINAL" } else { "" },
@@ -168,7 +211,15 @@ pub fn write_bill<W: Write>(out: W, head: &StatementHead, entries: impl Iterator
     out.write_all(b"\r\n")?;
     let t = &head.totals;
     let n = t.count.to_string();
-    let summary = [n.as_str(), &yuan(t.payment_sum, 2), &yuan(t.refund_sum, 2), "0.00", &yuan(t.fee_sum, 5), &yuan(t.payment_sum, 2), &yuan(t.refund_sum, 2)];
+    let summary = [
+        n.as_str(),
+        &yuan(t.payment_sum, 2),
+        &yuan(t.refund_sum, 2),
+        "0.00",
+        &yuan(t.fee_sum, 5),
+        &yuan(t.payment_sum, 2),
+        &yuan(t.refund_sum, 2),
+    ];
     write_row(&mut out, &summary)?;
     out.flush()
 }
