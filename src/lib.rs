@@ -20,7 +20,10 @@
 //! - [`channels`] — acquiring channels, one folder per kind: [`channels::wxpay`] (WeChat
 //!   Pay v2: XML, signatures, notifications).
 //! - [`banks`] — payout banks: [`banks::payout_json`] (a JSON 代付 API).
-//! - [`statements`] — business-day windows and statement writers ([`statements::wechat`]).
+//! - [`statements`] — one statement model (business-day window, ledger entries, balances),
+//!   streaming writers per format ([`statements::wechat`], [`statements::alipay`],
+//!   [`statements::camt053`], [`statements::mt940`]), injected mismatches and the expected
+//!   discrepancies they record ([`statements::mismatch`]).
 //! - [`faults`] — fault rules: matching and actions.
 //! - [`ledger`] — double-entry postings: the truth about money.
 //! - [`journal`] — the bounded timeline of everything that happened.
