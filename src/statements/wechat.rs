@@ -38,9 +38,6 @@ pub const SUMMARY_HEADER: &str =
 /// When a day's bill exists: 09:00 Beijing time the next day, i.e. this long after the cut-off.
 pub const BILL_READY_AFTER: Duration = Duration::hours(9);
 
-/// Hours after the day's cut-off at which the bill exists (09:00 the next day).
-pub const BILL_READY_AFTER_HOURS: i64 = 9;
-
 fn no_bill() -> Reply {
     Reply::xml(xml::write([
         ("return_code", "FAIL"),
