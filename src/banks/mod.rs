@@ -133,32 +133,61 @@ pub enum ReturnError {
 /// `PayoutReturn` posting moves the money back from the payee to the platform account.
 /// `payout_id` picks one payout when several share the order number (a bank that pays a
 /// repeated order number again); otherwise the latest successful one is returned.
-pub fn return_payout(st: &mut WorldState, bank: &str, order_no: &str, payout_id: Option<&str>, reason: Option<&str>) -> Result<Payout, ReturnError> {
+pub fn return_payout(
+    st: &mut WorldState,
+    bank: &str,
+    order_no: &str,
+    payout_id: Option<&str>,
+    reason: Option<&str>,
+) -> Result<Payout, ReturnError> {
     let now = st.clock.now();
     let Some(bs) = st.banks.get_mut(bank) else {
         return Err(ReturnError::NotFound(format!("no bank `{bank}`")));
     };
-    let matching = |p: &Payout| p.order_no == order_no && payout_id.is_none_or(|id| p.payout_id == id);
-    let Some(index) = bs.payouts.iter().rposition(|p| matching(p) && p.status == PayoutStatus::Success) else {
+    let matching =
+        |p: &Payout| p.order_no == order_no && payout_id.is_none_or(|id| p.payout_id == id);
+    let Some(index) = bs
+        .payouts
+        .iter()
+        .rposition(|p| matching(p) && p.status == PayoutStatus::Success)
+    else {
         return Err(match bs.payouts.iter().rev().find(|p| matching(p)) {
             None => ReturnError::NotFound(format!("no payout `{order_no}` at bank `{bank}`")),
-            Some(p) => ReturnError::NotReturnable(format!("payout `{order_no}` is {}: only a SUCCESS payout can be returned", p.status.as_str())),
+            Some(p) => ReturnError::NotReturnable(format!(
+                "payout `{order_no}` is {}: only a SUCCESS payout can be returned",
+                p.status.as_str()
+            )),
         });
     };
     let p = &mut bs.payouts[index];
     p.status = PayoutStatus::Returned;
     p.reason = Some(reason.unwrap_or("BANK_RETURN").to_string());
     let payout = p.clone();
-    let (from, to) = (payee_path(bank, &payout.payee_account_no), account_path(bank, &payout.from_account));
+    let (from, to) = (
+        payee_path(bank, &payout.payee_account_no),
+        account_path(bank, &payout.from_account),
+    );
     // Two legs of one amount and currency: balances by construction.
-    let _ = st.ledger.transfer(now, crate::ledger::PostingKind::PayoutReturn, bank, order_no, &from, &to, payout.amount);
+    let _ = st.ledger.transfer(
+        now,
+        crate::ledger::PostingKind::PayoutReturn,
+        bank,
+        order_no,
+        &from,
+        &to,
+        payout.amount,
+    );
     st.record(
         EntryKind::Posting,
         Record {
             instance: bank.into(),
             op: "payout.return".into(),
             reference: Some(order_no.into()),
-            message: format!("{from} → {to} {} (returned: {})", payout.amount, payout.reason.as_deref().unwrap_or("")),
+            message: format!(
+                "{from} → {to} {} (returned: {})",
+                payout.amount,
+                payout.reason.as_deref().unwrap_or("")
+            ),
             ..Default::default()
         },
     );
@@ -175,13 +204,26 @@ pub fn return_route(sb: &Sandbank, bank: &str, order_no: &str, body: &[u8]) -> c
     } else {
         match serde_json::from_slice(body) {
             Ok(v @ Value::Object(_)) => v,
-            _ => return crate::http::Reply::json(StatusCode::BAD_REQUEST, &json!({"error": "the body must be a JSON object like {\"reason\": \"ACCOUNT_FROZEN\"}"})),
+            _ => {
+                return crate::http::Reply::json(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": "the body must be a JSON object like {\"reason\": \"ACCOUNT_FROZEN\"}"}),
+                )
+            }
         }
     };
     let mut st = sb.lock();
-    match return_payout(&mut st, bank, order_no, v.get("payout_id").and_then(Value::as_str), v.get("reason").and_then(Value::as_str)) {
+    match return_payout(
+        &mut st,
+        bank,
+        order_no,
+        v.get("payout_id").and_then(Value::as_str),
+        v.get("reason").and_then(Value::as_str),
+    ) {
         Ok(p) => crate::http::Reply::json(StatusCode::OK, &json!({ "bank": bank, "payout": p })),
-        Err(e @ ReturnError::NotFound(_)) => crate::http::Reply::json(StatusCode::NOT_FOUND, &json!({"error": e.to_string()})),
+        Err(e @ ReturnError::NotFound(_)) => {
+            crate::http::Reply::json(StatusCode::NOT_FOUND, &json!({"error": e.to_string()}))
+        }
         Err(e) => crate::http::Reply::json(StatusCode::CONFLICT, &json!({"error": e.to_string()})),
     }
 }
