@@ -55,7 +55,9 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
                 None => err(StatusCode::NOT_FOUND, format!("no bank `{id}`")),
             }
         }
-        (Method::POST, ["banks", id, "payouts", no, "return"]) => crate::banks::return_route(sb, id, no, &req.body),
+        (Method::POST, ["banks", id, "payouts", no, "return"]) => {
+            crate::banks::return_route(sb, id, no, &req.body)
+        }
         (_, ["statements", rest @ ..]) => crate::statements::routes::handle(sb, &req, rest),
         (Method::GET, ["journal"]) => journal(sb, &req),
         (Method::GET, ["ledger"]) => ledger(sb, &req),

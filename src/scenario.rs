@@ -468,10 +468,19 @@ impl RawScenario {
         for (i, raw) in self.mismatches.iter().enumerate() {
             let m = raw
                 .validate(&format!("mismatch-{}", i + 1))
-                .and_then(|m| crate::statements::mismatch::check_against_world(&spec, &m).map(|_| m))
+                .and_then(|m| {
+                    crate::statements::mismatch::check_against_world(&spec, &m).map(|_| m)
+                })
                 .map_err(|e| v.err(format!("mismatches[{i}].{}", e.field), e.problem))?;
-            if spec.mismatches.iter().any(|x: &crate::statements::mismatch::Mismatch| x.id == m.id) {
-                return Err(v.err(format!("mismatches[{i}].id"), format!("`{}` is used twice", m.id)));
+            if spec
+                .mismatches
+                .iter()
+                .any(|x: &crate::statements::mismatch::Mismatch| x.id == m.id)
+            {
+                return Err(v.err(
+                    format!("mismatches[{i}].id"),
+                    format!("`{}` is used twice", m.id),
+                ));
             }
             spec.mismatches.push(m);
         }
