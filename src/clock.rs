@@ -255,6 +255,11 @@ pub fn day_of(t: Instant, tz: Tz) -> NaiveDate {
     t.with_timezone(&tz).date_naive()
 }
 
+/// Serialize a duration as [`format_duration`] text (`30s`), for JSON views of the world.
+pub fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_duration(*d))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,9 +318,4 @@ mod tests {
         assert_eq!(day_of(at("2026-03-02 23:59:59"), SHANGHAI), day);
         assert_eq!(day_of(at("2026-03-03 00:00:00"), SHANGHAI), day.succ_opt().unwrap());
     }
-}
-
-/// Serialize a duration as [`format_duration`] text (`30s`), for JSON views of the world.
-pub fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format_duration(*d))
 }

@@ -138,10 +138,6 @@ impl Money {
         Ok(Money { amount: self.amount + other.amount, currency: self.currency })
     }
 
-    /// The negated amount.
-    pub fn neg(self) -> Money {
-        Money { amount: -self.amount, currency: self.currency }
-    }
 
     /// Multiply by a rate and round to the minor unit, half away from zero (四舍五入), which
     /// is how the Chinese channels round fees. The one rounding rule for fees in sandbank.
@@ -166,6 +162,14 @@ impl Money {
     /// The amount with the currency's decimals, e.g. `123.40`.
     pub fn major_string(&self) -> String {
         self.fixed(self.currency.exponent())
+    }
+}
+
+impl std::ops::Neg for Money {
+    type Output = Money;
+    /// The same amount with the opposite sign (a debit leg of a credit).
+    fn neg(self) -> Money {
+        Money { amount: -self.amount, currency: self.currency }
     }
 }
 

@@ -99,12 +99,11 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
         Some(path) => Box::new(std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?),
         None => Box::new(std::io::sink()),
     };
-    let mut opts: cucumber::cli::Opts<_, _, _, cucumber::cli::Empty> = cucumber::cli::Opts::default();
-    opts.tags_filter = tags;
-    opts.re_filter = match &cfg.name {
+    let re_filter = match &cfg.name {
         Some(n) => Some(regex::Regex::new(n).map_err(|e| anyhow::anyhow!("bad --name pattern `{n}`: {e}"))?),
         None => None,
     };
+    let opts: cucumber::cli::Opts<_, _, _, cucumber::cli::Empty> = cucumber::cli::Opts { tags_filter: tags, re_filter, ..Default::default() };
     let writer = scene::Scene::cucumber()
         .max_concurrent_scenarios(1)
         .before(|_feature, _rule, scenario, world| {

@@ -44,7 +44,7 @@ pub fn entry(flavour: Flavour, window: &DayWindow, i: u64, n: u64) -> Entry {
             let gross = Money::from_minor(minor(order), Currency::Cny);
             let (amount, fee) = if refund {
                 let part = Money::from_minor(minor(order) / 2 + 1, Currency::Cny);
-                (part.neg(), part.times_rate_rounded(FEE_RATE).neg())
+                (-part, -part.times_rate_rounded(FEE_RATE))
             } else {
                 (gross, gross.times_rate_rounded(FEE_RATE))
             };
@@ -101,7 +101,7 @@ pub fn entry(flavour: Flavour, window: &DayWindow, i: u64, n: u64) -> Entry {
                 },
                 refund_reference: None,
                 refund_id: None,
-                amount: if ret { amount } else { amount.neg() },
+                amount: if ret { amount } else { -amount },
                 fee: Money::zero(Currency::Cny),
                 details: Details {
                     merchant_id: "20000100".into(),
