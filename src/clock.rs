@@ -44,13 +44,21 @@ pub struct Clock {
 impl Clock {
     /// A manual clock standing at `start`.
     pub fn manual(start: Instant) -> Clock {
-        Clock { mode: ClockMode::Manual, manual_now: start, offset: Duration::zero() }
+        Clock {
+            mode: ClockMode::Manual,
+            manual_now: start,
+            offset: Duration::zero(),
+        }
     }
 
     /// A real clock; `start`, if given, sets the offset so that now is `start`.
     pub fn real(start: Option<Instant>) -> Clock {
         let offset = start.map(|s| s - Utc::now()).unwrap_or_else(Duration::zero);
-        Clock { mode: ClockMode::Real, manual_now: Utc::now(), offset }
+        Clock {
+            mode: ClockMode::Real,
+            manual_now: Utc::now(),
+            offset,
+        }
     }
 
     /// The mode.
@@ -130,7 +138,10 @@ pub struct Timers<E> {
 
 impl<E> Default for Timers<E> {
     fn default() -> Self {
-        Timers { heap: BinaryHeap::new(), next_seq: 0 }
+        Timers {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+        }
     }
 }
 
@@ -216,7 +227,13 @@ pub fn format_duration(d: Duration) -> String {
         out.push('-');
         ms = -ms;
     }
-    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ] {
         if ms >= size {
             out.push_str(&format!("{}{}", ms / size, unit));
             ms %= size;
@@ -233,7 +250,10 @@ pub fn parse_instant(text: &str, tz: Tz) -> Option<Instant> {
     }
     for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"] {
         if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(text.trim(), fmt) {
-            return tz.from_local_datetime(&naive).single().map(|t| t.with_timezone(&Utc));
+            return tz
+                .from_local_datetime(&naive)
+                .single()
+                .map(|t| t.with_timezone(&Utc));
         }
     }
     None
@@ -241,12 +261,20 @@ pub fn parse_instant(text: &str, tz: Tz) -> Option<Instant> {
 
 /// The half-open span `[start, end)` of business day `day` cut at local midnight in `tz`.
 pub fn business_day(day: NaiveDate, tz: Tz) -> (Instant, Instant) {
-    let start = day.and_hms_opt(0, 0, 0).expect("midnight always exists as a naive time");
+    let start = day
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight always exists as a naive time");
     let next = start + Duration::days(1);
     // Asia/Shanghai has no DST, so local midnight is never skipped or doubled; for zones
     // that have DST, `earliest` picks the first instant of an ambiguous midnight.
-    let s = tz.from_local_datetime(&start).earliest().unwrap_or_else(|| Utc.from_utc_datetime(&start).with_timezone(&tz));
-    let e = tz.from_local_datetime(&next).earliest().unwrap_or_else(|| Utc.from_utc_datetime(&next).with_timezone(&tz));
+    let s = tz
+        .from_local_datetime(&start)
+        .earliest()
+        .unwrap_or_else(|| Utc.from_utc_datetime(&start).with_timezone(&tz));
+    let e = tz
+        .from_local_datetime(&next)
+        .earliest()
+        .unwrap_or_else(|| Utc.from_utc_datetime(&next).with_timezone(&tz));
     (s.with_timezone(&Utc), e.with_timezone(&Utc))
 }
 
@@ -302,7 +330,10 @@ mod tests {
     fn durations_parse_and_print() {
         assert_eq!(parse_duration("15s").unwrap(), Duration::seconds(15));
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::minutes(90));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::milliseconds(250));
+        assert_eq!(
+            parse_duration("250ms").unwrap(),
+            Duration::milliseconds(250)
+        );
         assert!(parse_duration("15").is_err());
         assert!(parse_duration("3x").is_err());
         assert!(parse_duration("").is_err());
@@ -316,6 +347,9 @@ mod tests {
         assert_eq!(s.to_rfc3339(), "2026-03-01T16:00:00+00:00");
         assert_eq!(e - s, Duration::days(1));
         assert_eq!(day_of(at("2026-03-02 23:59:59"), SHANGHAI), day);
-        assert_eq!(day_of(at("2026-03-03 00:00:00"), SHANGHAI), day.succ_opt().unwrap());
+        assert_eq!(
+            day_of(at("2026-03-03 00:00:00"), SHANGHAI),
+            day.succ_opt().unwrap()
+        );
     }
 }

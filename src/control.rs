@@ -42,11 +42,15 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
     match (req.method.clone(), segs.as_slice()) {
         (Method::GET, ["health"]) => {
             let st = sb.lock();
-            ok(json!({"status": "ok", "world": st.spec.name, "seed": st.rng.seed(), "now": st.clock.now().to_rfc3339()}))
+            ok(
+                json!({"status": "ok", "world": st.spec.name, "seed": st.rng.seed(), "now": st.clock.now().to_rfc3339()}),
+            )
         }
         (Method::GET, ["clock"]) => clock_view(sb),
         (Method::POST, ["clock"]) => post_clock(sb, &req).await,
-        (Method::POST, ["channels", id, "orders", no, "pay"]) => pay(sb, id, no, req.query_param("mch_id").as_deref()),
+        (Method::POST, ["channels", id, "orders", no, "pay"]) => {
+            pay(sb, id, no, req.query_param("mch_id").as_deref())
+        }
         (Method::GET, ["channels", id, "orders", no]) => get_order(sb, id, no),
         (Method::GET, ["banks", id, "payouts"]) => {
             let st = sb.lock();
@@ -94,7 +98,10 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
                 Err(e) => err(StatusCode::BAD_REQUEST, e.to_string()),
             }
         }
-        _ => err(StatusCode::NOT_FOUND, format!("no control route {} /_sandbank/{}", req.method, req.path)),
+        _ => err(
+            StatusCode::NOT_FOUND,
+            format!("no control route {} /_sandbank/{}", req.method, req.path),
+        ),
     }
 }
 
@@ -121,14 +128,25 @@ async fn post_clock(sb: &Sandbank, req: &InboundRequest) -> Reply {
     };
     // Refuse what we cannot read rather than answer 200 without moving the clock.
     let Some(fields) = body.as_object() else {
-        return err(StatusCode::BAD_REQUEST, "the body must be a JSON object: {\"advance\":\"15s\"}, {\"to\":\"…\"} or {}");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "the body must be a JSON object: {\"advance\":\"15s\"}, {\"to\":\"…\"} or {}",
+        );
     };
-    if let Some((k, _)) = fields.iter().find(|(k, v)| !matches!(k.as_str(), "advance" | "to") || !v.is_string()) {
+    if let Some((k, _)) = fields
+        .iter()
+        .find(|(k, v)| !matches!(k.as_str(), "advance" | "to") || !v.is_string())
+    {
         return err(StatusCode::BAD_REQUEST, format!("`{k}`: expected `advance` (a duration such as \"15s\") or `to` (an instant), as a string"));
     }
     let now = sb.lock().clock.now();
-    let to = match (body.get("advance").and_then(Value::as_str), body.get("to").and_then(Value::as_str)) {
-        (Some(_), Some(_)) => return err(StatusCode::BAD_REQUEST, "give `advance` or `to`, not both"),
+    let to = match (
+        body.get("advance").and_then(Value::as_str),
+        body.get("to").and_then(Value::as_str),
+    ) {
+        (Some(_), Some(_)) => {
+            return err(StatusCode::BAD_REQUEST, "give `advance` or `to`, not both")
+        }
         (Some(d), None) => match parse_duration(d) {
             Ok(d) if d >= chrono::Duration::zero() => Some(now + d),
             Ok(_) => return err(StatusCode::BAD_REQUEST, "the clock cannot go backwards"),
@@ -136,7 +154,12 @@ async fn post_clock(sb: &Sandbank, req: &InboundRequest) -> Reply {
         },
         (None, Some(t)) => match parse_instant(t, SHANGHAI) {
             Some(t) => Some(t),
-            None => return err(StatusCode::BAD_REQUEST, format!("`{t}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)")),
+            None => {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    format!("`{t}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)"),
+                )
+            }
         },
         (None, None) => None,
     };
@@ -176,21 +199,35 @@ fn get_order(sb: &Sandbank, channel: &str, out_trade_no: &str) -> Reply {
     match st.channels.get(channel) {
         Some(ChannelState::WechatPayV2(ws)) => match ws.find(out_trade_no, None) {
             Ok(o) => ok(serde_json::to_value(o).unwrap_or_default()),
-            Err(_) => err(StatusCode::NOT_FOUND, format!("no order `{out_trade_no}` at `{channel}`")),
+            Err(_) => err(
+                StatusCode::NOT_FOUND,
+                format!("no order `{out_trade_no}` at `{channel}`"),
+            ),
         },
         None => err(StatusCode::NOT_FOUND, format!("no channel `{channel}`")),
     }
 }
 
 fn journal(sb: &Sandbank, req: &InboundRequest) -> Reply {
-    let kind = match req.query_param("kind") {
-        Some(k) => match EntryKind::parse(&k) {
-            Some(k) => Some(k),
-            None => return err(StatusCode::BAD_REQUEST, format!("`{k}` is not one of inbound, callback, fault, posting, world, customer")),
-        },
-        None => None,
+    let kind =
+        match req.query_param("kind") {
+            Some(k) => match EntryKind::parse(&k) {
+                Some(k) => Some(k),
+                None => return err(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "`{k}` is not one of inbound, callback, fault, posting, world, customer"
+                    ),
+                ),
+            },
+            None => None,
+        };
+    let number = |name: &str| {
+        req.query_param(name).map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| format!("`{name}` must be a whole number"))
+        })
     };
-    let number = |name: &str| req.query_param(name).map(|v| v.parse::<u64>().map_err(|_| format!("`{name}` must be a whole number")));
     let after = match number("after").transpose() {
         Ok(v) => v,
         Err(e) => return err(StatusCode::BAD_REQUEST, e),
@@ -199,7 +236,13 @@ fn journal(sb: &Sandbank, req: &InboundRequest) -> Reply {
         Ok(v) => v.map(|v| v as usize),
         Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
-    let filter = Filter { kind, instance: req.query_param("instance"), reference: req.query_param("reference"), after, limit };
+    let filter = Filter {
+        kind,
+        instance: req.query_param("instance"),
+        reference: req.query_param("reference"),
+        after,
+        limit,
+    };
     let entries = sb.lock().journal.select(&filter);
     match req.query_param("format").as_deref().unwrap_or("json") {
         "json" => ok(json!({ "entries": entries })),
@@ -211,8 +254,14 @@ fn journal(sb: &Sandbank, req: &InboundRequest) -> Reply {
             }
             Reply::new(StatusCode::OK, "application/x-ndjson", out)
         }
-        "text" => Reply::text(StatusCode::OK, entries.iter().map(|e| e.line() + "\n").collect::<String>()),
-        other => err(StatusCode::BAD_REQUEST, format!("`{other}` is not one of json, jsonl, text")),
+        "text" => Reply::text(
+            StatusCode::OK,
+            entries.iter().map(|e| e.line() + "\n").collect::<String>(),
+        ),
+        other => err(
+            StatusCode::BAD_REQUEST,
+            format!("`{other}` is not one of json, jsonl, text"),
+        ),
     }
 }
 
@@ -245,7 +294,13 @@ fn add_fault(sb: &Sandbank, req: &InboundRequest) -> Reply {
         Err(e) => return err(StatusCode::BAD_REQUEST, e.to_string()),
     };
     if st.spec.channel(&rule.target).is_none() && st.spec.bank(&rule.target).is_none() {
-        return err(StatusCode::BAD_REQUEST, format!("target: `{}` is not a channel or bank of this world", rule.target));
+        return err(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "target: `{}` is not a channel or bank of this world",
+                rule.target
+            ),
+        );
     }
     let view = serde_json::to_value(&rule).unwrap_or_default();
     match st.faults.add(rule) {

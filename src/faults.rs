@@ -165,7 +165,10 @@ pub struct RuleError {
 }
 
 fn rule_err(field: &str, problem: impl Into<String>) -> RuleError {
-    RuleError { field: field.to_string(), problem: problem.into() }
+    RuleError {
+        field: field.to_string(),
+        problem: problem.into(),
+    }
 }
 
 /// The operation name callbacks are matched under.
@@ -174,10 +177,21 @@ pub const CALLBACK_OP: &str = "notify";
 impl RawRule {
     /// Validate into a [`Rule`]; `default_id` names it if the rule has no id.
     pub fn validate(&self, default_id: &str) -> Result<Rule, RuleError> {
-        let target = self.target.clone().ok_or_else(|| rule_err("target", "missing (a channel or bank id)"))?;
+        let target = self
+            .target
+            .clone()
+            .ok_or_else(|| rule_err("target", "missing (a channel or bank id)"))?;
         let op = self.op.clone().filter(|o| o != "*");
         let need = |field: &str, v: &Option<String>| {
-            v.clone().ok_or_else(|| rule_err(field, format!("required by action `{}`", self.action.as_deref().unwrap_or(""))))
+            v.clone().ok_or_else(|| {
+                rule_err(
+                    field,
+                    format!(
+                        "required by action `{}`",
+                        self.action.as_deref().unwrap_or("")
+                    ),
+                )
+            })
         };
         let action_name = self.action.as_deref().ok_or_else(|| {
             rule_err("action", "missing (one of delay, hang, reset, http_error, protocol_error, commit_then_fail, duplicate, drop)")
@@ -224,16 +238,25 @@ impl RawRule {
             }
         };
         match op.as_deref() {
-            Some(CALLBACK_OP) if action.inbound_only() => {
-                return Err(rule_err("action", format!("`{action_name}` applies to inbound requests, not to callbacks (op `notify`)")))
-            }
+            Some(CALLBACK_OP) if action.inbound_only() => return Err(rule_err(
+                "action",
+                format!(
+                    "`{action_name}` applies to inbound requests, not to callbacks (op `notify`)"
+                ),
+            )),
             Some(o) if o != CALLBACK_OP && action.callback_only() => {
-                return Err(rule_err("action", format!("`{action_name}` applies to callbacks (op `notify`), not to `{o}`")))
+                return Err(rule_err(
+                    "action",
+                    format!("`{action_name}` applies to callbacks (op `notify`), not to `{o}`"),
+                ))
             }
             _ => {}
         }
         let amount = match &self.amount {
-            Some(a) => Some(Decimal::from_str(a.trim()).map_err(|_| rule_err("amount", format!("`{a}` is not a decimal amount")))?),
+            Some(a) => Some(
+                Decimal::from_str(a.trim())
+                    .map_err(|_| rule_err("amount", format!("`{a}` is not a decimal amount")))?,
+            ),
             None => None,
         };
         if self.nth == Some(0) {
@@ -241,7 +264,10 @@ impl RawRule {
         }
         let probability_ppm = match self.probability {
             Some(p) if !(0.0..=1.0).contains(&p) || p.is_nan() => {
-                return Err(rule_err("probability", format!("{p} is not between 0 and 1")))
+                return Err(rule_err(
+                    "probability",
+                    format!("{p} is not between 0 and 1"),
+                ))
             }
             // Converted once, here, to integer parts per million: all draws are integer.
             Some(p) => Some((p * 1_000_000.0).round() as u32),
@@ -289,13 +315,20 @@ impl Fired {
     /// A one-line description for the journal.
     pub fn describe(&self) -> String {
         let what = match &self.action {
-            Action::Delay { delay_ms } => format!("delay {}", format_duration(Duration::milliseconds(*delay_ms))),
+            Action::Delay { delay_ms } => format!(
+                "delay {}",
+                format_duration(Duration::milliseconds(*delay_ms))
+            ),
             Action::Hang => "hang until the client gives up".into(),
             Action::Reset => "reset the connection".into(),
             Action::HttpError { status, .. } => format!("HTTP {status}"),
             Action::ProtocolError { code, .. } => format!("protocol error {code}"),
-            Action::CommitThenFail { then: LostReply::Hang } => "commit, then lose the reply (hang)".into(),
-            Action::CommitThenFail { then: LostReply::Reset } => "commit, then lose the reply (reset)".into(),
+            Action::CommitThenFail {
+                then: LostReply::Hang,
+            } => "commit, then lose the reply (hang)".into(),
+            Action::CommitThenFail {
+                then: LostReply::Reset,
+            } => "commit, then lose the reply (reset)".into(),
             Action::Duplicate { count } => format!("duplicate ×{count}"),
             Action::Drop => "drop".into(),
         };
@@ -338,7 +371,10 @@ impl FaultPlan {
     /// Add a rule; its id must be unique.
     pub fn add(&mut self, rule: Rule) -> Result<(), RuleError> {
         if self.rules.iter().any(|r| r.id == rule.id) {
-            return Err(rule_err("id", format!("a rule named `{}` already exists", rule.id)));
+            return Err(rule_err(
+                "id",
+                format!("a rule named `{}` already exists", rule.id),
+            ));
         }
         self.rules.push(rule);
         Ok(())
@@ -375,7 +411,12 @@ impl FaultPlan {
 
     /// Decide what happens to a request or callback. `callback` says which side of the world
     /// edge it is on, so that a rule for `*` operations picks only actions that apply.
-    pub fn decide(&mut self, key: GateKey<'_>, callback: bool, rng: &mut WorldRng) -> Option<Fired> {
+    pub fn decide(
+        &mut self,
+        key: GateKey<'_>,
+        callback: bool,
+        rng: &mut WorldRng,
+    ) -> Option<Fired> {
         for rule in &mut self.rules {
             if rule.target != key.instance
                 || rule.op.as_deref().is_some_and(|o| o != key.op)
@@ -393,7 +434,9 @@ impl FaultPlan {
                 continue;
             }
             rule.matched += 1;
-            if rule.nth.is_some_and(|n| n != rule.matched) || rule.times.is_some_and(|t| rule.fired >= t) {
+            if rule.nth.is_some_and(|n| n != rule.matched)
+                || rule.times.is_some_and(|t| rule.fired >= t)
+            {
                 continue;
             }
             if let Some(ppm) = rule.probability_ppm {
@@ -402,7 +445,10 @@ impl FaultPlan {
                 }
             }
             rule.fired += 1;
-            return Some(Fired { rule: rule.id.clone(), action: rule.action.clone() });
+            return Some(Fired {
+                rule: rule.id.clone(),
+                action: rule.action.clone(),
+            });
         }
         None
     }
@@ -413,11 +459,20 @@ mod tests {
     use super::*;
 
     fn raw(action: &str) -> RawRule {
-        RawRule { target: Some("bank".into()), action: Some(action.into()), ..Default::default() }
+        RawRule {
+            target: Some("bank".into()),
+            action: Some(action.into()),
+            ..Default::default()
+        }
     }
 
     fn key<'a>(op: &'a str, order: Option<&'a str>) -> GateKey<'a> {
-        GateKey { instance: "bank", op, order, amount: None }
+        GateKey {
+            instance: "bank",
+            op,
+            order,
+            amount: None,
+        }
     }
 
     #[test]
@@ -437,9 +492,15 @@ mod tests {
         r.nth = Some(2);
         plan.add(r.validate("r1").unwrap()).unwrap();
         let mut rng = WorldRng::new(1);
-        assert!(plan.decide(key("payout.submit", Some("A")), false, &mut rng).is_none());
-        assert!(plan.decide(key("payout.submit", Some("B")), false, &mut rng).is_some());
-        assert!(plan.decide(key("payout.submit", Some("C")), false, &mut rng).is_none());
+        assert!(plan
+            .decide(key("payout.submit", Some("A")), false, &mut rng)
+            .is_none());
+        assert!(plan
+            .decide(key("payout.submit", Some("B")), false, &mut rng)
+            .is_some());
+        assert!(plan
+            .decide(key("payout.submit", Some("C")), false, &mut rng)
+            .is_none());
 
         let mut plan = FaultPlan::default();
         let mut r = raw("hang");
@@ -447,7 +508,12 @@ mod tests {
         r.order = Some("S*".into());
         plan.add(r.validate("r2").unwrap()).unwrap();
         assert!(plan.decide(key("x", Some("T1")), false, &mut rng).is_none());
-        assert_eq!(plan.decide(key("x", Some("S1")), false, &mut rng).unwrap().action, Action::Hang);
+        assert_eq!(
+            plan.decide(key("x", Some("S1")), false, &mut rng)
+                .unwrap()
+                .action,
+            Action::Hang
+        );
         assert!(plan.decide(key("x", Some("S1")), false, &mut rng).is_none());
     }
 
@@ -462,13 +528,18 @@ mod tests {
         let mut plan = FaultPlan::default();
         plan.add(raw("drop").validate("d").unwrap()).unwrap();
         let mut rng = WorldRng::new(1);
-        assert!(plan.decide(key("payout.submit", None), false, &mut rng).is_none());
+        assert!(plan
+            .decide(key("payout.submit", None), false, &mut rng)
+            .is_none());
         assert!(plan.decide(key("notify", None), true, &mut rng).is_some());
     }
 
     #[test]
     fn invalid_rules_name_the_field() {
-        assert_eq!(RawRule::default().validate("x").unwrap_err().field, "target");
+        assert_eq!(
+            RawRule::default().validate("x").unwrap_err().field,
+            "target"
+        );
         assert_eq!(raw("explode").validate("x").unwrap_err().field, "action");
         assert_eq!(raw("delay").validate("x").unwrap_err().field, "delay");
         let mut r = raw("http_error");
@@ -487,7 +558,9 @@ mod tests {
             r.probability = Some(0.5);
             plan.add(r.validate("p").unwrap()).unwrap();
             let mut rng = WorldRng::new(seed);
-            (0..64).map(|_| plan.decide(key("x", None), false, &mut rng).is_some()).collect::<Vec<_>>()
+            (0..64)
+                .map(|_| plan.decide(key("x", None), false, &mut rng).is_some())
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(3), run(3));
         assert_ne!(run(3), run(4));

@@ -88,7 +88,12 @@ pub struct Reply {
 impl Reply {
     /// A reply with a body.
     pub fn new(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
-        Reply { status, content_type, headers: Vec::new(), body: body.into() }
+        Reply {
+            status,
+            content_type,
+            headers: Vec::new(),
+            body: body.into(),
+        }
     }
     /// `200` with XML.
     pub fn xml(body: impl Into<Bytes>) -> Reply {
@@ -96,7 +101,11 @@ impl Reply {
     }
     /// A JSON reply.
     pub fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
-        Reply::new(status, "application/json", serde_json::to_vec(value).unwrap_or_default())
+        Reply::new(
+            status,
+            "application/json",
+            serde_json::to_vec(value).unwrap_or_default(),
+        )
     }
     /// A plain-text reply.
     pub fn text(status: StatusCode, body: impl Into<String>) -> Reply {
@@ -132,7 +141,10 @@ pub struct Outcome {
 
 impl From<Reply> for Outcome {
     fn from(reply: Reply) -> Outcome {
-        Outcome { reply, delivery: Delivery::Now }
+        Outcome {
+            reply,
+            delivery: Delivery::Now,
+        }
     }
 }
 
@@ -195,8 +207,20 @@ pub async fn send(
 }
 
 /// POST `body` with `content_type`.
-pub async fn post(url: &str, content_type: &str, body: impl Into<Bytes>, timeout: Duration) -> Result<ClientResponse, ClientError> {
-    send(Method::POST, url, &[("content-type", content_type)], body.into(), timeout).await
+pub async fn post(
+    url: &str,
+    content_type: &str,
+    body: impl Into<Bytes>,
+    timeout: Duration,
+) -> Result<ClientResponse, ClientError> {
+    send(
+        Method::POST,
+        url,
+        &[("content-type", content_type)],
+        body.into(),
+        timeout,
+    )
+    .await
 }
 
 /// GET.
@@ -204,38 +228,76 @@ pub async fn get(url: &str, timeout: Duration) -> Result<ClientResponse, ClientE
     send(Method::GET, url, &[], Bytes::new(), timeout).await
 }
 
-async fn send_inner(method: Method, url: &str, headers: &[(&str, &str)], body: Bytes) -> Result<ClientResponse, ClientError> {
-    let uri: Uri = url.parse().map_err(|_| ClientError::BadUrl(url.to_string()))?;
+async fn send_inner(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<ClientResponse, ClientError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| ClientError::BadUrl(url.to_string()))?;
     if uri.scheme_str() != Some("http") {
         return Err(ClientError::BadUrl(url.to_string()));
     }
-    let host = uri.host().ok_or_else(|| ClientError::BadUrl(url.to_string()))?.to_string();
+    let host = uri
+        .host()
+        .ok_or_else(|| ClientError::BadUrl(url.to_string()))?
+        .to_string();
     let port = uri.port_u16().unwrap_or(80);
-    let authority = uri.authority().map(|a| a.to_string()).unwrap_or_else(|| host.clone());
-    let path = uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
-    let host_for_connect = host.trim_start_matches('[').trim_end_matches(']').to_string();
-    let stream = TcpStream::connect((host_for_connect.as_str(), port)).await.map_err(|e| ClientError::Io(format!("connect {authority}: {e}")))?;
-    let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+    let authority = uri
+        .authority()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| host.clone());
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let host_for_connect = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let stream = TcpStream::connect((host_for_connect.as_str(), port))
         .await
-        .map_err(|e| ClientError::Io(format!("handshake: {e}")))?;
+        .map_err(|e| ClientError::Io(format!("connect {authority}: {e}")))?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| ClientError::Io(format!("handshake: {e}")))?;
     // The connection task ends when the exchange is over; it is dropped with the sender.
     let conn_task = tokio::spawn(async move {
         let _ = conn.await;
     });
-    let mut req = Request::builder().method(method).uri(path).header("host", authority);
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", authority);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let req = req.body(Full::new(body)).map_err(|e| ClientError::Io(format!("request: {e}")))?;
-    let resp = sender.send_request(req).await.map_err(|e| ClientError::Io(format!("{e}")))?;
+    let req = req
+        .body(Full::new(body))
+        .map_err(|e| ClientError::Io(format!("request: {e}")))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| ClientError::Io(format!("{e}")))?;
     let status = resp.status();
     let headers = resp.headers().clone();
     let limited = http_body_util::Limited::new(resp.into_body(), MAX_CLIENT_BODY_BYTES);
-    let body = limited.collect().await.map_err(|e| ClientError::Io(format!("reading body: {e}")))?.to_bytes();
+    let body = limited
+        .collect()
+        .await
+        .map_err(|e| ClientError::Io(format!("reading body: {e}")))?
+        .to_bytes();
     drop(sender);
     conn_task.abort();
-    Ok(ClientResponse { status, headers, body })
+    Ok(ClientResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 #[cfg(test)]

@@ -197,12 +197,18 @@ impl Journal {
 impl Entry {
     /// One readable line: `#12 2026-03-02 10:00:15 callback wxpay notify ORDER1 [200] message`.
     pub fn line(&self) -> String {
-        let at = self.at.with_timezone(&crate::clock::SHANGHAI).format("%Y-%m-%d %H:%M:%S%.3f");
+        let at = self
+            .at
+            .with_timezone(&crate::clock::SHANGHAI)
+            .format("%Y-%m-%d %H:%M:%S%.3f");
         let kind = serde_json::to_value(self.kind)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        let mut s = format!("#{} {} {} {} {}", self.seq, at, kind, self.instance, self.op);
+        let mut s = format!(
+            "#{} {} {} {} {}",
+            self.seq, at, kind, self.instance, self.op
+        );
         if let Some(r) = &self.reference {
             s.push(' ');
             s.push_str(r);
@@ -236,11 +242,21 @@ mod tests {
         let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
         let mut j = Journal::default();
         for i in 0..(JOURNAL_CAPACITY + 5) {
-            j.push(at, EntryKind::World, Record { message: format!("e{i}"), ..Default::default() });
+            j.push(
+                at,
+                EntryKind::World,
+                Record {
+                    message: format!("e{i}"),
+                    ..Default::default()
+                },
+            );
         }
         assert_eq!(j.len(), JOURNAL_CAPACITY);
         assert_eq!(j.dropped(), 5);
-        let last = j.select(&Filter { limit: Some(1), ..Default::default() });
+        let last = j.select(&Filter {
+            limit: Some(1),
+            ..Default::default()
+        });
         assert_eq!(last[0].seq as usize, JOURNAL_CAPACITY + 5);
     }
 
@@ -248,14 +264,48 @@ mod tests {
     fn filters_by_kind_instance_and_reference() {
         let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
         let mut j = Journal::default();
-        j.push(at, EntryKind::Inbound, Record { instance: "wxpay".into(), reference: Some("ORDER1".into()), ..Default::default() });
-        j.push(at, EntryKind::Callback, Record { instance: "wxpay".into(), reference: Some("ORDER1".into()), ..Default::default() });
-        j.push(at, EntryKind::Inbound, Record { instance: "bank".into(), reference: Some("S1".into()), ..Default::default() });
-        let f = Filter { kind: Some(EntryKind::Inbound), ..Default::default() };
+        j.push(
+            at,
+            EntryKind::Inbound,
+            Record {
+                instance: "wxpay".into(),
+                reference: Some("ORDER1".into()),
+                ..Default::default()
+            },
+        );
+        j.push(
+            at,
+            EntryKind::Callback,
+            Record {
+                instance: "wxpay".into(),
+                reference: Some("ORDER1".into()),
+                ..Default::default()
+            },
+        );
+        j.push(
+            at,
+            EntryKind::Inbound,
+            Record {
+                instance: "bank".into(),
+                reference: Some("S1".into()),
+                ..Default::default()
+            },
+        );
+        let f = Filter {
+            kind: Some(EntryKind::Inbound),
+            ..Default::default()
+        };
         assert_eq!(j.select(&f).len(), 2);
-        let f = Filter { instance: Some("wxpay".into()), reference: Some("ORDER".into()), ..Default::default() };
+        let f = Filter {
+            instance: Some("wxpay".into()),
+            reference: Some("ORDER".into()),
+            ..Default::default()
+        };
         assert_eq!(j.select(&f).len(), 2);
-        let f = Filter { after: Some(2), ..Default::default() };
+        let f = Filter {
+            after: Some(2),
+            ..Default::default()
+        };
         assert_eq!(j.select(&f)[0].instance, "bank");
     }
 

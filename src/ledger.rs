@@ -109,11 +109,17 @@ impl Ledger {
         }
         if let Some((currency, sum)) = sums.into_iter().find(|(_, s)| !s.is_zero()) {
             debug_assert!(false, "unbalanced posting {reference}: {currency} {sum}");
-            return Err(LedgerError::Unbalanced { reference: reference.to_string(), currency, sum });
+            return Err(LedgerError::Unbalanced {
+                reference: reference.to_string(),
+                currency,
+                sum,
+            });
         }
         for leg in &legs {
-            *self.balances.entry((leg.account.clone(), leg.amount.currency)).or_default() +=
-                leg.amount.amount;
+            *self
+                .balances
+                .entry((leg.account.clone(), leg.amount.currency))
+                .or_default() += leg.amount.amount;
         }
         let id = self.postings.len() as u64 + 1;
         self.postings.push(Posting {
@@ -146,15 +152,25 @@ impl Ledger {
             instance,
             reference,
             vec![
-                Leg { account: from.to_string(), amount: -amount },
-                Leg { account: to.to_string(), amount },
+                Leg {
+                    account: from.to_string(),
+                    amount: -amount,
+                },
+                Leg {
+                    account: to.to_string(),
+                    amount,
+                },
             ],
         )
     }
 
     /// The balance of `account` in `currency` (zero if it never moved).
     pub fn balance(&self, account: &str, currency: Currency) -> Money {
-        let amount = self.balances.get(&(account.to_string(), currency)).copied().unwrap_or_default();
+        let amount = self
+            .balances
+            .get(&(account.to_string(), currency))
+            .copied()
+            .unwrap_or_default();
         Money { amount, currency }
     }
 
@@ -163,7 +179,15 @@ impl Ledger {
         let mut out: Vec<(String, Money)> = self
             .balances
             .iter()
-            .map(|((a, c), amt)| (a.clone(), Money { amount: *amt, currency: *c }))
+            .map(|((a, c), amt)| {
+                (
+                    a.clone(),
+                    Money {
+                        amount: *amt,
+                        currency: *c,
+                    },
+                )
+            })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.currency.cmp(&b.1.currency)));
         out
@@ -176,12 +200,19 @@ impl Ledger {
 
     /// Postings that touch `account`.
     pub fn for_account<'a>(&'a self, account: &'a str) -> impl Iterator<Item = &'a Posting> + 'a {
-        self.postings.iter().filter(move |p| p.legs.iter().any(|l| l.account == account))
+        self.postings
+            .iter()
+            .filter(move |p| p.legs.iter().any(|l| l.account == account))
     }
 
     /// Postings with business reference `reference`.
-    pub fn by_reference<'a>(&'a self, reference: &'a str) -> impl Iterator<Item = &'a Posting> + 'a {
-        self.postings.iter().filter(move |p| p.reference == reference)
+    pub fn by_reference<'a>(
+        &'a self,
+        reference: &'a str,
+    ) -> impl Iterator<Item = &'a Posting> + 'a {
+        self.postings
+            .iter()
+            .filter(move |p| p.reference == reference)
     }
 
     /// Sum of the legs on `account` in `currency` across postings of `kind`.
@@ -210,15 +241,43 @@ mod tests {
     fn transfers_move_balances_and_keep_the_sum_zero() {
         let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
         let mut l = Ledger::default();
-        l.transfer(at, PostingKind::Payment, "wxpay", "O1", "world:customers", "channel:wxpay:merchant:1", cny(101)).unwrap();
-        l.transfer(at, PostingKind::Payment, "wxpay", "O2", "world:customers", "channel:wxpay:merchant:1", cny(99)).unwrap();
-        assert_eq!(l.balance("channel:wxpay:merchant:1", Currency::Cny), cny(200));
+        l.transfer(
+            at,
+            PostingKind::Payment,
+            "wxpay",
+            "O1",
+            "world:customers",
+            "channel:wxpay:merchant:1",
+            cny(101),
+        )
+        .unwrap();
+        l.transfer(
+            at,
+            PostingKind::Payment,
+            "wxpay",
+            "O2",
+            "world:customers",
+            "channel:wxpay:merchant:1",
+            cny(99),
+        )
+        .unwrap();
+        assert_eq!(
+            l.balance("channel:wxpay:merchant:1", Currency::Cny),
+            cny(200)
+        );
         assert_eq!(l.balance("world:customers", Currency::Cny), cny(-200));
         assert_eq!(l.balance("nobody", Currency::Cny), cny(0));
         let total: Decimal = l.balances().iter().map(|(_, m)| m.amount).sum();
         assert!(total.is_zero());
         assert_eq!(l.by_reference("O2").count(), 1);
-        assert_eq!(l.moved("channel:wxpay:merchant:1", PostingKind::Payment, Currency::Cny), cny(200));
+        assert_eq!(
+            l.moved(
+                "channel:wxpay:merchant:1",
+                PostingKind::Payment,
+                Currency::Cny
+            ),
+            cny(200)
+        );
     }
 
     #[test]
@@ -227,10 +286,19 @@ mod tests {
         let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
         let mut l = Ledger::default();
         let legs = vec![
-            Leg { account: "a".into(), amount: cny(-100) },
-            Leg { account: "b".into(), amount: cny(99) },
+            Leg {
+                account: "a".into(),
+                amount: cny(-100),
+            },
+            Leg {
+                account: "b".into(),
+                amount: cny(99),
+            },
         ];
-        assert!(matches!(l.post(at, PostingKind::Payment, "x", "R", legs), Err(LedgerError::Unbalanced { .. })));
+        assert!(matches!(
+            l.post(at, PostingKind::Payment, "x", "R", legs),
+            Err(LedgerError::Unbalanced { .. })
+        ));
         assert!(l.postings().is_empty());
     }
 
@@ -238,7 +306,13 @@ mod tests {
     fn a_single_leg_is_refused() {
         let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
         let mut l = Ledger::default();
-        let legs = vec![Leg { account: "a".into(), amount: cny(0) }];
-        assert!(matches!(l.post(at, PostingKind::Payment, "x", "R", legs), Err(LedgerError::TooFewLegs(_))));
+        let legs = vec![Leg {
+            account: "a".into(),
+            amount: cny(0),
+        }];
+        assert!(matches!(
+            l.post(at, PostingKind::Payment, "x", "R", legs),
+            Err(LedgerError::TooFewLegs(_))
+        ));
     }
 }

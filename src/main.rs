@@ -6,7 +6,11 @@ use sandbank::scenario::{self, WorldSpec};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "sandbank", version, about = "Fake payment channels and payout banks that misbehave on command, and a conformance harness for settlement systems.")]
+#[command(
+    name = "sandbank",
+    version,
+    about = "Fake payment channels and payout banks that misbehave on command, and a conformance harness for settlement systems."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -74,17 +78,35 @@ fn load(scenario: Option<&PathBuf>) -> anyhow::Result<WorldSpec> {
 }
 
 fn describe(spec: &WorldSpec) -> String {
-    let mut s = format!("world `{}` (seed {}, {:?} clock)\n", spec.name, spec.seed, spec.clock);
+    let mut s = format!(
+        "world `{}` (seed {}, {:?} clock)\n",
+        spec.name, spec.seed, spec.clock
+    );
     for c in &spec.channels {
-        s.push_str(&format!("  channel /{}/  kind {:?}, fee rate {}\n", c.id, c.kind, c.fee_rate));
+        s.push_str(&format!(
+            "  channel /{}/  kind {:?}, fee rate {}\n",
+            c.id, c.kind, c.fee_rate
+        ));
         for m in &c.merchants {
-            s.push_str(&format!("    appid {}  mch_id {}  key {}\n", m.appid, m.mch_id, m.key));
+            s.push_str(&format!(
+                "    appid {}  mch_id {}  key {}\n",
+                m.appid, m.mch_id, m.key
+            ));
         }
     }
     for b in &spec.banks {
-        s.push_str(&format!("  bank /{}/  kind {:?}, on duplicate order number: {:?}, settles after {}\n", b.id, b.kind, b.on_duplicate, sandbank::clock::format_duration(b.settle_after)));
+        s.push_str(&format!(
+            "  bank /{}/  kind {:?}, on duplicate order number: {:?}, settles after {}\n",
+            b.id,
+            b.kind,
+            b.on_duplicate,
+            sandbank::clock::format_duration(b.settle_after)
+        ));
         for c in &b.clients {
-            s.push_str(&format!("    client mchId {}  key {}  debits account {}\n", c.mch_id, c.key, c.account));
+            s.push_str(&format!(
+                "    client mchId {}  key {}  debits account {}\n",
+                c.mch_id, c.key, c.account
+            ));
         }
         for a in &b.accounts {
             s.push_str(&format!("    account {}  opening {}\n", a.no, a.opening));
@@ -98,18 +120,35 @@ fn describe(spec: &WorldSpec) -> String {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into())).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match cli.command {
-        Command::Scenario { command: ScenarioCommand::Check { file } } => {
+        Command::Scenario {
+            command: ScenarioCommand::Check { file },
+        } => {
             let spec = scenario::load_file(&file)?;
             print!("{}", describe(&spec));
             println!("ok: {} is valid", file.display());
             Ok(())
         }
-        Command::Conform { sut, tags, name, seed, junit, features, vars } => {
+        Command::Conform {
+            sut,
+            tags,
+            name,
+            seed,
+            junit,
+            features,
+            vars,
+        } => {
             let mut overrides = std::collections::BTreeMap::new();
             for v in &vars {
-                let (k, val) = v.split_once('=').with_context(|| format!("--var takes NAME=VALUE, got `{v}`"))?;
+                let (k, val) = v
+                    .split_once('=')
+                    .with_context(|| format!("--var takes NAME=VALUE, got `{v}`"))?;
                 overrides.insert(k.to_string(), val.to_string());
             }
             let adapter = sandbank::harness::adapter::load(&sut, &overrides)?;
@@ -117,8 +156,18 @@ fn main() -> anyhow::Result<()> {
             for v in &vars {
                 reproduce.push_str(&format!(" --var {v}"));
             }
-            let cfg = sandbank::harness::RunConfig { adapter, seed, features, tags, name, junit, reproduce };
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let cfg = sandbank::harness::RunConfig {
+                adapter,
+                seed,
+                features,
+                tags,
+                name,
+                junit,
+                reproduce,
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             let report = rt.block_on(sandbank::harness::run(cfg))?;
             if report.passed() {
                 Ok(())
@@ -129,12 +178,18 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
-        Command::Serve { scenario, listen, seed } => {
+        Command::Serve {
+            scenario,
+            listen,
+            seed,
+        } => {
             let mut spec = load(scenario.as_ref())?;
             if let Some(seed) = seed {
                 spec.seed = seed;
             }
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
                 let addr = listener.local_addr()?;

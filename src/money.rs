@@ -95,18 +95,24 @@ pub struct Money {
 impl Money {
     /// Zero in `currency`.
     pub fn zero(currency: Currency) -> Money {
-        Money { amount: Decimal::ZERO, currency }
+        Money {
+            amount: Decimal::ZERO,
+            currency,
+        }
     }
 
     /// Build from integer minor units (fen, cents). Exact.
     pub fn from_minor(minor: i64, currency: Currency) -> Money {
-        Money { amount: Decimal::new(minor, currency.exponent()), currency }
+        Money {
+            amount: Decimal::new(minor, currency.exponent()),
+            currency,
+        }
     }
 
     /// Parse a major-unit amount such as `123.45`; rejects more decimals than the currency has.
     pub fn parse(text: &str, currency: Currency) -> Result<Money, MoneyError> {
-        let amount =
-            Decimal::from_str(text.trim()).map_err(|_| MoneyError::NotAnAmount(text.to_string()))?;
+        let amount = Decimal::from_str(text.trim())
+            .map_err(|_| MoneyError::NotAnAmount(text.to_string()))?;
         if amount.normalize().scale() > currency.exponent() {
             return Err(MoneyError::TooPrecise {
                 amount: text.to_string(),
@@ -135,9 +141,11 @@ impl Money {
         if self.currency != other.currency {
             return Err(MoneyError::CurrencyMismatch(self.currency, other.currency));
         }
-        Ok(Money { amount: self.amount + other.amount, currency: self.currency })
+        Ok(Money {
+            amount: self.amount + other.amount,
+            currency: self.currency,
+        })
     }
-
 
     /// Multiply by a rate and round to the minor unit, half away from zero (四舍五入), which
     /// is how the Chinese channels round fees. The one rounding rule for fees in sandbank.
@@ -154,7 +162,9 @@ impl Money {
 
     /// The amount with exactly `dp` decimals, e.g. `0.60` or a fee as `0.00600` (5 dp).
     pub fn fixed(&self, dp: u32) -> String {
-        let mut a = self.amount.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
+        let mut a = self
+            .amount
+            .round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
         a.rescale(dp);
         a.to_string()
     }
@@ -169,7 +179,10 @@ impl std::ops::Neg for Money {
     type Output = Money;
     /// The same amount with the opposite sign (a debit leg of a credit).
     fn neg(self) -> Money {
-        Money { amount: -self.amount, currency: self.currency }
+        Money {
+            amount: -self.amount,
+            currency: self.currency,
+        }
     }
 }
 
@@ -196,7 +209,13 @@ mod tests {
             Money::parse("1.005", Currency::Cny),
             Err(MoneyError::TooPrecise { .. })
         ));
-        assert_eq!(Money::parse("1.50", Currency::Cny).unwrap().to_minor().unwrap(), 150);
+        assert_eq!(
+            Money::parse("1.50", Currency::Cny)
+                .unwrap()
+                .to_minor()
+                .unwrap(),
+            150
+        );
         assert!(Money::parse("abc", Currency::Cny).is_err());
     }
 
@@ -204,9 +223,27 @@ mod tests {
     fn fee_rounding_is_half_away_from_zero() {
         // 0.6% of 0.75 = 0.0045 -> 0.00 ; of 2.50 = 0.015 -> 0.02 (not banker's 0.02/0.01)
         let rate = Decimal::new(6, 3);
-        assert_eq!(Money::from_minor(75, Currency::Cny).times_rate_rounded(rate).to_minor().unwrap(), 0);
-        assert_eq!(Money::from_minor(250, Currency::Cny).times_rate_rounded(rate).to_minor().unwrap(), 2);
-        assert_eq!(Money::from_minor(-250, Currency::Cny).times_rate_rounded(rate).to_minor().unwrap(), -2);
+        assert_eq!(
+            Money::from_minor(75, Currency::Cny)
+                .times_rate_rounded(rate)
+                .to_minor()
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            Money::from_minor(250, Currency::Cny)
+                .times_rate_rounded(rate)
+                .to_minor()
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            Money::from_minor(-250, Currency::Cny)
+                .times_rate_rounded(rate)
+                .to_minor()
+                .unwrap(),
+            -2
+        );
         assert_eq!(Money::from_minor(3, Currency::Cny).fixed(5), "0.03000");
     }
 

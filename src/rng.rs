@@ -17,7 +17,10 @@ const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 impl WorldRng {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> WorldRng {
-        WorldRng { seed, inner: ChaCha8Rng::seed_from_u64(seed) }
+        WorldRng {
+            seed,
+            inner: ChaCha8Rng::seed_from_u64(seed),
+        }
     }
 
     /// The seed.
@@ -32,12 +35,16 @@ impl WorldRng {
 
     /// A random string of `len` ASCII letters and digits (nonces).
     pub fn alnum(&mut self, len: usize) -> String {
-        (0..len).map(|_| ALNUM[(self.inner.next_u32() as usize) % ALNUM.len()] as char).collect()
+        (0..len)
+            .map(|_| ALNUM[(self.inner.next_u32() as usize) % ALNUM.len()] as char)
+            .collect()
     }
 
     /// A random string of `len` decimal digits (transaction ids).
     pub fn digits(&mut self, len: usize) -> String {
-        (0..len).map(|_| char::from(b'0' + (self.inner.next_u32() % 10) as u8)).collect()
+        (0..len)
+            .map(|_| char::from(b'0' + (self.inner.next_u32() % 10) as u8))
+            .collect()
     }
 
     /// True with probability `ppm` parts per million. Integer arithmetic, so the outcome

@@ -315,7 +315,11 @@ struct V<'a> {
 
 impl V<'_> {
     fn err(&self, field: impl Into<String>, problem: impl Into<String>) -> ScenarioError {
-        ScenarioError { source_name: self.source.to_string(), field: field.into(), problem: problem.into() }
+        ScenarioError {
+            source_name: self.source.to_string(),
+            field: field.into(),
+            problem: problem.into(),
+        }
     }
     fn need<'b>(&self, field: String, v: &'b Option<String>) -> Result<&'b str, ScenarioError> {
         v.as_deref().ok_or_else(|| self.err(field, "missing"))
@@ -323,13 +327,23 @@ impl V<'_> {
 }
 
 /// Mount ids become URL path segments: keep them to a safe alphabet.
-fn check_id(v: &V<'_>, field: String, id: &str, seen: &mut HashSet<String>) -> Result<(), ScenarioError> {
+fn check_id(
+    v: &V<'_>,
+    field: String,
+    id: &str,
+    seen: &mut HashSet<String>,
+) -> Result<(), ScenarioError> {
     if id.is_empty()
         || id.len() > 32
-        || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         || id.starts_with('_')
     {
-        return Err(v.err(field, format!("`{id}` must be 1–32 characters of a-z, 0-9, - and _, not starting with _")));
+        return Err(v.err(
+            field,
+            format!("`{id}` must be 1–32 characters of a-z, 0-9, - and _, not starting with _"),
+        ));
     }
     if !seen.insert(id.to_string()) {
         return Err(v.err(field, format!("`{id}` is used by another channel or bank")));
@@ -340,22 +354,34 @@ fn check_id(v: &V<'_>, field: String, id: &str, seen: &mut HashSet<String>) -> R
 impl RawScenario {
     /// Validate into a [`WorldSpec`].
     pub fn validate(&self, source_name: &str) -> Result<WorldSpec, ScenarioError> {
-        let v = V { source: source_name };
+        let v = V {
+            source: source_name,
+        };
         let clock = match self.world.clock.as_deref().unwrap_or("real") {
             "real" => ClockMode::Real,
             "manual" => ClockMode::Manual,
-            other => return Err(v.err("world.clock", format!("`{other}` is not one of real, manual"))),
+            other => {
+                return Err(v.err(
+                    "world.clock",
+                    format!("`{other}` is not one of real, manual"),
+                ))
+            }
         };
         if let Some(tz) = &self.world.timezone {
             if tz != "Asia/Shanghai" {
-                return Err(v.err("world.timezone", format!("`{tz}` is not supported (only Asia/Shanghai so far)")));
+                return Err(v.err(
+                    "world.timezone",
+                    format!("`{tz}` is not supported (only Asia/Shanghai so far)"),
+                ));
             }
         }
         let start = match (&self.world.start, clock) {
-            (Some(s), _) => Some(
-                parse_instant(s, SHANGHAI)
-                    .ok_or_else(|| v.err("world.start", format!("`{s}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)")))?,
-            ),
+            (Some(s), _) => Some(parse_instant(s, SHANGHAI).ok_or_else(|| {
+                v.err(
+                    "world.start",
+                    format!("`{s}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)"),
+                )
+            })?),
             (None, ClockMode::Manual) => parse_instant(DEFAULT_MANUAL_START, SHANGHAI),
             (None, ClockMode::Real) => None,
         };
@@ -367,14 +393,21 @@ impl RawScenario {
             check_id(&v, f("id"), id, &mut seen)?;
             let kind = match v.need(f("kind"), &c.kind)? {
                 "wechatpay-v2" => ChannelKind::WechatPayV2,
-                other => return Err(v.err(f("kind"), format!("`{other}` is not one of wechatpay-v2"))),
+                other => {
+                    return Err(v.err(f("kind"), format!("`{other}` is not one of wechatpay-v2")))
+                }
             };
             let fee_rate = match &c.fee_rate {
                 None => Decimal::ZERO,
                 Some(r) => Decimal::from_str(r)
                     .ok()
                     .filter(|d| *d >= Decimal::ZERO && *d < Decimal::ONE)
-                    .ok_or_else(|| v.err(f("fee_rate"), format!("`{r}` is not a fraction between 0 and 1 (e.g. \"0.006\")")))?,
+                    .ok_or_else(|| {
+                        v.err(
+                            f("fee_rate"),
+                            format!("`{r}` is not a fraction between 0 and 1 (e.g. \"0.006\")"),
+                        )
+                    })?,
             };
             if c.merchants.is_empty() {
                 return Err(v.err(f("merchants"), "a channel needs at least one merchant"));
@@ -392,7 +425,12 @@ impl RawScenario {
                     key: key.to_string(),
                 });
             }
-            channels.push(ChannelSpec { id: id.to_string(), kind, fee_rate, merchants });
+            channels.push(ChannelSpec {
+                id: id.to_string(),
+                kind,
+                fee_rate,
+                merchants,
+            });
         }
         let mut banks = Vec::new();
         for (i, b) in self.banks.iter().enumerate() {
@@ -401,17 +439,26 @@ impl RawScenario {
             check_id(&v, f("id"), id, &mut seen)?;
             let kind = match v.need(f("kind"), &b.kind)? {
                 "payout-json" => BankKind::PayoutJson,
-                other => return Err(v.err(f("kind"), format!("`{other}` is not one of payout-json"))),
+                other => {
+                    return Err(v.err(f("kind"), format!("`{other}` is not one of payout-json")))
+                }
             };
             let on_duplicate = match b.on_duplicate.as_deref().unwrap_or("replay") {
                 "replay" => OnDuplicate::Replay,
                 "reject" => OnDuplicate::Reject,
                 "pay_again" => OnDuplicate::PayAgain,
-                other => return Err(v.err(f("on_duplicate"), format!("`{other}` is not one of replay, reject, pay_again"))),
+                other => {
+                    return Err(v.err(
+                        f("on_duplicate"),
+                        format!("`{other}` is not one of replay, reject, pay_again"),
+                    ))
+                }
             };
             let settle_after = match &b.settle_after {
                 None => Duration::zero(),
-                Some(d) => parse_duration(d).map_err(|e| v.err(f("settle_after"), e.to_string()))?,
+                Some(d) => {
+                    parse_duration(d).map_err(|e| v.err(f("settle_after"), e.to_string()))?
+                }
             };
             let mut accounts = Vec::new();
             for (j, a) in b.accounts.iter().enumerate() {
@@ -424,14 +471,21 @@ impl RawScenario {
                 if accounts.iter().any(|x: &BankAccount| x.no == no) {
                     return Err(v.err(g("no"), format!("account `{no}` is listed twice")));
                 }
-                accounts.push(BankAccount { no, name: a.name.clone().unwrap_or_default(), opening });
+                accounts.push(BankAccount {
+                    no,
+                    name: a.name.clone().unwrap_or_default(),
+                    opening,
+                });
             }
             let mut clients = Vec::new();
             for (j, c) in b.clients.iter().enumerate() {
                 let g = |name: &str| format!("banks[{i}].clients[{j}].{name}");
                 let account = v.need(g("account"), &c.account)?.to_string();
                 if !accounts.iter().any(|a| a.no == account) {
-                    return Err(v.err(g("account"), format!("`{account}` is not one of this bank's accounts")));
+                    return Err(v.err(
+                        g("account"),
+                        format!("`{account}` is not one of this bank's accounts"),
+                    ));
                 }
                 clients.push(BankClient {
                     mch_id: v.need(g("mch_id"), &c.mch_id)?.to_string(),
@@ -442,16 +496,31 @@ impl RawScenario {
             if clients.is_empty() {
                 return Err(v.err(f("clients"), "a bank needs at least one client"));
             }
-            banks.push(BankSpec { id: id.to_string(), kind, on_duplicate, settle_after, clients, accounts });
+            banks.push(BankSpec {
+                id: id.to_string(),
+                kind,
+                on_duplicate,
+                settle_after,
+                clients,
+                accounts,
+            });
         }
         let mut faults = Vec::new();
         for (i, r) in self.faults.iter().enumerate() {
-            let rule = r.validate(&format!("rule-{}", i + 1)).map_err(|e| v.err(format!("faults[{i}].{}", e.field), e.problem))?;
+            let rule = r
+                .validate(&format!("rule-{}", i + 1))
+                .map_err(|e| v.err(format!("faults[{i}].{}", e.field), e.problem))?;
             if !seen.contains(&rule.target) {
-                return Err(v.err(format!("faults[{i}].target"), format!("`{}` is not a channel or bank of this world", rule.target)));
+                return Err(v.err(
+                    format!("faults[{i}].target"),
+                    format!("`{}` is not a channel or bank of this world", rule.target),
+                ));
             }
             if faults.iter().any(|x: &Rule| x.id == rule.id) {
-                return Err(v.err(format!("faults[{i}].id"), format!("`{}` is used twice", rule.id)));
+                return Err(v.err(
+                    format!("faults[{i}].id"),
+                    format!("`{}` is used twice", rule.id),
+                ));
             }
             faults.push(rule);
         }
@@ -512,13 +581,19 @@ mod tests {
         let e = err_of("[world]\nclock = \"fast\"\n");
         assert_eq!(e, "x.toml: world.clock: `fast` is not one of real, manual");
         let e = err_of("[[banks]]\nid = \"b\"\nkind = \"payout-json\"\non_duplicate = \"twice\"\n");
-        assert!(e.starts_with("x.toml: banks[0].on_duplicate: `twice`"), "{e}");
+        assert!(
+            e.starts_with("x.toml: banks[0].on_duplicate: `twice`"),
+            "{e}"
+        );
         let e = err_of("[[channels]]\nid = \"wx\"\nkind = \"wechatpay-v2\"\n[[channels.merchants]]\nappid=\"a\"\nmch_id=\"1\"\nkey=\"short\"\n");
         assert!(e.contains("channels[0].merchants[0].key"), "{e}");
         let e = err_of("[world]\nsede = 1\n");
         assert!(e.starts_with("x.toml: ") && e.contains("sede"), "{e}");
         let e = err_of("[[faults]]\ntarget = \"nowhere\"\naction = \"reset\"\n");
-        assert_eq!(e, "x.toml: faults[0].target: `nowhere` is not a channel or bank of this world");
+        assert_eq!(
+            e,
+            "x.toml: faults[0].target: `nowhere` is not a channel or bank of this world"
+        );
         let e = err_of("[[faults]]\ntarget = \"x\"\naction = \"delay\"\n");
         assert_eq!(e, "x.toml: faults[0].delay: required by action `delay`");
         let e = err_of("[[channels]]\nid = \"Bad Id\"\nkind = \"wechatpay-v2\"\n");

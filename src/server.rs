@@ -39,7 +39,11 @@ impl std::error::Error for ReplyLost {}
 
 /// Serve until `shutdown` completes, then stop accepting, release hanging requests, and wait
 /// up to [`SHUTDOWN_GRACE`] for open exchanges.
-pub async fn run(listener: TcpListener, sb: Arc<Sandbank>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    sb: Arc<Sandbank>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -72,10 +76,22 @@ pub async fn run(listener: TcpListener, sb: Arc<Sandbank>, shutdown: impl Future
     Ok(())
 }
 
-async fn handle(sb: Arc<Sandbank>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, ReplyLost> {
+async fn handle(
+    sb: Arc<Sandbank>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, ReplyLost> {
     let (parts, body) = req.into_parts();
-    let declared = parts.headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    let too_large = || Ok(to_response(Reply::text(StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {MAX_BODY_BYTES} bytes"))));
+    let declared = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = || {
+        Ok(to_response(Reply::text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {MAX_BODY_BYTES} bytes"),
+        )))
+    };
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return too_large();
     }
@@ -85,7 +101,9 @@ async fn handle(sb: Arc<Sandbank>, req: Request<Incoming>) -> Result<Response<Fu
         Err(_) => return Err(ReplyLost),
     };
     let full_path = parts.uri.path().trim_start_matches('/').to_string();
-    let (mount, rest) = full_path.split_once('/').unwrap_or((full_path.as_str(), ""));
+    let (mount, rest) = full_path
+        .split_once('/')
+        .unwrap_or((full_path.as_str(), ""));
     let req = InboundRequest {
         method: parts.method,
         path: rest.to_string(),
@@ -134,17 +152,25 @@ async fn deliver(sb: &Sandbank, outcome: Outcome) -> Result<Response<Full<Bytes>
 }
 
 fn to_response(reply: Reply) -> Response<Full<Bytes>> {
-    let mut b = Response::builder().status(reply.status).header("content-type", reply.content_type).header("server", "sandbank");
+    let mut b = Response::builder()
+        .status(reply.status)
+        .header("content-type", reply.content_type)
+        .header("server", "sandbank");
     for (k, v) in &reply.headers {
         b = b.header(*k, v.as_str());
     }
     // Status, content type and header names are all known-valid constants or values we built.
-    b.body(Full::new(reply.body)).unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"internal error"))))
+    b.body(Full::new(reply.body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"internal error"))))
 }
 
 fn mounts(sb: &Sandbank) -> Vec<String> {
     let spec = sb.spec();
-    spec.channels.iter().map(|c| format!("/{}/", c.id)).chain(spec.banks.iter().map(|b| format!("/{}/", b.id))).collect()
+    spec.channels
+        .iter()
+        .map(|c| format!("/{}/", c.id))
+        .chain(spec.banks.iter().map(|b| format!("/{}/", b.id)))
+        .collect()
 }
 
 fn index(sb: &Sandbank) -> Reply {

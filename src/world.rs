@@ -110,8 +110,16 @@ impl WorldState {
             ledger: Ledger::default(),
             journal: Journal::default(),
             faults: FaultPlan::default(),
-            channels: spec.channels.iter().map(|c| (c.id.clone(), ChannelState::new(c))).collect(),
-            banks: spec.banks.iter().map(|b| (b.id.clone(), BankState::default())).collect(),
+            channels: spec
+                .channels
+                .iter()
+                .map(|c| (c.id.clone(), ChannelState::new(c)))
+                .collect(),
+            banks: spec
+                .banks
+                .iter()
+                .map(|b| (b.id.clone(), BankState::default()))
+                .collect(),
             statements: crate::statements::mismatch::MismatchBook::from_spec(&spec),
             spec: spec.clone(),
         };
@@ -127,7 +135,15 @@ impl WorldState {
                 }
                 let to = banks::account_path(&bank.id, &acct.no);
                 // Two legs of the same amount and currency: balances by construction.
-                let _ = st.ledger.transfer(now, PostingKind::Opening, &bank.id, &acct.no, "world:funding", &to, acct.opening);
+                let _ = st.ledger.transfer(
+                    now,
+                    PostingKind::Opening,
+                    &bank.id,
+                    &acct.no,
+                    "world:funding",
+                    &to,
+                    acct.opening,
+                );
             }
         }
         st.record(
@@ -139,7 +155,11 @@ impl WorldState {
                     "world `{}` loaded: seed {}, {} clock at {}",
                     spec.name,
                     spec.seed,
-                    if spec.clock == ClockMode::Manual { "manual" } else { "real" },
+                    if spec.clock == ClockMode::Manual {
+                        "manual"
+                    } else {
+                        "real"
+                    },
                     now.to_rfc3339()
                 ),
                 ..Default::default()
@@ -171,7 +191,10 @@ impl WorldState {
 
 enum DriverCmd {
     /// Fire everything due up to `to` (or now), move the clock there, then answer.
-    Advance { to: Option<Instant>, reply: oneshot::Sender<Result<AdvanceReport, ClockError>> },
+    Advance {
+        to: Option<Instant>,
+        reply: oneshot::Sender<Result<AdvanceReport, ClockError>>,
+    },
     /// Something was scheduled: re-evaluate.
     Wake,
 }
@@ -247,7 +270,10 @@ impl Sandbank {
     pub async fn advance(&self, to: Option<Instant>) -> Result<AdvanceReport, ClockError> {
         let (reply, rx) = oneshot::channel();
         if self.driver.send(DriverCmd::Advance { to, reply }).is_err() {
-            return Err(ClockError::Backwards { now: self.lock().clock.now(), to: to.unwrap_or_default() });
+            return Err(ClockError::Backwards {
+                now: self.lock().clock.now(),
+                to: to.unwrap_or_default(),
+            });
         }
         rx.await.unwrap_or_else(|_| {
             let now = self.lock().clock.now();
@@ -286,16 +312,26 @@ impl Sandbank {
         }
         let (reply, delivery) = match fired.map(|f| f.action) {
             None => (apply(st), Delivery::Now),
-            Some(Action::Delay { delay_ms }) => {
-                (apply(st), Delivery::After(std::time::Duration::from_millis(delay_ms.max(0) as u64)))
-            }
-            Some(Action::Hang) => (Reply::text(hyper::StatusCode::GATEWAY_TIMEOUT, ""), Delivery::Hang),
-            Some(Action::Reset) => (Reply::text(hyper::StatusCode::BAD_GATEWAY, ""), Delivery::Reset),
+            Some(Action::Delay { delay_ms }) => (
+                apply(st),
+                Delivery::After(std::time::Duration::from_millis(delay_ms.max(0) as u64)),
+            ),
+            Some(Action::Hang) => (
+                Reply::text(hyper::StatusCode::GATEWAY_TIMEOUT, ""),
+                Delivery::Hang,
+            ),
+            Some(Action::Reset) => (
+                Reply::text(hyper::StatusCode::BAD_GATEWAY, ""),
+                Delivery::Reset,
+            ),
             Some(Action::HttpError { status, body }) => {
-                let status = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+                let status = hyper::StatusCode::from_u16(status)
+                    .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
                 (Reply::text(status, body), Delivery::Now)
             }
-            Some(Action::ProtocolError { code, message }) => (protocol_error(st, &code, &message), Delivery::Now),
+            Some(Action::ProtocolError { code, message }) => {
+                (protocol_error(st, &code, &message), Delivery::Now)
+            }
             Some(Action::CommitThenFail { then }) => {
                 let reply = apply(st);
                 let delivery = match then {
@@ -308,16 +344,29 @@ impl Sandbank {
             Some(Action::Duplicate { .. } | Action::Drop) => (apply(st), Delivery::Now),
         };
         let (status, response, message) = match delivery {
-            Delivery::Hang => (None, None, "no reply: held until the client gave up".to_string()),
+            Delivery::Hang => (
+                None,
+                None,
+                "no reply: held until the client gave up".to_string(),
+            ),
             Delivery::Reset => (None, None, "no reply: connection closed".to_string()),
-            Delivery::After(d) => (Some(reply.status.as_u16()), Some(reply.body_text()), format!("replied after {d:?}")),
-            Delivery::Now => (Some(reply.status.as_u16()), Some(reply.body_text()), "replied".to_string()),
+            Delivery::After(d) => (
+                Some(reply.status.as_u16()),
+                Some(reply.body_text()),
+                format!("replied after {d:?}"),
+            ),
+            Delivery::Now => (
+                Some(reply.status.as_u16()),
+                Some(reply.body_text()),
+                "replied".to_string(),
+            ),
         };
-        let effect = if matches!(delivery, Delivery::Hang | Delivery::Reset) && reply.status.is_success() {
-            format!("{message} (the effect was applied)")
-        } else {
-            message
-        };
+        let effect =
+            if matches!(delivery, Delivery::Hang | Delivery::Reset) && reply.status.is_success() {
+                format!("{message} (the effect was applied)")
+            } else {
+                message
+            };
         st.record(
             EntryKind::Inbound,
             Record {
@@ -336,14 +385,20 @@ impl Sandbank {
 
 /// The driver: fires timers one at a time, in order. Holds only a weak reference so that
 /// dropping the last `Arc<Sandbank>` ends it.
-async fn drive(sb: std::sync::Weak<Sandbank>, mut rx: mpsc::UnboundedReceiver<DriverCmd>, mut shutdown: watch::Receiver<bool>) {
+async fn drive(
+    sb: std::sync::Weak<Sandbank>,
+    mut rx: mpsc::UnboundedReceiver<DriverCmd>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         // In real mode, sleep until the next timer is due; in manual mode, until told.
         let sleep_for = {
             let Some(sb) = sb.upgrade() else { return };
             let st = sb.lock();
             match (st.clock.mode(), st.timers.next_due()) {
-                (ClockMode::Real, Some(due)) => Some((due - st.clock.now()).to_std().unwrap_or_default()),
+                (ClockMode::Real, Some(due)) => {
+                    Some((due - st.clock.now()).to_std().unwrap_or_default())
+                }
                 _ => None,
             }
         };
@@ -395,8 +450,14 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
                 break;
             }
             // Real clocks keep moving while we work: fire what is due by now, too.
-            let limit = target.max(if st.clock.mode() == ClockMode::Real { st.clock.now() } else { target });
-            let Some((due, event)) = st.timers.pop_due(limit) else { break };
+            let limit = target.max(if st.clock.mode() == ClockMode::Real {
+                st.clock.now()
+            } else {
+                target
+            });
+            let Some((due, event)) = st.timers.pop_due(limit) else {
+                break;
+            };
             if due > st.clock.now() {
                 let _ = st.clock.move_to(due);
             }
@@ -417,12 +478,19 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
             Record {
                 instance: "world".into(),
                 op: "clock".into(),
-                message: format!("clock advanced {} to {}", format_duration(moved), target.to_rfc3339()),
+                message: format!(
+                    "clock advanced {} to {}",
+                    format_duration(moved),
+                    target.to_rfc3339()
+                ),
                 ..Default::default()
             },
         );
     }
-    Ok(AdvanceReport { now: st.clock.now(), fired })
+    Ok(AdvanceReport {
+        now: st.clock.now(),
+        fired,
+    })
 }
 
 /// A callback about to be sent, decided under the lock.
@@ -443,10 +511,28 @@ fn prepare(st: &mut WorldState, event: Event) -> Option<Job> {
             banks::settle(st, &bank, payout);
             None
         }
-        Event::Notify { instance, reference, attempt } | Event::DelayedNotify { instance, reference, attempt } => {
+        Event::Notify {
+            instance,
+            reference,
+            attempt,
+        }
+        | Event::DelayedNotify {
+            instance,
+            reference,
+            attempt,
+        } => {
             let callback = channels::prepare_notification(st, &instance, &reference, attempt)?;
-            let key = GateKey { instance: &instance, op: CALLBACK_OP, order: Some(&callback.order), amount: callback.amount };
-            let fired = if gated { st.faults.decide(key, true, &mut st.rng) } else { None };
+            let key = GateKey {
+                instance: &instance,
+                op: CALLBACK_OP,
+                order: Some(&callback.order),
+                amount: callback.amount,
+            };
+            let fired = if gated {
+                st.faults.decide(key, true, &mut st.rng)
+            } else {
+                None
+            };
             let mut copies = 1;
             if let Some(f) = &fired {
                 st.record_fault(&instance, CALLBACK_OP, Some(&callback.order), f);
@@ -458,7 +544,10 @@ fn prepare(st: &mut WorldState, event: Event) -> Option<Job> {
                                 instance: instance.clone(),
                                 op: CALLBACK_OP.into(),
                                 reference: Some(callback.order.clone()),
-                                message: format!("attempt {attempt} not sent (dropped) to {}", callback.url),
+                                message: format!(
+                                    "attempt {attempt} not sent (dropped) to {}",
+                                    callback.url
+                                ),
                                 request: Some(callback.body.clone()),
                                 ..Default::default()
                             },
@@ -468,14 +557,27 @@ fn prepare(st: &mut WorldState, event: Event) -> Option<Job> {
                     }
                     Action::Delay { delay_ms } => {
                         let at = st.clock.now() + chrono::Duration::milliseconds(delay_ms);
-                        st.timers.schedule(at, Event::DelayedNotify { instance, reference, attempt });
+                        st.timers.schedule(
+                            at,
+                            Event::DelayedNotify {
+                                instance,
+                                reference,
+                                attempt,
+                            },
+                        );
                         return None;
                     }
                     Action::Duplicate { count } => copies += count,
                     _ => {}
                 }
             }
-            Some(Job { instance, reference, attempt, callback, copies })
+            Some(Job {
+                instance,
+                reference,
+                attempt,
+                callback,
+                copies,
+            })
         }
     }
 }
@@ -485,9 +587,19 @@ fn prepare(st: &mut WorldState, event: Event) -> Option<Job> {
 async fn deliver(sb: &Sandbank, generation: u64, job: Job) {
     let mut acked = false;
     for copy in 1..=job.copies {
-        let result = http::post(&job.callback.url, job.callback.content_type, job.callback.body.clone(), CALLBACK_TIMEOUT).await;
+        let result = http::post(
+            &job.callback.url,
+            job.callback.content_type,
+            job.callback.body.clone(),
+            CALLBACK_TIMEOUT,
+        )
+        .await;
         let (status, response, ok) = match &result {
-            Ok(r) => (Some(r.status.as_u16()), Some(r.text()), job.callback.ack.accepts(r.status, &r.body)),
+            Ok(r) => (
+                Some(r.status.as_u16()),
+                Some(r.text()),
+                job.callback.ack.accepts(r.status, &r.body),
+            ),
             Err(e) => (None, Some(format!("({e})")), false),
         };
         acked |= ok;
@@ -495,8 +607,16 @@ async fn deliver(sb: &Sandbank, generation: u64, job: Job) {
         if st.generation != generation {
             return;
         }
-        let copy_note = if job.copies > 1 { format!(" (copy {copy} of {})", job.copies) } else { String::new() };
-        let verdict = if ok { "acknowledged" } else { "not acknowledged" };
+        let copy_note = if job.copies > 1 {
+            format!(" (copy {copy} of {})", job.copies)
+        } else {
+            String::new()
+        };
+        let verdict = if ok {
+            "acknowledged"
+        } else {
+            "not acknowledged"
+        };
         st.record(
             EntryKind::Callback,
             Record {
@@ -504,7 +624,10 @@ async fn deliver(sb: &Sandbank, generation: u64, job: Job) {
                 op: CALLBACK_OP.into(),
                 reference: Some(job.callback.order.clone()),
                 status,
-                message: format!("attempt {}{copy_note} to {}: {verdict}", job.attempt, job.callback.url),
+                message: format!(
+                    "attempt {}{copy_note} to {}: {verdict}",
+                    job.attempt, job.callback.url
+                ),
                 request: Some(job.callback.body.clone()),
                 response,
             },
@@ -517,7 +640,13 @@ async fn deliver(sb: &Sandbank, generation: u64, job: Job) {
     if acked {
         channels::notification_acked(&mut st, &job.instance, &job.reference);
     } else {
-        schedule_retry(&mut st, &job.instance, &job.reference, &job.callback.order, job.attempt);
+        schedule_retry(
+            &mut st,
+            &job.instance,
+            &job.reference,
+            &job.callback.order,
+            job.attempt,
+        );
     }
 }
 
@@ -528,14 +657,26 @@ fn schedule_retry(st: &mut WorldState, instance: &str, reference: &str, order: &
     match ladder.get(attempt as usize - 1) {
         Some(wait) => {
             let at = st.clock.now() + *wait;
-            st.timers.schedule(at, Event::Notify { instance: instance.into(), reference: reference.into(), attempt: attempt + 1 });
+            st.timers.schedule(
+                at,
+                Event::Notify {
+                    instance: instance.into(),
+                    reference: reference.into(),
+                    attempt: attempt + 1,
+                },
+            );
             st.record(
                 EntryKind::Callback,
                 Record {
                     instance: instance.into(),
                     op: CALLBACK_OP.into(),
                     reference: Some(order.into()),
-                    message: format!("attempt {} scheduled in {} at {}", attempt + 1, format_duration(*wait), at.to_rfc3339()),
+                    message: format!(
+                        "attempt {} scheduled in {} at {}",
+                        attempt + 1,
+                        format_duration(*wait),
+                        at.to_rfc3339()
+                    ),
                     ..Default::default()
                 },
             );

@@ -16,9 +16,16 @@ const SEED: u64 = 42;
 fn reference_sut() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows where it runs from");
     // target/<profile>/deps/conformance-HASH → target/<profile>/examples/reference-sut
-    let profile_dir = exe.parent().and_then(Path::parent).expect("test binaries live in target/<profile>/deps");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in target/<profile>/deps");
     let bin = profile_dir.join("examples").join("reference-sut");
-    assert!(bin.exists(), "{} is missing: build it with `cargo build --example reference-sut`", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build --example reference-sut`",
+        bin.display()
+    );
     bin
 }
 
@@ -62,26 +69,51 @@ impl Checks {
 }
 
 fn summary(r: &ConformReport) -> String {
-    r.scenarios.iter().map(|s| format!("  {}: {}\n", s.scenario, s.failure.as_deref().unwrap_or("passed"))).collect()
+    r.scenarios
+        .iter()
+        .map(|s| {
+            format!(
+                "  {}: {}\n",
+                s.scenario,
+                s.failure.as_deref().unwrap_or("passed")
+            )
+        })
+        .collect()
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-    let mut c = Checks { passed: 0, failed: 0 };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let mut c = Checks {
+        passed: 0,
+        failed: 0,
+    };
 
     // Arrange/Act: the whole suite against the correct reference system.
     let good = rt.block_on(run(config("none"))).expect("the run starts");
-    c.check("the suite passes against the reference settlement system", good.passed() && good.scenarios.len() >= 3, || summary(&good));
+    c.check(
+        "the suite passes against the reference settlement system",
+        good.passed() && good.scenarios.len() >= 3,
+        || summary(&good),
+    );
 
     // Act: the same suite against the system that re-numbers a payout after a timeout.
-    let bad = rt.block_on(run(config("new-order-no-on-retry"))).expect("the run starts");
+    let bad = rt
+        .block_on(run(config("new-order-no-on-retry")))
+        .expect("the run starts");
     let failed: Vec<&str> = bad.failed().iter().map(|s| s.scenario.as_str()).collect();
     c.check(
         "the suite fails against --bug new-order-no-on-retry, on the payout-timeout scenario only",
         failed == ["A payout that times out after the bank executed it is paid exactly once"],
         || summary(&bad),
     );
-    let msg = bad.failed().first().and_then(|s| s.failure.clone()).unwrap_or_default();
+    let msg = bad
+        .failed()
+        .first()
+        .and_then(|s| s.failure.clone())
+        .unwrap_or_default();
     for (what, needle) in [
         ("names the invariant", "invariant violated: never double-pays"),
         ("gives the amounts", "received 500.00 CNY but is owed 250.00 CNY: overpaid by 250.00 CNY"),
@@ -94,25 +126,54 @@ fn main() {
     }
 
     // Act: a system that books every copy of a duplicated notification.
-    let bad = rt.block_on(run(config("book-every-notification"))).expect("the run starts");
+    let bad = rt
+        .block_on(run(config("book-every-notification")))
+        .expect("the run starts");
     let failed: Vec<&str> = bad.failed().iter().map(|s| s.scenario.as_str()).collect();
     c.check(
         "the suite fails against --bug book-every-notification, on the duplicated-notification scenario only",
         failed == ["A duplicated payment notification is booked once"],
         || summary(&bad),
     );
-    let msg = bad.failed().first().and_then(|s| s.failure.clone()).unwrap_or_default();
-    c.check("… naming the invariant and the amounts", msg.contains("invariant violated: every payment booked exactly once") && msg.contains("booked 4 payment(s) totalling 352.00"), || msg.clone());
+    let msg = bad
+        .failed()
+        .first()
+        .and_then(|s| s.failure.clone())
+        .unwrap_or_default();
+    c.check(
+        "… naming the invariant and the amounts",
+        msg.contains("invariant violated: every payment booked exactly once")
+            && msg.contains("booked 4 payment(s) totalling 352.00"),
+        || msg.clone(),
+    );
 
     // Act: a system whose report hides the discrepancies it found (a shell-command hook).
-    let bad = rt.block_on(run(config_with("tests/adapters/hides-discrepancies.toml", "none", Some("@reconciliation")))).expect("the run starts");
-    let msgs: Vec<String> = bad.failed().iter().filter_map(|s| s.failure.clone()).collect();
-    c.check("the suite fails a report that hides real discrepancies, in both reconciliation scenarios", bad.scenarios.len() == 2 && msgs.len() == 2, || summary(&bad));
+    let bad = rt
+        .block_on(run(config_with(
+            "tests/adapters/hides-discrepancies.toml",
+            "none",
+            Some("@reconciliation"),
+        )))
+        .expect("the run starts");
+    let msgs: Vec<String> = bad
+        .failed()
+        .iter()
+        .filter_map(|s| s.failure.clone())
+        .collect();
+    c.check(
+        "the suite fails a report that hides real discrepancies, in both reconciliation scenarios",
+        bad.scenarios.len() == 2 && msgs.len() == 2,
+        || summary(&bad),
+    );
     c.check(
         "… naming what was real but not reported",
-        msgs.iter().all(|m| m.contains("invariant violated: always reconciles") && m.contains("real but not reported: "))
-            && msgs.iter().any(|m| m.contains("missing_in_statement"))
-            && msgs.iter().any(|m| m.contains("amount_mismatch") && m.contains("duplicate_in_statement")),
+        msgs.iter().all(|m| {
+            m.contains("invariant violated: always reconciles")
+                && m.contains("real but not reported: ")
+        }) && msgs.iter().any(|m| m.contains("missing_in_statement"))
+            && msgs
+                .iter()
+                .any(|m| m.contains("amount_mismatch") && m.contains("duplicate_in_statement")),
         || msgs.join("\n---\n"),
     );
 

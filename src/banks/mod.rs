@@ -99,7 +99,13 @@ pub fn serve(sb: &Sandbank, spec: &BankSpec, req: InboundRequest) -> Outcome {
 /// Payout `index` at `bank` stops processing: PROCESSING → SUCCESS.
 pub fn settle(st: &mut WorldState, bank: &str, index: usize) {
     let now = st.clock.now();
-    let Some(p) = st.banks.get_mut(bank).and_then(|b| b.payouts.get_mut(index)) else { return };
+    let Some(p) = st
+        .banks
+        .get_mut(bank)
+        .and_then(|b| b.payouts.get_mut(index))
+    else {
+        return;
+    };
     if p.status != PayoutStatus::Processing {
         return;
     }

@@ -38,7 +38,9 @@ fn flat_fields(obj: &Map<String, Value>) -> Result<BTreeMap<String, String>, Str
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
             Value::Null => String::new(),
-            Value::Array(_) | Value::Object(_) => return Err(format!("field `{k}` must be a string or a number")),
+            Value::Array(_) | Value::Object(_) => {
+                return Err(format!("field `{k}` must be a string or a number"))
+            }
         };
         out.insert(k.clone(), s);
     }
@@ -51,13 +53,19 @@ fn signed(client: &BankClient, mut body: Map<String, Value>) -> Reply {
     body.insert("retMsg".into(), json!(""));
     // Built from strings and integers only, so flattening cannot fail.
     let fields = flat_fields(&body).unwrap_or_default();
-    body.insert("sign".into(), json!(sign(&fields, &client.key, SignType::Md5)));
+    body.insert(
+        "sign".into(),
+        json!(sign(&fields, &client.key, SignType::Md5)),
+    );
     Reply::json(StatusCode::OK, &Value::Object(body))
 }
 
 enum Decoded {
     Refused(Reply),
-    Call { client: BankClient, fields: BTreeMap<String, String> },
+    Call {
+        client: BankClient,
+        fields: BTreeMap<String, String>,
+    },
 }
 
 fn decode(spec: &BankSpec, req: &InboundRequest) -> Decoded {
@@ -70,7 +78,12 @@ fn decode(spec: &BankSpec, req: &InboundRequest) -> Decoded {
     let obj = match serde_json::from_slice::<Value>(&req.body) {
         Ok(Value::Object(o)) => o,
         Ok(_) => return Decoded::Refused(error("PARAM_ERROR", "the body must be a JSON object")),
-        Err(e) => return Decoded::Refused(error("PARAM_ERROR", &format!("the body is not valid JSON: {e}"))),
+        Err(e) => {
+            return Decoded::Refused(error(
+                "PARAM_ERROR",
+                &format!("the body is not valid JSON: {e}"),
+            ))
+        }
     };
     let fields = match flat_fields(&obj) {
         Ok(f) => f,
@@ -80,7 +93,10 @@ fn decode(spec: &BankSpec, req: &InboundRequest) -> Decoded {
         return Decoded::Refused(error("PARAM_ERROR", "missing mchId"));
     };
     let Some(client) = spec.clients.iter().find(|c| &c.mch_id == mch_id) else {
-        return Decoded::Refused(error("MCH_NOT_EXIST", &format!("merchant {mch_id} does not exist")));
+        return Decoded::Refused(error(
+            "MCH_NOT_EXIST",
+            &format!("merchant {mch_id} does not exist"),
+        ));
     };
     let Some(given) = fields.get("sign") else {
         return Decoded::Refused(error("SIGN_ERROR", "missing sign"));
@@ -88,7 +104,10 @@ fn decode(spec: &BankSpec, req: &InboundRequest) -> Decoded {
     if !sign(&fields, &client.key, SignType::Md5).eq_ignore_ascii_case(given) {
         return Decoded::Refused(error("SIGN_ERROR", "signature mismatch"));
     }
-    Decoded::Call { client: client.clone(), fields }
+    Decoded::Call {
+        client: client.clone(),
+        fields,
+    }
 }
 
 /// Serve a request to a payout-json bank.
@@ -96,27 +115,52 @@ pub fn serve(sb: &Sandbank, spec: &BankSpec, req: InboundRequest) -> Outcome {
     let op = match req.path.as_str() {
         "agentpay/apply" => "payout.submit",
         "agentpay/query" => "payout.query",
-        other => return Reply::json(StatusCode::NOT_FOUND, &json!({"retCode": "NOT_FOUND", "retMsg": format!("no such API: /{other}")})).into(),
+        other => {
+            return Reply::json(
+                StatusCode::NOT_FOUND,
+                &json!({"retCode": "NOT_FOUND", "retMsg": format!("no such API: /{other}")}),
+            )
+            .into()
+        }
     };
     let decoded = decode(spec, &req);
     let (order, amount) = match &decoded {
         Decoded::Call { fields, .. } => (
             fields.get("mchOrderNo").cloned(),
-            fields.get("amount").and_then(|a| a.parse::<i64>().ok()).map(|a| Decimal::new(a, 2)),
+            fields
+                .get("amount")
+                .and_then(|a| a.parse::<i64>().ok())
+                .map(|a| Decimal::new(a, 2)),
         ),
         Decoded::Refused(_) => (None, None),
     };
     let text = String::from_utf8_lossy(&req.body).into_owned();
-    let key = GateKey { instance: &spec.id, op, order: order.as_deref(), amount };
+    let key = GateKey {
+        instance: &spec.id,
+        op,
+        order: order.as_deref(),
+        amount,
+    };
     sb.gate(
         key,
         &text,
         |st| match decoded {
             Decoded::Refused(r) => r,
-            Decoded::Call { client, fields } if op == "payout.submit" => apply(st, spec, &client, &fields),
+            Decoded::Call { client, fields } if op == "payout.submit" => {
+                apply(st, spec, &client, &fields)
+            }
             Decoded::Call { client, fields } => query(st, spec, &client, &fields),
         },
-        |_, code, message| error(code, if message.is_empty() { "system busy, query before retrying" } else { message }),
+        |_, code, message| {
+            error(
+                code,
+                if message.is_empty() {
+                    "system busy, query before retrying"
+                } else {
+                    message
+                },
+            )
+        },
     )
 }
 
@@ -129,12 +173,21 @@ fn payout_reply(client: &BankClient, p: &Payout) -> Reply {
     body.insert("mchId".into(), json!(p.mch_id));
     body.insert("mchOrderNo".into(), json!(p.order_no));
     body.insert("agentpayOrderId".into(), json!(p.payout_id));
-    body.insert("amount".into(), json!(p.amount.to_minor().unwrap_or_default()));
+    body.insert(
+        "amount".into(),
+        json!(p.amount.to_minor().unwrap_or_default()),
+    );
     body.insert("accountNo".into(), json!(p.payee_account_no));
     body.insert("status".into(), json!(p.status.as_str()));
-    body.insert("createTime".into(), json!(crate::channels::wxpay::wx_time(p.created_at)));
+    body.insert(
+        "createTime".into(),
+        json!(crate::channels::wxpay::wx_time(p.created_at)),
+    );
     if let Some(t) = p.succeeded_at {
-        body.insert("paySuccTime".into(), json!(crate::channels::wxpay::wx_time(t)));
+        body.insert(
+            "paySuccTime".into(),
+            json!(crate::channels::wxpay::wx_time(t)),
+        );
     }
     if let Some(r) = &p.reason {
         body.insert("reason".into(), json!(r));
@@ -143,18 +196,34 @@ fn payout_reply(client: &BankClient, p: &Payout) -> Reply {
 }
 
 fn valid_order_no(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-fn apply(st: &mut WorldState, spec: &BankSpec, client: &BankClient, f: &BTreeMap<String, String>) -> Reply {
-    for name in ["mchOrderNo", "amount", "accountNo", "accountName", "reqTime"] {
+fn apply(
+    st: &mut WorldState,
+    spec: &BankSpec,
+    client: &BankClient,
+    f: &BTreeMap<String, String>,
+) -> Reply {
+    for name in [
+        "mchOrderNo",
+        "amount",
+        "accountNo",
+        "accountName",
+        "reqTime",
+    ] {
         if f.get(name).is_none_or(|v| v.is_empty()) {
             return error("PARAM_ERROR", &format!("missing {name}"));
         }
     }
     let order_no = f["mchOrderNo"].clone();
     if !valid_order_no(&order_no) {
-        return error("PARAM_ERROR", "mchOrderNo must be 1–64 characters of A-Z, a-z, 0-9, _ and -");
+        return error(
+            "PARAM_ERROR",
+            "mchOrderNo must be 1–64 characters of A-Z, a-z, 0-9, _ and -",
+        );
     }
     let Ok(minor) = f["amount"].parse::<i64>() else {
         return error("PARAM_ERROR", "amount must be an integer number of fen");
@@ -162,15 +231,28 @@ fn apply(st: &mut WorldState, spec: &BankSpec, client: &BankClient, f: &BTreeMap
     if minor <= 0 {
         return error("PARAM_ERROR", "amount must be positive");
     }
-    let currency = match Currency::from_str(f.get("currency").map(String::as_str).filter(|c| !c.is_empty()).unwrap_or("CNY")) {
+    let currency = match Currency::from_str(
+        f.get("currency")
+            .map(String::as_str)
+            .filter(|c| !c.is_empty())
+            .unwrap_or("CNY"),
+    ) {
         Ok(c) => c,
         Err(e) => return error("PARAM_ERROR", &e.to_string()),
     };
     let key = (client.mch_id.clone(), order_no.clone());
-    let previous = bank_state(st, spec).by_order.get(&key).and_then(|v| v.first().copied());
+    let previous = bank_state(st, spec)
+        .by_order
+        .get(&key)
+        .and_then(|v| v.first().copied());
     if let Some(first) = previous {
         match spec.on_duplicate {
-            OnDuplicate::Reject => return error("DUPLICATE_ORDER", &format!("mchOrderNo {order_no} was already submitted")),
+            OnDuplicate::Reject => {
+                return error(
+                    "DUPLICATE_ORDER",
+                    &format!("mchOrderNo {order_no} was already submitted"),
+                )
+            }
             OnDuplicate::Replay => {
                 let p = &bank_state(st, spec).payouts[first];
                 if let Some(body) = &p.first_reply {
@@ -185,13 +267,25 @@ fn apply(st: &mut WorldState, spec: &BankSpec, client: &BankClient, f: &BTreeMap
     let from = account_path(&spec.id, &client.account);
     let payee_no = f["accountNo"].clone();
     let balance = st.ledger.balance(&from, currency);
-    let payout_id = format!("AP{}{}", crate::channels::wxpay::wx_time(now), st.rng.digits(6));
+    let payout_id = format!(
+        "AP{}{}",
+        crate::channels::wxpay::wx_time(now),
+        st.rng.digits(6)
+    );
     let (status, reason) = if balance.amount < amount.amount {
         (PayoutStatus::Failed, Some("INSUFFICIENT_FUNDS".to_string()))
     } else {
         let payee = payee_path(&spec.id, &payee_no);
         // Two legs of one amount and currency: balances by construction.
-        let _ = st.ledger.transfer(now, PostingKind::Payout, &spec.id, &order_no, &from, &payee, amount);
+        let _ = st.ledger.transfer(
+            now,
+            PostingKind::Payout,
+            &spec.id,
+            &order_no,
+            &from,
+            &payee,
+            amount,
+        );
         st.record(
             EntryKind::Posting,
             Record {
@@ -225,17 +319,31 @@ fn apply(st: &mut WorldState, spec: &BankSpec, client: &BankClient, f: &BTreeMap
     bs.payouts.push(payout);
     bs.by_order.entry(key).or_default().push(index);
     if status == PayoutStatus::Processing {
-        st.timers.schedule(now + spec.settle_after, Event::PayoutSettle { bank: spec.id.clone(), payout: index });
+        st.timers.schedule(
+            now + spec.settle_after,
+            Event::PayoutSettle {
+                bank: spec.id.clone(),
+                payout: index,
+            },
+        );
     }
     reply
 }
 
-fn query(st: &mut WorldState, spec: &BankSpec, client: &BankClient, f: &BTreeMap<String, String>) -> Reply {
+fn query(
+    st: &mut WorldState,
+    spec: &BankSpec,
+    client: &BankClient,
+    f: &BTreeMap<String, String>,
+) -> Reply {
     let Some(order_no) = f.get("mchOrderNo").filter(|v| !v.is_empty()) else {
         return error("PARAM_ERROR", "missing mchOrderNo");
     };
     let bs = bank_state(st, spec);
-    let latest = bs.by_order.get(&(client.mch_id.clone(), order_no.clone())).and_then(|v| v.last().copied());
+    let latest = bs
+        .by_order
+        .get(&(client.mch_id.clone(), order_no.clone()))
+        .and_then(|v| v.last().copied());
     match latest {
         Some(i) => payout_reply(client, &bs.payouts[i]),
         None => error("ORDER_NOT_EXIST", &format!("no payout {order_no}")),
@@ -268,7 +376,8 @@ mod tests {
 
     #[test]
     fn signed_requests_verify() {
-        let mut body: Map<String, Value> = serde_json::from_str(r#"{"mchId":"1","amount":100}"#).unwrap();
+        let mut body: Map<String, Value> =
+            serde_json::from_str(r#"{"mchId":"1","amount":100}"#).unwrap();
         sign_request(&mut body, "K");
         let f = flat_fields(&body).unwrap();
         assert_eq!(sign(&f, "K", SignType::Md5), f["sign"]);

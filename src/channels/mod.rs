@@ -69,7 +69,12 @@ pub fn serve(sb: &Sandbank, spec: &ChannelSpec, req: InboundRequest) -> Outcome 
 }
 
 /// Build the next notification attempt, or `None` if none is due any more.
-pub fn prepare_notification(st: &mut WorldState, instance: &str, reference: &str, attempt: u32) -> Option<Callback> {
+pub fn prepare_notification(
+    st: &mut WorldState,
+    instance: &str,
+    reference: &str,
+    attempt: u32,
+) -> Option<Callback> {
     let spec = st.spec.clone();
     let channel = spec.channel(instance)?;
     match channel.kind {
@@ -90,7 +95,10 @@ pub fn notification_acked(st: &mut WorldState, instance: &str, reference: &str) 
 /// The waits between notification attempts of `instance`'s kind.
 pub fn retry_ladder(st: &WorldState, instance: &str) -> Vec<chrono::Duration> {
     match st.spec.channel(instance).map(|c| c.kind) {
-        Some(ChannelKind::WechatPayV2) => wxpay::RETRY_LADDER_SECS.iter().map(|s| chrono::Duration::seconds(*s)).collect(),
+        Some(ChannelKind::WechatPayV2) => wxpay::RETRY_LADDER_SECS
+            .iter()
+            .map(|s| chrono::Duration::seconds(*s))
+            .collect(),
         None => Vec::new(),
     }
 }

@@ -17,8 +17,26 @@ use std::time::Duration;
 
 /// The hooks an adapter must define, with the variables each one gets.
 pub const HOOKS: [(&str, &[&str]); 5] = [
-    ("onboard_merchant", &["merchant_id", "account_no", "account_name", "bank_id", "cycle"]),
-    ("create_order", &["merchant_id", "channel", "amount", "amount_minor", "currency"]),
+    (
+        "onboard_merchant",
+        &[
+            "merchant_id",
+            "account_no",
+            "account_name",
+            "bank_id",
+            "cycle",
+        ],
+    ),
+    (
+        "create_order",
+        &[
+            "merchant_id",
+            "channel",
+            "amount",
+            "amount_minor",
+            "currency",
+        ],
+    ),
     ("run_settlement", &["date"]),
     ("run_reconciliation", &["date", "channel"]),
     ("reconciliation_report", &["date", "channel"]),
@@ -145,28 +163,50 @@ pub struct Adapter {
 /// Read and validate an adapter file. `overrides` replace or add `[vars]`.
 pub fn load(path: &Path, overrides: &BTreeMap<String, String>) -> Result<Adapter, AdapterError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| AdapterError { file: file.clone(), field: String::new(), problem: format!("cannot read: {e}") })?;
+    let text = std::fs::read_to_string(path).map_err(|e| AdapterError {
+        file: file.clone(),
+        field: String::new(),
+        problem: format!("cannot read: {e}"),
+    })?;
     load_str(&text, &file, overrides)
 }
 
 /// Parse and validate adapter text.
-pub fn load_str(text: &str, file: &str, overrides: &BTreeMap<String, String>) -> Result<Adapter, AdapterError> {
-    let err = |field: &str, problem: String| AdapterError { file: file.to_string(), field: field.to_string(), problem };
-    let raw: RawAdapter = toml::from_str(text).map_err(|e| err("", e.to_string().trim_end().replace('\n', " ")))?;
+pub fn load_str(
+    text: &str,
+    file: &str,
+    overrides: &BTreeMap<String, String>,
+) -> Result<Adapter, AdapterError> {
+    let err = |field: &str, problem: String| AdapterError {
+        file: file.to_string(),
+        field: field.to_string(),
+        problem,
+    };
+    let raw: RawAdapter =
+        toml::from_str(text).map_err(|e| err("", e.to_string().trim_end().replace('\n', " ")))?;
     let mut vars = raw.vars.clone();
     for (k, v) in overrides {
         vars.insert(k.clone(), v.clone());
     }
     for name in vars.keys() {
         if !is_ident(name) {
-            return Err(err(&format!("vars.{name}"), "variable names are letters, digits and _".into()));
+            return Err(err(
+                &format!("vars.{name}"),
+                "variable names are letters, digits and _".into(),
+            ));
         }
         if BUILTIN_VARS.contains(&name.as_str()) {
-            return Err(err(&format!("vars.{name}"), "is a built-in variable and cannot be set".into()));
+            return Err(err(
+                &format!("vars.{name}"),
+                "is a built-in variable and cannot be set".into(),
+            ));
         }
     }
-    let mut known: Vec<String> = BUILTIN_VARS.iter().map(|s| s.to_string()).chain(vars.keys().cloned()).collect();
+    let mut known: Vec<String> = BUILTIN_VARS
+        .iter()
+        .map(|s| s.to_string())
+        .chain(vars.keys().cloned())
+        .collect();
     for (name, value) in &vars {
         check_template(value, &known).map_err(|e| err(&format!("vars.{name}"), e))?;
     }
@@ -178,29 +218,52 @@ pub fn load_str(text: &str, file: &str, overrides: &BTreeMap<String, String>) ->
                 check_template(r, &known).map_err(|e| err("start.ready", e))?;
             }
             let ready_timeout = match &s.ready_timeout {
-                Some(t) => parse_duration(t).map_err(|e| err("start.ready_timeout", e.to_string()))?.to_std().unwrap_or(READY_TIMEOUT),
+                Some(t) => parse_duration(t)
+                    .map_err(|e| err("start.ready_timeout", e.to_string()))?
+                    .to_std()
+                    .unwrap_or(READY_TIMEOUT),
                 None => READY_TIMEOUT,
             };
-            Some(Start { command: s.command.clone(), ready: s.ready.clone(), ready_timeout })
+            Some(Start {
+                command: s.command.clone(),
+                ready: s.ready.clone(),
+                ready_timeout,
+            })
         }
     };
     for name in raw.hooks.keys() {
         if !HOOKS.iter().any(|(h, _)| h == name) {
             let names: Vec<&str> = HOOKS.iter().map(|(h, _)| *h).collect();
-            return Err(err(&format!("hooks.{name}"), format!("unknown hook (the hooks are {})", names.join(", "))));
+            return Err(err(
+                &format!("hooks.{name}"),
+                format!("unknown hook (the hooks are {})", names.join(", ")),
+            ));
         }
     }
     let mut hooks = BTreeMap::new();
     for (name, hook_vars) in HOOKS {
         let field = |f: &str| format!("hooks.{name}.{f}");
         let Some(h) = raw.hooks.get(name) else {
-            return Err(err(&format!("hooks.{name}"), "missing: every hook must be defined".into()));
+            return Err(err(
+                &format!("hooks.{name}"),
+                "missing: every hook must be defined".into(),
+            ));
         };
         let base = known.len();
         known.extend(hook_vars.iter().map(|s| s.to_string()));
         let action = match (&h.command, &h.url) {
-            (Some(_), Some(_)) => return Err(err(&format!("hooks.{name}"), "give either `url` or `command`, not both".into())),
-            (None, None) => return Err(err(&format!("hooks.{name}"), "give `url` (HTTP) or `command` (shell)".into())),
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    &format!("hooks.{name}"),
+                    "give either `url` or `command`, not both".into(),
+                ))
+            }
+            (None, None) => {
+                return Err(err(
+                    &format!("hooks.{name}"),
+                    "give `url` (HTTP) or `command` (shell)".into(),
+                ))
+            }
             (Some(cmd), None) => {
                 check_template(cmd, &known).map_err(|e| err(&field("command"), e))?;
                 HookAction::Shell(cmd.clone())
@@ -211,28 +274,48 @@ pub fn load_str(text: &str, file: &str, overrides: &BTreeMap<String, String>) ->
                     check_template(b, &known).map_err(|e| err(&field("body"), e))?;
                 }
                 for (k, v) in &h.headers {
-                    check_template(v, &known).map_err(|e| err(&field(&format!("headers.{k}")), e))?;
+                    check_template(v, &known)
+                        .map_err(|e| err(&field(&format!("headers.{k}")), e))?;
                 }
                 let method = match h.method.as_deref() {
-                    Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| err(&field("method"), format!("`{m}` is not an HTTP method")))?,
+                    Some(m) => {
+                        Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| {
+                            err(&field("method"), format!("`{m}` is not an HTTP method"))
+                        })?
+                    }
                     None if h.body.is_some() => Method::POST,
                     None => Method::GET,
                 };
-                HookAction::Http { method, url: url.clone(), body: h.body.clone(), headers: h.headers.clone() }
+                HookAction::Http {
+                    method,
+                    url: url.clone(),
+                    body: h.body.clone(),
+                    headers: h.headers.clone(),
+                }
             }
         };
         let timeout = match &h.timeout {
-            Some(t) => parse_duration(t).map_err(|e| err(&field("timeout"), e.to_string()))?.to_std().unwrap_or(HOOK_TIMEOUT),
+            Some(t) => parse_duration(t)
+                .map_err(|e| err(&field("timeout"), e.to_string()))?
+                .to_std()
+                .unwrap_or(HOOK_TIMEOUT),
             None => HOOK_TIMEOUT,
         };
         known.truncate(base);
         hooks.insert(name.to_string(), Hook { action, timeout });
     }
-    Ok(Adapter { file: file.to_string(), start, vars, hooks })
+    Ok(Adapter {
+        file: file.to_string(),
+        start,
+        vars,
+        hooks,
+    })
 }
 
 fn is_ident(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !s.starts_with(|c: char| c.is_ascii_digit())
+    !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// The `{name}` placeholders in a template, in order. Braces around anything that is not an
@@ -260,7 +343,10 @@ pub fn placeholders(template: &str) -> Vec<(usize, usize, &str)> {
 fn check_template(template: &str, known: &[String]) -> Result<(), String> {
     for (_, _, name) in placeholders(template) {
         if !known.iter().any(|k| k == name) {
-            return Err(format!("unknown variable `{{{name}}}` (known here: {})", known.join(", ")));
+            return Err(format!(
+                "unknown variable `{{{name}}}` (known here: {})",
+                known.join(", ")
+            ));
         }
     }
     Ok(())
@@ -273,11 +359,20 @@ pub fn shell_quote(v: &str) -> String {
 
 /// Render `template` with `vars`. Variable values may themselves contain templates (e.g.
 /// `sut = "http://{sut_addr}"`); they are expanded up to a fixed depth.
-pub fn render(template: &str, vars: &BTreeMap<String, String>, quote: bool) -> Result<String, String> {
+pub fn render(
+    template: &str,
+    vars: &BTreeMap<String, String>,
+    quote: bool,
+) -> Result<String, String> {
     render_depth(template, vars, quote, 0)
 }
 
-fn render_depth(template: &str, vars: &BTreeMap<String, String>, quote: bool, depth: usize) -> Result<String, String> {
+fn render_depth(
+    template: &str,
+    vars: &BTreeMap<String, String>,
+    quote: bool,
+    depth: usize,
+) -> Result<String, String> {
     if depth > 8 {
         return Err("variables refer to each other in a loop".into());
     }
@@ -285,7 +380,9 @@ fn render_depth(template: &str, vars: &BTreeMap<String, String>, quote: bool, de
     let mut last = 0;
     for (start, end, name) in placeholders(template) {
         out.push_str(&template[last..start]);
-        let raw = vars.get(name).ok_or_else(|| format!("variable `{name}` has no value"))?;
+        let raw = vars
+            .get(name)
+            .ok_or_else(|| format!("variable `{name}` has no value"))?;
         // Values of variables are expanded unquoted; only the final value is quoted, once.
         let value = render_depth(raw, vars, false, depth + 1)?;
         if quote && !BUILTIN_VARS.contains(&name) && !is_command_var(name) {
@@ -320,7 +417,11 @@ pub struct HookError {
 
 impl Adapter {
     /// The variables for a call: the file's `[vars]`, the built-ins, the hook's own.
-    pub fn vars_with(&self, builtins: &BTreeMap<String, String>, own: &[(&str, String)]) -> BTreeMap<String, String> {
+    pub fn vars_with(
+        &self,
+        builtins: &BTreeMap<String, String>,
+        own: &[(&str, String)],
+    ) -> BTreeMap<String, String> {
         let mut v = self.vars.clone();
         v.extend(builtins.iter().map(|(k, x)| (k.clone(), x.clone())));
         v.extend(own.iter().map(|(k, x)| (k.to_string(), x.clone())));
@@ -328,44 +429,92 @@ impl Adapter {
     }
 
     /// Call hook `name` with `vars`; returns its output (HTTP body or stdout).
-    pub async fn call(&self, name: &str, vars: &BTreeMap<String, String>) -> Result<String, HookError> {
-        let fail = |problem: String, request: String, answer: String| HookError { hook: name.to_string(), problem, request, answer };
+    pub async fn call(
+        &self,
+        name: &str,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<String, HookError> {
+        let fail = |problem: String, request: String, answer: String| HookError {
+            hook: name.to_string(),
+            problem,
+            request,
+            answer,
+        };
         let Some(hook) = self.hooks.get(name) else {
             return Err(fail("not defined".into(), String::new(), String::new()));
         };
         match &hook.action {
-            HookAction::Http { method, url, body, headers } => {
-                let url = render(url, vars, false).map_err(|e| fail(e, String::new(), String::new()))?;
+            HookAction::Http {
+                method,
+                url,
+                body,
+                headers,
+            } => {
+                let url =
+                    render(url, vars, false).map_err(|e| fail(e, String::new(), String::new()))?;
                 let body = match body {
-                    Some(b) => render(b, vars, false).map_err(|e| fail(e, url.clone(), String::new()))?,
+                    Some(b) => {
+                        render(b, vars, false).map_err(|e| fail(e, url.clone(), String::new()))?
+                    }
                     None => String::new(),
                 };
                 let mut hs: Vec<(String, String)> = Vec::new();
                 for (k, v) in headers {
-                    hs.push((k.clone(), render(v, vars, false).map_err(|e| fail(e, url.clone(), String::new()))?));
+                    hs.push((
+                        k.clone(),
+                        render(v, vars, false).map_err(|e| fail(e, url.clone(), String::new()))?,
+                    ));
                 }
-                if !body.is_empty() && !hs.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+                if !body.is_empty()
+                    && !hs
+                        .iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
                     hs.push(("content-type".into(), "application/json".into()));
                 }
-                let header_refs: Vec<(&str, &str)> = hs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let header_refs: Vec<(&str, &str)> =
+                    hs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 let request = format!("{method} {url} {body}");
-                match http::send(method.clone(), &url, &header_refs, Bytes::from(body.clone()), hook.timeout).await {
+                match http::send(
+                    method.clone(),
+                    &url,
+                    &header_refs,
+                    Bytes::from(body.clone()),
+                    hook.timeout,
+                )
+                .await
+                {
                     Ok(r) if r.status.is_success() => Ok(r.text()),
                     Ok(r) => Err(fail(format!("HTTP {}", r.status), request, r.text())),
                     Err(e) => Err(fail(e.to_string(), request, String::new())),
                 }
             }
             HookAction::Shell(cmd) => {
-                let cmd = render(cmd, vars, true).map_err(|e| fail(e, String::new(), String::new()))?;
-                let run = tokio::process::Command::new("sh").arg("-c").arg(&cmd).kill_on_drop(true).output();
+                let cmd =
+                    render(cmd, vars, true).map_err(|e| fail(e, String::new(), String::new()))?;
+                let run = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(&cmd)
+                    .kill_on_drop(true)
+                    .output();
                 match tokio::time::timeout(hook.timeout, run).await {
-                    Err(_) => Err(fail(format!("timed out after {:?}", hook.timeout), cmd, String::new())),
+                    Err(_) => Err(fail(
+                        format!("timed out after {:?}", hook.timeout),
+                        cmd,
+                        String::new(),
+                    )),
                     Ok(Err(e)) => Err(fail(format!("cannot run sh: {e}"), cmd, String::new())),
-                    Ok(Ok(out)) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+                    Ok(Ok(out)) if out.status.success() => {
+                        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+                    }
                     Ok(Ok(out)) => Err(fail(
                         format!("exited with {}", out.status),
                         cmd,
-                        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+                        format!(
+                            "{}{}",
+                            String::from_utf8_lossy(&out.stdout),
+                            String::from_utf8_lossy(&out.stderr)
+                        ),
                     )),
                 }
             }
@@ -373,10 +522,17 @@ impl Adapter {
     }
 
     /// Start the SUT if the adapter says how; wait until it is ready.
-    pub async fn start(&self, vars: &BTreeMap<String, String>, log: PathBuf) -> Result<Option<SutProcess>, String> {
-        let Some(start) = &self.start else { return Ok(None) };
+    pub async fn start(
+        &self,
+        vars: &BTreeMap<String, String>,
+        log: PathBuf,
+    ) -> Result<Option<SutProcess>, String> {
+        let Some(start) = &self.start else {
+            return Ok(None);
+        };
         let cmd = render(&start.command, vars, true)?;
-        let log_file = std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let log_file = std::fs::File::create(&log)
+            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
         let child = tokio::process::Command::new("sh")
             .arg("-c")
@@ -388,7 +544,11 @@ impl Adapter {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start `{cmd}`: {e}"))?;
-        let mut sut = SutProcess { child, command: cmd.clone(), log };
+        let mut sut = SutProcess {
+            child,
+            command: cmd.clone(),
+            log,
+        };
         if let Some(ready) = &start.ready {
             let url = render(ready, vars, false)?;
             let deadline = tokio::time::Instant::now() + start.ready_timeout;
@@ -429,16 +589,28 @@ impl SutProcess {
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].iter().map(|l| format!("    {l}\n")).collect()
+        lines[lines.len().saturating_sub(20)..]
+            .iter()
+            .map(|l| format!("    {l}\n"))
+            .collect()
     }
 
     /// Stop it: TERM to its process group, then KILL after a grace period.
     pub async fn stop(&mut self) {
         if let Some(pid) = self.child.id() {
             let group = format!("-{pid}");
-            let _ = tokio::process::Command::new("kill").args(["-TERM", "--", &group]).status().await;
-            if tokio::time::timeout(Duration::from_secs(3), self.child.wait()).await.is_err() {
-                let _ = tokio::process::Command::new("kill").args(["-KILL", "--", &group]).status().await;
+            let _ = tokio::process::Command::new("kill")
+                .args(["-TERM", "--", &group])
+                .status()
+                .await;
+            if tokio::time::timeout(Duration::from_secs(3), self.child.wait())
+                .await
+                .is_err()
+            {
+                let _ = tokio::process::Command::new("kill")
+                    .args(["-KILL", "--", &group])
+                    .status()
+                    .await;
                 let _ = self.child.wait().await;
             }
         }
@@ -479,10 +651,18 @@ url = "{sut}/rec/{date}"
         let mut builtins = BTreeMap::new();
         builtins.insert("sut_addr".to_string(), "127.0.0.1:9".to_string());
         builtins.insert("sandbank_url".to_string(), "http://127.0.0.1:8".to_string());
-        let v = a.vars_with(&builtins, &[("merchant_id", "M1".into()), ("amount_minor", "100".into())]);
-        let HookAction::Http { url, body, .. } = &a.hooks["create_order"].action else { panic!() };
+        let v = a.vars_with(
+            &builtins,
+            &[("merchant_id", "M1".into()), ("amount_minor", "100".into())],
+        );
+        let HookAction::Http { url, body, .. } = &a.hooks["create_order"].action else {
+            panic!()
+        };
         assert_eq!(render(url, &v, false).unwrap(), "http://127.0.0.1:9/orders");
-        assert_eq!(render(body.as_ref().unwrap(), &v, false).unwrap(), r#"{"merchant_id":"M1","amount_minor":100}"#);
+        assert_eq!(
+            render(body.as_ref().unwrap(), &v, false).unwrap(),
+            r#"{"merchant_id":"M1","amount_minor":100}"#
+        );
         let cmd = render(&a.start.as_ref().unwrap().command, &v, true).unwrap();
         assert_eq!(cmd, "cargo run --example x -- --listen 127.0.0.1:9 --sandbank http://127.0.0.1:8 --bug 'none'");
         assert_eq!(a.hooks["run_settlement"].timeout, HOOK_TIMEOUT);
@@ -498,17 +678,37 @@ url = "{sut}/rec/{date}"
 
     #[test]
     fn errors_name_the_hook_and_field() {
-        let e = load_str(&GOOD.replace("{merchant_id}\",\"amount", "{merchant}\",\"amount"), "a.toml", &BTreeMap::new()).unwrap_err();
+        let e = load_str(
+            &GOOD.replace("{merchant_id}\",\"amount", "{merchant}\",\"amount"),
+            "a.toml",
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
         assert_eq!(e.field, "hooks.create_order.body");
         assert!(e.problem.contains("unknown variable `{merchant}`"), "{e}");
-        let e = load_str(&GOOD.replace("[hooks.run_settlement]\ncommand = \"echo {date}\"", ""), "a.toml", &BTreeMap::new()).unwrap_err();
+        let e = load_str(
+            &GOOD.replace("[hooks.run_settlement]\ncommand = \"echo {date}\"", ""),
+            "a.toml",
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
         assert_eq!(e.field, "hooks.run_settlement");
-        let e = load_str(&GOOD.replace("reconciliation_report]", "reconcile_report]"), "a.toml", &BTreeMap::new()).unwrap_err();
+        let e = load_str(
+            &GOOD.replace("reconciliation_report]", "reconcile_report]"),
+            "a.toml",
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
         assert_eq!(e.field, "hooks.reconcile_report");
         let e = load_str("[hooks.x", "a.toml", &BTreeMap::new()).unwrap_err();
         assert!(e.to_string().starts_with("a.toml: "), "{e}");
         // A hook variable is not visible in another hook.
-        let e = load_str(&GOOD.replace("/rec/{date}", "/rec/{merchant_id}"), "a.toml", &BTreeMap::new()).unwrap_err();
+        let e = load_str(
+            &GOOD.replace("/rec/{date}", "/rec/{merchant_id}"),
+            "a.toml",
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
         assert_eq!(e.field, "hooks.reconciliation_report.url");
     }
 
@@ -516,7 +716,10 @@ url = "{sut}/rec/{date}"
     fn shell_values_are_quoted() {
         let mut v = BTreeMap::new();
         v.insert("x".to_string(), "a'b; rm -rf /".to_string());
-        assert_eq!(render("echo {x}", &v, true).unwrap(), r#"echo 'a'\''b; rm -rf /'"#);
+        assert_eq!(
+            render("echo {x}", &v, true).unwrap(),
+            r#"echo 'a'\''b; rm -rf /'"#
+        );
         assert_eq!(placeholders(r#"{"a":{b}}"#).len(), 1);
     }
 }

@@ -56,10 +56,17 @@ pub fn paid_in(ledger: &Ledger, order: &Order) -> Money {
         .by_reference(&order.out_trade_no)
         .filter(|p| p.kind == PostingKind::Payment && p.instance == order.channel)
         .flat_map(|p| p.legs.iter())
-        .filter(|l| l.amount.amount.is_sign_positive() && l.account.starts_with(&format!("channel:{}:merchant:", order.channel)))
+        .filter(|l| {
+            l.amount.amount.is_sign_positive()
+                && l.account
+                    .starts_with(&format!("channel:{}:merchant:", order.channel))
+        })
         .map(|l| l.amount.amount)
         .sum();
-    Money { amount, currency: order.amount.currency }
+    Money {
+        amount,
+        currency: order.amount.currency,
+    }
 }
 
 /// Owed to and paid to one beneficiary.
@@ -78,14 +85,22 @@ pub fn positions(ledger: &Ledger, merchants: &[Merchant], orders: &[Order]) -> V
     merchants
         .iter()
         .map(|m| {
-            let currency = orders.iter().find(|o| o.merchant == m.label).map(|o| o.amount.currency).unwrap_or(Currency::Cny);
+            let currency = orders
+                .iter()
+                .find(|o| o.merchant == m.label)
+                .map(|o| o.amount.currency)
+                .unwrap_or(Currency::Cny);
             let owed = orders
                 .iter()
                 .filter(|o| o.merchant == m.label)
                 .map(|o| paid_in(ledger, o))
                 .fold(Money::zero(currency), |a, b| a.checked_add(b).unwrap_or(a));
             let paid = ledger.balance(&payee_path(&m.bank, &m.account_no), currency);
-            Position { merchant: m.clone(), owed, paid }
+            Position {
+                merchant: m.clone(),
+                owed,
+                paid,
+            }
         })
         .collect()
 }
@@ -164,14 +179,22 @@ pub struct Discrepancy {
 }
 
 /// **Booked once**: the SUT booked exactly the payments the ledger shows for the day.
-pub fn booked_once(ledger: &Ledger, orders: &[Order], channel: &str, window: DayWindow, report: &Report) -> Vec<Violation> {
+pub fn booked_once(
+    ledger: &Ledger,
+    orders: &[Order],
+    channel: &str,
+    window: DayWindow,
+    report: &Report,
+) -> Vec<Violation> {
     let mut count = 0u64;
     let mut total = rust_decimal::Decimal::ZERO;
     let mut refs = Vec::new();
     for o in orders.iter().filter(|o| o.channel == channel) {
         let paid: Vec<_> = ledger
             .by_reference(&o.out_trade_no)
-            .filter(|p| p.kind == PostingKind::Payment && p.instance == channel && window.contains(p.at))
+            .filter(|p| {
+                p.kind == PostingKind::Payment && p.instance == channel && window.contains(p.at)
+            })
             .collect();
         if !paid.is_empty() {
             count += 1;
@@ -195,21 +218,39 @@ pub fn booked_once(ledger: &Ledger, orders: &[Order], channel: &str, window: Day
 
 /// **Reconciles exactly**: the report lists exactly the discrepancies that really exist
 /// (`expected`, as (kind, reference) pairs), no more and no less.
-pub fn reconciles_exactly(report: &Report, expected: &[(String, Option<String>)]) -> Vec<Violation> {
+pub fn reconciles_exactly(
+    report: &Report,
+    expected: &[(String, Option<String>)],
+) -> Vec<Violation> {
     let mut want: BTreeMap<(String, Option<String>), i64> = BTreeMap::new();
     for e in expected {
         *want.entry(e.clone()).or_default() += 1;
     }
     for d in &report.discrepancies {
-        *want.entry((d.kind.clone(), d.reference.clone())).or_default() -= 1;
+        *want
+            .entry((d.kind.clone(), d.reference.clone()))
+            .or_default() -= 1;
     }
-    let show = |(k, r): &(String, Option<String>)| format!("{k} {}", r.as_deref().unwrap_or("(no reference)"));
-    let missed: Vec<String> = want.iter().filter(|(_, n)| **n > 0).map(|(k, _)| show(k)).collect();
-    let invented: Vec<String> = want.iter().filter(|(_, n)| **n < 0).map(|(k, _)| show(k)).collect();
+    let show = |(k, r): &(String, Option<String>)| {
+        format!("{k} {}", r.as_deref().unwrap_or("(no reference)"))
+    };
+    let missed: Vec<String> = want
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, _)| show(k))
+        .collect();
+    let invented: Vec<String> = want
+        .iter()
+        .filter(|(_, n)| **n < 0)
+        .map(|(k, _)| show(k))
+        .collect();
     if missed.is_empty() && invented.is_empty() {
         return Vec::new();
     }
-    let mut detail = format!("the reconciliation report for {} is not exactly the real discrepancies", report.business_date);
+    let mut detail = format!(
+        "the reconciliation report for {} is not exactly the real discrepancies",
+        report.business_date
+    );
     if !missed.is_empty() {
         detail.push_str(&format!("; real but not reported: {}", missed.join(", ")));
     }
@@ -217,7 +258,11 @@ pub fn reconciles_exactly(report: &Report, expected: &[(String, Option<String>)]
         detail.push_str(&format!("; reported but not real: {}", invented.join(", ")));
     }
     let references = want.keys().filter_map(|(_, r)| r.clone()).collect();
-    vec![Violation { invariant: "always reconciles", detail, references }]
+    vec![Violation {
+        invariant: "always reconciles",
+        detail,
+        references,
+    }]
 }
 
 #[cfg(test)]
@@ -233,13 +278,47 @@ mod tests {
     fn setup() -> (Ledger, Vec<Merchant>, Vec<Order>) {
         let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
         let mut l = Ledger::default();
-        l.transfer(at, PostingKind::Payment, "wxpay", "O1", "world:customers", "channel:wxpay:merchant:1", cny(10000)).unwrap();
-        l.transfer(at, PostingKind::Fee, "wxpay", "O1", "channel:wxpay:merchant:1", "channel:wxpay:fees", cny(60)).unwrap();
-        let m = Merchant { label: "M1".into(), merchant_id: "m1".into(), bank: "bank".into(), account_no: "622".into(), account_name: "A".into() };
+        l.transfer(
+            at,
+            PostingKind::Payment,
+            "wxpay",
+            "O1",
+            "world:customers",
+            "channel:wxpay:merchant:1",
+            cny(10000),
+        )
+        .unwrap();
+        l.transfer(
+            at,
+            PostingKind::Fee,
+            "wxpay",
+            "O1",
+            "channel:wxpay:merchant:1",
+            "channel:wxpay:fees",
+            cny(60),
+        )
+        .unwrap();
+        let m = Merchant {
+            label: "M1".into(),
+            merchant_id: "m1".into(),
+            bank: "bank".into(),
+            account_no: "622".into(),
+            account_name: "A".into(),
+        };
         let orders = vec![
-            Order { channel: "wxpay".into(), out_trade_no: "O1".into(), merchant: "M1".into(), amount: cny(10000) },
+            Order {
+                channel: "wxpay".into(),
+                out_trade_no: "O1".into(),
+                merchant: "M1".into(),
+                amount: cny(10000),
+            },
             // Created but never paid: owes nothing.
-            Order { channel: "wxpay".into(), out_trade_no: "O2".into(), merchant: "M1".into(), amount: cny(500) },
+            Order {
+                channel: "wxpay".into(),
+                out_trade_no: "O2".into(),
+                merchant: "M1".into(),
+                amount: cny(500),
+            },
         ];
         (l, vec![m], orders)
     }
@@ -259,20 +338,43 @@ mod tests {
         let (mut l, ms, os) = setup();
         let at = parse_instant("2026-03-03 10:00", SHANGHAI).unwrap();
         for r in ["S1", "S1-R1"] {
-            l.transfer(at, PostingKind::Payout, "bank", r, "bank:bank:account:P", "bank:bank:payee:622", cny(10000)).unwrap();
+            l.transfer(
+                at,
+                PostingKind::Payout,
+                "bank",
+                r,
+                "bank:bank:account:P",
+                "bank:bank:payee:622",
+                cny(10000),
+            )
+            .unwrap();
         }
         let v = never_double_pays(&positions(&l, &ms, &os));
         assert_eq!(v.len(), 1);
-        assert!(v[0].detail.contains("received 200.00 CNY but is owed 100.00 CNY: overpaid by 100.00 CNY"), "{}", v[0].detail);
+        assert!(
+            v[0].detail
+                .contains("received 200.00 CNY but is owed 100.00 CNY: overpaid by 100.00 CNY"),
+            "{}",
+            v[0].detail
+        );
     }
 
     fn report(count: u64, amount: &str, discrepancies: &[(&str, &str)]) -> Report {
         Report {
             business_date: "2026-03-02".into(),
             channel: Some("wxpay".into()),
-            booked: Totals { count, amount: amount.into() },
+            booked: Totals {
+                count,
+                amount: amount.into(),
+            },
             statement: None,
-            discrepancies: discrepancies.iter().map(|(k, r)| Discrepancy { kind: k.to_string(), reference: Some(r.to_string()) }).collect(),
+            discrepancies: discrepancies
+                .iter()
+                .map(|(k, r)| Discrepancy {
+                    kind: k.to_string(),
+                    reference: Some(r.to_string()),
+                })
+                .collect(),
         }
     }
 
@@ -281,19 +383,40 @@ mod tests {
         let (l, _, os) = setup();
         let w = day_window(chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
         assert!(booked_once(&l, &os, "wxpay", w, &report(1, "100.00", &[])).is_empty());
-        assert_eq!(booked_once(&l, &os, "wxpay", w, &report(2, "200.00", &[])).len(), 1);
+        assert_eq!(
+            booked_once(&l, &os, "wxpay", w, &report(2, "200.00", &[])).len(),
+            1
+        );
         let next = day_window(chrono::NaiveDate::from_ymd_opt(2026, 3, 3).unwrap());
-        assert_eq!(booked_once(&l, &os, "wxpay", next, &report(1, "100.00", &[])).len(), 1);
+        assert_eq!(
+            booked_once(&l, &os, "wxpay", next, &report(1, "100.00", &[])).len(),
+            1
+        );
     }
 
     #[test]
     fn reconciliation_must_match_exactly() {
         let expected = vec![("missing_in_statement".to_string(), Some("O1".to_string()))];
-        assert!(reconciles_exactly(&report(1, "1", &[("missing_in_statement", "O1")]), &expected).is_empty());
+        assert!(reconciles_exactly(
+            &report(1, "1", &[("missing_in_statement", "O1")]),
+            &expected
+        )
+        .is_empty());
         let v = reconciles_exactly(&report(1, "1", &[]), &expected);
-        assert!(v[0].detail.contains("real but not reported: missing_in_statement O1"));
-        let v = reconciles_exactly(&report(1, "1", &[("missing_in_statement", "O1"), ("amount_mismatch", "O9")]), &expected);
-        assert!(v[0].detail.contains("reported but not real: amount_mismatch O9"));
+        assert!(v[0]
+            .detail
+            .contains("real but not reported: missing_in_statement O1"));
+        let v = reconciles_exactly(
+            &report(
+                1,
+                "1",
+                &[("missing_in_statement", "O1"), ("amount_mismatch", "O9")],
+            ),
+            &expected,
+        );
+        assert!(v[0]
+            .detail
+            .contains("reported but not real: amount_mismatch O9"));
         assert!(reconciles_exactly(&report(1, "1", &[]), &[]).is_empty());
     }
 }

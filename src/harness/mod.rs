@@ -66,11 +66,17 @@ pub struct ConformReport {
 impl ConformReport {
     /// True when every scenario passed and nothing failed to parse.
     pub fn passed(&self) -> bool {
-        self.failed_steps == 0 && self.parsing_errors == 0 && self.scenarios.iter().all(|s| s.failure.is_none()) && !self.scenarios.is_empty()
+        self.failed_steps == 0
+            && self.parsing_errors == 0
+            && self.scenarios.iter().all(|s| s.failure.is_none())
+            && !self.scenarios.is_empty()
     }
     /// Names of failed scenarios.
     pub fn failed(&self) -> Vec<&ScenarioOutcome> {
-        self.scenarios.iter().filter(|s| s.failure.is_some()).collect()
+        self.scenarios
+            .iter()
+            .filter(|s| s.failure.is_some())
+            .collect()
     }
 }
 
@@ -90,20 +96,32 @@ pub(crate) fn current_config() -> Option<Arc<RunConfig>> {
 pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
     let _guard = RUN_LOCK.lock().await;
     let tags = match &cfg.tags {
-        Some(t) => Some(t.parse::<cucumber::gherkin::tagexpr::TagOperation>().map_err(|e| anyhow::anyhow!("bad --tags expression `{t}`: {e}"))?),
+        Some(t) => Some(
+            t.parse::<cucumber::gherkin::tagexpr::TagOperation>()
+                .map_err(|e| anyhow::anyhow!("bad --tags expression `{t}`: {e}"))?,
+        ),
         None => None,
     };
     *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(cfg.clone()));
     OUTCOMES.lock().unwrap_or_else(|p| p.into_inner()).clear();
     let junit_out: Box<dyn std::io::Write> = match &cfg.junit {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?),
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+        ),
         None => Box::new(std::io::sink()),
     };
     let re_filter = match &cfg.name {
-        Some(n) => Some(regex::Regex::new(n).map_err(|e| anyhow::anyhow!("bad --name pattern `{n}`: {e}"))?),
+        Some(n) => Some(
+            regex::Regex::new(n).map_err(|e| anyhow::anyhow!("bad --name pattern `{n}`: {e}"))?,
+        ),
         None => None,
     };
-    let opts: cucumber::cli::Opts<_, _, _, cucumber::cli::Empty> = cucumber::cli::Opts { tags_filter: tags, re_filter, ..Default::default() };
+    let opts: cucumber::cli::Opts<_, _, _, cucumber::cli::Empty> = cucumber::cli::Opts {
+        tags_filter: tags,
+        re_filter,
+        ..Default::default()
+    };
     let writer = scene::Scene::cucumber()
         .max_concurrent_scenarios(1)
         .before(|_feature, _rule, scenario, world| {
@@ -116,15 +134,26 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
             let feature = feature.name.clone();
             let scenario_name = scenario.name.clone();
             let failure = match finished {
-                cucumber::event::ScenarioFinished::StepFailed(_, _, err) => Some(step_error_text(err)),
-                cucumber::event::ScenarioFinished::BeforeHookFailed(_) => Some("the before hook failed".to_string()),
+                cucumber::event::ScenarioFinished::StepFailed(_, _, err) => {
+                    Some(step_error_text(err))
+                }
+                cucumber::event::ScenarioFinished::BeforeHookFailed(_) => {
+                    Some("the before hook failed".to_string())
+                }
                 _ => None,
             };
             async move {
                 if let Some(w) = world {
                     w.teardown().await;
                 }
-                OUTCOMES.lock().unwrap_or_else(|p| p.into_inner()).push(ScenarioOutcome { feature, scenario: scenario_name, failure });
+                OUTCOMES
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(ScenarioOutcome {
+                        feature,
+                        scenario: scenario_name,
+                        failure,
+                    });
             }
             .boxed_local()
         })

@@ -51,7 +51,8 @@ pub struct Scene {
 impl Scene {
     fn new() -> Scene {
         // Cucumber only builds worlds inside `harness::run`, which sets the configuration.
-        let cfg = super::current_config().expect("the conformance suite runs through sandbank::harness::run");
+        let cfg = super::current_config()
+            .expect("the conformance suite runs through sandbank::harness::run");
         Scene {
             cfg,
             name: String::new(),
@@ -66,7 +67,11 @@ impl Scene {
 
     /// The running world; a step that needs one before it exists is a feature-file error.
     pub fn sb(&self) -> &Arc<Sandbank> {
-        &self.running.as_ref().expect("no sandbank world yet: start the scenario with `Given a sandbank world …`").sb
+        &self
+            .running
+            .as_ref()
+            .expect("no sandbank world yet: start the scenario with `Given a sandbank world …`")
+            .sb
     }
 
     /// The base URL of the running sandbank.
@@ -82,8 +87,12 @@ impl Scene {
         spec.seed = self.cfg.seed;
         spec.clock = crate::clock::ClockMode::Manual;
         spec.start = Some(start);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0 for sandbank");
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0 for sandbank");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
         let sb = Sandbank::start(spec);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server_sb = sb.clone();
@@ -93,7 +102,12 @@ impl Scene {
             })
             .await;
         });
-        self.running = Some(Running { sb, url: format!("http://{addr}"), stop: Some(tx), task: Some(task) });
+        self.running = Some(Running {
+            sb,
+            url: format!("http://{addr}"),
+            stop: Some(tx),
+            task: Some(task),
+        });
     }
 
     /// The built-in template variables.
@@ -111,7 +125,11 @@ impl Scene {
         self.sut_addr = probe.local_addr().expect("bound").to_string();
         drop(probe);
         let vars = self.cfg.adapter.vars_with(&self.builtins(), &[]);
-        let log = std::env::temp_dir().join(format!("sandbank-sut-{}-{}.log", std::process::id(), self.sut_addr.replace([':', '.'], "-")));
+        let log = std::env::temp_dir().join(format!(
+            "sandbank-sut-{}-{}.log",
+            std::process::id(),
+            self.sut_addr.replace([':', '.'], "-")
+        ));
         match self.cfg.adapter.start(&vars, log).await {
             Ok(p) => self.sut = p,
             Err(e) => panic!("could not start the settlement system under test: {e}"),
@@ -124,7 +142,11 @@ impl Scene {
         match self.cfg.adapter.call(name, &vars).await {
             Ok(out) => out,
             Err(e) => {
-                let log = self.sut.as_ref().map(|s| format!("\n  SUT log (last lines):\n{}", s.log_tail())).unwrap_or_default();
+                let log = self
+                    .sut
+                    .as_ref()
+                    .map(|s| format!("\n  SUT log (last lines):\n{}", s.log_tail()))
+                    .unwrap_or_default();
                 panic!("{e}{log}\n{}", self.reproduce_line())
             }
         }
@@ -134,7 +156,14 @@ impl Scene {
     pub fn fresh(&self, label: &str, digits_only: bool) -> String {
         // FNV-1a over seed, scenario and label: stable across runs and platforms.
         let mut h: u64 = 0xcbf29ce484222325;
-        for b in self.cfg.seed.to_le_bytes().iter().chain(self.name.as_bytes()).chain(label.as_bytes()) {
+        for b in self
+            .cfg
+            .seed
+            .to_le_bytes()
+            .iter()
+            .chain(self.name.as_bytes())
+            .chain(label.as_bytes())
+        {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x100000001b3);
         }
@@ -147,11 +176,18 @@ impl Scene {
 
     /// The merchant with `label`.
     pub fn merchant(&self, label: &str) -> &Merchant {
-        self.merchants.iter().find(|m| m.label == label).unwrap_or_else(|| panic!("merchant `{label}` was not onboarded in this scenario"))
+        self.merchants
+            .iter()
+            .find(|m| m.label == label)
+            .unwrap_or_else(|| panic!("merchant `{label}` was not onboarded in this scenario"))
     }
 
     fn reproduce_line(&self) -> String {
-        format!("  reproduce: {} --name '^{}$'", self.cfg.reproduce, self.name.replace('\'', "."))
+        format!(
+            "  reproduce: {} --name '^{}$'",
+            self.cfg.reproduce,
+            self.name.replace('\'', ".")
+        )
     }
 
     /// Fail the step with `violations`: each invariant with its amounts, then the seed,
@@ -159,19 +195,28 @@ impl Scene {
     pub fn fail(&self, violations: &[Violation], payouts: bool) -> ! {
         let mut msg = String::new();
         for v in violations {
-            msg.push_str(&format!("invariant violated: {}\n  {}\n", v.invariant, v.detail));
+            msg.push_str(&format!(
+                "invariant violated: {}\n  {}\n",
+                v.invariant, v.detail
+            ));
         }
         msg.push_str(&format!("  seed: {}\n", self.cfg.seed));
         let st = self.sb().lock();
-        let refs: Vec<&String> = violations.iter().flat_map(|v| v.references.iter()).collect();
+        let refs: Vec<&String> = violations
+            .iter()
+            .flat_map(|v| v.references.iter())
+            .collect();
         let banks: Vec<&str> = self.merchants.iter().map(|m| m.bank.as_str()).collect();
         let lines: Vec<String> = st
             .journal
             .select(&Filter::default())
             .into_iter()
             .filter(|e| {
-                let about_ref = refs.iter().any(|r| e.reference.as_deref() == Some(r.as_str()) || e.message.contains(r.as_str()));
-                let about_payouts = payouts && banks.contains(&e.instance.as_str()) && e.kind != EntryKind::World;
+                let about_ref = refs.iter().any(|r| {
+                    e.reference.as_deref() == Some(r.as_str()) || e.message.contains(r.as_str())
+                });
+                let about_payouts =
+                    payouts && banks.contains(&e.instance.as_str()) && e.kind != EntryKind::World;
                 (about_ref || about_payouts) || (payouts && e.kind == EntryKind::Fault)
             })
             .map(|e| format!("    {}", e.line()))
@@ -186,7 +231,10 @@ impl Scene {
             msg.push_str(l);
             msg.push('\n');
         }
-        msg.push_str(&format!("  full journal: {}/_sandbank/journal?format=text (while the scenario runs)\n", self.url()));
+        msg.push_str(&format!(
+            "  full journal: {}/_sandbank/journal?format=text (while the scenario runs)\n",
+            self.url()
+        ));
         msg.push_str(&self.reproduce_line());
         panic!("{msg}")
     }

@@ -29,8 +29,9 @@ use std::collections::{BTreeMap, HashMap};
 
 /// The notification retry ladder: waits between successive attempts, in seconds
 /// (15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h, 24h4m in all; PROTOCOLS.md A.4).
-pub const RETRY_LADDER_SECS: [i64; 15] =
-    [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600];
+pub const RETRY_LADDER_SECS: [i64; 15] = [
+    15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
+];
 
 /// `trade_state` of an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -119,7 +120,10 @@ pub struct WxState {
 impl WxState {
     /// The order with `out_trade_no` (under `mch_id` when given).
     pub fn find(&self, out_trade_no: &str, mch_id: Option<&str>) -> Result<&WxOrder, FindError> {
-        let mut hits = self.orders.values().filter(|o| o.out_trade_no == out_trade_no && mch_id.is_none_or(|m| o.mch_id == m));
+        let mut hits = self
+            .orders
+            .values()
+            .filter(|o| o.out_trade_no == out_trade_no && mch_id.is_none_or(|m| o.mch_id == m));
         match (hits.next(), hits.next()) {
             (Some(o), None) => Ok(o),
             (None, _) => Err(FindError::NotFound),
@@ -143,13 +147,19 @@ fn order_ref(mch_id: &str, out_trade_no: &str) -> String {
 }
 
 fn split_ref(reference: &str) -> Option<(String, String)> {
-    reference.split_once('/').map(|(m, o)| (m.to_string(), o.to_string()))
+    reference
+        .split_once('/')
+        .map(|(m, o)| (m.to_string(), o.to_string()))
 }
 
 /// A request decoded and authenticated, or the reply that refuses it.
 enum Decoded {
     Refused(Reply),
-    Call { merchant: WxMerchant, fields: BTreeMap<String, String>, sign_type: SignType },
+    Call {
+        merchant: WxMerchant,
+        fields: BTreeMap<String, String>,
+        sign_type: SignType,
+    },
 }
 
 /// A communication-level failure: `return_code=FAIL`. When the failure has an error code we
@@ -195,7 +205,10 @@ fn decode(spec: &ChannelSpec, req: &InboundRequest) -> Decoded {
             return Decoded::Refused(comm_fail("appid和mch_id不匹配", "APPID_MCHID_NOT_MATCH"));
         }
     }
-    if fields.get("nonce_str").is_none_or(|n| n.is_empty() || n.len() > 32) {
+    if fields
+        .get("nonce_str")
+        .is_none_or(|n| n.is_empty() || n.len() > 32)
+    {
         return Decoded::Refused(comm_fail("nonce_str参数格式错误", "PARAM_ERROR"));
     }
     let Some(sign_type) = SignType::from_field(fields.get("sign_type").map(String::as_str)) else {
@@ -204,11 +217,20 @@ fn decode(spec: &ChannelSpec, req: &InboundRequest) -> Decoded {
     if !sign::verify(&fields, &merchant.key) {
         return Decoded::Refused(comm_fail("签名错误", "SIGNERROR"));
     }
-    Decoded::Call { merchant: merchant.clone(), fields, sign_type }
+    Decoded::Call {
+        merchant: merchant.clone(),
+        fields,
+        sign_type,
+    }
 }
 
 /// A signed reply: the common fields, then `extra`, then `sign`.
-fn signed(st: &mut WorldState, m: &WxMerchant, sign_type: SignType, extra: Vec<(&str, String)>) -> Reply {
+fn signed(
+    st: &mut WorldState,
+    m: &WxMerchant,
+    sign_type: SignType,
+    extra: Vec<(&str, String)>,
+) -> Reply {
     let mut fields: Vec<(&str, String)> = vec![
         ("return_code", "SUCCESS".into()),
         ("return_msg", "OK".into()),
@@ -217,40 +239,72 @@ fn signed(st: &mut WorldState, m: &WxMerchant, sign_type: SignType, extra: Vec<(
         ("nonce_str", st.rng.alnum(16)),
     ];
     fields.extend(extra);
-    let map: BTreeMap<String, String> = fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let map: BTreeMap<String, String> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     let s = sign::sign(&map, &m.key, sign_type);
     fields.push(("sign", s));
     Reply::xml(xml::write(fields.iter().map(|(k, v)| (*k, v.as_str()))))
 }
 
 /// A signed business failure: `result_code=FAIL` with `err_code`.
-fn biz_fail(st: &mut WorldState, m: &WxMerchant, sign_type: SignType, code: &str, des: &str) -> Reply {
+fn biz_fail(
+    st: &mut WorldState,
+    m: &WxMerchant,
+    sign_type: SignType,
+    code: &str,
+    des: &str,
+) -> Reply {
     signed(
         st,
         m,
         sign_type,
-        vec![("result_code", "FAIL".into()), ("err_code", code.into()), ("err_code_des", des.into())],
+        vec![
+            ("result_code", "FAIL".into()),
+            ("err_code", code.into()),
+            ("err_code_des", des.into()),
+        ],
     )
 }
 
 /// Serve one request to a WeChat Pay v2 channel.
 pub fn serve(sb: &Sandbank, spec: &ChannelSpec, req: InboundRequest) -> Outcome {
     let op = req.path.clone();
-    if !matches!(op.as_str(), "pay/unifiedorder" | "pay/orderquery" | "pay/downloadbill") {
-        return Reply::text(StatusCode::NOT_FOUND, format!("no such WeChat Pay v2 API: /{op}")).into();
+    if !matches!(
+        op.as_str(),
+        "pay/unifiedorder" | "pay/orderquery" | "pay/downloadbill"
+    ) {
+        return Reply::text(
+            StatusCode::NOT_FOUND,
+            format!("no such WeChat Pay v2 API: /{op}"),
+        )
+        .into();
     }
     let decoded = decode(spec, &req);
     let (order, amount) = match &decoded {
         Decoded::Call { fields, .. } => (
             fields.get("out_trade_no").cloned(),
-            fields.get("total_fee").and_then(|t| t.parse::<i64>().ok()).map(|f| Decimal::new(f, 2)),
+            fields
+                .get("total_fee")
+                .and_then(|t| t.parse::<i64>().ok())
+                .map(|f| Decimal::new(f, 2)),
         ),
         Decoded::Refused(_) => (None, None),
     };
     let text = String::from_utf8_lossy(&req.body).into_owned();
-    let key = GateKey { instance: &spec.id, op: &op, order: order.as_deref(), amount };
+    let key = GateKey {
+        instance: &spec.id,
+        op: &op,
+        order: order.as_deref(),
+        amount,
+    };
     let merchant_for_error = match &decoded {
-        Decoded::Call { merchant, sign_type, .. } => Some((merchant.clone(), *sign_type)),
+        Decoded::Call {
+            merchant,
+            sign_type,
+            ..
+        } => Some((merchant.clone(), *sign_type)),
         Decoded::Refused(_) => None,
     };
     sb.gate(
@@ -258,7 +312,11 @@ pub fn serve(sb: &Sandbank, spec: &ChannelSpec, req: InboundRequest) -> Outcome 
         &text,
         |st| match decoded {
             Decoded::Refused(r) => r,
-            Decoded::Call { merchant, fields, sign_type } => match op.as_str() {
+            Decoded::Call {
+                merchant,
+                fields,
+                sign_type,
+            } => match op.as_str() {
                 "pay/unifiedorder" => unifiedorder(st, spec, &merchant, &fields, sign_type),
                 "pay/orderquery" => orderquery(st, spec, &merchant, &fields, sign_type),
                 _ => crate::statements::wechat::downloadbill(st, spec, &merchant, &fields),
@@ -266,10 +324,21 @@ pub fn serve(sb: &Sandbank, spec: &ChannelSpec, req: InboundRequest) -> Outcome 
         },
         |st, code, message| match merchant_for_error {
             Some((m, sign_type)) => {
-                let des = if message.is_empty() { "系统错误" } else { message };
+                let des = if message.is_empty() {
+                    "系统错误"
+                } else {
+                    message
+                };
                 biz_fail(st, &m, sign_type, code, des)
             }
-            None => comm_fail(if message.is_empty() { "系统错误" } else { message }, code),
+            None => comm_fail(
+                if message.is_empty() {
+                    "系统错误"
+                } else {
+                    message
+                },
+                code,
+            ),
         },
     )
 }
@@ -283,11 +352,26 @@ fn state_of<'a>(st: &'a mut WorldState, spec: &ChannelSpec) -> &'a mut WxState {
 }
 
 fn valid_out_trade_no(s: &str) -> bool {
-    (6..=32).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-*|".contains(c))
+    (6..=32).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-*|".contains(c))
 }
 
-fn unifiedorder(st: &mut WorldState, spec: &ChannelSpec, m: &WxMerchant, f: &BTreeMap<String, String>, sign_type: SignType) -> Reply {
-    for name in ["body", "out_trade_no", "total_fee", "spbill_create_ip", "notify_url", "trade_type"] {
+fn unifiedorder(
+    st: &mut WorldState,
+    spec: &ChannelSpec,
+    m: &WxMerchant,
+    f: &BTreeMap<String, String>,
+    sign_type: SignType,
+) -> Reply {
+    for name in [
+        "body",
+        "out_trade_no",
+        "total_fee",
+        "spbill_create_ip",
+        "notify_url",
+        "trade_type",
+    ] {
         if f.get(name).is_none_or(|v| v.is_empty()) {
             return biz_fail(st, m, sign_type, "LACK_PARAMS", &format!("缺少参数{name}"));
         }
@@ -309,13 +393,21 @@ fn unifiedorder(st: &mut WorldState, spec: &ChannelSpec, m: &WxMerchant, f: &BTr
         return biz_fail(st, m, sign_type, "LACK_PARAMS", "JSAPI支付必须传openid");
     }
     if trade_type == "NATIVE" && get("product_id").is_none() {
-        return biz_fail(st, m, sign_type, "LACK_PARAMS", "NATIVE支付必须传product_id");
+        return biz_fail(
+            st,
+            m,
+            sign_type,
+            "LACK_PARAMS",
+            "NATIVE支付必须传product_id",
+        );
     }
     if get("fee_type").is_some_and(|t| t != "CNY") {
         return biz_fail(st, m, sign_type, "PARAM_ERROR", "fee_type参数格式错误");
     }
     let notify_url = f["notify_url"].clone();
-    if !(notify_url.starts_with("http://") || notify_url.starts_with("https://")) || notify_url.contains('?') {
+    if !(notify_url.starts_with("http://") || notify_url.starts_with("https://"))
+        || notify_url.contains('?')
+    {
         return biz_fail(st, m, sign_type, "PARAM_ERROR", "notify_url参数格式错误");
     }
     let key = (m.mch_id.clone(), out_trade_no.clone());
@@ -323,7 +415,9 @@ fn unifiedorder(st: &mut WorldState, spec: &ChannelSpec, m: &WxMerchant, f: &BTr
         return match existing.state {
             TradeState::Success => biz_fail(st, m, sign_type, "ORDERPAID", "该订单已支付"),
             TradeState::Closed => biz_fail(st, m, sign_type, "ORDERCLOSED", "该订单已关闭"),
-            TradeState::NotPay if existing.trade_type != trade_type || existing.appid != m.appid => {
+            TradeState::NotPay
+                if existing.trade_type != trade_type || existing.appid != m.appid =>
+            {
                 biz_fail(st, m, sign_type, "OUT_TRADE_NO_USED", "商户订单号重复")
             }
             TradeState::NotPay
@@ -334,15 +428,26 @@ fn unifiedorder(st: &mut WorldState, spec: &ChannelSpec, m: &WxMerchant, f: &BTr
                     || existing.product_id != get("product_id")
                     || existing.attach != get("attach") =>
             {
-                biz_fail(st, m, sign_type, "INVALID_REQUEST", "参数错误:订单重入时，要求参数值与原请求一致，请确认参数问题")
+                biz_fail(
+                    st,
+                    m,
+                    sign_type,
+                    "INVALID_REQUEST",
+                    "参数错误:订单重入时，要求参数值与原请求一致，请确认参数问题",
+                )
             }
             // A faithful re-entry: the same prepay_id again.
             TradeState::NotPay => prepay_reply(st, m, sign_type, &existing),
         };
     }
     let now = st.clock.now();
-    let prepay_id = format!("wx{}{}", now.with_timezone(&SHANGHAI).format("%d%H%M%S"), st.rng.alnum(26).to_lowercase());
-    let code_url = (trade_type == "NATIVE").then(|| format!("weixin://wxpay/bizpayurl?pr={}", st.rng.alnum(7)));
+    let prepay_id = format!(
+        "wx{}{}",
+        now.with_timezone(&SHANGHAI).format("%d%H%M%S"),
+        st.rng.alnum(26).to_lowercase()
+    );
+    let code_url = (trade_type == "NATIVE")
+        .then(|| format!("weixin://wxpay/bizpayurl?pr={}", st.rng.alnum(7)));
     let order = WxOrder {
         appid: m.appid.clone(),
         mch_id: m.mch_id.clone(),
@@ -380,21 +485,45 @@ fn prepay_reply(st: &mut WorldState, m: &WxMerchant, sign_type: SignType, o: &Wx
         extra.push(("code_url", c.clone()));
     }
     if o.trade_type == "MWEB" {
-        extra.push(("mweb_url", format!("https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={}", o.prepay_id)));
+        extra.push((
+            "mweb_url",
+            format!(
+                "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={}",
+                o.prepay_id
+            ),
+        ));
     }
     signed(st, m, sign_type, extra)
 }
 
-fn orderquery(st: &mut WorldState, spec: &ChannelSpec, m: &WxMerchant, f: &BTreeMap<String, String>, sign_type: SignType) -> Reply {
+fn orderquery(
+    st: &mut WorldState,
+    spec: &ChannelSpec,
+    m: &WxMerchant,
+    f: &BTreeMap<String, String>,
+    sign_type: SignType,
+) -> Reply {
     let txn = f.get("transaction_id").filter(|v| !v.is_empty());
     let otn = f.get("out_trade_no").filter(|v| !v.is_empty());
     let ws = state_of(st, spec);
     let key = match (txn, otn) {
         (Some(t), _) => ws.by_transaction.get(t).cloned(),
         (None, Some(o)) => Some((m.mch_id.clone(), o.clone())),
-        (None, None) => return biz_fail(st, m, sign_type, "LACK_PARAMS", "缺少参数transaction_id或out_trade_no"),
+        (None, None) => {
+            return biz_fail(
+                st,
+                m,
+                sign_type,
+                "LACK_PARAMS",
+                "缺少参数transaction_id或out_trade_no",
+            )
+        }
     };
-    let Some(order) = key.and_then(|k| ws.orders.get(&k)).filter(|o| o.mch_id == m.mch_id).cloned() else {
+    let Some(order) = key
+        .and_then(|k| ws.orders.get(&k))
+        .filter(|o| o.mch_id == m.mch_id)
+        .cloned()
+    else {
         return biz_fail(st, m, sign_type, "ORDERNOTEXIST", "此交易订单号不存在");
     };
     let mut extra = vec![("result_code", "SUCCESS".to_string())];
@@ -410,7 +539,10 @@ fn orderquery(st: &mut WorldState, spec: &ChannelSpec, m: &WxMerchant, f: &BTree
         extra.push(("fee_type", "CNY".into()));
         extra.push(("cash_fee", order.total_fee.to_string()));
         extra.push(("cash_fee_type", "CNY".into()));
-        extra.push(("transaction_id", order.transaction_id.clone().unwrap_or_default()));
+        extra.push((
+            "transaction_id",
+            order.transaction_id.clone().unwrap_or_default(),
+        ));
         extra.push(("time_end", order.paid_at.map(wx_time).unwrap_or_default()));
     } else {
         extra.push(("total_fee", order.total_fee.to_string()));
@@ -426,7 +558,9 @@ fn orderquery(st: &mut WorldState, spec: &ChannelSpec, m: &WxMerchant, f: &BTree
 
 /// `yyyyMMddHHmmss` in Beijing time.
 pub fn wx_time(t: Instant) -> String {
-    t.with_timezone(&SHANGHAI).format("%Y%m%d%H%M%S").to_string()
+    t.with_timezone(&SHANGHAI)
+        .format("%Y%m%d%H%M%S")
+        .to_string()
 }
 
 /// Ledger account of what the channel holds for a merchant.
@@ -450,29 +584,61 @@ pub enum PayError {
 
 /// The customer pays order `out_trade_no`: money moves into the channel (less its fee), the
 /// order turns SUCCESS, and the first notification attempt is scheduled for now.
-pub fn pay(st: &mut WorldState, spec: &ChannelSpec, out_trade_no: &str, mch_id: Option<&str>) -> Result<serde_json::Value, PayError> {
+pub fn pay(
+    st: &mut WorldState,
+    spec: &ChannelSpec,
+    out_trade_no: &str,
+    mch_id: Option<&str>,
+) -> Result<serde_json::Value, PayError> {
     let order = match state_of(st, spec).find(out_trade_no, mch_id) {
         Ok(o) => o.clone(),
         Err(FindError::NotFound) => return Err(PayError::NotFound(out_trade_no.into())),
         Err(FindError::Ambiguous) => return Err(PayError::Ambiguous(out_trade_no.into())),
     };
     if order.state != TradeState::NotPay {
-        return Err(PayError::NotPayable(out_trade_no.into(), order.state.as_str()));
+        return Err(PayError::NotPayable(
+            out_trade_no.into(),
+            order.state.as_str(),
+        ));
     }
     let now = st.clock.now();
-    let transaction_id = format!("42000{}{}", now.with_timezone(&SHANGHAI).format("%Y%m%d"), st.rng.digits(15));
-    let openid = order.openid.clone().unwrap_or_else(|| format!("o{}", st.rng.alnum(27)));
+    let transaction_id = format!(
+        "42000{}{}",
+        now.with_timezone(&SHANGHAI).format("%Y%m%d"),
+        st.rng.digits(15)
+    );
+    let openid = order
+        .openid
+        .clone()
+        .unwrap_or_else(|| format!("o{}", st.rng.alnum(27)));
     let amount = Money::from_minor(order.total_fee, Currency::Cny);
     let fee = amount.times_rate_rounded(spec.fee_rate);
     let account = merchant_account(&spec.id, &order.mch_id);
     // Two-leg transfers of one amount in one currency always balance.
-    let _ = st.ledger.transfer(now, PostingKind::Payment, &spec.id, out_trade_no, "world:customers", &account, amount);
+    let _ = st.ledger.transfer(
+        now,
+        PostingKind::Payment,
+        &spec.id,
+        out_trade_no,
+        "world:customers",
+        &account,
+        amount,
+    );
     if !fee.amount.is_zero() {
-        let _ = st.ledger.transfer(now, PostingKind::Fee, &spec.id, out_trade_no, &account, &format!("channel:{}:fees", spec.id), fee);
+        let _ = st.ledger.transfer(
+            now,
+            PostingKind::Fee,
+            &spec.id,
+            out_trade_no,
+            &account,
+            &format!("channel:{}:fees", spec.id),
+            fee,
+        );
     }
     let key = (order.mch_id.clone(), order.out_trade_no.clone());
     let ws = state_of(st, spec);
-    ws.by_transaction.insert(transaction_id.clone(), key.clone());
+    ws.by_transaction
+        .insert(transaction_id.clone(), key.clone());
     if let Some(o) = ws.orders.get_mut(&key) {
         o.state = TradeState::Success;
         o.transaction_id = Some(transaction_id.clone());
@@ -496,11 +662,21 @@ pub fn pay(st: &mut WorldState, spec: &ChannelSpec, out_trade_no: &str, mch_id: 
             instance: spec.id.clone(),
             op: "payment".into(),
             reference: Some(out_trade_no.into()),
-            message: format!("world:customers → {account} {amount}; fee {fee} → channel:{}:fees", spec.id),
+            message: format!(
+                "world:customers → {account} {amount}; fee {fee} → channel:{}:fees",
+                spec.id
+            ),
             ..Default::default()
         },
     );
-    st.timers.schedule(now, Event::Notify { instance: spec.id.clone(), reference: order_ref(&order.mch_id, out_trade_no), attempt: 1 });
+    st.timers.schedule(
+        now,
+        Event::Notify {
+            instance: spec.id.clone(),
+            reference: order_ref(&order.mch_id, out_trade_no),
+            attempt: 1,
+        },
+    );
     Ok(serde_json::json!({
         "channel": spec.id,
         "mch_id": order.mch_id,
@@ -515,9 +691,18 @@ pub fn pay(st: &mut WorldState, spec: &ChannelSpec, out_trade_no: &str, mch_id: 
 }
 
 /// Build attempt `attempt` of the notification for `reference`, or `None` when it is no longer due.
-pub fn prepare_notification(st: &mut WorldState, spec: &ChannelSpec, reference: &str, _attempt: u32) -> Option<Callback> {
+pub fn prepare_notification(
+    st: &mut WorldState,
+    spec: &ChannelSpec,
+    reference: &str,
+    _attempt: u32,
+) -> Option<Callback> {
     let key = split_ref(reference)?;
-    let order = state_of(st, spec).orders.get(&key).filter(|o| o.state == TradeState::Success && !o.notified).cloned()?;
+    let order = state_of(st, spec)
+        .orders
+        .get(&key)
+        .filter(|o| o.state == TradeState::Success && !o.notified)
+        .cloned()?;
     let merchant = spec.merchants.iter().find(|m| m.mch_id == order.mch_id)?;
     let mut fields: Vec<(&str, String)> = vec![
         ("appid", order.appid.clone()),
@@ -534,7 +719,10 @@ pub fn prepare_notification(st: &mut WorldState, spec: &ChannelSpec, reference: 
         ("time_end", order.paid_at.map(wx_time).unwrap_or_default()),
         ("total_fee", order.total_fee.to_string()),
         ("trade_type", order.trade_type.clone()),
-        ("transaction_id", order.transaction_id.clone().unwrap_or_default()),
+        (
+            "transaction_id",
+            order.transaction_id.clone().unwrap_or_default(),
+        ),
     ];
     if let Some(a) = &order.attach {
         fields.push(("attach", a.clone()));
@@ -547,7 +735,10 @@ pub fn prepare_notification(st: &mut WorldState, spec: &ChannelSpec, reference: 
     if order.sign_type == SignType::HmacSha256 {
         fields.push(("sign_type", SignType::HmacSha256.as_str().into()));
     }
-    let map: BTreeMap<String, String> = fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let map: BTreeMap<String, String> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     fields.push(("sign", sign::sign(&map, &merchant.key, order.sign_type)));
     Some(Callback {
         url: order.notify_url.clone(),

@@ -62,7 +62,8 @@ pub fn sign(fields: &BTreeMap<String, String>, key: &str, sign_type: SignType) -
         SignType::Md5 => hex::encode_upper(Md5::digest(text.as_bytes())),
         SignType::HmacSha256 => {
             // HMAC accepts keys of any length, so construction cannot fail.
-            let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
             mac.update(text.as_bytes());
             hex::encode_upper(mac.finalize().into_bytes())
         }
@@ -71,8 +72,12 @@ pub fn sign(fields: &BTreeMap<String, String>, key: &str, sign_type: SignType) -
 
 /// True when `fields["sign"]` is the right signature under the algorithm its `sign_type` names.
 pub fn verify(fields: &BTreeMap<String, String>, key: &str) -> bool {
-    let Some(given) = fields.get("sign") else { return false };
-    let Some(st) = SignType::from_field(fields.get("sign_type").map(String::as_str)) else { return false };
+    let Some(given) = fields.get("sign") else {
+        return false;
+    };
+    let Some(st) = SignType::from_field(fields.get("sign_type").map(String::as_str)) else {
+        return false;
+    };
     // Hex comparison is case-insensitive in practice; SDKs send upper case.
     sign(fields, key, st).eq_ignore_ascii_case(given)
 }
@@ -82,7 +87,10 @@ mod tests {
     use super::*;
 
     fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
@@ -96,7 +104,10 @@ mod tests {
             ("body", "test"),
             ("nonce_str", "ibuaiVcKdpRxkhJA"),
         ]);
-        assert_eq!(sign(&f, KEY, SignType::Md5), "9A0A8659F005D6984697E2CA0A9CF3B7");
+        assert_eq!(
+            sign(&f, KEY, SignType::Md5),
+            "9A0A8659F005D6984697E2CA0A9CF3B7"
+        );
         assert_eq!(
             sign(&f, KEY, SignType::HmacSha256),
             "6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6"
@@ -106,7 +117,10 @@ mod tests {
     #[test]
     fn wechatpy_test_vectors() {
         let f = fields(&[("test1", "test1"), ("test2", "test2")]);
-        assert_eq!(sign(&f, KEY, SignType::Md5), "1E3A8D73B5A4AEE787C0F68B5DAB8520");
+        assert_eq!(
+            sign(&f, KEY, SignType::Md5),
+            "1E3A8D73B5A4AEE787C0F68B5DAB8520"
+        );
         assert_eq!(
             sign(&f, KEY, SignType::HmacSha256),
             "EDAC6D70D2FDF5A2382F8204FC96A1918017E46ACC5297F565ED1A7610ACF659"

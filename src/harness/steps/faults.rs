@@ -9,19 +9,37 @@ use cucumber::given;
 fn arm(s: &Scene, raw: RawRule) {
     let mut st = s.sb().lock();
     let id = st.faults.next_id();
-    let rule = raw.validate(&id).unwrap_or_else(|e| panic!("bad fault rule: {e}"));
+    let rule = raw
+        .validate(&id)
+        .unwrap_or_else(|e| panic!("bad fault rule: {e}"));
     if st.spec.channel(&rule.target).is_none() && st.spec.bank(&rule.target).is_none() {
-        panic!("bad fault rule: `{}` is not a channel or bank of this world", rule.target);
+        panic!(
+            "bad fault rule: `{}` is not a channel or bank of this world",
+            rule.target
+        );
     }
-    st.faults.add(rule).unwrap_or_else(|e| panic!("bad fault rule: {e}"));
+    st.faults
+        .add(rule)
+        .unwrap_or_else(|e| panic!("bad fault rule: {e}"));
 }
 
 #[given(regex = r#"^the channel "([^"]+)" sends every payment notification (\d+) extra times?$"#)]
 async fn duplicated_notifications(s: &mut Scene, channel: String, n: u32) {
-    arm(s, RawRule { target: Some(channel), op: Some("notify".into()), action: Some("duplicate".into()), count: Some(n), ..Default::default() });
+    arm(
+        s,
+        RawRule {
+            target: Some(channel),
+            op: Some("notify".into()),
+            action: Some("duplicate".into()),
+            count: Some(n),
+            ..Default::default()
+        },
+    );
 }
 
-#[given(regex = r#"^the bank "([^"]+)" executes the next payout but the reply is lost as a (timeout|reset)$"#)]
+#[given(
+    regex = r#"^the bank "([^"]+)" executes the next payout but the reply is lost as a (timeout|reset)$"#
+)]
 async fn payout_reply_lost(s: &mut Scene, bank: String, how: String) {
     let then = if how == "timeout" { "hang" } else { "reset" };
     arm(
@@ -39,7 +57,11 @@ async fn payout_reply_lost(s: &mut Scene, bank: String, how: String) {
 
 #[given(regex = r#"^the fault rule:$"#)]
 async fn fault_rule(s: &mut Scene, step: &Step) {
-    let json = step.docstring.as_deref().unwrap_or_else(|| panic!("give the rule as a doc string (JSON)"));
-    let raw: RawRule = serde_json::from_str(json).unwrap_or_else(|e| panic!("not a fault rule: {e}"));
+    let json = step
+        .docstring
+        .as_deref()
+        .unwrap_or_else(|| panic!("give the rule as a doc string (JSON)"));
+    let raw: RawRule =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("not a fault rule: {e}"));
     arm(s, raw);
 }

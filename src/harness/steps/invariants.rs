@@ -33,13 +33,21 @@ async fn paid_exactly(s: &mut Scene) {
 #[then(regex = r#"^every payment at "([^"]+)" on "([^"]+)" was booked exactly once$"#)]
 async fn booked_once(s: &mut Scene, channel: String, day: String) {
     let window = day_window(date(&day));
-    let v = checks::booked_once(&s.sb().lock().ledger, &s.orders, &channel, window, report(s, &channel, &day));
+    let v = checks::booked_once(
+        &s.sb().lock().ledger,
+        &s.orders,
+        &channel,
+        window,
+        report(s, &channel, &day),
+    );
     if !v.is_empty() {
         s.fail(&v, false);
     }
 }
 
-#[then(regex = r#"^the reconciliation report for "([^"]+)" on "([^"]+)" lists exactly the real discrepancies$"#)]
+#[then(
+    regex = r#"^the reconciliation report for "([^"]+)" on "([^"]+)" lists exactly the real discrepancies$"#
+)]
 async fn reconciles_exactly(s: &mut Scene, channel: String, day: String) {
     let expected = real_discrepancies(s, &channel, &day);
     let v = checks::reconciles_exactly(report(s, &channel, &day), &expected);
@@ -53,5 +61,8 @@ async fn reconciles_exactly(s: &mut Scene, channel: String, day: String) {
 /// injected into it, each recorded by sandbank as an expected discrepancy.
 fn real_discrepancies(s: &Scene, channel: &str, day: &str) -> Vec<(String, Option<String>)> {
     let st = s.sb().lock();
-    crate::statements::mismatch::expected_discrepancies(&st, channel, date(day)).into_iter().map(|d| (d.kind, d.reference)).collect()
+    crate::statements::mismatch::expected_discrepancies(&st, channel, date(day))
+        .into_iter()
+        .map(|d| (d.kind, d.reference))
+        .collect()
 }

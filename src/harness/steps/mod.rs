@@ -13,7 +13,9 @@ use crate::money::{Currency, Money};
 
 /// A local time in Beijing, as feature files write it (`2026-03-02 10:00`).
 pub fn instant(text: &str) -> Instant {
-    parse_instant(text, SHANGHAI).unwrap_or_else(|| panic!("`{text}` is not a time (write `YYYY-MM-DD HH:MM`, Beijing time)"))
+    parse_instant(text, SHANGHAI).unwrap_or_else(|| {
+        panic!("`{text}` is not a time (write `YYYY-MM-DD HH:MM`, Beijing time)")
+    })
 }
 
 /// An amount as feature files write it (`100.00` with a currency code).
@@ -24,5 +26,6 @@ pub fn money(amount: &str, currency: &str) -> Money {
 
 /// A business date (`2026-03-02`).
 pub fn date(text: &str) -> chrono::NaiveDate {
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|_| panic!("`{text}` is not a date (write YYYY-MM-DD)"))
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .unwrap_or_else(|_| panic!("`{text}` is not a date (write YYYY-MM-DD)"))
 }

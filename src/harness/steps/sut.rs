@@ -12,7 +12,9 @@ async fn sut_running(s: &mut Scene) {
     s.start_sut().await;
 }
 
-#[given(regex = r#"^merchant "([^"]+)" is onboarded at bank "([^"]+)" with settlement cycle (T\+\d+)$"#)]
+#[given(
+    regex = r#"^merchant "([^"]+)" is onboarded at bank "([^"]+)" with settlement cycle (T\+\d+)$"#
+)]
 async fn onboard(s: &mut Scene, label: String, bank: String, cycle: String) {
     if s.sb().spec().bank(&bank).is_none() {
         panic!("there is no bank `{bank}` in this world");
@@ -38,8 +40,16 @@ async fn onboard(s: &mut Scene, label: String, bank: String, cycle: String) {
     s.merchants.push(m);
 }
 
-#[when(regex = r#"^the settlement system creates an order of (\d+(?:\.\d+)?) ([A-Z]{3}) at "([^"]+)" for merchant "([^"]+)"$"#)]
-async fn create_order(s: &mut Scene, amount: String, currency: String, channel: String, label: String) {
+#[when(
+    regex = r#"^the settlement system creates an order of (\d+(?:\.\d+)?) ([A-Z]{3}) at "([^"]+)" for merchant "([^"]+)"$"#
+)]
+async fn create_order(
+    s: &mut Scene,
+    amount: String,
+    currency: String,
+    channel: String,
+    label: String,
+) {
     let amount = money(&amount, &currency);
     let merchant_id = s.merchant(&label).merchant_id.clone();
     let minor = amount.to_minor().unwrap_or_else(|e| panic!("{e}"));
@@ -55,8 +65,14 @@ async fn create_order(s: &mut Scene, amount: String, currency: String, channel: 
             ],
         )
         .await;
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("create_order must answer JSON {{\"out_trade_no\": …}}: {e}\n  answer: {out}"));
-    let Some(no) = v.get("out_trade_no").and_then(|n| n.as_str()).map(str::to_string) else {
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| {
+        panic!("create_order must answer JSON {{\"out_trade_no\": …}}: {e}\n  answer: {out}")
+    });
+    let Some(no) = v
+        .get("out_trade_no")
+        .and_then(|n| n.as_str())
+        .map(str::to_string)
+    else {
         panic!("create_order must answer JSON with `out_trade_no`; it answered: {out}");
     };
     // Observe at the fake: the channel must really hold the order, for the right amount.
@@ -72,7 +88,12 @@ async fn create_order(s: &mut Scene, amount: String, currency: String, channel: 
         Some(fee) => panic!("the SUT created order {no} at {channel} for {fee} fen, but the scenario asked for {minor}"),
         None => panic!("the SUT said it created order {no}, but {channel} never received it"),
     }
-    s.orders.push(Order { channel, out_trade_no: no, merchant: label, amount });
+    s.orders.push(Order {
+        channel,
+        out_trade_no: no,
+        merchant: label,
+        amount,
+    });
 }
 
 #[when(regex = r#"^the settlement system runs settlement for "([^"]+)"$"#)]
@@ -86,8 +107,17 @@ async fn run_settlement(s: &mut Scene, day: String) {
 #[when(regex = r#"^the settlement system reconciles "([^"]+)" for "([^"]+)"$"#)]
 async fn reconcile(s: &mut Scene, channel: String, day: String) {
     date(&day);
-    s.hook("run_reconciliation", &[("date", day.clone()), ("channel", channel.clone())]).await;
-    let out = s.hook("reconciliation_report", &[("date", day.clone()), ("channel", channel.clone())]).await;
+    s.hook(
+        "run_reconciliation",
+        &[("date", day.clone()), ("channel", channel.clone())],
+    )
+    .await;
+    let out = s
+        .hook(
+            "reconciliation_report",
+            &[("date", day.clone()), ("channel", channel.clone())],
+        )
+        .await;
     let report: Report = serde_json::from_str(&out)
         .unwrap_or_else(|e| panic!("the reconciliation report is not the documented JSON (docs/sut-adapter.md): {e}\n  answer: {out}"));
     s.reports.insert((channel, day), report);
