@@ -209,19 +209,20 @@ fn get_order(sb: &Sandbank, channel: &str, out_trade_no: &str) -> Reply {
 }
 
 fn journal(sb: &Sandbank, req: &InboundRequest) -> Reply {
-    let kind =
-        match req.query_param("kind") {
-            Some(k) => match EntryKind::parse(&k) {
-                Some(k) => Some(k),
-                None => return err(
+    let kind = match req.query_param("kind") {
+        Some(k) => match EntryKind::parse(&k) {
+            Some(k) => Some(k),
+            None => {
+                return err(
                     StatusCode::BAD_REQUEST,
                     format!(
                         "`{k}` is not one of inbound, callback, fault, posting, world, customer"
                     ),
-                ),
-            },
-            None => None,
-        };
+                )
+            }
+        },
+        None => None,
+    };
     let number = |name: &str| {
         req.query_param(name).map(|v| {
             v.parse::<u64>()

@@ -238,12 +238,14 @@ impl RawRule {
             }
         };
         match op.as_deref() {
-            Some(CALLBACK_OP) if action.inbound_only() => return Err(rule_err(
-                "action",
-                format!(
+            Some(CALLBACK_OP) if action.inbound_only() => {
+                return Err(rule_err(
+                    "action",
+                    format!(
                     "`{action_name}` applies to inbound requests, not to callbacks (op `notify`)"
                 ),
-            )),
+                ))
+            }
             Some(o) if o != CALLBACK_OP && action.callback_only() => {
                 return Err(rule_err(
                     "action",
