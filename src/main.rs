@@ -193,12 +193,17 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
                 let addr = listener.local_addr()?;
-                println!("sandbank listening on http://{addr}");
-                print!("{}", describe(&spec));
-                println!("  control API  http://{addr}/_sandbank/   (e.g. curl http://{addr}/_sandbank/health)");
-                println!("  point an SDK at http://{addr}/<id>/  (wechatpy: pay.API_BASE_URL = 'http://{addr}/wxpay/')");
-                use std::io::Write;
-                let _ = std::io::stdout().flush();
+                // The banner goes to whoever started us; if they stopped reading (`| head -1`),
+                // serving goes on: write errors are ignored rather than panicking like println!.
+                let banner = format!(
+                    "sandbank listening on http://{addr}\n{}  control API  http://{addr}/_sandbank/   (e.g. curl http://{addr}/_sandbank/health)\n  point an SDK at http://{addr}/<id>/  (wechatpy: pay.API_BASE_URL = 'http://{addr}/wxpay/')\n",
+                    describe(&spec)
+                );
+                use std::io::Write as _;
+                let mut out = std::io::stdout();
+                if out.write_all(banner.as_bytes()).is_ok() {
+                    let _ = out.flush();
+                }
                 sandbank::serve(listener, spec, async {
                     let _ = tokio::signal::ctrl_c().await;
                 })

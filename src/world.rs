@@ -23,7 +23,6 @@ use crate::journal::{EntryKind, Journal, Record};
 use crate::ledger::{Ledger, PostingKind};
 use crate::rng::WorldRng;
 use crate::scenario::WorldSpec;
-use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -291,6 +290,15 @@ impl Sandbank {
         let _ = self.shutdown_tx.send(true);
     }
 
+    /// Answer a request the protocol refused before it could mean anything (unparsable,
+    /// badly signed, unknown merchant): journalled, but not matched against fault rules, so
+    /// that rules count and hit only requests the channel or bank would act on.
+    pub fn refuse(&self, key: GateKey<'_>, request_text: &str, reply: Reply) -> Outcome {
+        let mut st = self.lock();
+        record_inbound(&mut st, key, request_text, &reply, Delivery::Now);
+        reply.into()
+    }
+
     /// The one fault gate for inbound requests.
     ///
     /// `key` says what the request is (for matching). `apply` performs the request's effect
@@ -343,44 +351,55 @@ impl Sandbank {
             // Callback-only actions never match an inbound request (see `FaultPlan::decide`).
             Some(Action::Duplicate { .. } | Action::Drop) => (apply(st), Delivery::Now),
         };
-        let (status, response, message) = match delivery {
-            Delivery::Hang => (
-                None,
-                None,
-                "no reply: held until the client gave up".to_string(),
-            ),
-            Delivery::Reset => (None, None, "no reply: connection closed".to_string()),
-            Delivery::After(d) => (
-                Some(reply.status.as_u16()),
-                Some(reply.body_text()),
-                format!("replied after {d:?}"),
-            ),
-            Delivery::Now => (
-                Some(reply.status.as_u16()),
-                Some(reply.body_text()),
-                "replied".to_string(),
-            ),
-        };
-        let effect =
-            if matches!(delivery, Delivery::Hang | Delivery::Reset) && reply.status.is_success() {
-                format!("{message} (the effect was applied)")
-            } else {
-                message
-            };
-        st.record(
-            EntryKind::Inbound,
-            Record {
-                instance: key.instance.into(),
-                op: key.op.into(),
-                reference: key.order.map(str::to_string),
-                status,
-                message: effect,
-                request: Some(request_text.to_string()),
-                response,
-            },
-        );
+        record_inbound(st, key, request_text, &reply, delivery);
         Outcome { reply, delivery }
     }
+}
+
+/// Journal an inbound exchange: what came in, what went out (or that nothing did).
+fn record_inbound(
+    st: &mut WorldState,
+    key: GateKey<'_>,
+    request_text: &str,
+    reply: &Reply,
+    delivery: Delivery,
+) {
+    let (status, response, message) = match delivery {
+        Delivery::Hang => (
+            None,
+            None,
+            "no reply: held until the client gave up".to_string(),
+        ),
+        Delivery::Reset => (None, None, "no reply: connection closed".to_string()),
+        Delivery::After(d) => (
+            Some(reply.status.as_u16()),
+            Some(reply.body_text()),
+            format!("replied after {d:?}"),
+        ),
+        Delivery::Now => (
+            Some(reply.status.as_u16()),
+            Some(reply.body_text()),
+            "replied".to_string(),
+        ),
+    };
+    let effect =
+        if matches!(delivery, Delivery::Hang | Delivery::Reset) && reply.status.is_success() {
+            format!("{message} (the effect was applied)")
+        } else {
+            message
+        };
+    st.record(
+        EntryKind::Inbound,
+        Record {
+            instance: key.instance.into(),
+            op: key.op.into(),
+            reference: key.order.map(str::to_string),
+            status,
+            message: effect,
+            request: Some(request_text.to_string()),
+            response,
+        },
+    );
 }
 
 /// The driver: fires timers one at a time, in order. Holds only a weak reference so that
@@ -694,9 +713,4 @@ fn schedule_retry(st: &mut WorldState, instance: &str, reference: &str, order: &
             );
         }
     }
-}
-
-/// An amount as the gate matches it: major units.
-pub fn gate_amount(minor: i64, exponent: u32) -> Decimal {
-    Decimal::new(minor, exponent)
 }

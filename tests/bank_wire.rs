@@ -435,3 +435,45 @@ async fn rules_match_on_order_pattern_nth_times_and_amount() {
         "{faults:#?}"
     );
 }
+
+#[tokio::test]
+async fn regression_replay_refuses_the_same_order_number_with_another_amount_or_payee() {
+    let w = start_with(WorldOpts {
+        on_duplicate: "replay",
+        ..Default::default()
+    })
+    .await;
+    let first = w.payout("DUP-REPLAY-2", 10000, PAYEE).await;
+    assert_eq!(first["retCode"], "0");
+    // Same order number, another amount: not a repeat of the first request.
+    let other_amount = w.payout("DUP-REPLAY-2", 20000, PAYEE).await;
+    assert_eq!(other_amount["retCode"], "DUPLICATE_ORDER", "{other_amount}");
+    let other_payee = w.payout("DUP-REPLAY-2", 10000, "6228480000000000999").await;
+    assert_eq!(other_payee["retCode"], "DUPLICATE_ORDER", "{other_payee}");
+    assert_eq!(w.balance(&payee(PAYEE)).await, "100.00");
+    assert_eq!(w.balance(&payee("6228480000000000999")).await, "0.00");
+    assert_eq!(payouts(&w).await.len(), 1);
+}
+
+#[tokio::test]
+async fn regression_a_refused_request_does_not_count_towards_a_rules_nth_match() {
+    let w = start().await;
+    w.add_fault(json!({"target": "bank", "op": "payout.submit", "action": "hang", "nth": 1}))
+        .await;
+    // A badly signed request is refused at once: the fault gate never sees it.
+    let bad = w
+        .bank_raw(
+            "agentpay/apply",
+            bank_request(payout_fields("NTH-BAD-1", 10000, PAYEE), "not-the-key"),
+            SHORT_TIMEOUT,
+        )
+        .await
+        .expect("a refused request is answered at once");
+    assert_eq!(json_of(&bad)["retCode"], "SIGN_ERROR");
+    // The first request the bank would act on is the one the rule's nth=1 hits.
+    let r = submit_raw(&w, "NTH-GOOD-1", 10000).await;
+    assert!(matches!(r, Err(ClientError::Timeout(_))), "{r:?}");
+    let (_, rules) = w.ctl_get("faults").await;
+    assert_eq!(rules["rules"][0]["matched"], 1, "{rules}");
+    assert_eq!(rules["rules"][0]["fired"], 1, "{rules}");
+}

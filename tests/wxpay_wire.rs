@@ -441,7 +441,7 @@ async fn an_acknowledged_notification_is_sent_once_and_verifies() {
 }
 
 #[tokio::test]
-async fn an_hmac_order_gets_an_hmac_notification() {
+async fn an_hmac_order_gets_an_hmac_notification_that_does_not_say_so() {
     let w = start().await;
     let receiver = acking_receiver().await;
     let url = notify_url(&receiver);
@@ -456,8 +456,15 @@ async fn an_hmac_order_gets_an_hmac_notification() {
     let got = received(&receiver).await;
     assert_eq!(got.len(), 1);
     let n = xml::parse(std::str::from_utf8(&got[0].body).unwrap()).unwrap();
-    assert_eq!(n["sign_type"], "HMAC-SHA256");
-    assert!(sign::verify(&n, KEY), "{n:?}");
+    // As the real channel does (WxJava issues #1585, #1633): HMAC-SHA256, 64 hex digits,
+    // and no sign_type field, so a verifier that defaults to MD5 rejects it.
+    assert!(!n.contains_key("sign_type"), "{n:?}");
+    assert_eq!(n["sign"].len(), 64, "{n:?}");
+    assert_eq!(n["sign"], sign::sign(&n, KEY, sign::SignType::HmacSha256));
+    assert!(
+        !sign::verify(&n, KEY),
+        "an MD5 verifier must not accept it: {n:?}"
+    );
 }
 
 #[tokio::test]

@@ -141,6 +141,10 @@ pub fn serve(sb: &Sandbank, spec: &BankSpec, req: InboundRequest) -> Outcome {
         order: order.as_deref(),
         amount,
     };
+    let decoded = match decoded {
+        Decoded::Refused(r) => return sb.refuse(key, &text, r),
+        call => call,
+    };
     sb.gate(
         key,
         &text,
@@ -255,6 +259,14 @@ fn apply(
             }
             OnDuplicate::Replay => {
                 let p = &bank_state(st, spec).payouts[first];
+                // Idempotent APIs replay only a faithful repeat; the same key with another
+                // payload is refused (Stripe, Razorpay: PROTOCOLS.md D.3).
+                if p.amount.to_minor().ok() != Some(minor) || p.payee_account_no != f["accountNo"] {
+                    return error(
+                        "DUPLICATE_ORDER",
+                        &format!("mchOrderNo {order_no} was already submitted with a different amount or payee"),
+                    );
+                }
                 if let Some(body) = &p.first_reply {
                     return Reply::new(StatusCode::OK, "application/json", body.clone());
                 }

@@ -299,6 +299,10 @@ pub fn serve(sb: &Sandbank, spec: &ChannelSpec, req: InboundRequest) -> Outcome 
         order: order.as_deref(),
         amount,
     };
+    let decoded = match decoded {
+        Decoded::Refused(r) => return sb.refuse(key, &text, r),
+        call => call,
+    };
     let merchant_for_error = match &decoded {
         Decoded::Call {
             merchant,
@@ -730,11 +734,10 @@ pub fn prepare_notification(
     if let Some(d) = &order.device_info {
         fields.push(("device_info", d.clone()));
     }
-    // MD5 orders get MD5 notifications without a sign_type field — what wechatpy's
-    // parse_payment_result verifies. HMAC orders get HMAC and say so.
-    if order.sign_type == SignType::HmacSha256 {
-        fields.push(("sign_type", SignType::HmacSha256.as_str().into()));
-    }
+    // The notification is signed with the order's algorithm and carries no `sign_type`
+    // field, as the real channel does: an HMAC-SHA256 order's notification has a 64-hex
+    // sign and nothing saying so, which trips SDKs that verify notifications as MD5 by
+    // default (WxJava issues #1585 and #1633; wechatpy's parse_payment_result is MD5-only).
     let map: BTreeMap<String, String> = fields
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
