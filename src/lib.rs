@@ -54,8 +54,7 @@ pub mod world;
 
 pub use world::Sandbank;
 
-/// Bind `listen`, start a world from `spec` and serve until `shutdown`. Returns once the
-/// server has stopped. The bound address is reported through `on_bound` before serving.
+/// Start a world from `spec` and serve it on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     spec: scenario::WorldSpec,
