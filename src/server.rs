@@ -7,11 +7,12 @@
 //! the reply goes out: now, after a delay, never (hang), or never (reset).
 
 use crate::faults::HANG_MAX_MS;
-use crate::http::{Delivery, InboundRequest, Outcome, Reply, MAX_BODY_BYTES};
+use crate::http::{Delivery, InboundRequest, Outcome, Reply, MAX_BODY_BYTES, SPOOL_CHUNK_BYTES};
 use crate::world::Sandbank;
 use crate::{banks, channels, control};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -76,10 +77,10 @@ pub async fn run(
     Ok(())
 }
 
-async fn handle(
-    sb: Arc<Sandbank>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, ReplyLost> {
+/// A response body: in memory, or streamed from a spool file.
+type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+async fn handle(sb: Arc<Sandbank>, req: Request<Incoming>) -> Result<Response<Body>, ReplyLost> {
     let (parts, body) = req.into_parts();
     let declared = parts
         .headers
@@ -132,7 +133,7 @@ async fn handle(
     deliver(&sb, outcome).await
 }
 
-async fn deliver(sb: &Sandbank, outcome: Outcome) -> Result<Response<Full<Bytes>>, ReplyLost> {
+async fn deliver(sb: &Sandbank, outcome: Outcome) -> Result<Response<Body>, ReplyLost> {
     match outcome.delivery {
         Delivery::Now => Ok(to_response(outcome.reply)),
         Delivery::After(d) => {
@@ -151,7 +152,7 @@ async fn deliver(sb: &Sandbank, outcome: Outcome) -> Result<Response<Full<Bytes>
     }
 }
 
-fn to_response(reply: Reply) -> Response<Full<Bytes>> {
+fn to_response(reply: Reply) -> Response<Body> {
     let mut b = Response::builder()
         .status(reply.status)
         .header("content-type", reply.content_type)
@@ -159,9 +160,47 @@ fn to_response(reply: Reply) -> Response<Full<Bytes>> {
     for (k, v) in &reply.headers {
         b = b.header(*k, v.as_str());
     }
+    let body = match reply
+        .spooled
+        .as_ref()
+        .and_then(|s| s.take().map(|f| (f, s.len)))
+    {
+        Some((file, len)) => {
+            b = b.header("content-length", len);
+            spool_stream(file)
+        }
+        None => Full::new(reply.body)
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    };
     // Status, content type and header names are all known-valid constants or values we built.
-    b.body(Full::new(reply.body))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"internal error"))))
+    b.body(body).unwrap_or_else(|_| {
+        Response::new(
+            Full::new(Bytes::from_static(b"internal error"))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        )
+    })
+}
+
+/// Stream a spool file in [`SPOOL_CHUNK_BYTES`] chunks: memory per response stays one chunk,
+/// whatever the file's size.
+fn spool_stream(file: std::fs::File) -> Body {
+    use tokio::io::AsyncReadExt;
+    let file = tokio::fs::File::from_std(file);
+    let chunks = futures::stream::unfold(Some(file), |state| async move {
+        let mut file = state?;
+        let mut buf = vec![0u8; SPOOL_CHUNK_BYTES];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(hyper::body::Frame::data(Bytes::from(buf))), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    StreamBody::new(chunks).boxed_unsync()
 }
 
 fn mounts(sb: &Sandbank) -> Vec<String> {

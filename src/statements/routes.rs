@@ -10,7 +10,7 @@
 use super::mismatch::{check_against_world, expected_discrepancies, RawMismatch};
 use super::render::{render, Format, RenderError};
 use super::Source;
-use crate::http::{InboundRequest, Reply};
+use crate::http::{InboundRequest, Reply, Spool};
 use crate::journal::{EntryKind, Record};
 use crate::world::Sandbank;
 use chrono::NaiveDate;
@@ -159,12 +159,18 @@ fn statement(sb: &Sandbank, req: &InboundRequest, instance: &str, date: &str) ->
         Ok(f) => f,
         Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
-    // The reply is one body: the file streams into it (see `wechat::downloadbill`).
-    let mut body = Vec::new();
-    let result = render(&st, &source, day, format, &mut body);
+    // The file streams into a spool: memory if small, an unlinked file the server streams in
+    // chunks if large (see `http::Spool`).
+    let mut spool = Spool::new();
+    let result = render(&st, &source, day, format, &mut spool).and_then(|head| {
+        spool
+            .finish()
+            .map(|body| (head, body))
+            .map_err(RenderError::Io)
+    });
     let reply = match result {
-        Ok(head) => {
-            let mut r = Reply::new(StatusCode::OK, format.content_type(), body);
+        Ok((head, body)) => {
+            let mut r = Reply::from_spool(StatusCode::OK, format.content_type(), body);
             r.headers.push((
                 "content-disposition",
                 format!("attachment; filename=\"{}\"", format.file_name(&head)),

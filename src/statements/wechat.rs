@@ -19,7 +19,7 @@
 use super::render::{self, BillType, Format, RenderError};
 use super::{Entry, EntryKind, EntryStatus, Source, StatementHead, WRITE_BUFFER_BYTES};
 use crate::channels::wxpay::xml;
-use crate::http::Reply;
+use crate::http::{Reply, Spool};
 use crate::scenario::{ChannelSpec, WxMerchant};
 use crate::world::WorldState;
 use chrono::{Duration, NaiveDate};
@@ -102,19 +102,23 @@ pub fn downloadbill(
         mch_id: merchant.mch_id.clone(),
     };
     let format = Format::Wechat(bill_type);
-    // The HTTP reply is one body, so the bill is streamed into memory here (through the
-    // gzip encoder when asked); the writer itself holds no more than its buffer.
+    // The bill streams into a spool (through the gzip encoder when asked): a small bill stays
+    // in memory, a large one goes to an unlinked file that the server streams in chunks.
     let result = if gzip {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        render::render(st, &source, date, format, &mut enc)
-            .and_then(|_| enc.finish().map_err(RenderError::Io))
+        let mut enc = flate2::write::GzEncoder::new(Spool::new(), flate2::Compression::default());
+        render::render(st, &source, date, format, &mut enc).and_then(|_| {
+            enc.finish()
+                .and_then(Spool::finish)
+                .map_err(RenderError::Io)
+        })
     } else {
-        let mut body = Vec::new();
-        render::render(st, &source, date, format, &mut body).map(|_| body)
+        let mut spool = Spool::new();
+        render::render(st, &source, date, format, &mut spool)
+            .and_then(|_| spool.finish().map_err(RenderError::Io))
     };
     match result {
-        Ok(body) if gzip => Reply::new(StatusCode::OK, "application/x-gzip", body),
-        Ok(body) => Reply::new(StatusCode::OK, "text/plain; charset=utf-8", body),
+        Ok(body) if gzip => Reply::from_spool(StatusCode::OK, "application/x-gzip", body),
+        Ok(body) => Reply::from_spool(StatusCode::OK, "text/plain; charset=utf-8", body),
         Err(RenderError::NotAvailable { .. } | RenderError::Empty) => no_bill(),
         Err(e) => bill_fail(&e.to_string()),
     }
