@@ -100,6 +100,9 @@ pub enum ClockError {
         /// The requested instant.
         to: Instant,
     },
+    /// The world is shutting down: nothing fires any more.
+    #[error("the world is shutting down; the clock no longer moves")]
+    Stopped,
 }
 
 /// One scheduled piece of work.

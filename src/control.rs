@@ -169,6 +169,9 @@ async fn post_clock(sb: &Sandbank, req: &InboundRequest) -> Reply {
             v["fired"] = json!(report.fired);
             ok(v)
         }
+        Err(e @ crate::clock::ClockError::Stopped) => {
+            err(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
         Err(e) => err(StatusCode::CONFLICT, e.to_string()),
     }
 }

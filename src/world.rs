@@ -268,16 +268,12 @@ impl Sandbank {
     /// and return once it has all fired.
     pub async fn advance(&self, to: Option<Instant>) -> Result<AdvanceReport, ClockError> {
         let (reply, rx) = oneshot::channel();
+        // Either failure means the driver has stopped (shutdown): say so rather than pretend
+        // the clock moved.
         if self.driver.send(DriverCmd::Advance { to, reply }).is_err() {
-            return Err(ClockError::Backwards {
-                now: self.lock().clock.now(),
-                to: to.unwrap_or_default(),
-            });
+            return Err(ClockError::Stopped);
         }
-        rx.await.unwrap_or_else(|_| {
-            let now = self.lock().clock.now();
-            Ok(AdvanceReport { now, fired: 0 })
-        })
+        rx.await.unwrap_or(Err(ClockError::Stopped))
     }
 
     /// A receiver that turns true when the server shuts down.
@@ -712,5 +708,21 @@ fn schedule_retry(st: &mut WorldState, instance: &str, reference: &str, order: &
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ClockError;
+
+    #[tokio::test]
+    async fn advancing_a_stopped_world_says_so() {
+        let sb = Sandbank::start(WorldSpec::default_world());
+        assert!(sb.advance(None).await.is_ok());
+        sb.shutdown();
+        // The driver ends on the shutdown signal; give it a moment to drop its receiver.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(matches!(sb.advance(None).await, Err(ClockError::Stopped)));
     }
 }
