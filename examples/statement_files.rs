@@ -9,8 +9,9 @@
 
 use sandbank::clock::SHANGHAI;
 use sandbank::ledger::PostingKind;
-use sandbank::statements::render::{render, write_format, BillType, Format};
-use sandbank::statements::{camt053, day_window, fixture, synthetic, Entry, EntryKind};
+use sandbank::statements::render::{write_format, BillType, Format};
+use sandbank::statements::{camt053, day_window, synthetic, Entry, EntryKind};
+use sandbank::testing as fixture;
 use serde_json::{json, Value};
 use std::fs::File;
 use std::io::BufWriter;
@@ -61,8 +62,7 @@ fn main() -> anyhow::Result<()> {
                 Format::Mt940,
             ),
         ] {
-            render(
-                &st,
+            st.statement(
                 &source,
                 day,
                 format,
@@ -78,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         let w = day_window(day);
         let merchant = "channel:wxpay:merchant:10000100";
         let payments: Vec<Value> = st
+            .core
             .ledger
             .for_account(merchant)
             .filter(|p| w.contains(p.at) && p.kind == PostingKind::Payment)
@@ -89,6 +90,7 @@ fn main() -> anyhow::Result<()> {
                     .map(|l| l.amount.amount)
                     .unwrap_or_default();
                 let fee: rust_decimal::Decimal = st
+                    .core
                     .ledger
                     .by_reference(&p.reference)
                     .filter(|q| q.kind == PostingKind::Fee && q.instance == p.instance)
@@ -106,6 +108,7 @@ fn main() -> anyhow::Result<()> {
             .collect();
         let account = "bank:bank:account:6222000000000000001";
         let opening: rust_decimal::Decimal = st
+            .core
             .ledger
             .for_account(account)
             .filter(|p| p.kind == PostingKind::Opening || p.at < w.start)
@@ -114,6 +117,7 @@ fn main() -> anyhow::Result<()> {
             .map(|l| l.amount.amount)
             .sum();
         let movements: Vec<Value> = st
+            .core
             .ledger
             .for_account(account)
             .filter(|p| w.contains(p.at) && p.kind != PostingKind::Opening)

@@ -286,6 +286,73 @@ pub fn day_of(t: Instant, tz: Tz) -> NaiveDate {
     t.with_timezone(&tz).date_naive()
 }
 
+/// `t` as `yyyyMMddHHmmss` in Beijing time: the compact timestamp of WeChat Pay v2
+/// (`time_end`) and of the payout API (`createTime`, and inside its payout ids).
+pub fn compact_local(t: Instant) -> String {
+    t.with_timezone(&SHANGHAI)
+        .format("%Y%m%d%H%M%S")
+        .to_string()
+}
+
+/// A business day and the instants that bound it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayWindow {
+    /// The day.
+    pub day: NaiveDate,
+    /// First instant of the day (inclusive).
+    pub start: Instant,
+    /// First instant of the next day (exclusive): the cut-off.
+    pub end: Instant,
+    /// The time zone the day is cut in; dates and times in files are printed in it.
+    pub tz: Tz,
+}
+
+impl DayWindow {
+    /// Business day `day` cut at local midnight in `tz`.
+    pub fn new(day: NaiveDate, tz: Tz) -> DayWindow {
+        let (start, end) = business_day(day, tz);
+        DayWindow {
+            day,
+            start,
+            end,
+            tz,
+        }
+    }
+
+    /// True when `t` falls in the day.
+    pub fn contains(&self, t: Instant) -> bool {
+        self.start <= t && t < self.end
+    }
+
+    /// The calendar date of `t` in the window's time zone.
+    pub fn date_of(&self, t: Instant) -> NaiveDate {
+        t.with_timezone(&self.tz).date_naive()
+    }
+
+    /// `t` as `YYYY-MM-DD HH:MM:SS` in the window's time zone (the bills' time format).
+    pub fn local_time(&self, t: Instant) -> String {
+        t.with_timezone(&self.tz)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    }
+
+    /// The window of the next day (the same day again at the end of the calendar, which
+    /// no scenario reaches: instants are bounded far inside it).
+    pub fn next(&self) -> DayWindow {
+        DayWindow::new(self.day.succ_opt().unwrap_or(self.day), self.tz)
+    }
+
+    /// The window of the previous day.
+    pub fn previous(&self) -> DayWindow {
+        DayWindow::new(self.day.pred_opt().unwrap_or(self.day), self.tz)
+    }
+}
+
+/// The Chinese channels' business day `day`, cut at 00:00 Asia/Shanghai.
+pub fn day_window(day: NaiveDate) -> DayWindow {
+    DayWindow::new(day, SHANGHAI)
+}
+
 /// Serialize a duration as [`format_duration`] text (`30s`), for JSON views of the world.
 pub fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_duration(*d))

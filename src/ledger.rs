@@ -5,7 +5,7 @@
 //! debug assertion). Balances are kept per account and currency as postings arrive, so a
 //! balance read is a lookup, not a scan.
 //!
-//! Account names are paths, by convention:
+//! Account names are paths, built by [`accounts`]:
 //! - `world:customers` — the payers outside the world (customers of every channel);
 //! - `world:funding` — where opening balances come from;
 //! - `channel:{id}:merchant:{mch_id}` — what a channel holds for a merchant, not yet settled;
@@ -20,6 +20,39 @@ use crate::money::{Currency, Money};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+
+/// The ledger's account names, built in one place so that every module spells them alike.
+pub mod accounts {
+    /// The payers outside the world: customers of every channel.
+    pub const CUSTOMERS: &str = "world:customers";
+    /// Where opening balances come from.
+    pub const FUNDING: &str = "world:funding";
+
+    /// What channel `channel` holds for merchant `merchant`, not yet settled.
+    pub fn channel_merchant(channel: &str, merchant: &str) -> String {
+        format!("channel:{channel}:merchant:{merchant}")
+    }
+
+    /// The prefix every merchant account of `channel` starts with.
+    pub fn channel_merchant_prefix(channel: &str) -> String {
+        format!("channel:{channel}:merchant:")
+    }
+
+    /// The fees channel `channel` earned.
+    pub fn channel_fees(channel: &str) -> String {
+        format!("channel:{channel}:fees")
+    }
+
+    /// An account the platform holds at bank `bank` (it funds payouts).
+    pub fn bank_account(bank: &str, no: &str) -> String {
+        format!("bank:{bank}:account:{no}")
+    }
+
+    /// A beneficiary credited by a payout of bank `bank`.
+    pub fn bank_payee(bank: &str, account_no: &str) -> String {
+        format!("bank:{bank}:payee:{account_no}")
+    }
+}
 
 /// What kind of movement a posting records; one vocabulary for code, journal and docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -37,6 +70,20 @@ pub enum PostingKind {
     PayoutReturn,
     /// A refund to a customer.
     Refund,
+}
+
+impl PostingKind {
+    /// The snake_case name, as JSON and the journal show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostingKind::Opening => "opening",
+            PostingKind::Payment => "payment",
+            PostingKind::Fee => "fee",
+            PostingKind::Payout => "payout",
+            PostingKind::PayoutReturn => "payout_return",
+            PostingKind::Refund => "refund",
+        }
+    }
 }
 
 /// One side of a posting.

@@ -3,35 +3,44 @@
 //! A stand-in for the outside world of a payment settlement system — acquiring channels,
 //! payout banks and the statement files they produce — faithful on the wire and misbehaving
 //! on command, with a conformance harness that proves from its own ledger that a settlement
-//! system never double-pays and always reconciles. See `README.md` and `../shared/DESIGN.md`.
+//! system never double-pays and always reconciles. See `README.md`; the protocol facts the
+//! fakes rely on, with their public sources, are in `docs/protocols.md`.
 //!
 //! # Layout
 //!
-//! The world, in the order a request meets it:
+//! From the ground up; a module imports only from the layers below it (and its own).
 //!
-//! - [`server`] — hyper server; turns requests into owned [`http::InboundRequest`]s, routes
-//!   `/_sandbank/` to [`control`] and `/{id}/` to a channel or bank, delivers replies
-//!   (now, late, never).
-//! - [`http`] — owned request/reply types, body cap, and the small HTTP client used for
-//!   callbacks, the harness and the reference settlement system.
-//! - [`control`] — the control API: clock, customers, journal, ledger, faults, reset.
-//! - [`world`] — [`world::Sandbank`]: the whole mutable world behind one lock, the one
-//!   inbound fault gate, and the driver that fires timers (callbacks and their retries).
-//! - [`channels`] — acquiring channels, one folder per kind: [`channels::wxpay`] (WeChat
-//!   Pay v2: XML, signatures, notifications).
-//! - [`banks`] — payout banks: [`banks::payout_json`] (a JSON 代付 API).
-//! - [`statements`] — one statement model (business-day window, ledger entries, balances),
-//!   streaming writers per format ([`statements::wechat`], [`statements::alipay`],
-//!   [`statements::camt053`], [`statements::mt940`]), injected mismatches and the expected
-//!   discrepancies they record ([`statements::mismatch`]).
-//! - [`faults`] — fault rules: matching and actions.
-//! - [`ledger`] — double-entry postings: the truth about money.
-//! - [`journal`] — the bounded timeline of everything that happened.
-//! - [`clock`] — virtual time, timers, durations, business days in Asia/Shanghai.
-//! - [`money`] — `rust_decimal` amounts with currency; the one rounding rule.
-//! - [`rng`] — the one seeded random generator.
-//! - [`scenario`] — scenario TOML: raw → validated [`scenario::WorldSpec`]; the default world.
-//! - [`harness`] — the cucumber conformance harness: SUT adapter, steps, invariant checks.
+//! 1. **Primitives**
+//!    - [`clock`] — virtual time, timers, durations, business days in Asia/Shanghai.
+//!    - [`money`] — `rust_decimal` amounts with currency; the one rounding rule.
+//!    - [`rng`] — the one seeded random generator.
+//!    - [`http`] — owned request/reply types, body cap, spools, the small HTTP client.
+//!    - [`protocol`] — wire pieces several kinds share (the sorted-fields signature).
+//! 2. **Records**
+//!    - [`ledger`] — double-entry postings, and the account names: the truth about money.
+//!    - [`journal`] — the bounded timeline of everything that happened.
+//!    - [`faults`] — fault rules: matching and actions.
+//!    - [`mismatches`] — injected statement mismatches, as data.
+//! 3. **Services**
+//!    - [`config`] — the error a scenario gets, and section validation helpers.
+//!    - [`directory`] — who is mounted where: instances, families, accounts.
+//!    - [`core`] — the services a kind is handed; events, notifications, callbacks.
+//!    - [`kind`] — what the world asks of a kind: decode, apply, timers, notifications.
+//! 4. **Statements** — [`statements`]: one model over the books, a writer per format,
+//!    mismatch plans and the expected discrepancies; lines described by the kinds.
+//! 5. **Kinds** — [`channels`] (WeChat Pay v2) and [`banks`] (a JSON payout API), one
+//!    folder per kind; nothing outside these folders names a concrete kind.
+//! 6. **Scenario** — [`scenario`]: TOML → validated [`scenario::WorldSpec`], each channel
+//!    and bank section validated by its kind.
+//! 7. **World** — [`world`]: the state behind one lock, the one inbound gate, the timer
+//!    driver, notifications.
+//! 8. **Edges** — [`control`] (the `/_sandbank/` API) and [`server`] (hyper; routes to
+//!    control or to the world; [`Running`]).
+//! 9. **Harness** — [`harness`]: the cucumber conformance harness. Test support
+//!    (`testing`) sits beside it, compiled for tests only.
+//!
+//! To see the layering hold, list each module's `use crate::…` lines
+//! (`grep -rn "use crate::" src`) against this list: every arrow points down.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -39,19 +48,28 @@
 pub mod banks;
 pub mod channels;
 pub mod clock;
+pub mod config;
 pub mod control;
+pub mod core;
+pub mod directory;
 pub mod faults;
 pub mod harness;
 pub mod http;
 pub mod journal;
+pub mod kind;
 pub mod ledger;
+pub mod mismatches;
 pub mod money;
+pub mod protocol;
 pub mod rng;
 pub mod scenario;
 pub mod server;
 pub mod statements;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod world;
 
+pub use server::Running;
 pub use world::Sandbank;
 
 /// Start a world from `spec` and serve it on `listener` until `shutdown` completes.

@@ -78,44 +78,7 @@ fn load(scenario: Option<&PathBuf>) -> anyhow::Result<WorldSpec> {
 }
 
 fn describe(spec: &WorldSpec) -> String {
-    let mut s = format!(
-        "world `{}` (seed {}, {:?} clock)\n",
-        spec.name, spec.seed, spec.clock
-    );
-    for c in &spec.channels {
-        s.push_str(&format!(
-            "  channel /{}/  kind {:?}, fee rate {}\n",
-            c.id, c.kind, c.fee_rate
-        ));
-        for m in &c.merchants {
-            s.push_str(&format!(
-                "    appid {}  mch_id {}  key {}\n",
-                m.appid, m.mch_id, m.key
-            ));
-        }
-    }
-    for b in &spec.banks {
-        s.push_str(&format!(
-            "  bank /{}/  kind {:?}, on duplicate order number: {:?}, settles after {}\n",
-            b.id,
-            b.kind,
-            b.on_duplicate,
-            sandbank::clock::format_duration(b.settle_after)
-        ));
-        for c in &b.clients {
-            s.push_str(&format!(
-                "    client mchId {}  key {}  debits account {}\n",
-                c.mch_id, c.key, c.account
-            ));
-        }
-        for a in &b.accounts {
-            s.push_str(&format!("    account {}  opening {}\n", a.no, a.opening));
-        }
-    }
-    for r in &spec.faults {
-        s.push_str(&format!("  fault rule `{}` on {}\n", r.id, r.target));
-    }
-    s
+    spec.summary()
 }
 
 fn main() -> anyhow::Result<()> {

@@ -1,21 +1,26 @@
 //! Scenario files: a world written down in TOML.
 //!
-//! Two stages, as in ripgrep's flags: [`RawScenario`] is what serde reads (every field
-//! optional where the file may omit it, unknown fields refused), and [`WorldSpec`] is the
-//! validated world the rest of the crate sees. Errors name the file, the field and the
-//! problem: `scenarios/x.toml: banks[0].on_duplicate: \`pay-again\` is not one of …`.
+//! Two stages, as in ripgrep's flags: [`RawScenario`] is what serde reads (unknown fields
+//! refused), and [`WorldSpec`] is the validated world the rest of the crate sees. Each
+//! `[[channels]]` and `[[banks]]` section is validated by its kind (`channels::validate`,
+//! `banks::validate`), which is why this module sits above the kinds; the world settings,
+//! ids, fault rules and mismatches are checked here. Errors name the file, the field and
+//! the problem: `scenarios/x.toml: banks[0].on_duplicate: \`pay-again\` is not one of …`.
 //!
 //! The embedded default world is `scenarios/default.toml`, compiled in.
 
-use crate::clock::{parse_duration, parse_instant, ClockMode, Instant, SHANGHAI};
+pub use crate::config::ScenarioError;
+
+use crate::banks::{self, BankSpec};
+use crate::channels::{self, ChannelSpec};
+use crate::clock::{parse_instant, ClockMode, Instant, SHANGHAI};
+use crate::config::Section;
+use crate::directory::{Directory, Family};
 use crate::faults::{RawRule, Rule};
-use crate::money::{Currency, Money};
-use chrono::Duration;
-use rust_decimal::Decimal;
+use crate::mismatches::{Mismatch, MismatchError, MismatchKind, RawMismatch};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::fmt;
-use std::str::FromStr;
+use std::sync::Arc;
 
 /// The default world's TOML, embedded at build time.
 pub const DEFAULT_WORLD: &str = include_str!("../scenarios/default.toml");
@@ -24,48 +29,30 @@ pub const DEFAULT_WORLD: &str = include_str!("../scenarios/default.toml");
 /// runs without a start are still reproducible.
 pub const DEFAULT_MANUAL_START: &str = "2026-03-02T10:00:00+08:00";
 
-/// A problem with a scenario: where, and what.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ScenarioError {
-    /// The file name, or what the scenario came from.
-    pub source_name: String,
-    /// The field path, e.g. `banks[0].on_duplicate`; empty for a parse error.
-    pub field: String,
-    /// What is wrong.
-    pub problem: String,
-}
+/// Most channels plus banks a world may mount: each is a mount point, a state and a row in
+/// every directory lookup; a hundred is far beyond any settlement topology.
+pub const MAX_INSTANCES: usize = 100;
 
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
-            write!(f, "{}: {}", self.source_name, self.problem)
-        } else {
-            write!(f, "{}: {}: {}", self.source_name, self.field, self.problem)
-        }
-    }
-}
-
-// ---------------------------------------------------------------- raw (as parsed)
-
-/// A scenario file as parsed.
+/// A scenario file as parsed. Channel and bank sections stay tables until their kind reads
+/// them.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
     /// World-wide settings.
     #[serde(default)]
     pub world: RawWorld,
-    /// Acquiring channels.
+    /// Acquiring channels, each `id`, `kind` and the kind's own fields.
     #[serde(default)]
-    pub channels: Vec<RawChannel>,
-    /// Payout banks.
+    pub channels: Vec<toml::Table>,
+    /// Payout banks, each `id`, `kind` and the kind's own fields.
     #[serde(default)]
-    pub banks: Vec<RawBank>,
+    pub banks: Vec<toml::Table>,
     /// Fault rules active from the start.
     #[serde(default)]
     pub faults: Vec<RawRule>,
-    /// Statement mismatches to inject (see `statements::mismatch`).
+    /// Statement mismatches to inject (see [`crate::mismatches`]).
     #[serde(default)]
-    pub mismatches: Vec<crate::statements::mismatch::RawMismatch>,
+    pub mismatches: Vec<RawMismatch>,
 }
 
 /// `[world]`.
@@ -84,81 +71,6 @@ pub struct RawWorld {
     pub timezone: Option<String>,
 }
 
-/// `[[channels]]`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawChannel {
-    /// Mount id, e.g. `wxpay`.
-    pub id: Option<String>,
-    /// `wechatpay-v2`.
-    pub kind: Option<String>,
-    /// Fee rate as a decimal fraction, e.g. `"0.006"`.
-    pub fee_rate: Option<String>,
-    /// Merchants with their credentials.
-    #[serde(default)]
-    pub merchants: Vec<RawWxMerchant>,
-}
-
-/// `[[channels.merchants]]`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawWxMerchant {
-    /// App id.
-    pub appid: Option<String>,
-    /// Merchant id.
-    pub mch_id: Option<String>,
-    /// 32-character API key.
-    pub key: Option<String>,
-}
-
-/// `[[banks]]`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawBank {
-    /// Mount id, e.g. `bank`.
-    pub id: Option<String>,
-    /// `payout-json`.
-    pub kind: Option<String>,
-    /// `replay`, `reject` or `pay_again`.
-    pub on_duplicate: Option<String>,
-    /// How long a payout stays PROCESSING.
-    pub settle_after: Option<String>,
-    /// API clients.
-    #[serde(default)]
-    pub clients: Vec<RawBankClient>,
-    /// Accounts the platform holds here.
-    #[serde(default)]
-    pub accounts: Vec<RawBankAccount>,
-}
-
-/// `[[banks.clients]]`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawBankClient {
-    /// Client (merchant) id.
-    pub mch_id: Option<String>,
-    /// Signing key.
-    pub key: Option<String>,
-    /// The account its payouts are debited from.
-    pub account: Option<String>,
-}
-
-/// `[[banks.accounts]]`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawBankAccount {
-    /// Account number.
-    pub no: Option<String>,
-    /// Holder name.
-    pub name: Option<String>,
-    /// Currency code.
-    pub currency: Option<String>,
-    /// Opening balance, major units.
-    pub opening: Option<String>,
-}
-
-// ---------------------------------------------------------------- validated
-
 /// A validated world.
 #[derive(Debug, Clone, Serialize)]
 pub struct WorldSpec {
@@ -170,121 +82,44 @@ pub struct WorldSpec {
     pub clock: ClockMode,
     /// Where the clock starts; `None` is "now" for a real clock.
     pub start: Option<Instant>,
-    /// Channels.
+    /// Channels, each as its kind validated it.
     pub channels: Vec<ChannelSpec>,
-    /// Banks.
+    /// Banks, each as its kind validated it.
     pub banks: Vec<BankSpec>,
     /// Rules active from the start.
     pub faults: Vec<Rule>,
     /// Statement mismatches injected from the start.
-    pub mismatches: Vec<crate::statements::mismatch::Mismatch>,
-}
-
-/// The kinds of acquiring channel sandbank fakes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum ChannelKind {
-    /// WeChat Pay API v2 (XML, MD5/HMAC-SHA256 signatures).
-    #[serde(rename = "wechatpay-v2")]
-    WechatPayV2,
-}
-
-/// A channel instance.
-#[derive(Debug, Clone, Serialize)]
-pub struct ChannelSpec {
-    /// Mount id.
-    pub id: String,
-    /// Kind.
-    pub kind: ChannelKind,
-    /// Fee rate as a fraction (0.006 = 0.60 %).
-    pub fee_rate: Decimal,
-    /// Merchants.
-    pub merchants: Vec<WxMerchant>,
-}
-
-/// A WeChat Pay merchant's credentials.
-#[derive(Debug, Clone, Serialize)]
-pub struct WxMerchant {
-    /// App id.
-    pub appid: String,
-    /// Merchant id.
-    pub mch_id: String,
-    /// API key.
-    pub key: String,
-}
-
-/// The kinds of payout bank sandbank fakes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum BankKind {
-    /// A JSON single-payout API in the style of Chinese PSP 代付 APIs.
-    #[serde(rename = "payout-json")]
-    PayoutJson,
-}
-
-/// What a bank does with a payout under an order number it has already seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OnDuplicate {
-    /// Return the first request's result; pay nothing more (idempotent).
-    Replay,
-    /// Refuse with a duplicate-order error.
-    Reject,
-    /// Pay again, as most banks do.
-    PayAgain,
-}
-
-/// A bank instance.
-#[derive(Debug, Clone, Serialize)]
-pub struct BankSpec {
-    /// Mount id.
-    pub id: String,
-    /// Kind.
-    pub kind: BankKind,
-    /// Repeated order number behaviour.
-    pub on_duplicate: OnDuplicate,
-    /// PROCESSING → SUCCESS after this long on the world clock.
-    #[serde(serialize_with = "crate::clock::serialize_duration")]
-    pub settle_after: Duration,
-    /// API clients.
-    pub clients: Vec<BankClient>,
-    /// Platform accounts.
-    pub accounts: Vec<BankAccount>,
-}
-
-/// An API client of a bank.
-#[derive(Debug, Clone, Serialize)]
-pub struct BankClient {
-    /// Client id.
-    pub mch_id: String,
-    /// Signing key.
-    pub key: String,
-    /// Debited account number.
-    pub account: String,
-}
-
-/// A platform account at a bank.
-#[derive(Debug, Clone, Serialize)]
-pub struct BankAccount {
-    /// Account number.
-    pub no: String,
-    /// Holder name.
-    pub name: String,
-    /// Opening balance.
-    pub opening: Money,
+    pub mismatches: Vec<Mismatch>,
+    /// Who is mounted where, as every module may read it (derived from the kinds' specs).
+    #[serde(skip)]
+    pub directory: Arc<Directory>,
 }
 
 impl WorldSpec {
-    /// The channel with mount id `id`.
-    pub fn channel(&self, id: &str) -> Option<&ChannelSpec> {
-        self.channels.iter().find(|c| c.id == id)
-    }
-    /// The bank with mount id `id`.
-    pub fn bank(&self, id: &str) -> Option<&BankSpec> {
-        self.banks.iter().find(|b| b.id == id)
-    }
     /// The embedded default world.
     pub fn default_world() -> WorldSpec {
         // The embedded file is checked by a unit test, so parsing it cannot fail at run time.
         load_str(DEFAULT_WORLD, "default world").expect("the embedded default world is valid")
+    }
+
+    /// A one-line-per-fact summary of the world: instances and their credentials, rules.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "world `{}` (seed {}, {:?} clock)\n",
+            self.name, self.seed, self.clock
+        );
+        for c in &self.channels {
+            s.push_str("  ");
+            s.push_str(&c.summary());
+        }
+        for b in &self.banks {
+            s.push_str("  ");
+            s.push_str(&b.summary());
+        }
+        for r in &self.faults {
+            s.push_str(&format!("  fault rule `{}` on {}\n", r.id, r.target));
+        }
+        s
     }
 }
 
@@ -309,30 +144,8 @@ pub fn load_str(text: &str, source_name: &str) -> Result<WorldSpec, ScenarioErro
     raw.validate(source_name)
 }
 
-struct V<'a> {
-    source: &'a str,
-}
-
-impl V<'_> {
-    fn err(&self, field: impl Into<String>, problem: impl Into<String>) -> ScenarioError {
-        ScenarioError {
-            source_name: self.source.to_string(),
-            field: field.into(),
-            problem: problem.into(),
-        }
-    }
-    fn need<'b>(&self, field: String, v: &'b Option<String>) -> Result<&'b str, ScenarioError> {
-        v.as_deref().ok_or_else(|| self.err(field, "missing"))
-    }
-}
-
 /// Mount ids become URL path segments: keep them to a safe alphabet.
-fn check_id(
-    v: &V<'_>,
-    field: String,
-    id: &str,
-    seen: &mut HashSet<String>,
-) -> Result<(), ScenarioError> {
+fn check_id(s: &Section<'_>, id: &str, seen: &mut HashSet<String>) -> Result<(), ScenarioError> {
     if id.is_empty()
         || id.len() > 32
         || !id
@@ -340,191 +153,73 @@ fn check_id(
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         || id.starts_with('_')
     {
-        return Err(v.err(
-            field,
+        return Err(s.err(
+            "id",
             format!("`{id}` must be 1–32 characters of a-z, 0-9, - and _, not starting with _"),
         ));
     }
     if !seen.insert(id.to_string()) {
-        return Err(v.err(field, format!("`{id}` is used by another channel or bank")));
+        return Err(s.err("id", format!("`{id}` is used by another channel or bank")));
     }
     Ok(())
+}
+
+/// Take the `id` and `kind` of an instance section out of its table; the rest is the kind's.
+fn id_and_kind(
+    s: &Section<'_>,
+    table: &mut toml::Table,
+    seen: &mut HashSet<String>,
+) -> Result<(String, String), ScenarioError> {
+    let mut text = |name: &str| match table.remove(name) {
+        None => Err(s.err(name, "missing")),
+        Some(toml::Value::String(v)) => Ok(v),
+        Some(other) => Err(s.err(
+            name,
+            format!("expected a string, found {}", other.type_str()),
+        )),
+    };
+    let id = text("id")?;
+    let kind = text("kind")?;
+    check_id(s, &id, seen)?;
+    Ok((id, kind))
 }
 
 impl RawScenario {
     /// Validate into a [`WorldSpec`].
     pub fn validate(&self, source_name: &str) -> Result<WorldSpec, ScenarioError> {
-        let v = V {
-            source: source_name,
-        };
-        let clock = match self.world.clock.as_deref().unwrap_or("real") {
-            "real" => ClockMode::Real,
-            "manual" => ClockMode::Manual,
-            other => {
-                return Err(v.err(
-                    "world.clock",
-                    format!("`{other}` is not one of real, manual"),
-                ))
-            }
-        };
-        if let Some(tz) = &self.world.timezone {
-            if tz != "Asia/Shanghai" {
-                return Err(v.err(
-                    "world.timezone",
-                    format!("`{tz}` is not supported (only Asia/Shanghai so far)"),
-                ));
-            }
+        let root = Section::root(source_name);
+        let (clock, start) = self.world.validate(&root)?;
+        if self.channels.len() + self.banks.len() > MAX_INSTANCES {
+            return Err(root.err(
+                "channels",
+                format!("a world mounts at most {MAX_INSTANCES} channels and banks"),
+            ));
         }
-        let start = match (&self.world.start, clock) {
-            (Some(s), _) => Some(parse_instant(s, SHANGHAI).ok_or_else(|| {
-                v.err(
-                    "world.start",
-                    format!("`{s}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)"),
-                )
-            })?),
-            (None, ClockMode::Manual) => parse_instant(DEFAULT_MANUAL_START, SHANGHAI),
-            (None, ClockMode::Real) => None,
-        };
         let mut seen = HashSet::new();
         let mut channels = Vec::new();
-        for (i, c) in self.channels.iter().enumerate() {
-            let f = |name: &str| format!("channels[{i}].{name}");
-            let id = v.need(f("id"), &c.id)?;
-            check_id(&v, f("id"), id, &mut seen)?;
-            let kind = match v.need(f("kind"), &c.kind)? {
-                "wechatpay-v2" => ChannelKind::WechatPayV2,
-                other => {
-                    return Err(v.err(f("kind"), format!("`{other}` is not one of wechatpay-v2")))
-                }
-            };
-            let fee_rate = match &c.fee_rate {
-                None => Decimal::ZERO,
-                Some(r) => Decimal::from_str(r)
-                    .ok()
-                    .filter(|d| *d >= Decimal::ZERO && *d < Decimal::ONE)
-                    .ok_or_else(|| {
-                        v.err(
-                            f("fee_rate"),
-                            format!("`{r}` is not a fraction between 0 and 1 (e.g. \"0.006\")"),
-                        )
-                    })?,
-            };
-            if c.merchants.is_empty() {
-                return Err(v.err(f("merchants"), "a channel needs at least one merchant"));
-            }
-            let mut merchants = Vec::new();
-            for (j, m) in c.merchants.iter().enumerate() {
-                let g = |name: &str| format!("channels[{i}].merchants[{j}].{name}");
-                let key = v.need(g("key"), &m.key)?;
-                if key.len() != 32 || !key.is_ascii() {
-                    return Err(v.err(g("key"), "a WeChat Pay v2 API key is 32 ASCII characters"));
-                }
-                merchants.push(WxMerchant {
-                    appid: v.need(g("appid"), &m.appid)?.to_string(),
-                    mch_id: v.need(g("mch_id"), &m.mch_id)?.to_string(),
-                    key: key.to_string(),
-                });
-            }
-            channels.push(ChannelSpec {
-                id: id.to_string(),
-                kind,
-                fee_rate,
-                merchants,
-            });
+        for (i, table) in self.channels.iter().enumerate() {
+            let s = root.item("channels", i);
+            let mut table = table.clone();
+            let (id, kind) = id_and_kind(&s, &mut table, &mut seen)?;
+            channels.push(channels::validate(&id, &kind, table, &s)?);
         }
         let mut banks = Vec::new();
-        for (i, b) in self.banks.iter().enumerate() {
-            let f = |name: &str| format!("banks[{i}].{name}");
-            let id = v.need(f("id"), &b.id)?;
-            check_id(&v, f("id"), id, &mut seen)?;
-            let kind = match v.need(f("kind"), &b.kind)? {
-                "payout-json" => BankKind::PayoutJson,
-                other => {
-                    return Err(v.err(f("kind"), format!("`{other}` is not one of payout-json")))
-                }
-            };
-            let on_duplicate = match b.on_duplicate.as_deref().unwrap_or("replay") {
-                "replay" => OnDuplicate::Replay,
-                "reject" => OnDuplicate::Reject,
-                "pay_again" => OnDuplicate::PayAgain,
-                other => {
-                    return Err(v.err(
-                        f("on_duplicate"),
-                        format!("`{other}` is not one of replay, reject, pay_again"),
-                    ))
-                }
-            };
-            let settle_after = match &b.settle_after {
-                None => Duration::zero(),
-                Some(d) => {
-                    parse_duration(d).map_err(|e| v.err(f("settle_after"), e.to_string()))?
-                }
-            };
-            let mut accounts = Vec::new();
-            for (j, a) in b.accounts.iter().enumerate() {
-                let g = |name: &str| format!("banks[{i}].accounts[{j}].{name}");
-                let currency = Currency::from_str(a.currency.as_deref().unwrap_or("CNY"))
-                    .map_err(|e| v.err(g("currency"), e.to_string()))?;
-                let opening = Money::parse(a.opening.as_deref().unwrap_or("0"), currency)
-                    .map_err(|e| v.err(g("opening"), e.to_string()))?;
-                let no = v.need(g("no"), &a.no)?.to_string();
-                if accounts.iter().any(|x: &BankAccount| x.no == no) {
-                    return Err(v.err(g("no"), format!("account `{no}` is listed twice")));
-                }
-                accounts.push(BankAccount {
-                    no,
-                    name: a.name.clone().unwrap_or_default(),
-                    opening,
-                });
-            }
-            let mut clients = Vec::new();
-            for (j, c) in b.clients.iter().enumerate() {
-                let g = |name: &str| format!("banks[{i}].clients[{j}].{name}");
-                let account = v.need(g("account"), &c.account)?.to_string();
-                if !accounts.iter().any(|a| a.no == account) {
-                    return Err(v.err(
-                        g("account"),
-                        format!("`{account}` is not one of this bank's accounts"),
-                    ));
-                }
-                clients.push(BankClient {
-                    mch_id: v.need(g("mch_id"), &c.mch_id)?.to_string(),
-                    key: v.need(g("key"), &c.key)?.to_string(),
-                    account,
-                });
-            }
-            if clients.is_empty() {
-                return Err(v.err(f("clients"), "a bank needs at least one client"));
-            }
-            banks.push(BankSpec {
-                id: id.to_string(),
-                kind,
-                on_duplicate,
-                settle_after,
-                clients,
-                accounts,
-            });
+        for (i, table) in self.banks.iter().enumerate() {
+            let s = root.item("banks", i);
+            let mut table = table.clone();
+            let (id, kind) = id_and_kind(&s, &mut table, &mut seen)?;
+            banks.push(banks::validate(&id, &kind, table, &s)?);
         }
-        let mut faults = Vec::new();
-        for (i, r) in self.faults.iter().enumerate() {
-            let rule = r
-                .validate(&format!("rule-{}", i + 1))
-                .map_err(|e| v.err(format!("faults[{i}].{}", e.field), e.problem))?;
-            if !seen.contains(&rule.target) {
-                return Err(v.err(
-                    format!("faults[{i}].target"),
-                    format!("`{}` is not a channel or bank of this world", rule.target),
-                ));
-            }
-            if faults.iter().any(|x: &Rule| x.id == rule.id) {
-                return Err(v.err(
-                    format!("faults[{i}].id"),
-                    format!("`{}` is used twice", rule.id),
-                ));
-            }
-            faults.push(rule);
-        }
-        let mut spec = WorldSpec {
+        let directory = Directory::new(
+            channels
+                .iter()
+                .map(ChannelSpec::instance)
+                .chain(banks.iter().map(BankSpec::instance))
+                .collect(),
+        );
+        let faults = self.validate_faults(&root, &directory)?;
+        let mismatches = self.validate_mismatches(&root, &directory)?;
+        Ok(WorldSpec {
             name: self.world.name.clone().unwrap_or_else(|| "unnamed".into()),
             seed: self.world.seed.unwrap_or(0),
             clock,
@@ -532,29 +227,135 @@ impl RawScenario {
             channels,
             banks,
             faults,
-            mismatches: Vec::new(),
-        };
+            mismatches,
+            directory: Arc::new(directory),
+        })
+    }
+
+    fn validate_faults(
+        &self,
+        root: &Section<'_>,
+        directory: &Directory,
+    ) -> Result<Vec<Rule>, ScenarioError> {
+        let mut faults: Vec<Rule> = Vec::new();
+        for (i, r) in self.faults.iter().enumerate() {
+            let s = root.item("faults", i);
+            let rule = check_rule(r, &format!("rule-{}", i + 1), directory)
+                .map_err(|(field, problem)| s.err(&field, problem))?;
+            if faults.iter().any(|x| x.id == rule.id) {
+                return Err(s.err("id", format!("`{}` is used twice", rule.id)));
+            }
+            faults.push(rule);
+        }
+        Ok(faults)
+    }
+
+    fn validate_mismatches(
+        &self,
+        root: &Section<'_>,
+        directory: &Directory,
+    ) -> Result<Vec<Mismatch>, ScenarioError> {
+        let mut out: Vec<Mismatch> = Vec::new();
         for (i, raw) in self.mismatches.iter().enumerate() {
+            let s = root.item("mismatches", i);
             let m = raw
                 .validate(&format!("mismatch-{}", i + 1))
-                .and_then(|m| {
-                    crate::statements::mismatch::check_against_world(&spec, &m).map(|_| m)
-                })
-                .map_err(|e| v.err(format!("mismatches[{i}].{}", e.field), e.problem))?;
-            if spec
-                .mismatches
-                .iter()
-                .any(|x: &crate::statements::mismatch::Mismatch| x.id == m.id)
-            {
-                return Err(v.err(
-                    format!("mismatches[{i}].id"),
-                    format!("`{}` is used twice", m.id),
+                .and_then(|m| check_mismatch(directory, &m).map(|_| m))
+                .map_err(|e| s.err(&e.field, e.problem))?;
+            if out.iter().any(|x| x.id == m.id) {
+                return Err(s.err("id", format!("`{}` is used twice", m.id)));
+            }
+            out.push(m);
+        }
+        Ok(out)
+    }
+}
+
+impl RawWorld {
+    fn validate(&self, root: &Section<'_>) -> Result<(ClockMode, Option<Instant>), ScenarioError> {
+        let clock = match self.clock.as_deref().unwrap_or("real") {
+            "real" => ClockMode::Real,
+            "manual" => ClockMode::Manual,
+            other => {
+                return Err(root.err(
+                    "world.clock",
+                    format!("`{other}` is not one of real, manual"),
+                ))
+            }
+        };
+        if let Some(tz) = &self.timezone {
+            if tz != "Asia/Shanghai" {
+                return Err(root.err(
+                    "world.timezone",
+                    format!("`{tz}` is not supported (only Asia/Shanghai so far)"),
                 ));
             }
-            spec.mismatches.push(m);
         }
-        Ok(spec)
+        let start = match (&self.start, clock) {
+            (Some(s), _) => Some(parse_instant(s, SHANGHAI).ok_or_else(|| {
+                root.err(
+                    "world.start",
+                    format!("`{s}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)"),
+                )
+            })?),
+            (None, ClockMode::Manual) => parse_instant(DEFAULT_MANUAL_START, SHANGHAI),
+            (None, ClockMode::Real) => None,
+        };
+        Ok((clock, start))
     }
+}
+
+/// Validate a fault rule for a world with `directory`: its fields, and that its target is
+/// mounted. `Err` carries the field and the problem.
+pub fn check_rule(
+    raw: &RawRule,
+    default_id: &str,
+    directory: &Directory,
+) -> Result<Rule, (String, String)> {
+    let rule = raw.validate(default_id).map_err(|e| (e.field, e.problem))?;
+    if !directory.contains(&rule.target) {
+        return Err((
+            "target".into(),
+            format!("`{}` is not a channel or bank of this world", rule.target),
+        ));
+    }
+    Ok(rule)
+}
+
+/// Check a mismatch against the world it is added to: the instance exists, the account is
+/// one of its own, and the kind can be shown by its statements.
+pub fn check_mismatch(directory: &Directory, m: &Mismatch) -> Result<(), MismatchError> {
+    let bad = |field: &str, problem: String| MismatchError {
+        field: field.into(),
+        problem,
+    };
+    let Some(instance) = directory.get(&m.instance) else {
+        return Err(bad(
+            "instance",
+            format!("`{}` is not a channel or bank of this world", m.instance),
+        ));
+    };
+    if let Some(a) = &m.account {
+        if instance.account(Some(a)).is_none() {
+            return Err(bad(
+                "account",
+                format!(
+                    "`{a}` is not {} of {} `{}`",
+                    instance.account_noun(),
+                    instance.family.as_str(),
+                    m.instance
+                ),
+            ));
+        }
+    }
+    if instance.family == Family::Bank && m.kind == MismatchKind::Fee {
+        return Err(bad(
+            "kind",
+            "`fee` mismatches apply to channel statements only: bank statements carry no fee"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -564,12 +365,16 @@ mod tests {
     #[test]
     fn the_default_world_is_valid_and_has_the_documented_credentials() {
         let w = WorldSpec::default_world();
-        let wx = w.channel("wxpay").unwrap();
-        assert_eq!(wx.merchants[0].appid, "wx2421b1c4370ec43b");
-        assert_eq!(wx.merchants[0].mch_id, "10000100");
-        assert_eq!(wx.merchants[0].key, "192006250b4c09247ec02edce69f6a2d");
-        let bank = w.bank("bank").unwrap();
-        assert!(bank.accounts[0].opening.amount > Decimal::ZERO);
+        let wx = w.directory.get("wxpay").unwrap();
+        assert_eq!(wx.accounts[0].number, "10000100");
+        let summary = w.channels[0].summary();
+        assert!(summary.contains("appid wx2421b1c4370ec43b"), "{summary}");
+        assert!(
+            summary.contains("key 192006250b4c09247ec02edce69f6a2d"),
+            "{summary}"
+        );
+        let bank = w.directory.get("bank").unwrap();
+        assert!(bank.accounts[0].opening.amount > rust_decimal::Decimal::ZERO);
     }
 
     fn err_of(text: &str) -> String {

@@ -6,10 +6,11 @@
 //! `/{id}/…` to the channel or bank mounted there. The handler's [`Delivery`] then says how
 //! the reply goes out: now, after a delay, never (hang), or never (reset).
 
+use crate::control;
 use crate::faults::HANG_MAX_MS;
 use crate::http::{Delivery, InboundRequest, Outcome, Reply, MAX_BODY_BYTES, SPOOL_CHUNK_BYTES};
+use crate::scenario::WorldSpec;
 use crate::world::Sandbank;
-use crate::{banks, channels, control};
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
@@ -115,20 +116,14 @@ async fn handle(sb: Arc<Sandbank>, req: Request<Incoming>) -> Result<Response<Bo
     let outcome: Outcome = match mount {
         "_sandbank" => control::handle(&sb, req).await.into(),
         "" => index(&sb).into(),
-        id => {
-            let spec = sb.spec();
-            if let Some(c) = spec.channel(id) {
-                channels::serve(&sb, c, req)
-            } else if let Some(b) = spec.bank(id) {
-                banks::serve(&sb, b, req)
-            } else {
-                Reply::json(
-                    StatusCode::NOT_FOUND,
-                    &serde_json::json!({"error": format!("no channel or bank is mounted at /{id}/"), "mounted": mounts(&sb)}),
-                )
-                .into()
-            }
-        }
+        id => match sb.serve(id, &req) {
+            Some(outcome) => outcome,
+            None => Reply::json(
+                StatusCode::NOT_FOUND,
+                &serde_json::json!({"error": format!("no channel or bank is mounted at /{id}/"), "mounted": mounts(&sb)}),
+            )
+            .into(),
+        },
     };
     deliver(&sb, outcome).await
 }
@@ -204,11 +199,12 @@ fn spool_stream(file: std::fs::File) -> Body {
 }
 
 fn mounts(sb: &Sandbank) -> Vec<String> {
-    let spec = sb.spec();
-    spec.channels
+    let st = sb.lock();
+    st.core
+        .directory
+        .all()
         .iter()
-        .map(|c| format!("/{}/", c.id))
-        .chain(spec.banks.iter().map(|b| format!("/{}/", b.id)))
+        .map(|i| format!("/{}/", i.id))
         .collect()
 }
 
@@ -221,4 +217,70 @@ fn index(sb: &Sandbank) -> Reply {
             "control": "/_sandbank/",
         }),
     )
+}
+
+/// A sandbank serving on a listener in the background, stopped when dropped (as wiremock's
+/// `MockServer` is). The server, the harness and the tests all start one this way.
+#[derive(Debug)]
+pub struct Running {
+    addr: std::net::SocketAddr,
+    sb: Arc<Sandbank>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    /// Serve a world built from `spec` on `listener` (bind `127.0.0.1:0` for a free port).
+    /// Needs a tokio runtime.
+    pub fn start(listener: TcpListener, spec: WorldSpec) -> std::io::Result<Running> {
+        let addr = listener.local_addr()?;
+        let sb = Sandbank::start(spec);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run(listener, sb.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Ok(Running {
+            addr,
+            sb,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// `http://{addr}` with no trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The world it serves.
+    pub fn sandbank(&self) -> &Arc<Sandbank> {
+        &self.sb
+    }
+
+    /// Stop serving and wait until the server has shut down (open exchanges get up to
+    /// [`SHUTDOWN_GRACE`]).
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        // Release anything hanging at once; the task then winds down on its own.
+        self.sb.shutdown();
+    }
 }

@@ -319,10 +319,11 @@ async fn reset_rebuilds_the_world_from_its_scenario() {
     let journal = w.journal("").await;
     assert_eq!(
         journal.len(),
-        2,
-        "load, and the query just made: {journal:#?}"
+        3,
+        "load, the opening balance posting, and the query just made: {journal:#?}"
     );
     assert_eq!(journal[0]["op"], "load");
+    assert_eq!(journal[1]["op"], "opening");
     assert_eq!(
         w.payout_query("RESET-PAYOUT").await["retCode"],
         "ORDER_NOT_EXIST"
@@ -385,7 +386,8 @@ async fn the_journal_filters_and_formats() {
     let bank = w.journal("instance=bank").await;
     assert!(bank.iter().all(|e| e["instance"] == "bank"));
     assert_eq!(bank.iter().filter(|e| e["kind"] == "inbound").count(), 2);
-    assert_eq!(bank.iter().filter(|e| e["kind"] == "posting").count(), 2);
+    // The opening balance and the two payouts: every posting is journalled.
+    assert_eq!(bank.iter().filter(|e| e["kind"] == "posting").count(), 3);
     assert_eq!(
         bank.iter().filter(|e| e["op"] == "payout.settle").count(),
         2
@@ -476,6 +478,7 @@ async fn drive(w: &TestWorld, notify_url: &str) {
 
 fn deterministic_journal(w: &TestWorld) -> Vec<Value> {
     w.sb.lock()
+        .core
         .journal
         .select(&Filter::default())
         .iter()
@@ -525,15 +528,17 @@ async fn the_same_seed_and_requests_give_the_same_journal() {
     .await;
     drive(&c, &url).await;
     let txn = |w: &TestWorld| {
-        let w = w.sb.lock();
-        match w.channels.get("wxpay") {
-            Some(sandbank::channels::ChannelState::WechatPayV2(s)) => s
-                .orders
-                .values()
-                .map(|o| (o.prepay_id.clone(), o.transaction_id.clone()))
-                .collect::<Vec<_>>(),
-            None => panic!("the test world has a wxpay channel"),
-        }
+        let st = w.sb.lock();
+        ["DETERMINE1", "DETERMINE2"]
+            .iter()
+            .map(|no| {
+                let o = st
+                    .order("wxpay", no)
+                    .expect("the test world holds the order")
+                    .detail;
+                (o["prepay_id"].clone(), o["transaction_id"].clone())
+            })
+            .collect::<Vec<_>>()
     };
     let (ids_a, ids_c) = (txn(&a), txn(&c));
     assert_eq!(ids_a.len(), 2);
@@ -543,8 +548,9 @@ async fn the_same_seed_and_requests_give_the_same_journal() {
     }
     assert_eq!(ids_a, txn(&b));
     let payout_ids = |w: &TestWorld| {
-        w.sb.lock().banks["bank"]
-            .payouts
+        w.sb.lock()
+            .payouts("bank")
+            .expect("the test world has a bank")
             .iter()
             .map(|p| p.payout_id.clone())
             .collect::<Vec<_>>()

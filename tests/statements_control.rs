@@ -5,9 +5,10 @@
 
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
-use sandbank::channels::wxpay::{sign, xml};
+use sandbank::channels::wxpay::xml;
 use sandbank::http::{self, ClientResponse};
-use sandbank::statements::fixture;
+use sandbank::protocol::sign;
+use sandbank::testing as fixture;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;

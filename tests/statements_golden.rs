@@ -3,8 +3,9 @@
 //! from synthetic days with refunds and returns. A difference prints the first differing
 //! lines; `UPDATE_GOLDEN=1 cargo test --test statements_golden` rewrites the files.
 
-use sandbank::statements::render::{render, write_format, BillType, Format};
-use sandbank::statements::{alipay, camt053, fixture, synthetic, Source};
+use sandbank::statements::render::{write_format, BillType, Format};
+use sandbank::statements::{alipay, camt053, synthetic, Source};
+use sandbank::testing as fixture;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -81,7 +82,8 @@ fn alipay_members(zip_bytes: &[u8]) -> Vec<(String, String)> {
 fn world_file(source: &Source, format: Format) -> Vec<u8> {
     let st = fixture::world();
     let mut out = Vec::new();
-    render(&st, source, fixture::day(), format, &mut out).expect("the fixture day renders");
+    st.statement(source, fixture::day(), format, &mut out)
+        .expect("the fixture day renders");
     out
 }
 

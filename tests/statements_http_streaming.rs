@@ -7,7 +7,7 @@ use common::*;
 use hyper::StatusCode;
 use sandbank::http::SPOOL_MEMORY_BYTES;
 use sandbank::statements::camt053::Version;
-use sandbank::statements::render::{render, Format};
+use sandbank::statements::render::Format;
 use sandbank::statements::Source;
 
 #[tokio::test]
@@ -44,7 +44,8 @@ async fn a_statement_larger_than_the_spool_memory_is_streamed_whole() {
         };
         let mut out = Vec::new();
         let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
-        render(&st, &source, day, Format::Camt053(Version::V02), &mut out).expect("renders");
+        st.statement(&source, day, Format::Camt053(Version::V02), &mut out)
+            .expect("renders");
         String::from_utf8(out).unwrap()
     };
     assert_eq!(body.len(), expected.len());

@@ -2,9 +2,11 @@
 //! recorded expected discrepancy says so. "The truth" is the same world rendered without the
 //! mismatch (itself pinned by the golden files).
 
-use sandbank::statements::mismatch::{check_against_world, RawMismatch};
-use sandbank::statements::render::{render, BillType, Format, RenderError};
-use sandbank::statements::{camt053, expected_discrepancies, fixture, ExpectedDiscrepancy, Source};
+use sandbank::scenario::check_mismatch;
+use sandbank::statements::mismatch::RawMismatch;
+use sandbank::statements::render::{BillType, Format, RenderError};
+use sandbank::statements::{camt053, ExpectedDiscrepancy, Source};
+use sandbank::testing as fixture;
 use sandbank::world::WorldState;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -20,16 +22,40 @@ fn world_with(mismatches: &[serde_json::Value]) -> WorldState {
     let mut st = fixture::world();
     for v in mismatches {
         let raw: RawMismatch = serde_json::from_value(v.clone()).unwrap();
-        let m = raw.validate(&st.statements.next_id()).unwrap();
-        check_against_world(&st.spec, &m).unwrap();
-        st.statements.add(m).unwrap();
+        st.add_mismatch(&raw).unwrap();
     }
     st
 }
 
+/// A signed `pay/downloadbill` for `bill_date` served by the fixture world's channel, as
+/// a merchant's client sends it.
+fn downloadbill(st: &mut WorldState, bill_date: &str) -> sandbank::http::Reply {
+    use sandbank::protocol::sign::{sign, SignType};
+    let mut f: BTreeMap<String, String> = [
+        ("mch_id", "10000100"),
+        ("nonce_str", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"),
+        ("bill_date", bill_date),
+        ("bill_type", "ALL"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let signature = sign(&f, "192006250b4c09247ec02edce69f6a2d", SignType::Md5);
+    f.insert("sign".into(), signature);
+    let body: String = f.iter().map(|(k, v)| format!("<{k}>{v}</{k}>")).collect();
+    let req = sandbank::http::InboundRequest {
+        method: hyper::Method::POST,
+        path: "pay/downloadbill".into(),
+        query: None,
+        headers: Default::default(),
+        body: format!("<xml>{body}</xml>").into(),
+    };
+    st.serve("wxpay", &req).expect("wxpay is mounted").reply
+}
+
 fn file(st: &WorldState, source: &Source, on: &str, format: Format) -> Vec<u8> {
     let mut out = Vec::new();
-    render(st, source, day(on), format, &mut out)
+    st.statement(source, day(on), format, &mut out)
         .unwrap_or_else(|e| panic!("{format:?} of {on}: {e}"));
     out
 }
@@ -67,7 +93,7 @@ fn fields(row: &str) -> Vec<String> {
 }
 
 fn expected(st: &WorldState, instance: &str, on: &str) -> Vec<ExpectedDiscrepancy> {
-    expected_discrepancies(st, instance, day(on))
+    st.expected_discrepancies(instance, day(on))
 }
 
 fn one(list: &[ExpectedDiscrepancy]) -> &ExpectedDiscrepancy {
@@ -184,26 +210,21 @@ fn status_mismatch_shows_in_wechat_and_camt_and_is_refused_by_formats_without_st
             .unwrap()
             < camt[pdng..].find("</Ntry>").unwrap()
     );
-    let err = render(
-        &st,
-        &fixture::bank_account(),
-        day(DAY),
-        Format::Mt940,
-        Vec::new(),
-    )
-    .unwrap_err();
+    let err = st
+        .statement(
+            &fixture::bank_account(),
+            day(DAY),
+            Format::Mt940,
+            Vec::new(),
+        )
+        .unwrap_err();
     assert!(
         matches!(&err, RenderError::Unsupported(m) if m.contains("`s2`")),
         "{err}"
     );
-    let err = render(
-        &st,
-        &fixture::merchant(),
-        day(DAY),
-        Format::Alipay,
-        Vec::new(),
-    )
-    .unwrap_err();
+    let err = st
+        .statement(&fixture::merchant(), day(DAY), Format::Alipay, Vec::new())
+        .unwrap_err();
     assert!(
         matches!(&err, RenderError::Unsupported(m) if m.contains("`s1`")),
         "{err}"
@@ -312,14 +333,14 @@ fn an_entry_moved_before_the_cut_off_lands_on_the_previous_day() {
         (moved[0].as_str(), moved[6].as_str()),
         ("2026-03-02 23:59:59", "WX20260303001")
     );
-    let err = render(
-        &st,
-        &fixture::merchant(),
-        day("2026-03-03"),
-        Format::Wechat(BillType::All),
-        Vec::new(),
-    )
-    .unwrap_err();
+    let err = st
+        .statement(
+            &fixture::merchant(),
+            day("2026-03-03"),
+            Format::Wechat(BillType::All),
+            Vec::new(),
+        )
+        .unwrap_err();
     assert!(
         matches!(err, RenderError::Empty),
         "its only trade moved away: No Bill Exist"
@@ -413,37 +434,35 @@ fn late_statement_is_not_there_at_its_usual_time_then_is_the_truth() {
     let mut st = world_with(&[
         json!({"id": "l1", "kind": "late", "instance": "wxpay", "day": DAY, "delay": "2d"}),
     ]);
-    let err = render(
-        &st,
-        &fixture::merchant(),
-        day(DAY),
-        Format::Wechat(BillType::All),
-        Vec::new(),
-    )
-    .unwrap_err();
+    let err = st
+        .statement(
+            &fixture::merchant(),
+            day(DAY),
+            Format::Wechat(BillType::All),
+            Vec::new(),
+        )
+        .unwrap_err();
     match err {
         RenderError::NotAvailable { available_at, .. } => {
             assert_eq!(available_at.to_rfc3339(), "2026-03-05T01:00:00+00:00")
         }
         other => panic!("{other}"),
     }
-    let spec = st.spec.channel("wxpay").unwrap().clone();
-    let merchant = spec.merchants[0].clone();
-    let f: BTreeMap<String, String> = [("bill_date".to_string(), "20260302".to_string())].into();
-    let reply = sandbank::statements::wechat::downloadbill(&mut st, &spec, &merchant, &f);
+    let reply = downloadbill(&mut st, "20260302");
     assert!(
         reply.body_text().contains("No Bill Exist"),
         "{}",
         reply.body_text()
     );
     assert!(reply.body_text().contains("20002"));
-    st.clock
+    st.core
+        .clock
         .move_to(
             sandbank::clock::parse_instant("2026-03-05 09:00", sandbank::clock::SHANGHAI).unwrap(),
         )
         .unwrap();
     let mut truth = fixture::world();
-    truth.clock.move_to(st.clock.now()).unwrap();
+    truth.core.clock.move_to(st.now()).unwrap();
     assert_eq!(wechat(&st, DAY), wechat(&truth, DAY));
     let d = one(&expected(&st, "wxpay", DAY)).clone();
     assert_eq!((d.kind.as_str(), d.reference), ("statement_late", None));
@@ -591,11 +610,7 @@ fn downloadbill_serves_the_mismatched_bill() {
     let mut st = world_with(&[
         json!({"id": "m9", "kind": "missing", "instance": "wxpay", "day": DAY, "reference": "WX20260302001"}),
     ]);
-    let spec = st.spec.channel("wxpay").unwrap().clone();
-    let merchant = spec.merchants[0].clone();
-    let f: BTreeMap<String, String> = [("bill_date".to_string(), "20260302".to_string())].into();
-    let body =
-        sandbank::statements::wechat::downloadbill(&mut st, &spec, &merchant, &f).body_text();
+    let body = downloadbill(&mut st, "20260302").body_text();
     assert!(body.starts_with("交易时间,"));
     assert!(!body.contains("WX20260302001") && body.contains("WX20260302002"));
 }
@@ -614,14 +629,14 @@ fn mismatches_that_cannot_be_shown_or_are_misspelt_are_refused_naming_the_field(
     let st = fixture::world();
     let raw: RawMismatch =
         serde_json::from_value(json!({"kind": "fee", "instance": "bank", "day": DAY})).unwrap();
-    let e = check_against_world(&st.spec, &raw.validate("x").unwrap()).unwrap_err();
+    let e = check_mismatch(&st.core.directory, &raw.validate("x").unwrap()).unwrap_err();
     assert_eq!(e.field, "kind");
     let raw: RawMismatch = serde_json::from_value(
         json!({"kind": "missing", "instance": "wxpay", "day": DAY, "account": "999"}),
     )
     .unwrap();
     assert_eq!(
-        check_against_world(&st.spec, &raw.validate("x").unwrap())
+        check_mismatch(&st.core.directory, &raw.validate("x").unwrap())
             .unwrap_err()
             .field,
         "account"
@@ -655,7 +670,13 @@ fn scenario_mismatches_are_in_the_world_from_the_start() {
     );
     let spec = sandbank::scenario::load_str(&scenario, "x.toml").unwrap();
     let st = fixture::world_with(spec);
-    let ids: Vec<&str> = st.statements.all().iter().map(|m| m.id.as_str()).collect();
+    let ids: Vec<&str> = st
+        .core
+        .mismatches
+        .all()
+        .iter()
+        .map(|m| m.id.as_str())
+        .collect();
     assert_eq!(ids, ["gone", "mismatch-2"]);
     assert_eq!(
         one(&expected(&st, "bank", DAY)).reference.as_deref(),

@@ -5,18 +5,21 @@ mod common;
 
 use common::*;
 use hyper::StatusCode;
-use sandbank::channels::wxpay::{sign, sign::SignType, xml};
+use sandbank::channels::wxpay::xml;
+use sandbank::protocol::sign::{self, SignType};
 use std::collections::BTreeMap;
 use std::io::Read;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// The waits between notification attempts documented by WeChat Pay (PROTOCOLS.md A.4).
+/// The waits between notification attempts documented by WeChat Pay
+/// (docs/protocols.md#a4-notifications-and-the-retry-ladder).
 const LADDER_SECS: [i64; 15] = [
     15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
 ];
 
-/// The ALL bill header documented in PROTOCOLS.md A.5.
+/// The ALL bill header documented by WeChat Pay
+/// (docs/protocols.md#a5-downloadbill-and-the-bill-format).
 const BILL_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
 
 /// A merchant's notify endpoint that acknowledges every notification.

@@ -5,8 +5,9 @@
 use crate::store::PaidNotification;
 use crate::Config;
 use chrono::{NaiveDate, NaiveDateTime};
-use sandbank::channels::wxpay::{sign, xml};
+use sandbank::channels::wxpay::xml;
 use sandbank::http::{post, ClientError};
+use sandbank::protocol::sign;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

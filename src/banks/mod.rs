@@ -1,235 +1,188 @@
-//! Payout banks: the kinds sandbank fakes and the state they keep.
+//! Payout banks: the kinds sandbank fakes, one folder each, behind one enum.
 //!
 //! A bank instance is mounted at `/{id}/`. It holds platform accounts (funded from the
 //! scenario) and pays beneficiaries out of them; every payout is a ledger posting from
-//! `bank:{id}:account:{no}` to `bank:{id}:payee:{account_no}`.
+//! `bank:{id}:account:{no}` to `bank:{id}:payee:{account_no}`. What happens to a payout
+//! after it was accepted (it settles, it is returned) is the same for every bank kind and
+//! lives in [`payouts`].
+//!
+//! Everything the world asks of a bank goes through [`Bank`], which implements [`Kind`] and
+//! [`Describe`] by handing each verb to the concrete kind. Nothing outside this folder names
+//! a concrete kind. Adding a bank kind touches: its folder; one variant in [`BankSpec`],
+//! [`Bank`] and [`Call`] with their match arms here; and its name in [`KINDS`] and
+//! [`validate`].
 
 pub mod payout_json;
+pub mod payouts;
 
-use crate::http::{InboundRequest, Outcome};
-use crate::journal::{EntryKind, Record};
+pub use payouts::{Payout, PayoutStatus};
+
+use crate::config::{ScenarioError, Section};
+use crate::core::{ActionError, Callback, Core, NotificationId, Timer};
+use crate::directory::Instance;
+use crate::http::{InboundRequest, Reply};
+use crate::kind::{Decoded, Kind};
+use crate::ledger::Posting;
 use crate::money::Money;
-use crate::scenario::{BankKind, BankSpec};
-use crate::world::{Sandbank, WorldState};
+use crate::statements::{Describe, Entry, Phantom, Source};
 use serde::Serialize;
-use std::collections::HashMap;
 
-/// Ledger account of a platform account at a bank.
-pub fn account_path(bank: &str, no: &str) -> String {
-    format!("bank:{bank}:account:{no}")
+/// The bank kinds a scenario may name.
+pub const KINDS: &str = "payout-json";
+
+/// A validated bank section of a scenario.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind")]
+pub enum BankSpec {
+    /// A JSON single-payout API.
+    #[serde(rename = "payout-json")]
+    PayoutJson(payout_json::Spec),
 }
 
-/// Ledger account of a beneficiary paid by a bank.
-pub fn payee_path(bank: &str, account_no: &str) -> String {
-    format!("bank:{bank}:payee:{account_no}")
-}
-
-/// Where a payout stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PayoutStatus {
-    /// Accepted; the money has left the platform account; not yet confirmed.
-    Processing,
-    /// Confirmed paid.
-    Success,
-    /// Not paid; the money did not move.
-    Failed,
-    /// Paid, then returned by the beneficiary's bank (退票): the money came back.
-    Returned,
-}
-
-impl PayoutStatus {
-    /// The wire value.
-    pub fn as_str(self) -> &'static str {
+impl BankSpec {
+    /// The mount id.
+    pub fn id(&self) -> &str {
         match self {
-            PayoutStatus::Processing => "PROCESSING",
-            PayoutStatus::Success => "SUCCESS",
-            PayoutStatus::Failed => "FAILED",
-            PayoutStatus::Returned => "RETURNED",
+            BankSpec::PayoutJson(s) => &s.id,
+        }
+    }
+
+    /// What a person needs to call it (`sandbank scenario check` prints it).
+    pub fn summary(&self) -> String {
+        match self {
+            BankSpec::PayoutJson(s) => s.summary(),
+        }
+    }
+
+    /// The bank as the directory shows it.
+    pub fn instance(&self) -> Instance {
+        match self {
+            BankSpec::PayoutJson(s) => s.instance(),
         }
     }
 }
 
-/// One payout as the bank records it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Payout {
-    /// The bank's id for it.
-    pub payout_id: String,
-    /// The client that asked.
-    pub mch_id: String,
-    /// The client's order number.
-    pub order_no: String,
-    /// Amount.
-    pub amount: Money,
-    /// Debited platform account.
-    pub from_account: String,
-    /// Beneficiary account number.
-    pub payee_account_no: String,
-    /// Beneficiary name.
-    pub payee_name: String,
-    /// Status.
-    pub status: PayoutStatus,
-    /// Why it failed, if it did.
-    pub reason: Option<String>,
-    /// When accepted.
-    pub created_at: crate::clock::Instant,
-    /// When it reached SUCCESS.
-    pub succeeded_at: Option<crate::clock::Instant>,
-    /// The exact first reply, replayed for a repeated order number when the bank replays.
-    #[serde(skip)]
-    pub first_reply: Option<bytes::Bytes>,
-}
-
-/// One bank instance's state.
-#[derive(Debug, Default)]
-pub struct BankState {
-    /// Every payout, in order.
-    pub payouts: Vec<Payout>,
-    /// Indexes into `payouts` by (mch_id, order_no), oldest first.
-    pub by_order: HashMap<(String, String), Vec<usize>>,
-}
-
-/// Serve a request to bank `spec`.
-pub fn serve(sb: &Sandbank, spec: &BankSpec, req: InboundRequest) -> Outcome {
-    match spec.kind {
-        BankKind::PayoutJson => payout_json::serve(sb, spec, req),
+/// Validate the section of bank `id` of kind `kind` (its other fields in `table`).
+pub fn validate(
+    id: &str,
+    kind: &str,
+    table: toml::Table,
+    section: &Section<'_>,
+) -> Result<BankSpec, ScenarioError> {
+    match kind {
+        payout_json::spec::KIND => {
+            payout_json::spec::validate(id, table, section).map(BankSpec::PayoutJson)
+        }
+        other => Err(section.err("kind", format!("`{other}` is not one of {KINDS}"))),
     }
 }
 
-/// Payout `index` at `bank` stops processing: PROCESSING → SUCCESS.
-pub fn settle(st: &mut WorldState, bank: &str, index: usize) {
-    let now = st.clock.now();
-    let Some(p) = st
-        .banks
-        .get_mut(bank)
-        .and_then(|b| b.payouts.get_mut(index))
-    else {
-        return;
-    };
-    if p.status != PayoutStatus::Processing {
-        return;
+/// One bank instance: its spec and its state.
+#[derive(Debug)]
+pub enum Bank {
+    /// A JSON single-payout API.
+    PayoutJson(payout_json::Bank),
+}
+
+/// A decoded request to a bank.
+#[derive(Debug)]
+pub enum Call {
+    /// To a payout-json bank.
+    PayoutJson(payout_json::Call),
+}
+
+impl Bank {
+    /// A fresh bank for `spec`, having paid nothing yet.
+    pub fn new(spec: &BankSpec) -> Bank {
+        match spec {
+            BankSpec::PayoutJson(s) => Bank::PayoutJson(payout_json::Bank::new(s.clone())),
+        }
     }
-    p.status = PayoutStatus::Success;
-    p.succeeded_at = Some(now);
-    let (order_no, amount, payee) = (p.order_no.clone(), p.amount, p.payee_account_no.clone());
-    st.record(
-        EntryKind::World,
-        Record {
-            instance: bank.into(),
-            op: "payout.settle".into(),
-            reference: Some(order_no),
-            message: format!("payout of {amount} to {payee}: PROCESSING → SUCCESS"),
-            ..Default::default()
-        },
-    );
+
+    fn payouts_mut(&mut self) -> (&str, &mut payouts::Payouts) {
+        match self {
+            Bank::PayoutJson(b) => (&b.spec.id, &mut b.payouts),
+        }
+    }
+
+    /// Every payout, in order of submission.
+    pub fn payouts(&self) -> &[Payout] {
+        match self {
+            Bank::PayoutJson(b) => &b.payouts.list,
+        }
+    }
+
+    /// The beneficiary's bank returns (退票) the paid payout `order_no`.
+    pub fn return_payout(
+        &mut self,
+        core: &mut Core,
+        order_no: &str,
+        payout_id: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<Payout, ActionError> {
+        let (id, payouts) = self.payouts_mut();
+        let id = id.to_string();
+        payouts.return_payout(core, &id, order_no, payout_id, reason)
+    }
 }
 
-/// Why a payout could not be returned.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReturnError {
-    /// No such bank or payout.
-    #[error("{0}")]
-    NotFound(String),
-    /// The payout is not in a state that can be returned.
-    #[error("{0}")]
-    NotReturnable(String),
-}
+impl Kind for Bank {
+    type Call = Call;
 
-/// The beneficiary's bank returns (退票) a paid payout: SUCCESS → RETURNED, and a
-/// `PayoutReturn` posting moves the money back from the payee to the platform account.
-/// `payout_id` picks one payout when several share the order number (a bank that pays a
-/// repeated order number again); otherwise the latest successful one is returned.
-pub fn return_payout(
-    st: &mut WorldState,
-    bank: &str,
-    order_no: &str,
-    payout_id: Option<&str>,
-    reason: Option<&str>,
-) -> Result<Payout, ReturnError> {
-    let now = st.clock.now();
-    let Some(bs) = st.banks.get_mut(bank) else {
-        return Err(ReturnError::NotFound(format!("no bank `{bank}`")));
-    };
-    let matching =
-        |p: &Payout| p.order_no == order_no && payout_id.is_none_or(|id| p.payout_id == id);
-    let Some(index) = bs
-        .payouts
-        .iter()
-        .rposition(|p| matching(p) && p.status == PayoutStatus::Success)
-    else {
-        return Err(match bs.payouts.iter().rev().find(|p| matching(p)) {
-            None => ReturnError::NotFound(format!("no payout `{order_no}` at bank `{bank}`")),
-            Some(p) => ReturnError::NotReturnable(format!(
-                "payout `{order_no}` is {}: only a SUCCESS payout can be returned",
-                p.status.as_str()
-            )),
-        });
-    };
-    let p = &mut bs.payouts[index];
-    p.status = PayoutStatus::Returned;
-    p.reason = Some(reason.unwrap_or("BANK_RETURN").to_string());
-    let payout = p.clone();
-    let (from, to) = (
-        payee_path(bank, &payout.payee_account_no),
-        account_path(bank, &payout.from_account),
-    );
-    // Two legs of one amount and currency: balances by construction.
-    let _ = st.ledger.transfer(
-        now,
-        crate::ledger::PostingKind::PayoutReturn,
-        bank,
-        order_no,
-        &from,
-        &to,
-        payout.amount,
-    );
-    st.record(
-        EntryKind::Posting,
-        Record {
-            instance: bank.into(),
-            op: "payout.return".into(),
-            reference: Some(order_no.into()),
-            message: format!(
-                "{from} → {to} {} (returned: {})",
-                payout.amount,
-                payout.reason.as_deref().unwrap_or("")
-            ),
-            ..Default::default()
-        },
-    );
-    Ok(payout)
-}
+    fn decode(&self, req: &InboundRequest) -> Decoded<Call> {
+        match self {
+            Bank::PayoutJson(b) => b.decode(req).map(Call::PayoutJson),
+        }
+    }
 
-/// `POST /_sandbank/banks/{bank}/payouts/{order_no}/return` with an optional JSON body
-/// `{"reason": "ACCOUNT_FROZEN", "payout_id": "AP…"}`.
-pub fn return_route(sb: &Sandbank, bank: &str, order_no: &str, body: &[u8]) -> crate::http::Reply {
-    use hyper::StatusCode;
-    use serde_json::{json, Value};
-    let v: Value = if body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(body) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => {
-                return crate::http::Reply::json(
-                    StatusCode::BAD_REQUEST,
-                    &json!({"error": "the body must be a JSON object like {\"reason\": \"ACCOUNT_FROZEN\"}"}),
-                )
+    fn apply(&mut self, core: &mut Core, call: Call) -> Reply {
+        match (self, call) {
+            (Bank::PayoutJson(b), Call::PayoutJson(call)) => b.apply(core, call),
+        }
+    }
+
+    fn protocol_error(&self, core: &mut Core, call: &Call, code: &str, message: &str) -> Reply {
+        match (self, call) {
+            (Bank::PayoutJson(b), Call::PayoutJson(call)) => {
+                b.protocol_error(core, call, code, message)
             }
         }
-    };
-    let mut st = sb.lock();
-    match return_payout(
-        &mut st,
-        bank,
-        order_no,
-        v.get("payout_id").and_then(Value::as_str),
-        v.get("reason").and_then(Value::as_str),
-    ) {
-        Ok(p) => crate::http::Reply::json(StatusCode::OK, &json!({ "bank": bank, "payout": p })),
-        Err(e @ ReturnError::NotFound(_)) => {
-            crate::http::Reply::json(StatusCode::NOT_FOUND, &json!({"error": e.to_string()}))
+    }
+
+    fn on_timer(&mut self, core: &mut Core, timer: &Timer) {
+        match self {
+            Bank::PayoutJson(b) => b.on_timer(core, timer),
         }
-        Err(e) => crate::http::Reply::json(StatusCode::CONFLICT, &json!({"error": e.to_string()})),
+    }
+
+    fn notification(
+        &mut self,
+        core: &mut Core,
+        id: &NotificationId,
+        attempt: u32,
+    ) -> Option<Callback> {
+        match self {
+            Bank::PayoutJson(b) => b.notification(core, id, attempt),
+        }
+    }
+
+    fn notification_acked(&mut self, id: &NotificationId) {
+        match self {
+            Bank::PayoutJson(b) => b.notification_acked(id),
+        }
+    }
+}
+
+impl Describe for Bank {
+    fn entry(&self, source: &Source, posting: &Posting, amount: Money) -> Option<Entry> {
+        match self {
+            Bank::PayoutJson(b) => b.entry(source, posting, amount),
+        }
+    }
+
+    fn phantom(&self, source: &Source, phantom: &Phantom) -> Option<Entry> {
+        match self {
+            Bank::PayoutJson(b) => b.phantom(source, phantom),
+        }
     }
 }

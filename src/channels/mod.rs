@@ -1,104 +1,176 @@
-//! Acquiring channels: the kinds sandbank fakes and what the world asks of each.
+//! Acquiring channels: the kinds sandbank fakes, one folder each, behind one enum.
 //!
-//! A channel instance is mounted at `/{id}/`. The world's driver asks a channel to build a
-//! notification attempt and tells it when one was acknowledged; the server hands it
-//! requests. Each kind lives in its own folder.
+//! A channel instance is mounted at `/{id}/`. Everything the world asks of a channel goes
+//! through [`Channel`], which implements [`Kind`] and [`Describe`] by handing each verb to
+//! the concrete kind — one line per kind per verb. Nothing outside this folder names a
+//! concrete kind.
+//!
+//! Adding a channel kind touches: its folder; one variant in [`ChannelSpec`], [`Channel`]
+//! and [`Call`] with their match arms here; and the kind's name in [`KINDS`] and
+//! [`validate`]. The world, the scenario, the control API, the statements and the harness do
+//! not change.
 
 pub mod wxpay;
 
-use crate::http::{InboundRequest, Outcome};
-use crate::scenario::{ChannelKind, ChannelSpec};
-use crate::world::{Sandbank, WorldState};
-use hyper::StatusCode;
-use rust_decimal::Decimal;
+use crate::config::{ScenarioError, Section};
+use crate::core::{ActionError, Callback, Core, NotificationId, OrderView, Timer};
+use crate::directory::Instance;
+use crate::http::{InboundRequest, Reply};
+use crate::kind::{Decoded, Kind};
+use crate::ledger::Posting;
+use crate::money::Money;
+use crate::statements::{Describe, Entry, Phantom, Source};
+use serde::Serialize;
 
-/// One channel instance's state.
-#[derive(Debug)]
-pub enum ChannelState {
+/// The channel kinds a scenario may name.
+pub const KINDS: &str = "wechatpay-v2";
+
+/// A validated channel section of a scenario.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind")]
+pub enum ChannelSpec {
     /// A WeChat Pay v2 channel.
-    WechatPayV2(wxpay::WxState),
+    #[serde(rename = "wechatpay-v2")]
+    WechatPayV2(wxpay::Spec),
 }
 
-impl ChannelState {
-    /// Empty state for `spec`.
-    pub fn new(spec: &ChannelSpec) -> ChannelState {
-        match spec.kind {
-            ChannelKind::WechatPayV2 => ChannelState::WechatPayV2(wxpay::WxState::default()),
-        }
-    }
-}
-
-/// How a channel judges a merchant's answer to a callback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AckRule {
-    /// WeChat v2: HTTP 200 and XML with `return_code` SUCCESS.
-    WechatV2Xml,
-}
-
-impl AckRule {
-    /// True when the answer acknowledges the callback.
-    pub fn accepts(&self, status: StatusCode, body: &[u8]) -> bool {
+impl ChannelSpec {
+    /// The mount id.
+    pub fn id(&self) -> &str {
         match self {
-            AckRule::WechatV2Xml => status == StatusCode::OK && wxpay::is_ack(body),
+            ChannelSpec::WechatPayV2(s) => &s.id,
+        }
+    }
+
+    /// What a person needs to call it (`sandbank scenario check` prints it).
+    pub fn summary(&self) -> String {
+        match self {
+            ChannelSpec::WechatPayV2(s) => s.summary(),
+        }
+    }
+
+    /// The channel as the directory shows it.
+    pub fn instance(&self) -> Instance {
+        match self {
+            ChannelSpec::WechatPayV2(s) => s.instance(),
         }
     }
 }
 
-/// A callback ready to send.
-#[derive(Debug, Clone)]
-pub struct Callback {
-    /// Where to.
-    pub url: String,
-    /// Its content type.
-    pub content_type: &'static str,
-    /// The body.
-    pub body: String,
-    /// How the answer is judged.
-    pub ack: AckRule,
-    /// The order number, for fault matching and the journal.
-    pub order: String,
-    /// The amount in major units, for fault matching.
-    pub amount: Option<Decimal>,
-}
-
-/// Serve a request to channel `spec`.
-pub fn serve(sb: &Sandbank, spec: &ChannelSpec, req: InboundRequest) -> Outcome {
-    match spec.kind {
-        ChannelKind::WechatPayV2 => wxpay::serve(sb, spec, req),
+/// Validate the section of channel `id` of kind `kind` (its other fields in `table`).
+pub fn validate(
+    id: &str,
+    kind: &str,
+    table: toml::Table,
+    section: &Section<'_>,
+) -> Result<ChannelSpec, ScenarioError> {
+    match kind {
+        wxpay::spec::KIND => {
+            wxpay::spec::validate(id, table, section).map(ChannelSpec::WechatPayV2)
+        }
+        other => Err(section.err("kind", format!("`{other}` is not one of {KINDS}"))),
     }
 }
 
-/// Build the next notification attempt, or `None` if none is due any more.
-pub fn prepare_notification(
-    st: &mut WorldState,
-    instance: &str,
-    reference: &str,
-    attempt: u32,
-) -> Option<Callback> {
-    let spec = st.spec.clone();
-    let channel = spec.channel(instance)?;
-    match channel.kind {
-        ChannelKind::WechatPayV2 => wxpay::prepare_notification(st, channel, reference, attempt),
-    }
+/// One channel instance: its spec and its state.
+#[derive(Debug)]
+pub enum Channel {
+    /// A WeChat Pay v2 channel.
+    WechatPayV2(wxpay::Channel),
 }
 
-/// Record that the notification for `reference` was acknowledged.
-pub fn notification_acked(st: &mut WorldState, instance: &str, reference: &str) {
-    let spec = st.spec.clone();
-    if let Some(channel) = spec.channel(instance) {
-        match channel.kind {
-            ChannelKind::WechatPayV2 => wxpay::notification_acked(st, channel, reference),
+/// A decoded request to a channel.
+#[derive(Debug)]
+pub enum Call {
+    /// To a WeChat Pay v2 channel.
+    WechatPayV2(wxpay::Call),
+}
+
+impl Channel {
+    /// A fresh channel for `spec`, holding nothing yet.
+    pub fn new(spec: &ChannelSpec) -> Channel {
+        match spec {
+            ChannelSpec::WechatPayV2(s) => Channel::WechatPayV2(wxpay::Channel::new(s.clone())),
+        }
+    }
+
+    /// The customer pays order `reference` (under merchant `account` when given).
+    pub fn customer_pay(
+        &mut self,
+        core: &mut Core,
+        reference: &str,
+        account: Option<&str>,
+    ) -> Result<serde_json::Value, ActionError> {
+        match self {
+            Channel::WechatPayV2(c) => c.customer_pay(core, reference, account),
+        }
+    }
+
+    /// Order `reference` as the channel holds it.
+    pub fn order(&self, reference: &str) -> Option<OrderView> {
+        match self {
+            Channel::WechatPayV2(c) => c.order(reference),
         }
     }
 }
 
-/// The waits between notification attempts of `instance`'s kind.
-pub fn retry_ladder(st: &WorldState, instance: &str) -> Vec<chrono::Duration> {
-    match st.spec.channel(instance).map(|c| c.kind) {
-        Some(ChannelKind::WechatPayV2) => wxpay::RETRY_LADDER_SECS
-            .iter()
-            .map(|s| chrono::Duration::seconds(*s))
-            .collect(),
-        None => Vec::new(),
+impl Kind for Channel {
+    type Call = Call;
+
+    fn decode(&self, req: &InboundRequest) -> Decoded<Call> {
+        match self {
+            Channel::WechatPayV2(c) => c.decode(req).map(Call::WechatPayV2),
+        }
+    }
+
+    fn apply(&mut self, core: &mut Core, call: Call) -> Reply {
+        match (self, call) {
+            (Channel::WechatPayV2(c), Call::WechatPayV2(call)) => c.apply(core, call),
+        }
+    }
+
+    fn protocol_error(&self, core: &mut Core, call: &Call, code: &str, message: &str) -> Reply {
+        match (self, call) {
+            (Channel::WechatPayV2(c), Call::WechatPayV2(call)) => {
+                c.protocol_error(core, call, code, message)
+            }
+        }
+    }
+
+    fn on_timer(&mut self, core: &mut Core, timer: &Timer) {
+        match self {
+            Channel::WechatPayV2(c) => c.on_timer(core, timer),
+        }
+    }
+
+    fn notification(
+        &mut self,
+        core: &mut Core,
+        id: &NotificationId,
+        attempt: u32,
+    ) -> Option<Callback> {
+        match self {
+            Channel::WechatPayV2(c) => c.notification(core, id, attempt),
+        }
+    }
+
+    fn notification_acked(&mut self, id: &NotificationId) {
+        match self {
+            Channel::WechatPayV2(c) => c.notification_acked(id),
+        }
+    }
+}
+
+impl Describe for Channel {
+    fn entry(&self, source: &Source, posting: &Posting, amount: Money) -> Option<Entry> {
+        match self {
+            Channel::WechatPayV2(c) => c.entry(source, posting, amount),
+        }
+    }
+
+    fn phantom(&self, source: &Source, phantom: &Phantom) -> Option<Entry> {
+        match self {
+            Channel::WechatPayV2(c) => c.phantom(source, phantom),
+        }
     }
 }

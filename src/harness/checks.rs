@@ -4,7 +4,7 @@
 //! about the SUT's report, that report; it returns the violations it finds. The scene turns
 //! a violation into a failure message with the seed and the journal lines behind it.
 
-use crate::banks::payee_path;
+use crate::ledger::accounts;
 use crate::ledger::{Ledger, PostingKind};
 use crate::money::{Currency, Money};
 use crate::statements::DayWindow;
@@ -59,7 +59,7 @@ pub fn paid_in(ledger: &Ledger, order: &Order) -> Money {
         .filter(|l| {
             l.amount.amount.is_sign_positive()
                 && l.account
-                    .starts_with(&format!("channel:{}:merchant:", order.channel))
+                    .starts_with(&accounts::channel_merchant_prefix(&order.channel))
         })
         .map(|l| l.amount.amount)
         .sum();
@@ -95,7 +95,7 @@ pub fn positions(ledger: &Ledger, merchants: &[Merchant], orders: &[Order]) -> V
                 .filter(|o| o.merchant == m.label)
                 .map(|o| paid_in(ledger, o))
                 .fold(Money::zero(currency), |a, b| a.checked_add(b).unwrap_or(a));
-            let paid = ledger.balance(&payee_path(&m.bank, &m.account_no), currency);
+            let paid = ledger.balance(&accounts::bank_payee(&m.bank, &m.account_no), currency);
             Position {
                 merchant: m.clone(),
                 owed,

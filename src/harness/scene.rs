@@ -208,6 +208,7 @@ impl Scene {
             .collect();
         let banks: Vec<&str> = self.merchants.iter().map(|m| m.bank.as_str()).collect();
         let lines: Vec<String> = st
+            .core
             .journal
             .select(&Filter::default())
             .into_iter()

@@ -1,6 +1,6 @@
 //! Statements: a business day's movements rendered as the files channels and banks hand out.
 //!
-//! One model, several writers (ripgrep's searcher/printer split; STYLE.md item 12):
+//! One model, several writers (ripgrep's searcher/printer split):
 //!
 //! - **The model** (this file): a [`DayWindow`] fixes the business day and its cut-off in a
 //!   time zone (the Chinese channels and our banks cut at 00:00 Asia/Shanghai); a [`Source`]
@@ -8,17 +8,20 @@
 //!   ledger for that account and window and yields one [`Entry`] per booked movement — the
 //!   truth; a [`StatementHead`] carries the account, the opening and closing balances and the
 //!   [`Totals`] that a writer prints before or after the entries.
+//! - **The seam to the kinds**: what a line says beyond the ledger (the payer, the product,
+//!   the bank's reference) only the kind knows, so rendering reads [`Books`] — the ledger,
+//!   the mismatch book, the directory, the clock — and asks a [`Describe`] for each line.
+//!   Statements import no channel or bank.
 //! - **The writers**, one module per format, each taking a head, an iterator of entries and
-//!   a `std::io::Write`: [`wechat`] (PROTOCOLS.md A.5), [`alipay`] (B.6), [`camt053`] (E.4,
-//!   `.001.02` and `.001.08`), [`mt940`] (F). They never collect the day: memory is bounded
+//!   a `std::io::Write`: [`wechat`], [`alipay`], [`camt053`] (`.001.02` and `.001.08`),
+//!   [`mt940`] (formats: `docs/protocols.md`). They never collect the day: memory is bounded
 //!   by [`WRITE_BUFFER_BYTES`] and the encoders' chunk sizes, not by the number of entries.
-//! - **Mismatches** ([`mismatch`]): a scenario or the control API asks for a day's statement
-//!   to differ from the truth; the differences are applied to the entry stream (or to the
-//!   file) and recorded as the *expected discrepancies* the harness holds the SUT against.
-//! - [`render`] ties them together for one world; [`routes`] serves them on the control API;
-//!   [`encode`] holds the streaming byte transformers (GBK, UTF-16, truncation);
-//!   [`synthetic`] makes deterministic days of any size for golden files and benchmarks;
-//!   [`fixture`] builds the small deterministic world the parser tests read.
+//! - **Mismatches** ([`mismatch`]): the world's injected mismatches
+//!   ([`crate::mismatches`]) applied to the entry stream (or to the file), and the
+//!   *expected discrepancies* they stand for, which the harness holds the SUT against.
+//! - [`render`] ties them together for one account and day; [`encode`] holds the streaming
+//!   byte transformers (GBK, UTF-16, truncation); [`synthetic`] makes deterministic days of
+//!   any size for golden files and benchmarks.
 //!
 //! Because the head (balances, totals) comes before the entries in camt.053 and MT940, a
 //! statement is walked twice: once to total it, once to write it. Both walks are streams.
@@ -26,89 +29,30 @@
 pub mod alipay;
 pub mod camt053;
 pub mod encode;
-pub mod fixture;
 pub mod mismatch;
 pub mod mt940;
 pub mod render;
-pub mod routes;
 pub mod synthetic;
 pub mod wechat;
 
 pub use mismatch::{expected_discrepancies, ExpectedDiscrepancy};
 
-use crate::banks::{self, PayoutStatus};
-use crate::channels::wxpay;
-use crate::channels::ChannelState;
-use crate::clock::{business_day, Instant, SHANGHAI};
-use crate::ledger::{Posting, PostingKind};
+pub use crate::clock::{day_window, DayWindow};
+pub use crate::mismatches::EntryStatus;
+
+use crate::clock::Instant;
+use crate::core::Core;
+use crate::directory::{Directory, Family};
+use crate::ledger::{accounts, Ledger, Posting, PostingKind};
+use crate::mismatches::MismatchBook;
 use crate::money::{Currency, Money};
-use crate::world::WorldState;
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 /// Capacity of the one output buffer a writer puts in front of the caller's `Write`. Rows
 /// are a few hundred bytes; 64 KiB amortises the system calls of a file or socket without
 /// holding more than a sliver of a million-row day.
 pub const WRITE_BUFFER_BYTES: usize = 64 * 1024;
-
-/// A business day and the instants that bound it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DayWindow {
-    /// The day.
-    pub day: NaiveDate,
-    /// First instant of the day (inclusive).
-    pub start: Instant,
-    /// First instant of the next day (exclusive): the cut-off.
-    pub end: Instant,
-    /// The time zone the day is cut in; dates and times in files are printed in it.
-    pub tz: Tz,
-}
-
-impl DayWindow {
-    /// Business day `day` cut at local midnight in `tz`.
-    pub fn new(day: NaiveDate, tz: Tz) -> DayWindow {
-        let (start, end) = business_day(day, tz);
-        DayWindow {
-            day,
-            start,
-            end,
-            tz,
-        }
-    }
-
-    /// True when `t` falls in the day.
-    pub fn contains(&self, t: Instant) -> bool {
-        self.start <= t && t < self.end
-    }
-
-    /// The calendar date of `t` in the window's time zone.
-    pub fn date_of(&self, t: Instant) -> NaiveDate {
-        t.with_timezone(&self.tz).date_naive()
-    }
-
-    /// `t` as `YYYY-MM-DD HH:MM:SS` in the window's time zone (the bills' time format).
-    pub fn local_time(&self, t: Instant) -> String {
-        t.with_timezone(&self.tz)
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()
-    }
-
-    /// The window of the next day.
-    pub fn next(&self) -> DayWindow {
-        DayWindow::new(self.day.succ_opt().unwrap_or(self.day), self.tz)
-    }
-
-    /// The window of the previous day.
-    pub fn previous(&self) -> DayWindow {
-        DayWindow::new(self.day.pred_opt().unwrap_or(self.day), self.tz)
-    }
-}
-
-/// The Chinese channels' business day `day`, cut at 00:00 Asia/Shanghai.
-pub fn day_window(day: NaiveDate) -> DayWindow {
-    DayWindow::new(day, SHANGHAI)
-}
 
 /// What a statement line records; one vocabulary across formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -124,39 +68,6 @@ pub enum EntryKind {
     PayoutReturn,
     /// Any other movement of the account.
     Other,
-}
-
-/// Where a movement stands, as the statement shows it. The truth is always `Booked`; the
-/// other values appear only through an injected `status` mismatch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryStatus {
-    /// Done: WeChat `SUCCESS`, camt `BOOK`.
-    Booked,
-    /// Not final: WeChat `USERPAYING` (refund `PROCESSING`), camt `PDNG`.
-    Pending,
-    /// Failed: WeChat `PAYERROR` (refund `REFUNDCLOSE`), camt `INFO`.
-    Failed,
-}
-
-impl EntryStatus {
-    /// Parse the snake_case name.
-    pub fn parse(s: &str) -> Option<EntryStatus> {
-        match s {
-            "booked" => Some(EntryStatus::Booked),
-            "pending" => Some(EntryStatus::Pending),
-            "failed" => Some(EntryStatus::Failed),
-            _ => None,
-        }
-    }
-    /// The snake_case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntryStatus::Booked => "booked",
-            EntryStatus::Pending => "pending",
-            EntryStatus::Failed => "failed",
-        }
-    }
 }
 
 /// Descriptive fields some formats print; empty where the source has none.
@@ -260,63 +171,33 @@ impl Source {
     pub fn ledger_account(&self) -> String {
         match self {
             Source::ChannelMerchant { instance, mch_id } => {
-                wxpay::merchant_account(instance, mch_id)
+                accounts::channel_merchant(instance, mch_id)
             }
             Source::BankAccount {
                 instance,
                 account_no,
-            } => banks::account_path(instance, account_no),
+            } => accounts::bank_account(instance, account_no),
         }
     }
 
-    /// The source for `instance` and `account` in `st`'s world: a channel's merchant or a
-    /// bank's account; `account` defaults to the first one.
+    /// The source for `instance` and `account` (the instance's first when `None`): a
+    /// channel's merchant or a bank's account.
     pub fn resolve(
-        st: &WorldState,
+        directory: &Directory,
         instance: &str,
         account: Option<&str>,
     ) -> Result<Source, String> {
-        if let Some(c) = st.spec.channel(instance) {
-            let mch = match account {
-                Some(a) => c
-                    .merchants
-                    .iter()
-                    .find(|m| m.mch_id == a)
-                    .map(|m| m.mch_id.clone()),
-                None => c.merchants.first().map(|m| m.mch_id.clone()),
-            };
-            return mch
-                .map(|mch_id| Source::ChannelMerchant {
-                    instance: instance.into(),
-                    mch_id,
-                })
-                .ok_or_else(|| {
-                    format!(
-                        "account: `{}` is not a merchant of channel `{instance}`",
-                        account.unwrap_or("")
-                    )
-                });
-        }
-        if let Some(b) = st.spec.bank(instance) {
-            let no = match account {
-                Some(a) => b.accounts.iter().find(|x| x.no == a).map(|x| x.no.clone()),
-                None => b.accounts.first().map(|x| x.no.clone()),
-            };
-            return no
-                .map(|account_no| Source::BankAccount {
-                    instance: instance.into(),
-                    account_no,
-                })
-                .ok_or_else(|| {
-                    format!(
-                        "account: `{}` is not an account of bank `{instance}`",
-                        account.unwrap_or("")
-                    )
-                });
-        }
-        Err(format!(
-            "`{instance}` is not a channel or bank of this world"
-        ))
+        let (inst, acct) = directory.account(instance, account)?;
+        Ok(match inst.family {
+            Family::Channel => Source::ChannelMerchant {
+                instance: instance.into(),
+                mch_id: acct.number.clone(),
+            },
+            Family::Bank => Source::BankAccount {
+                instance: instance.into(),
+                account_no: acct.number.clone(),
+            },
+        })
     }
 }
 
@@ -455,40 +336,100 @@ impl StatementHead {
     }
 }
 
-/// The account's holder and currency as the world knows them.
-pub fn account_info(st: &WorldState, source: &Source) -> AccountInfo {
-    match source {
-        Source::ChannelMerchant { instance, mch_id } => AccountInfo {
-            instance: instance.clone(),
-            number: mch_id.clone(),
-            name: format!("merchant {mch_id}"),
-            currency: Currency::Cny,
-        },
-        Source::BankAccount {
-            instance,
-            account_no,
-        } => {
-            let acct = st
-                .spec
-                .bank(instance)
-                .and_then(|b| b.accounts.iter().find(|a| &a.no == account_no));
-            AccountInfo {
-                instance: instance.clone(),
-                number: account_no.clone(),
-                name: acct.map(|a| a.name.clone()).unwrap_or_default(),
-                currency: acct.map(|a| a.opening.currency).unwrap_or(Currency::Cny),
-            }
+/// How a kind turns its movements into statement lines. The statements know the ledger;
+/// only the kind knows the order or payout behind a posting (the payer, the product, the
+/// bank's own reference), so it describes each line, and the phantom lines a mismatch
+/// invents, in its own terms. This is the seam that keeps statements free of any kind.
+pub trait Describe {
+    /// The line for `posting` on `source`'s account (`amount` is its leg there), or `None`
+    /// when the posting is not a line of its own (a fee folded into its payment).
+    fn entry(&self, source: &Source, posting: &Posting, amount: Money) -> Option<Entry>;
+
+    /// A line for a movement the world never performed (a `phantom` mismatch).
+    fn phantom(&self, source: &Source, phantom: &Phantom) -> Option<Entry>;
+}
+
+/// What a `phantom` mismatch asks to be listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phantom {
+    /// The mismatch's id (kinds derive their made-up references from it).
+    pub id: String,
+    /// The reference the line shows.
+    pub reference: String,
+    /// The amount, positive.
+    pub amount: Money,
+    /// When it is booked.
+    pub at: Instant,
+    /// The business day it shows on.
+    pub day: NaiveDate,
+}
+
+impl Phantom {
+    /// A made-up issuer reference in the shape of a WeChat transaction id: `4200`, the day,
+    /// and ten digits derived from the mismatch id, so the same scenario gives the same line.
+    pub fn issuer_ref(&self) -> String {
+        let digits: String = self
+            .id
+            .bytes()
+            .map(|b| char::from(b'0' + b % 10))
+            .chain(std::iter::repeat('0'))
+            .take(10)
+            .collect();
+        format!("4200{}{digits}", self.day.format("%Y%m%d"))
+    }
+}
+
+/// What a statement is rendered from: the ledger, the mismatches, who is mounted where,
+/// the clock, and the kinds' descriptions of their lines.
+#[derive(Clone, Copy)]
+pub struct Books<'a> {
+    /// The truth about money.
+    pub ledger: &'a Ledger,
+    /// Injected mismatches.
+    pub mismatches: &'a MismatchBook,
+    /// Instances and their accounts.
+    pub directory: &'a Directory,
+    /// The world clock's instant: files exist only from their ready time.
+    pub now: Instant,
+    /// The kinds' line descriptions.
+    pub rows: &'a dyn Describe,
+}
+
+impl<'a> Books<'a> {
+    /// The books of `core`, described by `rows`.
+    pub fn of(core: &'a Core, rows: &'a dyn Describe) -> Books<'a> {
+        Books {
+            ledger: &core.ledger,
+            mismatches: &core.mismatches,
+            directory: &core.directory,
+            now: core.now(),
+            rows,
         }
+    }
+}
+
+/// The account's holder and currency as the world knows them.
+pub fn account_info(books: &Books<'_>, source: &Source) -> AccountInfo {
+    let account = books
+        .directory
+        .get(source.instance())
+        .and_then(|i| i.account(Some(source.account())));
+    AccountInfo {
+        instance: source.instance().to_string(),
+        number: source.account().to_string(),
+        name: account.map(|a| a.name.clone()).unwrap_or_default(),
+        currency: account.map(|a| a.currency).unwrap_or(Currency::Cny),
     }
 }
 
 /// The account's booked balance at the start of `window`: every movement before it, and
 /// the scenario's opening balances (which stand for money held before the world began, so
 /// they are brought forward rather than listed as entries).
-pub fn opening_balance(st: &WorldState, source: &Source, window: &DayWindow) -> Decimal {
+pub fn opening_balance(books: &Books<'_>, source: &Source, window: &DayWindow) -> Decimal {
     let account = source.ledger_account();
-    let currency = account_info(st, source).currency;
-    st.ledger
+    let currency = account_info(books, source).currency;
+    books
+        .ledger
         .for_account(&account)
         .filter(|p| p.kind == PostingKind::Opening || p.at < window.start)
         .flat_map(|p| p.legs.iter())
@@ -498,166 +439,23 @@ pub fn opening_balance(st: &WorldState, source: &Source, window: &DayWindow) -> 
 }
 
 /// The truth: one entry per movement of `source`'s account booked in `window`, in ledger
-/// order. A lazy walk of the ledger; nothing is collected.
+/// order, as the kind describes it. A lazy walk of the ledger; nothing is collected.
 pub fn ledger_entries<'a>(
-    st: &'a WorldState,
+    books: &Books<'a>,
     source: &'a Source,
     window: DayWindow,
 ) -> impl Iterator<Item = Entry> + 'a {
     let account = source.ledger_account();
-    st.ledger
+    let rows = books.rows;
+    books
+        .ledger
         .postings()
         .iter()
         .filter(move |p| window.contains(p.at) && p.kind != PostingKind::Opening)
         .filter_map(move |p| {
             let leg = p.legs.iter().find(|l| l.account == account)?;
-            match source {
-                Source::ChannelMerchant { instance, mch_id } => {
-                    channel_entry(st, instance, mch_id, p, leg.amount)
-                }
-                Source::BankAccount { instance, .. } => {
-                    Some(bank_entry(st, instance, p, leg.amount))
-                }
-            }
+            rows.entry(source, p, leg.amount)
         })
-}
-
-/// A channel merchant's movement as a bill row. Payments carry their fee (the separate fee
-/// posting is folded into its payment, as the bills show it); fee postings are not rows.
-fn channel_entry(
-    st: &WorldState,
-    instance: &str,
-    mch_id: &str,
-    p: &Posting,
-    amount: Money,
-) -> Option<Entry> {
-    let kind = match p.kind {
-        PostingKind::Payment => EntryKind::Payment,
-        PostingKind::Refund => EntryKind::Refund,
-        PostingKind::Fee => return None,
-        _ => EntryKind::Other,
-    };
-    let fee_rate = st
-        .spec
-        .channel(instance)
-        .map(|c| c.fee_rate)
-        .unwrap_or_default();
-    let order = match st.channels.get(instance) {
-        Some(ChannelState::WechatPayV2(ws)) => {
-            ws.orders.get(&(mch_id.to_string(), p.reference.clone()))
-        }
-        None => None,
-    };
-    let zero = Money::zero(amount.currency);
-    let mut details = Details {
-        merchant_id: mch_id.to_string(),
-        fee_rate,
-        ..Details::default()
-    };
-    let (mut issuer_ref, mut created_at, mut fee) = (String::new(), None, zero);
-    if let Some(o) = order {
-        details.app_id = o.appid.clone();
-        details.payer = o.openid.clone().unwrap_or_default();
-        details.trade_type = o.trade_type.clone();
-        details.subject = o.body.clone();
-        details.attach = o.attach.clone().unwrap_or_default();
-        details.device_info = o.device_info.clone().unwrap_or_default();
-        issuer_ref = o.transaction_id.clone().unwrap_or_default();
-        created_at = Some(o.created_at);
-        if kind == EntryKind::Payment {
-            fee = o.fee.unwrap_or(zero);
-        }
-    }
-    Some(Entry {
-        at: p.at,
-        created_at,
-        kind,
-        status: EntryStatus::Booked,
-        reference: p.reference.clone(),
-        issuer_ref,
-        refund_reference: None,
-        refund_id: None,
-        amount,
-        fee,
-        details,
-    })
-}
-
-/// A bank account's movement. Payouts and their returns are joined with the bank's payout
-/// record for the beneficiary and the bank's own reference.
-fn bank_entry(st: &WorldState, instance: &str, p: &Posting, amount: Money) -> Entry {
-    let kind = match p.kind {
-        PostingKind::Payout => EntryKind::Payout,
-        PostingKind::PayoutReturn => EntryKind::PayoutReturn,
-        _ => EntryKind::Other,
-    };
-    let payout = match kind {
-        EntryKind::Payout | EntryKind::PayoutReturn => payout_of(st, instance, p, kind),
-        _ => None,
-    };
-    let mut details = Details::default();
-    let mut issuer_ref = format!("{instance}-{}", p.id);
-    if let Some(po) = payout {
-        details.merchant_id = po.mch_id.clone();
-        details.counterparty_account = po.payee_account_no.clone();
-        details.counterparty_name = po.payee_name.clone();
-        details.subject = match kind {
-            EntryKind::PayoutReturn => format!("return of payout {}", po.order_no),
-            _ => format!("payout {}", po.order_no),
-        };
-        issuer_ref = match kind {
-            EntryKind::PayoutReturn => format!("{}R", po.payout_id),
-            _ => po.payout_id.clone(),
-        };
-    }
-    Entry {
-        at: p.at,
-        created_at: payout.map(|po| po.created_at),
-        kind,
-        status: EntryStatus::Booked,
-        reference: p.reference.clone(),
-        issuer_ref,
-        refund_reference: None,
-        refund_id: None,
-        amount,
-        fee: Money::zero(amount.currency),
-        details,
-    }
-}
-
-/// The bank's payout record behind posting `p`. Payouts and postings are made in the same
-/// order, so the k-th posting of this kind for an order number belongs to the k-th payout
-/// under that number that moved money (a bank that pays a repeated order number again has
-/// several); the ordinal is only computed when there is more than one candidate.
-fn payout_of<'a>(
-    st: &'a WorldState,
-    instance: &str,
-    p: &Posting,
-    kind: EntryKind,
-) -> Option<&'a banks::Payout> {
-    let bank = st.banks.get(instance)?;
-    let candidates = || {
-        bank.payouts.iter().filter(move |po| {
-            po.order_no == p.reference
-                && match kind {
-                    EntryKind::PayoutReturn => po.status == PayoutStatus::Returned,
-                    _ => po.status != PayoutStatus::Failed,
-                }
-        })
-    };
-    let mut c = candidates();
-    let first = c.next()?;
-    if c.next().is_none() {
-        return Some(first);
-    }
-    let ordinal = st
-        .ledger
-        .postings()
-        .iter()
-        .take_while(|q| q.id != p.id)
-        .filter(|q| q.kind == p.kind && q.instance == p.instance && q.reference == p.reference)
-        .count();
-    candidates().nth(ordinal).or(Some(first))
 }
 
 #[cfg(test)]

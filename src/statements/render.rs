@@ -1,4 +1,4 @@
-//! Rendering one statement of the world: model + mismatches + writer + file-level faults.
+//! Rendering one statement from the books: model + mismatches + writer + file-level faults.
 //!
 //! [`render`] resolves the mismatch [`Plan`] for the account and day, checks the file is
 //! available on the world clock, totals the (mismatched) entry stream into a
@@ -8,12 +8,13 @@
 
 use super::encode::{CountingSink, Transcode, Truncate, Utf16Le};
 use super::mismatch::Plan;
+pub use super::wechat::BillType;
+
 use super::{
     account_info, alipay, camt053, day_window, ledger_entries, mt940, opening_balance, wechat,
-    Entry, Source, StatementHead,
+    Books, Entry, Source, StatementHead,
 };
 use crate::clock::Instant;
-use crate::world::WorldState;
 use chrono::{Duration, NaiveDate};
 use std::io::{self, Write};
 
@@ -24,29 +25,6 @@ pub const BANK_READY_AFTER: Duration = Duration::hours(6);
 /// When an Alipay bill of a day is available: 09:00 the next day, as WeChat's (B.4 only says
 /// "T+1"; our choice).
 pub const ALIPAY_READY_AFTER: Duration = Duration::hours(9);
-
-/// A WeChat bill type (`bill_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BillType {
-    /// Payments and refunds.
-    All,
-    /// Payments only.
-    Success,
-    /// Refunds only.
-    Refund,
-}
-
-impl BillType {
-    /// Parse `ALL`, `SUCCESS` or `REFUND`.
-    pub fn parse(s: &str) -> Option<BillType> {
-        match s {
-            "ALL" => Some(BillType::All),
-            "SUCCESS" => Some(BillType::Success),
-            "REFUND" => Some(BillType::Refund),
-            _ => None,
-        }
-    }
-}
 
 /// A statement file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,16 +156,16 @@ pub enum RenderError {
 }
 
 /// When `source`'s statement of `day` in `format` is available, mismatches included.
-pub fn available_at(st: &WorldState, source: &Source, day: NaiveDate, format: Format) -> Instant {
+pub fn available_at(books: &Books<'_>, source: &Source, day: NaiveDate, format: Format) -> Instant {
     let window = day_window(day);
-    let plan = Plan::build(st, source, window);
+    let plan = Plan::build(books, source, window);
     window.end + format.ready_after() + plan.late_by.unwrap_or_else(Duration::zero)
 }
 
 /// Render `source`'s statement of `day` in `format` into `out`, as the world (and its
 /// mismatches) has it now. Returns the head the file was written with.
 pub fn render(
-    st: &WorldState,
+    books: &Books<'_>,
     source: &Source,
     day: NaiveDate,
     format: Format,
@@ -207,7 +185,7 @@ pub fn render(
         )));
     }
     let window = day_window(day);
-    let plan = Plan::build(st, source, window);
+    let plan = Plan::build(books, source, window);
     if !plan.status_ids.is_empty() && matches!(format, Format::Mt940 | Format::Alipay) {
         return Err(RenderError::Unsupported(format!(
             "status mismatch `{}` cannot be shown in {} (it has no entry status); fetch {} instead",
@@ -226,21 +204,21 @@ pub fn render(
     }
     let available_at =
         window.end + format.ready_after() + plan.late_by.unwrap_or_else(Duration::zero);
-    let now = st.clock.now();
+    let now = books.now;
     if now < available_at {
         return Err(RenderError::NotAvailable { day, available_at });
     }
     let entries = || {
-        plan.apply(ledger_entries(st, source, window))
+        plan.apply(ledger_entries(books, source, window))
             .filter(move |e| format.includes(e))
     };
     let opening = if is_channel {
         Default::default()
     } else {
-        opening_balance(st, source, &window)
+        opening_balance(books, source, &window)
     };
     let mut head =
-        StatementHead::summarise(account_info(st, source), window, now, opening, entries());
+        StatementHead::summarise(account_info(books, source), window, now, opening, entries());
     plan.adjust_head(&mut head);
     if head.totals.count == 0 && matches!(format, Format::Wechat(_)) {
         return Err(RenderError::Empty);

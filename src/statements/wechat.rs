@@ -16,16 +16,9 @@
 //! - A day without rows of the asked type answers the XML `No Bill Exist` (`error_code`
 //!   20002); a day's bill exists from 09:00 Beijing time the next day ([`BILL_READY_AFTER`]).
 
-use super::render::{self, BillType, Format, RenderError};
-use super::{Entry, EntryKind, EntryStatus, Source, StatementHead, WRITE_BUFFER_BYTES};
-use crate::channels::wxpay::xml;
-use crate::http::{Reply, Spool};
-use crate::scenario::{ChannelSpec, WxMerchant};
-use crate::world::WorldState;
-use chrono::{Duration, NaiveDate};
-use hyper::StatusCode;
+use super::{Entry, EntryKind, EntryStatus, StatementHead, WRITE_BUFFER_BYTES};
+use chrono::Duration;
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 
 /// The header of the ALL bill for merchants on the coupon-free (免充值) settlement.
@@ -37,22 +30,6 @@ pub const SUMMARY_HEADER: &str =
 
 /// When a day's bill exists: 09:00 Beijing time the next day, i.e. this long after the cut-off.
 pub const BILL_READY_AFTER: Duration = Duration::hours(9);
-
-fn no_bill() -> Reply {
-    Reply::xml(xml::write([
-        ("return_code", "FAIL"),
-        ("return_msg", "No Bill Exist"),
-        ("error_code", "20002"),
-    ]))
-}
-
-fn bill_fail(msg: &str) -> Reply {
-    Reply::xml(xml::write([
-        ("return_code", "FAIL"),
-        ("return_msg", msg),
-        ("error_code", "20001"),
-    ]))
-}
 
 /// `rate` as WeChat prints it: `0.60%`.
 pub fn rate_percent(rate: Decimal) -> String {
@@ -69,58 +46,26 @@ fn yuan(d: Decimal, dp: u32) -> String {
     a.to_string()
 }
 
-/// Serve `pay/downloadbill` for `merchant`: the statement of the merchant's account for
-/// `bill_date`, with the world's mismatches applied.
-pub fn downloadbill(
-    st: &mut WorldState,
-    spec: &ChannelSpec,
-    merchant: &WxMerchant,
-    f: &BTreeMap<String, String>,
-) -> Reply {
-    let Some(date) = f
-        .get("bill_date")
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
-    else {
-        return bill_fail("invalid bill_date");
-    };
-    let bill_type = match BillType::parse(
-        f.get("bill_type")
-            .map(String::as_str)
-            .filter(|t| !t.is_empty())
-            .unwrap_or("ALL"),
-    ) {
-        Some(t) => t,
-        None => return bill_fail("invalid bill_type"),
-    };
-    let gzip = match f.get("tar_type").map(String::as_str) {
-        None | Some("") => false,
-        Some("GZIP") => true,
-        Some(_) => return bill_fail("invalid tar_type"),
-    };
-    let source = Source::ChannelMerchant {
-        instance: spec.id.clone(),
-        mch_id: merchant.mch_id.clone(),
-    };
-    let format = Format::Wechat(bill_type);
-    // The bill streams into a spool (through the gzip encoder when asked): a small bill stays
-    // in memory, a large one goes to an unlinked file that the server streams in chunks.
-    let result = if gzip {
-        let mut enc = flate2::write::GzEncoder::new(Spool::new(), flate2::Compression::default());
-        render::render(st, &source, date, format, &mut enc).and_then(|_| {
-            enc.finish()
-                .and_then(Spool::finish)
-                .map_err(RenderError::Io)
-        })
-    } else {
-        let mut spool = Spool::new();
-        render::render(st, &source, date, format, &mut spool)
-            .and_then(|_| spool.finish().map_err(RenderError::Io))
-    };
-    match result {
-        Ok(body) if gzip => Reply::from_spool(StatusCode::OK, "application/x-gzip", body),
-        Ok(body) => Reply::from_spool(StatusCode::OK, "text/plain; charset=utf-8", body),
-        Err(RenderError::NotAvailable { .. } | RenderError::Empty) => no_bill(),
-        Err(e) => bill_fail(&e.to_string()),
+/// A WeChat bill type (`bill_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillType {
+    /// Payments and refunds.
+    All,
+    /// Payments only.
+    Success,
+    /// Refunds only.
+    Refund,
+}
+
+impl BillType {
+    /// Parse `ALL`, `SUCCESS` or `REFUND`.
+    pub fn parse(s: &str) -> Option<BillType> {
+        match s {
+            "ALL" => Some(BillType::All),
+            "SUCCESS" => Some(BillType::Success),
+            "REFUND" => Some(BillType::Refund),
+            _ => None,
+        }
     }
 }
 

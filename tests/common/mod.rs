@@ -9,8 +9,9 @@
 
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
-use sandbank::channels::wxpay::{sign, xml};
+use sandbank::channels::wxpay::xml;
 use sandbank::http::{self, ClientError, ClientResponse};
+use sandbank::protocol::sign;
 use sandbank::Sandbank;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -484,15 +485,15 @@ pub fn bank_reply_signed(v: &Value, key: &str) -> bool {
 
 /// Ledger account of a payee at the test bank.
 pub fn payee(account_no: &str) -> String {
-    sandbank::banks::payee_path("bank", account_no)
+    sandbank::ledger::accounts::bank_payee("bank", account_no)
 }
 
 /// Ledger account of the platform's reserve at the test bank.
 pub fn reserve() -> String {
-    sandbank::banks::account_path("bank", BANK_ACCOUNT)
+    sandbank::ledger::accounts::bank_account("bank", BANK_ACCOUNT)
 }
 
 /// Ledger account of what the channel holds for the test merchant.
 pub fn merchant_account() -> String {
-    sandbank::channels::wxpay::merchant_account("wxpay", MCH_ID)
+    sandbank::ledger::accounts::channel_merchant("wxpay", MCH_ID)
 }

@@ -128,7 +128,7 @@ def merchant():
 @pytest.fixture
 def make_pay(sandbank_addr, control):
     """Build an unmodified wechatpy client pointed at the fake the documented way
-    (PROTOCOLS.md C: `API_BASE_URL` with its trailing slash)."""
+    (`API_BASE_URL` with its trailing slash; docs/protocols.md#c-pointing-wechatpy-at-sandbank)."""
 
     def make(api_key=API_KEY):
         client = WeChatPay(appid=APPID, api_key=api_key, mch_id=MCH_ID, timeout=HTTP_TIMEOUT)

@@ -12,7 +12,8 @@ from wechatpy.exceptions import WeChatPayException
 from wechatpy.pay import WeChatPay
 
 
-# Waits between notification attempts documented by WeChat Pay (PROTOCOLS.md A.4): the first four.
+# Waits between notification attempts documented by WeChat Pay, the first four
+# (docs/protocols.md#a4-notifications-and-the-retry-ladder).
 LADDER_HEAD = ["15s", "15s", "30s", "3m"]
 
 
@@ -111,8 +112,8 @@ def test_wrong_api_key_is_signerror_and_moves_no_money(make_pay, pay, control, o
 
 
 def test_api_base_url_needs_its_trailing_slash(sandbank_addr, pay, control, order_no):
-    # PROTOCOLS.md C: the URL is '{base}{endpoint}', so without the slash wechatpy asks for
-    # /wxpaypay/orderquery, which is nothing the fake serves.
+    # The URL is '{base}{endpoint}' (docs/protocols.md#c-pointing-wechatpy-at-sandbank), so
+    # without the slash wechatpy asks for /wxpaypay/orderquery, which the fake does not serve.
     assert WeChatPay.API_BASE_URL == "https://api.mch.weixin.qq.com/"
     assert pay.API_BASE_URL.endswith("/wxpay/")
     pay.API_BASE_URL = f"http://{sandbank_addr}/wxpay"

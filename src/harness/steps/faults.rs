@@ -6,21 +6,12 @@ use crate::harness::scene::Scene;
 use cucumber::gherkin::Step;
 use cucumber::given;
 
+/// Add a rule through the same path as the control API (validated, target checked,
+/// journalled); a bad rule fails the step with the reason.
 fn arm(s: &Scene, raw: RawRule) {
-    let mut st = s.sb().lock();
-    let id = st.faults.next_id();
-    let rule = raw
-        .validate(&id)
-        .unwrap_or_else(|e| panic!("bad fault rule: {e}"));
-    if st.spec.channel(&rule.target).is_none() && st.spec.bank(&rule.target).is_none() {
-        panic!(
-            "bad fault rule: `{}` is not a channel or bank of this world",
-            rule.target
-        );
+    if let Err(e) = s.sb().with(|st| st.add_fault(&raw)) {
+        panic!("bad fault rule: {e}");
     }
-    st.faults
-        .add(rule)
-        .unwrap_or_else(|e| panic!("bad fault rule: {e}"));
 }
 
 #[given(regex = r#"^the channel "([^"]+)" sends every payment notification (\d+) extra times?$"#)]

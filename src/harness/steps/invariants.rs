@@ -14,7 +14,7 @@ fn report<'a>(s: &'a Scene, channel: &str, day: &str) -> &'a Report {
 
 #[then(regex = r#"^no beneficiary was paid more than it is owed$"#)]
 async fn never_double_pays(s: &mut Scene) {
-    let positions = checks::positions(&s.sb().lock().ledger, &s.merchants, &s.orders);
+    let positions = checks::positions(&s.sb().lock().core.ledger, &s.merchants, &s.orders);
     let v = checks::never_double_pays(&positions);
     if !v.is_empty() {
         s.fail(&v, true);
@@ -23,7 +23,7 @@ async fn never_double_pays(s: &mut Scene) {
 
 #[then(regex = r#"^every beneficiary was paid exactly what it is owed$"#)]
 async fn paid_exactly(s: &mut Scene) {
-    let positions = checks::positions(&s.sb().lock().ledger, &s.merchants, &s.orders);
+    let positions = checks::positions(&s.sb().lock().core.ledger, &s.merchants, &s.orders);
     let v = checks::paid_exactly(&positions);
     if !v.is_empty() {
         s.fail(&v, true);
@@ -34,7 +34,7 @@ async fn paid_exactly(s: &mut Scene) {
 async fn booked_once(s: &mut Scene, channel: String, day: String) {
     let window = day_window(date(&day));
     let v = checks::booked_once(
-        &s.sb().lock().ledger,
+        &s.sb().lock().core.ledger,
         &s.orders,
         &channel,
         window,
@@ -61,7 +61,7 @@ async fn reconciles_exactly(s: &mut Scene, channel: String, day: String) {
 /// injected into it, each recorded by sandbank as an expected discrepancy.
 fn real_discrepancies(s: &Scene, channel: &str, day: &str) -> Vec<(String, Option<String>)> {
     let st = s.sb().lock();
-    crate::statements::mismatch::expected_discrepancies(&st, channel, date(day))
+    st.expected_discrepancies(channel, date(day))
         .into_iter()
         .map(|d| (d.kind, d.reference))
         .collect()

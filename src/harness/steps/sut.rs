@@ -2,7 +2,7 @@
 //! observe at the fakes that it did what it said.
 
 use super::{date, money};
-use crate::channels::ChannelState;
+use crate::directory::Family;
 use crate::harness::checks::{Merchant, Order, Report};
 use crate::harness::scene::Scene;
 use cucumber::{given, when};
@@ -16,7 +16,14 @@ async fn sut_running(s: &mut Scene) {
     regex = r#"^merchant "([^"]+)" is onboarded at bank "([^"]+)" with settlement cycle (T\+\d+)$"#
 )]
 async fn onboard(s: &mut Scene, label: String, bank: String, cycle: String) {
-    if s.sb().spec().bank(&bank).is_none() {
+    let is_bank = s
+        .sb()
+        .lock()
+        .core
+        .directory
+        .get(&bank)
+        .is_some_and(|i| i.family == Family::Bank);
+    if !is_bank {
         panic!("there is no bank `{bank}` in this world");
     }
     let m = Merchant {
@@ -76,12 +83,12 @@ async fn create_order(
         panic!("create_order must answer JSON with `out_trade_no`; it answered: {out}");
     };
     // Observe at the fake: the channel must really hold the order, for the right amount.
-    let held = {
-        let st = s.sb().lock();
-        match st.channels.get(&channel) {
-            Some(ChannelState::WechatPayV2(ws)) => ws.find(&no, None).ok().map(|o| o.total_fee),
-            None => panic!("there is no channel `{channel}` in this world"),
+    let held = match s.sb().lock().order(&channel, &no) {
+        Ok(o) => o.amount.to_minor().ok(),
+        Err(crate::core::ActionError::NotFound(m)) if m.starts_with("no channel") => {
+            panic!("there is no channel `{channel}` in this world")
         }
+        Err(_) => None,
     };
     match held {
         Some(fee) if fee == minor => {}

@@ -20,7 +20,7 @@ async fn clock_to(s: &mut Scene, to: String) {
 #[when(regex = r#"^the clock advances (\S+)$"#)]
 async fn clock_advances(s: &mut Scene, by: String) {
     let d = parse_duration(&by).unwrap_or_else(|e| panic!("{e}"));
-    let to = s.sb().lock().clock.now() + d;
+    let to = s.sb().lock().now() + d;
     if let Err(e) = s.sb().advance(Some(to)).await {
         panic!("the clock could not move: {e}");
     }

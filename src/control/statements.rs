@@ -7,12 +7,12 @@
 //! | `GET statements/{instance}/mismatches` | the instance's mismatches |
 //! | `GET statements/expected?date=[&instance=]` | the expected discrepancies of a day (all instances unless one is named) |
 
-use super::mismatch::{check_against_world, expected_discrepancies, RawMismatch};
-use super::render::{render, Format, RenderError};
-use super::Source;
 use crate::http::{InboundRequest, Reply, Spool};
 use crate::journal::{EntryKind, Record};
-use crate::world::Sandbank;
+use crate::mismatches::RawMismatch;
+use crate::statements::render::{Format, RenderError};
+use crate::statements::Source;
+use crate::world::{AddError, Sandbank};
 use chrono::NaiveDate;
 use hyper::{Method, StatusCode};
 use serde_json::json;
@@ -33,14 +33,15 @@ pub fn handle(sb: &Sandbank, req: &InboundRequest, segs: &[&str]) -> Reply {
         (Method::GET, ["expected"]) => expected(sb, req),
         (Method::GET, [instance, "mismatches"]) => {
             let st = sb.lock();
-            if st.spec.channel(instance).is_none() && st.spec.bank(instance).is_none() {
+            if !st.core.directory.contains(instance) {
                 return err(
                     StatusCode::NOT_FOUND,
                     format!("no channel or bank `{instance}`"),
                 );
             }
             let list: Vec<_> = st
-                .statements
+                .core
+                .mismatches
                 .all()
                 .iter()
                 .filter(|m| m.instance == *instance)
@@ -74,31 +75,13 @@ fn add_mismatch(sb: &Sandbank, req: &InboundRequest, instance: &str) -> Reply {
         );
     }
     raw.instance = Some(instance.to_string());
-    let mut st = sb.lock();
-    let default_id = st.statements.next_id();
-    let m = match raw
-        .validate(&default_id)
-        .and_then(|m| check_against_world(&st.spec, &m).map(|_| m))
-    {
-        Ok(m) => m,
-        Err(e) => return err(StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    let view = serde_json::to_value(&m).unwrap_or_default();
-    let message = format!("mismatch `{}` ({:?}) on {} added", m.id, m.kind, m.day);
-    match st.statements.add(m) {
-        Ok(()) => {
-            st.record(
-                EntryKind::World,
-                Record {
-                    instance: instance.into(),
-                    op: "statement.mismatch".into(),
-                    message,
-                    ..Default::default()
-                },
-            );
-            Reply::json(StatusCode::CREATED, &view)
-        }
-        Err(e) => err(StatusCode::CONFLICT, e.to_string()),
+    match sb.with(|st| st.add_mismatch(&raw)) {
+        Ok(m) => Reply::json(
+            StatusCode::CREATED,
+            &serde_json::to_value(&m).unwrap_or_default(),
+        ),
+        Err(e @ AddError::Invalid(_)) => err(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ AddError::Conflict(_)) => err(StatusCode::CONFLICT, e.to_string()),
     }
 }
 
@@ -114,21 +97,21 @@ fn expected(sb: &Sandbank, req: &InboundRequest) -> Reply {
     };
     let st = sb.lock();
     let instances: Vec<String> = match req.query_param("instance") {
-        Some(i) if st.spec.channel(&i).is_none() && st.spec.bank(&i).is_none() => {
+        Some(i) if !st.core.directory.contains(&i) => {
             return err(StatusCode::NOT_FOUND, format!("no channel or bank `{i}`"));
         }
         Some(i) => vec![i],
         None => st
-            .spec
-            .channels
+            .core
+            .directory
+            .all()
             .iter()
-            .map(|c| c.id.clone())
-            .chain(st.spec.banks.iter().map(|b| b.id.clone()))
+            .map(|i| i.id.clone())
             .collect(),
     };
     let list: Vec<_> = instances
         .iter()
-        .flat_map(|i| expected_discrepancies(&st, i, day))
+        .flat_map(|i| st.expected_discrepancies(i, day))
         .collect();
     Reply::json(StatusCode::OK, &json!({ "date": day, "expected": list }))
 }
@@ -141,7 +124,7 @@ fn statement(sb: &Sandbank, req: &InboundRequest, instance: &str, date: &str) ->
         );
     };
     let mut st = sb.lock();
-    let source = match Source::resolve(&st, instance, req.query_param("account").as_deref()) {
+    let source = match st.source(instance, req.query_param("account").as_deref()) {
         Ok(s) => s,
         Err(e) => return err(StatusCode::NOT_FOUND, e),
     };
@@ -162,12 +145,14 @@ fn statement(sb: &Sandbank, req: &InboundRequest, instance: &str, date: &str) ->
     // The file streams into a spool: memory if small, an unlinked file the server streams in
     // chunks if large (see `http::Spool`).
     let mut spool = Spool::new();
-    let result = render(&st, &source, day, format, &mut spool).and_then(|head| {
-        spool
-            .finish()
-            .map(|body| (head, body))
-            .map_err(RenderError::Io)
-    });
+    let result = st
+        .statement(&source, day, format, &mut spool)
+        .and_then(|head| {
+            spool
+                .finish()
+                .map(|body| (head, body))
+                .map_err(RenderError::Io)
+        });
     let reply = match result {
         Ok((head, body)) => {
             let mut r = Reply::from_spool(StatusCode::OK, format.content_type(), body);
@@ -180,7 +165,7 @@ fn statement(sb: &Sandbank, req: &InboundRequest, instance: &str, date: &str) ->
                 source.account(),
                 head.totals.count
             );
-            st.record(
+            st.core.record(
                 EntryKind::World,
                 Record {
                     instance: instance.into(),

@@ -1,4 +1,4 @@
-//! WeChat Pay v2 signatures (PROTOCOLS.md A.3).
+//! The sorted-fields signature of WeChat Pay v2, also used by the payout bank API (docs/protocols.md, "Signatures").
 //!
 //! Take every field except `sign`, drop empty values, sort by name (ASCII), join as
 //! `k=v&…`, append `&key=API_KEY`, then MD5 (default) or HMAC-SHA256 keyed with the API key,

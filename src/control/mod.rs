@@ -10,19 +10,21 @@
 //! | `GET channels/{id}/orders/{no}` | an order as the channel holds it |
 //! | `GET banks/{id}/payouts` | a bank's payouts |
 //! | `POST banks/{id}/payouts/{no}/return` | the bank returns (退票) a paid payout |
-//! | `GET statements/{id}/{date}`, `…/mismatches`, `statements/expected` | statement files, injected mismatches, expected discrepancies (see `statements::routes`) |
+//! | `GET statements/{id}/{date}`, `…/mismatches`, `statements/expected` | statement files, injected mismatches, expected discrepancies (see [`statements`]) |
 //! | `GET journal` | `?kind=&instance=&reference=&after=&limit=&format=json\|jsonl\|text` |
 //! | `GET ledger` | balances and postings (`?account=`) |
 //! | `GET/POST/DELETE faults`, `DELETE faults/{id}` | fault rules |
 //! | `POST reset`, `POST scenario` | rebuild the world; load a TOML scenario |
 
-use crate::channels::{wxpay, ChannelState};
+pub mod statements;
+
 use crate::clock::{parse_duration, parse_instant, SHANGHAI};
+use crate::core::ActionError;
 use crate::faults::RawRule;
 use crate::http::{InboundRequest, Reply};
 use crate::journal::{EntryKind, Filter};
-use crate::scenario::{self, ChannelKind};
-use crate::world::Sandbank;
+use crate::scenario;
+use crate::world::{AddError, Sandbank};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -43,7 +45,7 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
         (Method::GET, ["health"]) => {
             let st = sb.lock();
             ok(
-                json!({"status": "ok", "world": st.spec.name, "seed": st.rng.seed(), "now": st.clock.now().to_rfc3339()}),
+                json!({"status": "ok", "world": st.spec.name, "seed": st.core.rng.seed(), "now": st.now().to_rfc3339()}),
             )
         }
         (Method::GET, ["clock"]) => clock_view(sb),
@@ -54,15 +56,15 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
         (Method::GET, ["channels", id, "orders", no]) => get_order(sb, id, no),
         (Method::GET, ["banks", id, "payouts"]) => {
             let st = sb.lock();
-            match st.banks.get(*id) {
-                Some(b) => ok(json!({ "bank": id, "payouts": b.payouts })),
+            match st.payouts(id) {
+                Some(p) => ok(json!({ "bank": id, "payouts": p })),
                 None => err(StatusCode::NOT_FOUND, format!("no bank `{id}`")),
             }
         }
         (Method::POST, ["banks", id, "payouts", no, "return"]) => {
-            crate::banks::return_route(sb, id, no, &req.body)
+            return_payout(sb, id, no, &req.body)
         }
-        (_, ["statements", rest @ ..]) => crate::statements::routes::handle(sb, &req, rest),
+        (_, ["statements", rest @ ..]) => statements::handle(sb, &req, rest),
         (Method::GET, ["journal"]) => journal(sb, &req),
         (Method::GET, ["ledger"]) => ledger(sb, &req),
         (Method::GET, ["faults"]) => {
@@ -71,11 +73,11 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
         }
         (Method::POST, ["faults"]) => add_fault(sb, &req),
         (Method::DELETE, ["faults"]) => {
-            sb.lock().faults.clear();
+            sb.with(|st| st.faults.clear());
             ok(json!({ "rules": [] }))
         }
         (Method::DELETE, ["faults", id]) => {
-            if sb.lock().faults.remove(id) {
+            if sb.with(|st| st.faults.remove(id)) {
                 ok(json!({ "removed": id }))
             } else {
                 err(StatusCode::NOT_FOUND, format!("no fault rule `{id}`"))
@@ -107,13 +109,13 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
 
 fn clock_view(sb: &Sandbank) -> Reply {
     let st = sb.lock();
-    let now = st.clock.now();
+    let now = st.now();
     ok(json!({
         "now": now.to_rfc3339(),
         "now_local": now.with_timezone(&SHANGHAI).format("%Y-%m-%d %H:%M:%S").to_string(),
-        "mode": st.clock.mode(),
-        "pending_timers": st.timers.len(),
-        "next_due": st.timers.next_due().map(|t| t.to_rfc3339()),
+        "mode": st.core.clock.mode(),
+        "pending_timers": st.core.timers.len(),
+        "next_due": st.core.timers.next_due().map(|t| t.to_rfc3339()),
     }))
 }
 
@@ -139,7 +141,7 @@ async fn post_clock(sb: &Sandbank, req: &InboundRequest) -> Reply {
     {
         return err(StatusCode::BAD_REQUEST, format!("`{k}`: expected `advance` (a duration such as \"15s\") or `to` (an instant), as a string"));
     }
-    let now = sb.lock().clock.now();
+    let now = sb.lock().now();
     let to = match (
         body.get("advance").and_then(Value::as_str),
         body.get("to").and_then(Value::as_str),
@@ -176,38 +178,55 @@ async fn post_clock(sb: &Sandbank, req: &InboundRequest) -> Reply {
     }
 }
 
-fn pay(sb: &Sandbank, channel: &str, out_trade_no: &str, mch_id: Option<&str>) -> Reply {
-    let spec = sb.spec();
-    let Some(c) = spec.channel(channel) else {
-        return err(StatusCode::NOT_FOUND, format!("no channel `{channel}`"));
-    };
-    let result = {
-        let mut st = sb.lock();
-        match c.kind {
-            ChannelKind::WechatPayV2 => wxpay::pay(&mut st, c, out_trade_no, mch_id),
-        }
-    };
-    match result {
-        Ok(v) => {
-            sb.wake();
-            ok(v)
-        }
-        Err(e @ wxpay::PayError::NotFound(_)) => err(StatusCode::NOT_FOUND, e.to_string()),
-        Err(e) => err(StatusCode::CONFLICT, e.to_string()),
+/// The status an action error answers with.
+fn action_err(e: ActionError) -> Reply {
+    match e {
+        ActionError::NotFound(m) => err(StatusCode::NOT_FOUND, m),
+        ActionError::Conflict(m) => err(StatusCode::CONFLICT, m),
     }
 }
 
-fn get_order(sb: &Sandbank, channel: &str, out_trade_no: &str) -> Reply {
-    let st = sb.lock();
-    match st.channels.get(channel) {
-        Some(ChannelState::WechatPayV2(ws)) => match ws.find(out_trade_no, None) {
-            Ok(o) => ok(serde_json::to_value(o).unwrap_or_default()),
-            Err(_) => err(
-                StatusCode::NOT_FOUND,
-                format!("no order `{out_trade_no}` at `{channel}`"),
-            ),
-        },
-        None => err(StatusCode::NOT_FOUND, format!("no channel `{channel}`")),
+fn pay(sb: &Sandbank, channel: &str, reference: &str, account: Option<&str>) -> Reply {
+    match sb.with(|st| st.customer_pay(channel, reference, account)) {
+        Ok(v) => ok(v),
+        Err(e) => action_err(e),
+    }
+}
+
+fn get_order(sb: &Sandbank, channel: &str, reference: &str) -> Reply {
+    match sb.lock().order(channel, reference) {
+        Ok(o) => ok(o.detail),
+        Err(e) => action_err(e),
+    }
+}
+
+/// `POST /_sandbank/banks/{bank}/payouts/{order_no}/return` with an optional JSON body
+/// `{"reason": "ACCOUNT_FROZEN", "payout_id": "AP…"}`.
+fn return_payout(sb: &Sandbank, bank: &str, order_no: &str, body: &[u8]) -> Reply {
+    let v: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    "the body must be a JSON object like {\"reason\": \"ACCOUNT_FROZEN\"}",
+                )
+            }
+        }
+    };
+    let result = sb.with(|st| {
+        st.return_payout(
+            bank,
+            order_no,
+            v.get("payout_id").and_then(Value::as_str),
+            v.get("reason").and_then(Value::as_str),
+        )
+    });
+    match result {
+        Ok(p) => ok(json!({ "bank": bank, "payout": p })),
+        Err(e) => action_err(e),
     }
 }
 
@@ -247,7 +266,7 @@ fn journal(sb: &Sandbank, req: &InboundRequest) -> Reply {
         after,
         limit,
     };
-    let entries = sb.lock().journal.select(&filter);
+    let entries = sb.lock().core.journal.select(&filter);
     match req.query_param("format").as_deref().unwrap_or("json") {
         "json" => ok(json!({ "entries": entries })),
         "jsonl" => {
@@ -272,16 +291,16 @@ fn journal(sb: &Sandbank, req: &InboundRequest) -> Reply {
 fn ledger(sb: &Sandbank, req: &InboundRequest) -> Reply {
     let st = sb.lock();
     let account = req.query_param("account");
-    let balances: Vec<Value> = st
-        .ledger
+    let ledger = &st.core.ledger;
+    let balances: Vec<Value> = ledger
         .balances()
         .into_iter()
         .filter(|(a, _)| account.as_deref().is_none_or(|x| a == x))
         .map(|(a, m)| json!({"account": a, "balance": m.major_string(), "currency": m.currency}))
         .collect();
     let postings: Vec<&crate::ledger::Posting> = match &account {
-        Some(a) => st.ledger.for_account(a).collect(),
-        None => st.ledger.postings().iter().collect(),
+        Some(a) => ledger.for_account(a).collect(),
+        None => ledger.postings().iter().collect(),
     };
     ok(json!({ "balances": balances, "postings": postings }))
 }
@@ -291,24 +310,12 @@ fn add_fault(sb: &Sandbank, req: &InboundRequest) -> Reply {
         Ok(r) => r,
         Err(e) => return err(StatusCode::BAD_REQUEST, format!("not a fault rule: {e}")),
     };
-    let mut st = sb.lock();
-    let default_id = st.faults.next_id();
-    let rule = match raw.validate(&default_id) {
-        Ok(r) => r,
-        Err(e) => return err(StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    if st.spec.channel(&rule.target).is_none() && st.spec.bank(&rule.target).is_none() {
-        return err(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "target: `{}` is not a channel or bank of this world",
-                rule.target
-            ),
-        );
-    }
-    let view = serde_json::to_value(&rule).unwrap_or_default();
-    match st.faults.add(rule) {
-        Ok(()) => Reply::json(StatusCode::CREATED, &view),
-        Err(e) => err(StatusCode::CONFLICT, e.to_string()),
+    match sb.with(|st| st.add_fault(&raw)) {
+        Ok(rule) => Reply::json(
+            StatusCode::CREATED,
+            &serde_json::to_value(&rule).unwrap_or_default(),
+        ),
+        Err(e @ AddError::Invalid(_)) => err(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ AddError::Conflict(_)) => err(StatusCode::CONFLICT, e.to_string()),
     }
 }

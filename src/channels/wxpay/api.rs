@@ -1,0 +1,193 @@
+//! The WeChat Pay v2 payment APIs: `pay/unifiedorder` and `pay/orderquery`.
+
+use super::codec::Call;
+use super::order::{TradeState, WxOrder, WxState};
+use crate::clock::{compact_local, SHANGHAI};
+use crate::core::Core;
+use crate::http::Reply;
+
+pub(crate) fn valid_out_trade_no(s: &str) -> bool {
+    (6..=32).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-*|".contains(c))
+}
+
+/// `pay/unifiedorder`: create an order, or answer a repeated one as the channel does.
+pub fn unifiedorder(state: &mut WxState, core: &mut Core, call: &Call) -> Reply {
+    let (m, f, sign_type) = (&call.merchant, &call.fields, call.sign_type);
+    for name in [
+        "body",
+        "out_trade_no",
+        "total_fee",
+        "spbill_create_ip",
+        "notify_url",
+        "trade_type",
+    ] {
+        if f.get(name).is_none_or(|v| v.is_empty()) {
+            return call.biz_fail(core, "LACK_PARAMS", &format!("缺少参数{name}"));
+        }
+    }
+    let get = |k: &str| f.get(k).cloned().filter(|v| !v.is_empty());
+    let out_trade_no = f["out_trade_no"].clone();
+    if !valid_out_trade_no(&out_trade_no) {
+        return call.biz_fail(core, "PARAM_ERROR", "out_trade_no参数格式错误");
+    }
+    let total_fee = match f["total_fee"].parse::<i64>() {
+        Ok(v) if v > 0 => v,
+        _ => return call.biz_fail(core, "PARAM_ERROR", "total_fee参数格式错误"),
+    };
+    let trade_type = f["trade_type"].clone();
+    if !matches!(trade_type.as_str(), "JSAPI" | "NATIVE" | "APP" | "MWEB") {
+        return call.biz_fail(core, "PARAM_ERROR", "trade_type参数格式错误");
+    }
+    if trade_type == "JSAPI" && get("openid").is_none() {
+        return call.biz_fail(core, "LACK_PARAMS", "JSAPI支付必须传openid");
+    }
+    if trade_type == "NATIVE" && get("product_id").is_none() {
+        return call.biz_fail(core, "LACK_PARAMS", "NATIVE支付必须传product_id");
+    }
+    if get("fee_type").is_some_and(|t| t != "CNY") {
+        return call.biz_fail(core, "PARAM_ERROR", "fee_type参数格式错误");
+    }
+    let notify_url = f["notify_url"].clone();
+    if !(notify_url.starts_with("http://") || notify_url.starts_with("https://"))
+        || notify_url.contains('?')
+    {
+        return call.biz_fail(core, "PARAM_ERROR", "notify_url参数格式错误");
+    }
+    let key = (m.mch_id.clone(), out_trade_no.clone());
+    if let Some(existing) = state.orders.get(&key).cloned() {
+        return match existing.state {
+            TradeState::Success => call.biz_fail(core, "ORDERPAID", "该订单已支付"),
+            TradeState::Closed => call.biz_fail(core, "ORDERCLOSED", "该订单已关闭"),
+            TradeState::NotPay
+                if existing.trade_type != trade_type || existing.appid != m.appid =>
+            {
+                call.biz_fail(core, "OUT_TRADE_NO_USED", "商户订单号重复")
+            }
+            TradeState::NotPay
+                if existing.total_fee != total_fee
+                    || existing.body != f["body"]
+                    || existing.notify_url != notify_url
+                    || existing.openid != get("openid")
+                    || existing.product_id != get("product_id")
+                    || existing.attach != get("attach") =>
+            {
+                call.biz_fail(
+                    core,
+                    "INVALID_REQUEST",
+                    "参数错误:订单重入时，要求参数值与原请求一致，请确认参数问题",
+                )
+            }
+            // A faithful re-entry: the same prepay_id again.
+            TradeState::NotPay => prepay_reply(core, call, &existing),
+        };
+    }
+    let now = core.now();
+    let prepay_id = format!(
+        "wx{}{}",
+        now.with_timezone(&SHANGHAI).format("%d%H%M%S"),
+        core.rng.alnum(26).to_lowercase()
+    );
+    let code_url = (trade_type == "NATIVE")
+        .then(|| format!("weixin://wxpay/bizpayurl?pr={}", core.rng.alnum(7)));
+    let order = WxOrder {
+        appid: m.appid.clone(),
+        mch_id: m.mch_id.clone(),
+        out_trade_no,
+        body: f["body"].clone(),
+        total_fee,
+        trade_type,
+        notify_url,
+        openid: get("openid"),
+        product_id: get("product_id"),
+        attach: get("attach"),
+        device_info: get("device_info"),
+        sign_type,
+        prepay_id,
+        code_url,
+        created_at: now,
+        state: TradeState::NotPay,
+        transaction_id: None,
+        paid_at: None,
+        fee: None,
+        notified: false,
+    };
+    state.orders.insert(key, order.clone());
+    prepay_reply(core, call, &order)
+}
+
+fn prepay_reply(core: &mut Core, call: &Call, o: &WxOrder) -> Reply {
+    let mut extra = vec![("result_code", "SUCCESS".to_string())];
+    if let Some(d) = &o.device_info {
+        extra.push(("device_info", d.clone()));
+    }
+    extra.push(("prepay_id", o.prepay_id.clone()));
+    extra.push(("trade_type", o.trade_type.clone()));
+    if let Some(c) = &o.code_url {
+        extra.push(("code_url", c.clone()));
+    }
+    if o.trade_type == "MWEB" {
+        extra.push((
+            "mweb_url",
+            format!(
+                "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={}",
+                o.prepay_id
+            ),
+        ));
+    }
+    call.signed(core, extra)
+}
+
+/// `pay/orderquery`: an order's state, by `transaction_id` or `out_trade_no`.
+pub fn orderquery(state: &WxState, core: &mut Core, call: &Call) -> Reply {
+    let (m, f) = (&call.merchant, &call.fields);
+    let txn = f.get("transaction_id").filter(|v| !v.is_empty());
+    let otn = f.get("out_trade_no").filter(|v| !v.is_empty());
+    let ws = state;
+    let key = match (txn, otn) {
+        (Some(t), _) => ws.by_transaction.get(t).cloned(),
+        (None, Some(o)) => Some((m.mch_id.clone(), o.clone())),
+        (None, None) => {
+            return call.biz_fail(core, "LACK_PARAMS", "缺少参数transaction_id或out_trade_no")
+        }
+    };
+    let Some(order) = key
+        .and_then(|k| ws.orders.get(&k))
+        .filter(|o| o.mch_id == m.mch_id)
+        .cloned()
+    else {
+        return call.biz_fail(core, "ORDERNOTEXIST", "此交易订单号不存在");
+    };
+    let mut extra = vec![("result_code", "SUCCESS".to_string())];
+    if let Some(d) = &order.device_info {
+        extra.push(("device_info", d.clone()));
+    }
+    if order.state == TradeState::Success {
+        extra.push(("openid", order.openid.clone().unwrap_or_default()));
+        extra.push(("is_subscribe", "N".into()));
+        extra.push(("trade_type", order.trade_type.clone()));
+        extra.push(("bank_type", "OTHERS".into()));
+        extra.push(("total_fee", order.total_fee.to_string()));
+        extra.push(("fee_type", "CNY".into()));
+        extra.push(("cash_fee", order.total_fee.to_string()));
+        extra.push(("cash_fee_type", "CNY".into()));
+        extra.push((
+            "transaction_id",
+            order.transaction_id.clone().unwrap_or_default(),
+        ));
+        extra.push((
+            "time_end",
+            order.paid_at.map(compact_local).unwrap_or_default(),
+        ));
+    } else {
+        extra.push(("total_fee", order.total_fee.to_string()));
+    }
+    extra.push(("out_trade_no", order.out_trade_no.clone()));
+    if let Some(a) = &order.attach {
+        extra.push(("attach", a.clone()));
+    }
+    extra.push(("trade_state", order.state.as_str().into()));
+    extra.push(("trade_state_desc", order.state.desc().into()));
+    call.signed(core, extra)
+}

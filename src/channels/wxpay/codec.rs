@@ -1,0 +1,211 @@
+//! Reading and answering WeChat Pay v2 requests: decode and authenticate a request, sign a
+//! reply, and the two ways the channel says no — `return_code=FAIL` for communication-level
+//! problems and a signed `result_code=FAIL` with an `err_code` for business ones.
+
+use super::spec::{Merchant, Spec};
+use super::xml;
+use crate::core::Core;
+use crate::http::{InboundRequest, Reply};
+use crate::kind::{Decoded, Key};
+use crate::protocol::sign::{self, SignType};
+use hyper::{Method, StatusCode};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// The APIs the channel serves, by path under its mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `pay/unifiedorder`: create an order.
+    UnifiedOrder,
+    /// `pay/orderquery`: an order's state.
+    OrderQuery,
+    /// `pay/downloadbill`: a day's bill.
+    DownloadBill,
+}
+
+impl Api {
+    fn route(path: &str) -> Option<Api> {
+        match path {
+            "pay/unifiedorder" => Some(Api::UnifiedOrder),
+            "pay/orderquery" => Some(Api::OrderQuery),
+            "pay/downloadbill" => Some(Api::DownloadBill),
+            _ => None,
+        }
+    }
+
+    /// The path, which is also the operation name fault rules and the journal use.
+    pub fn op(self) -> &'static str {
+        match self {
+            Api::UnifiedOrder => "pay/unifiedorder",
+            Api::OrderQuery => "pay/orderquery",
+            Api::DownloadBill => "pay/downloadbill",
+        }
+    }
+}
+
+/// A decoded, authenticated request.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// Which API.
+    pub api: Api,
+    /// The merchant that signed it.
+    pub merchant: Merchant,
+    /// Its fields, `sign` included.
+    pub fields: BTreeMap<String, String>,
+    /// The algorithm it was signed with; the reply is signed the same way.
+    pub sign_type: SignType,
+}
+
+impl Call {
+    /// A signed reply to this call: the common fields, then `extra`, then `sign`.
+    pub fn signed(&self, core: &mut Core, extra: Vec<(&str, String)>) -> Reply {
+        let m = &self.merchant;
+        let mut fields: Vec<(&str, String)> = vec![
+            ("return_code", "SUCCESS".into()),
+            ("return_msg", "OK".into()),
+            ("appid", m.appid.clone()),
+            ("mch_id", m.mch_id.clone()),
+            ("nonce_str", core.rng.alnum(16)),
+        ];
+        fields.extend(extra);
+        let map: BTreeMap<String, String> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let s = sign::sign(&map, &m.key, self.sign_type);
+        fields.push(("sign", s));
+        Reply::xml(xml::write(fields.iter().map(|(k, v)| (*k, v.as_str()))))
+    }
+
+    /// A signed business failure: `result_code=FAIL` with `err_code` and its description.
+    pub fn biz_fail(&self, core: &mut Core, code: &str, des: &str) -> Reply {
+        self.signed(
+            core,
+            vec![
+                ("result_code", "FAIL".into()),
+                ("err_code", code.into()),
+                ("err_code_des", des.into()),
+            ],
+        )
+    }
+
+    /// A non-empty field.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.fields.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+}
+
+/// A communication-level failure: `return_code=FAIL`. When the failure has an error code we
+/// also send `result_code=FAIL` and `err_code`, so SDK exceptions name it (wechatpy puts
+/// `err_code` into `WeChatPayException.errcode`).
+pub fn comm_fail(return_msg: &str, err_code: &str) -> Reply {
+    Reply::xml(xml::write([
+        ("return_code", "FAIL"),
+        ("return_msg", return_msg),
+        ("result_code", "FAIL"),
+        ("err_code", err_code),
+        ("err_code_des", return_msg),
+    ]))
+}
+
+/// Read and authenticate a request to `spec`'s channel.
+pub fn decode(spec: &Spec, req: &InboundRequest) -> Decoded<Call> {
+    let Some(api) = Api::route(&req.path) else {
+        return Decoded::NoSuchApi(Reply::text(
+            StatusCode::NOT_FOUND,
+            format!("no such WeChat Pay v2 API: /{}", req.path),
+        ));
+    };
+    match authenticate(spec, api, req) {
+        Err(reply) => Decoded::Refused {
+            op: api.op(),
+            reply,
+        },
+        Ok(call) => {
+            let key = Key {
+                op: api.op(),
+                order: call.fields.get("out_trade_no").cloned(),
+                amount: call
+                    .fields
+                    .get("total_fee")
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .map(|f| Decimal::new(f, 2)),
+            };
+            Decoded::Call { call, key }
+        }
+    }
+}
+
+/// The checks the channel makes before it looks at what is asked, in its order.
+fn authenticate(spec: &Spec, api: Api, req: &InboundRequest) -> Result<Call, Reply> {
+    if req.method != Method::POST {
+        return Err(comm_fail("请使用post方法", "REQUIRE_POST_METHOD"));
+    }
+    if req.body.is_empty() {
+        return Err(comm_fail("post数据为空", "POST_DATA_EMPTY"));
+    }
+    let text = std::str::from_utf8(&req.body).map_err(|_| comm_fail("编码格式错误", "NOT_UTF8"))?;
+    let fields = xml::parse(text).map_err(|_| comm_fail("XML格式错误", "XML_FORMAT_ERROR"))?;
+    let Some(mch_id) = fields.get("mch_id").filter(|v| !v.is_empty()) else {
+        return Err(comm_fail("缺少参数mch_id", "LACK_PARAMS"));
+    };
+    let Some(merchant) = spec.merchant(mch_id) else {
+        return Err(comm_fail("商户号mch_id不存在", "MCHID_NOT_EXIST"));
+    };
+    // downloadbill and other tool APIs do not require appid on every call; payment APIs do.
+    let appid = fields.get("appid").map(String::as_str).unwrap_or("");
+    if api != Api::DownloadBill {
+        if appid.is_empty() {
+            return Err(comm_fail("缺少参数appid", "LACK_PARAMS"));
+        }
+        if appid != merchant.appid {
+            return Err(comm_fail("appid和mch_id不匹配", "APPID_MCHID_NOT_MATCH"));
+        }
+    }
+    if fields
+        .get("nonce_str")
+        .is_none_or(|n| n.is_empty() || n.len() > 32)
+    {
+        return Err(comm_fail("nonce_str参数格式错误", "PARAM_ERROR"));
+    }
+    let Some(sign_type) = SignType::from_field(fields.get("sign_type").map(String::as_str)) else {
+        return Err(comm_fail("sign_type参数格式错误", "PARAM_ERROR"));
+    };
+    if !sign::verify(&fields, &merchant.key) {
+        return Err(comm_fail("签名错误", "SIGNERROR"));
+    }
+    Ok(Call {
+        api,
+        merchant: merchant.clone(),
+        fields,
+        sign_type,
+    })
+}
+
+/// True when `body` is a correct v2 acknowledgement of a notification: HTTP 200 and XML
+/// with `return_code` SUCCESS.
+pub fn is_ack(status: StatusCode, body: &[u8]) -> bool {
+    status == StatusCode::OK
+        && std::str::from_utf8(body)
+            .ok()
+            .and_then(|t| xml::parse(t).ok())
+            .is_some_and(|f| f.get("return_code").is_some_and(|c| c == "SUCCESS"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acks_are_recognised() {
+        let ok = StatusCode::OK;
+        assert!(is_ack(ok, b"<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"));
+        assert!(!is_ack(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            b"<xml><return_code>SUCCESS</return_code></xml>"
+        ));
+        assert!(!is_ack(ok, b"<xml><return_code>FAIL</return_code></xml>"));
+        assert!(!is_ack(ok, b"success"));
+        assert!(!is_ack(ok, b""));
+    }
+}

@@ -1,0 +1,127 @@
+//! The customer side of a WeChat Pay order: the customer pays (a control-API action, since
+//! no real customer can reach a fake). Money moves into the channel less its fee, the order
+//! turns SUCCESS, and the first notification attempt is due at once.
+
+use super::order::{FindError, TradeState, WxState};
+use super::spec::Spec;
+use crate::clock::SHANGHAI;
+use crate::core::{ActionError, Core, Event, NotificationId, NotificationKind};
+use crate::journal::{EntryKind, Record};
+use crate::ledger::{accounts, PostingKind};
+use crate::money::{Currency, Money};
+
+/// The customer pays order `out_trade_no` (under `mch_id` when several merchants use that
+/// number). Returns what the payment was, as JSON.
+pub fn pay(
+    spec: &Spec,
+    state: &mut WxState,
+    core: &mut Core,
+    out_trade_no: &str,
+    mch_id: Option<&str>,
+) -> Result<serde_json::Value, ActionError> {
+    let order = match state.find(out_trade_no, mch_id) {
+        Ok(o) => o.clone(),
+        Err(FindError::NotFound) => {
+            return Err(ActionError::NotFound(format!(
+                "no order `{out_trade_no}` at this channel"
+            )))
+        }
+        Err(FindError::Ambiguous) => {
+            return Err(ActionError::Conflict(format!(
+                "order number `{out_trade_no}` exists under several merchants: give mch_id"
+            )))
+        }
+    };
+    if order.state != TradeState::NotPay {
+        return Err(ActionError::Conflict(format!(
+            "order `{out_trade_no}` is {}, not payable",
+            order.state.as_str()
+        )));
+    }
+    let now = core.now();
+    let transaction_id = format!(
+        "42000{}{}",
+        now.with_timezone(&SHANGHAI).format("%Y%m%d"),
+        core.rng.digits(15)
+    );
+    let openid = order
+        .openid
+        .clone()
+        .unwrap_or_else(|| format!("o{}", core.rng.alnum(27)));
+    let amount = Money::from_minor(order.total_fee, Currency::Cny);
+    let fee = amount.times_rate_rounded(spec.fee_rate);
+    core.record(
+        EntryKind::Customer,
+        Record {
+            instance: spec.id.clone(),
+            op: "pay".into(),
+            reference: Some(out_trade_no.into()),
+            message: format!(
+                "customer paid {amount} (transaction {transaction_id}, fee {fee}); notification due now"
+            ),
+            ..Default::default()
+        },
+    );
+    book(spec, core, &order.mch_id, out_trade_no, amount, fee);
+    let key = (order.mch_id.clone(), order.out_trade_no.clone());
+    state
+        .by_transaction
+        .insert(transaction_id.clone(), key.clone());
+    if let Some(o) = state.orders.get_mut(&key) {
+        o.state = TradeState::Success;
+        o.transaction_id = Some(transaction_id.clone());
+        o.openid = Some(openid);
+        o.paid_at = Some(now);
+        o.fee = Some(fee);
+    }
+    core.schedule(
+        now,
+        Event::Notify {
+            instance: spec.id.clone(),
+            id: NotificationId {
+                kind: NotificationKind::Payment,
+                account: order.mch_id.clone(),
+                reference: out_trade_no.into(),
+            },
+            attempt: 1,
+            gated: true,
+        },
+    );
+    Ok(serde_json::json!({
+        "channel": spec.id,
+        "mch_id": order.mch_id,
+        "out_trade_no": out_trade_no,
+        "transaction_id": transaction_id,
+        "amount": amount.major_string(),
+        "fee": fee.major_string(),
+        "currency": "CNY",
+        "trade_state": "SUCCESS",
+        "paid_at": now.to_rfc3339(),
+    }))
+}
+
+/// Post the payment into the merchant's account at the channel and the fee out of it.
+fn book(spec: &Spec, core: &mut Core, mch_id: &str, reference: &str, amount: Money, fee: Money) {
+    let account = accounts::channel_merchant(&spec.id, mch_id);
+    // Two-leg transfers of one amount in one currency always balance, so these cannot fail.
+    let _ = core.transfer(
+        PostingKind::Payment,
+        &spec.id,
+        reference,
+        accounts::CUSTOMERS,
+        &account,
+        amount,
+        None,
+    );
+    if !fee.amount.is_zero() {
+        let _ = core.transfer(
+            PostingKind::Fee,
+            &spec.id,
+            reference,
+            &account,
+            &accounts::channel_fees(&spec.id),
+            fee,
+            None,
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! How a WeChat Pay v2 channel's movements read as bill lines: each payment posting joined
+//! with its order (payer, product, trade type, transaction id), with the fee folded into
+//! the payment as the bill shows it; and the made-up line of a `phantom` mismatch.
+
+use super::order::WxState;
+use super::spec::Spec;
+use crate::ledger::{Posting, PostingKind};
+use crate::money::Money;
+use crate::statements::{Details, Entry, EntryKind, EntryStatus, Phantom, Source};
+
+/// The bill line of posting `p` (`amount` is its leg on the merchant's account), or `None`
+/// for a fee posting, which the bill folds into its payment.
+pub fn entry(
+    spec: &Spec,
+    state: &WxState,
+    source: &Source,
+    p: &Posting,
+    amount: Money,
+) -> Option<Entry> {
+    let kind = match p.kind {
+        PostingKind::Payment => EntryKind::Payment,
+        PostingKind::Refund => EntryKind::Refund,
+        PostingKind::Fee => return None,
+        _ => EntryKind::Other,
+    };
+    let mch_id = source.account();
+    let order = state.orders.get(&(mch_id.to_string(), p.reference.clone()));
+    let zero = Money::zero(amount.currency);
+    let mut details = Details {
+        merchant_id: mch_id.to_string(),
+        fee_rate: spec.fee_rate,
+        ..Details::default()
+    };
+    let (mut issuer_ref, mut created_at, mut fee) = (String::new(), None, zero);
+    if let Some(o) = order {
+        details.app_id = o.appid.clone();
+        details.payer = o.openid.clone().unwrap_or_default();
+        details.trade_type = o.trade_type.clone();
+        details.subject = o.body.clone();
+        details.attach = o.attach.clone().unwrap_or_default();
+        details.device_info = o.device_info.clone().unwrap_or_default();
+        issuer_ref = o.transaction_id.clone().unwrap_or_default();
+        created_at = Some(o.created_at);
+        if kind == EntryKind::Payment {
+            fee = o.fee.unwrap_or(zero);
+        }
+    }
+    Some(Entry {
+        at: p.at,
+        created_at,
+        kind,
+        status: EntryStatus::Booked,
+        reference: p.reference.clone(),
+        issuer_ref,
+        refund_reference: None,
+        refund_id: None,
+        amount,
+        fee,
+        details,
+    })
+}
+
+/// A payment the channel never took: a NATIVE payment to the merchant, with the fee the
+/// channel's rate gives and the phantom's made-up transaction id.
+pub fn phantom(spec: &Spec, source: &Source, ph: &Phantom) -> Entry {
+    let merchant = spec.merchant(source.account());
+    let details = Details {
+        app_id: merchant.map(|x| x.appid.clone()).unwrap_or_default(),
+        merchant_id: source.account().to_string(),
+        trade_type: "NATIVE".into(),
+        subject: "phantom".into(),
+        fee_rate: spec.fee_rate,
+        ..Details::default()
+    };
+    Entry {
+        at: ph.at,
+        created_at: Some(ph.at),
+        kind: EntryKind::Payment,
+        status: EntryStatus::Booked,
+        issuer_ref: ph.issuer_ref(),
+        reference: ph.reference.clone(),
+        refund_reference: None,
+        refund_id: None,
+        amount: ph.amount,
+        fee: ph.amount.times_rate_rounded(spec.fee_rate),
+        details,
+    }
+}

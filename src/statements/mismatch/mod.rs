@@ -1,0 +1,44 @@
+//! Injected mismatches applied to statements: which lines change, and what the SUT must
+//! therefore report.
+//!
+//! The mismatches themselves are data kept in [`crate::mismatches`] (what each kind stands
+//! for is documented there and in `docs/statements.md`). Here:
+//!
+//! - [`plan`] resolves the mismatches that concern one statement (one account, one day)
+//!   against the truth and applies them to the entry stream lazily;
+//! - [`expected`] turns the same mismatches into the *expected discrepancies* — the oracle
+//!   the harness holds a SUT's reconciliation report against. It is kept apart from the
+//!   plan so that the oracle can be read, and tested, on its own.
+//!
+//! Both find a mismatch's entry the same way ([`locate`]), so the line the statement changes
+//! and the line the oracle expects to be reported are one and the same.
+
+pub mod expected;
+pub mod plan;
+
+pub use crate::mismatches::*;
+pub use expected::{expected_discrepancies, ExpectedDiscrepancy};
+pub use plan::Plan;
+
+use super::{Books, DayWindow, Entry, Source};
+
+/// True when `m` is about `source`'s account (its own, or the instance's default).
+fn about(books: &Books<'_>, m: &Mismatch, source: &Source) -> bool {
+    m.instance == source.instance()
+        && Source::resolve(books.directory, &m.instance, m.account.as_deref())
+            .is_ok_and(|s| s.account() == source.account())
+}
+
+/// Find `target` among the truth of `window`: its position and the entry.
+pub fn locate(
+    books: &Books<'_>,
+    source: &Source,
+    window: DayWindow,
+    target: &Target,
+) -> Option<(usize, Entry)> {
+    let mut entries = super::ledger_entries(books, source, window).enumerate();
+    match target {
+        Target::Reference(r) => entries.find(|(_, e)| &e.reference == r),
+        Target::Nth(n) => entries.nth(*n),
+    }
+}

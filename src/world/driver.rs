@@ -1,0 +1,196 @@
+//! The driver: one task that fires timers one at a time, in (due time, scheduling order).
+//!
+//! A clock advance is a command to the driver that returns once everything due on the way
+//! has fired, so after `advance 15s` the retried notification has been sent and answered.
+//! On a real clock it also sleeps until the next timer is due; anything that schedules an
+//! earlier timer wakes it ([`Sandbank::with`] does that for every change), so it never
+//! sleeps past a timer it did not know about.
+
+use super::notify::{deliver, Job};
+use super::state::WorldState;
+use super::Sandbank;
+use crate::clock::{format_duration, ClockError, ClockMode, Instant};
+use crate::core::Event;
+use crate::journal::{EntryKind, Record};
+use crate::kind::Kind;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Most timers fired by one advance. A world whose callbacks keep scheduling callbacks at
+/// the same instant would otherwise spin forever; this bounds it with a clear error.
+pub const MAX_FIRINGS_PER_ADVANCE: usize = 1_000_000;
+
+/// Longest the driver sleeps on a real clock before it looks again, whatever is scheduled.
+const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// What the driver is asked to do.
+pub(super) enum DriverCmd {
+    /// Fire everything due up to `to` (or now), move the clock there, then answer.
+    Advance {
+        to: Option<Instant>,
+        reply: oneshot::Sender<Result<AdvanceReport, ClockError>>,
+    },
+    /// Something was scheduled: re-evaluate.
+    Wake,
+}
+
+impl std::fmt::Debug for DriverCmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DriverCmd::Advance { .. } => "Advance",
+            DriverCmd::Wake => "Wake",
+        })
+    }
+}
+
+/// What an advance did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AdvanceReport {
+    /// The instant the clock now shows.
+    pub now: Instant,
+    /// Timers fired on the way.
+    pub fired: usize,
+}
+
+impl WorldState {
+    /// Take the next timer due by `limit`, moving the clock to its due time.
+    pub fn pop_due(&mut self, limit: Instant) -> Option<Event> {
+        let (due, event) = self.core.timers.pop_due(limit)?;
+        if due > self.core.now() {
+            let _ = self.core.clock.move_to(due);
+        }
+        Some(event)
+    }
+
+    /// Run a due event under the lock. Events with no I/O finish here; a notification
+    /// returns the job of sending it.
+    pub fn fire(&mut self, event: Event) -> Option<Job> {
+        match event {
+            Event::Kind { instance, timer } => {
+                let WorldState {
+                    core,
+                    channels,
+                    banks,
+                    ..
+                } = self;
+                if let Some(c) = channels.get_mut(&instance) {
+                    c.on_timer(core, &timer);
+                } else if let Some(b) = banks.get_mut(&instance) {
+                    b.on_timer(core, &timer);
+                }
+                None
+            }
+            Event::Notify {
+                instance,
+                id,
+                attempt,
+                gated,
+            } => self.prepare_notification(instance, id, attempt, gated),
+        }
+    }
+}
+
+/// The driver loop. Holds only a weak reference so that dropping the last `Arc<Sandbank>`
+/// ends it.
+pub(super) async fn drive(
+    sb: std::sync::Weak<Sandbank>,
+    mut rx: mpsc::UnboundedReceiver<DriverCmd>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        // On a real clock, sleep until the next timer is due; on a manual one, until told.
+        let sleep_for = {
+            let Some(sb) = sb.upgrade() else { return };
+            let st = sb.lock();
+            match (st.core.clock.mode(), st.core.timers.next_due()) {
+                (ClockMode::Real, Some(due)) => {
+                    Some((due - st.core.now()).to_std().unwrap_or_default())
+                }
+                _ => None,
+            }
+        };
+        let sleep = async {
+            match sleep_for {
+                Some(d) => tokio::time::sleep(d.min(MAX_SLEEP)).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            cmd = rx.recv() => {
+                let Some(sb) = sb.upgrade() else { return };
+                match cmd {
+                    None => return,
+                    Some(DriverCmd::Advance { to, reply }) => {
+                        let r = run_until(&sb, to).await;
+                        let _ = reply.send(r);
+                    }
+                    Some(DriverCmd::Wake) => {
+                        let _ = run_until(&sb, None).await;
+                    }
+                }
+            }
+            _ = sleep => {
+                let Some(sb) = sb.upgrade() else { return };
+                let _ = run_until(&sb, None).await;
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Fire every timer due up to `to` (default: now), in order, then move the clock to `to`.
+async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, ClockError> {
+    let (target, generation) = {
+        let st = sb.lock();
+        let now = st.core.now();
+        let target = to.unwrap_or(now);
+        if target < now {
+            return Err(ClockError::Backwards { now, to: target });
+        }
+        (target, st.generation)
+    };
+    let mut fired = 0;
+    while fired < MAX_FIRINGS_PER_ADVANCE {
+        let job: Option<Job> = {
+            let mut st = sb.lock();
+            if st.generation != generation {
+                break;
+            }
+            // Real clocks keep moving while we work: fire what is due by now, too.
+            let limit = if st.core.clock.mode() == ClockMode::Real {
+                target.max(st.core.now())
+            } else {
+                target
+            };
+            let Some(event) = st.pop_due(limit) else {
+                break;
+            };
+            fired += 1;
+            st.fire(event)
+        };
+        if let Some(job) = job {
+            deliver(sb, generation, job).await;
+        }
+    }
+    let mut st = sb.lock();
+    let before = st.core.now();
+    if st.generation == generation && target > before {
+        st.core.clock.move_to(target)?;
+        st.core.record(
+            EntryKind::World,
+            Record {
+                instance: "world".into(),
+                op: "clock".into(),
+                message: format!(
+                    "clock advanced {} to {}",
+                    format_duration(target - before),
+                    target.to_rfc3339()
+                ),
+                ..Default::default()
+            },
+        );
+    }
+    Ok(AdvanceReport {
+        now: st.core.now(),
+        fired,
+    })
+}

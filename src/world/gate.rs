@@ -1,0 +1,146 @@
+//! The one inbound path: resolve the instance, let its kind decode the request (or refuse
+//! it), decide faults on what it decoded, let the kind apply it or answer the protocol's
+//! error, journal the exchange. All under the one lock the caller holds, so the instance
+//! cannot change between routing and applying.
+
+use super::state::WorldState;
+use crate::core::Core;
+use crate::faults::{Action, FaultPlan, GateKey, LostReply};
+use crate::http::{Delivery, InboundRequest, Outcome, Reply};
+use crate::journal::{EntryKind, Record};
+use crate::kind::{Decoded, Kind};
+use hyper::StatusCode;
+use std::time::Duration;
+
+impl WorldState {
+    /// Serve `req` to the channel or bank mounted at `mount`; `None` when nothing is.
+    pub fn serve(&mut self, mount: &str, req: &InboundRequest) -> Option<Outcome> {
+        let WorldState {
+            core,
+            faults,
+            channels,
+            banks,
+            ..
+        } = self;
+        if let Some(c) = channels.get_mut(mount) {
+            return Some(gate(core, faults, mount, c, req));
+        }
+        banks
+            .get_mut(mount)
+            .map(|b| gate(core, faults, mount, b, req))
+    }
+}
+
+/// The gate for one request to `kind`, mounted at `instance`.
+fn gate<K: Kind>(
+    core: &mut Core,
+    faults: &mut FaultPlan,
+    instance: &str,
+    kind: &mut K,
+    req: &InboundRequest,
+) -> Outcome {
+    let (call, key) = match kind.decode(req) {
+        Decoded::NoSuchApi(reply) => return reply.into(),
+        Decoded::Refused { op, reply } => {
+            // Refused before it meant anything: journalled, but no rule counts or hits it.
+            record_inbound(core, instance, op, None, req, &reply, Delivery::Now);
+            return reply.into();
+        }
+        Decoded::Call { call, key } => (call, key),
+    };
+    let gate_key = GateKey {
+        instance,
+        op: key.op,
+        order: key.order.as_deref(),
+        amount: key.amount,
+    };
+    let fired = faults.decide(gate_key, false, &mut core.rng);
+    if let Some(f) = &fired {
+        core.record_fault(instance, key.op, key.order.as_deref(), f);
+    }
+    let (reply, delivery) = match fired.map(|f| f.action) {
+        None => (kind.apply(core, call), Delivery::Now),
+        Some(Action::Delay { delay_ms }) => (
+            kind.apply(core, call),
+            Delivery::After(Duration::from_millis(delay_ms.max(0) as u64)),
+        ),
+        Some(Action::Hang) => (Reply::text(StatusCode::GATEWAY_TIMEOUT, ""), Delivery::Hang),
+        Some(Action::Reset) => (Reply::text(StatusCode::BAD_GATEWAY, ""), Delivery::Reset),
+        Some(Action::HttpError { status, body }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (Reply::text(status, body), Delivery::Now)
+        }
+        Some(Action::ProtocolError { code, message }) => (
+            kind.protocol_error(core, &call, &code, &message),
+            Delivery::Now,
+        ),
+        Some(Action::CommitThenFail { then }) => {
+            let reply = kind.apply(core, call);
+            let delivery = match then {
+                LostReply::Hang => Delivery::Hang,
+                LostReply::Reset => Delivery::Reset,
+            };
+            (reply, delivery)
+        }
+        // Callback-only actions never match an inbound request (see `FaultPlan::decide`).
+        Some(Action::Duplicate { .. } | Action::Drop) => (kind.apply(core, call), Delivery::Now),
+    };
+    record_inbound(
+        core,
+        instance,
+        key.op,
+        key.order.as_deref(),
+        req,
+        &reply,
+        delivery,
+    );
+    Outcome { reply, delivery }
+}
+
+/// Journal an inbound exchange: what came in, what went out (or that nothing did).
+fn record_inbound(
+    core: &mut Core,
+    instance: &str,
+    op: &str,
+    order: Option<&str>,
+    req: &InboundRequest,
+    reply: &Reply,
+    delivery: Delivery,
+) {
+    let (status, response, message) = match delivery {
+        Delivery::Hang => (
+            None,
+            None,
+            "no reply: held until the client gave up".to_string(),
+        ),
+        Delivery::Reset => (None, None, "no reply: connection closed".to_string()),
+        Delivery::After(d) => (
+            Some(reply.status.as_u16()),
+            Some(reply.body_text()),
+            format!("replied after {d:?}"),
+        ),
+        Delivery::Now => (
+            Some(reply.status.as_u16()),
+            Some(reply.body_text()),
+            "replied".to_string(),
+        ),
+    };
+    let message =
+        if matches!(delivery, Delivery::Hang | Delivery::Reset) && reply.status.is_success() {
+            format!("{message} (the effect was applied)")
+        } else {
+            message
+        };
+    core.record(
+        EntryKind::Inbound,
+        Record {
+            instance: instance.into(),
+            op: op.into(),
+            reference: order.map(str::to_string),
+            status,
+            message,
+            request: Some(String::from_utf8_lossy(&req.body).into_owned()),
+            response,
+        },
+    );
+}

@@ -1,0 +1,151 @@
+//! The world: everything one running sandbank holds, and the ways it changes.
+//!
+//! [`WorldState`] is the whole mutable world — the services kinds share
+//! ([`crate::core::Core`]: clock, timers, seeded generator, ledger, journal, mismatches),
+//! the fault plan, and each channel's and bank's state. It sits behind one `std` mutex in
+//! [`Sandbank`]. Every change is a short synchronous critical section: decide under the
+//! lock, then wait (sleep, send a callback) outside it. No lock is ever held across an
+//! `.await`.
+//!
+//! # Layout
+//! - [`state`] — the world and its actions (customer pays, bank returns, rules and
+//!   mismatches added at run time, statements read from it).
+//! - [`gate`] — the one inbound path: route, decode, decide faults, apply, journal.
+//! - [`driver`] — the task that fires timers in order; clock advances.
+//! - [`notify`] — notifications: prepare under the lock, send outside it, retry.
+//!
+//! Changes go through [`Sandbank::with`], which wakes the driver whenever the earliest
+//! timer moved: a kind that schedules something (a payout settling, a notification) cannot
+//! be left waiting on a driver that computed its sleep before the timer existed.
+
+pub mod driver;
+pub mod gate;
+pub mod notify;
+pub mod state;
+
+pub use driver::{AdvanceReport, MAX_FIRINGS_PER_ADVANCE};
+pub use notify::CALLBACK_TIMEOUT;
+pub use state::{AddError, WorldState};
+
+use crate::clock::{ClockError, Instant};
+use crate::http::{InboundRequest, Outcome};
+use crate::scenario::WorldSpec;
+use driver::DriverCmd;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// One running sandbank: the world behind its lock, and the driver that fires its timers.
+#[derive(Debug)]
+pub struct Sandbank {
+    state: Mutex<WorldState>,
+    driver: mpsc::UnboundedSender<DriverCmd>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl Sandbank {
+    /// Build the world from `spec` and start its driver. Needs a tokio runtime.
+    pub fn start(spec: WorldSpec) -> Arc<Sandbank> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let sb = Arc::new(Sandbank {
+            state: Mutex::new(WorldState::new(Arc::new(spec), 1)),
+            driver: tx,
+            shutdown_tx,
+        });
+        tokio::spawn(driver::drive(Arc::downgrade(&sb), rx, shutdown_rx));
+        sb
+    }
+
+    /// Lock the world, to read it. Change it through [`Sandbank::with`], which also wakes
+    /// the driver when needed. A panic while holding the lock would poison it; the world's
+    /// state is still the last consistent one (every critical section completes its own
+    /// invariants before it can panic), so the poison is cleared rather than propagated.
+    pub fn lock(&self) -> MutexGuard<'_, WorldState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Change the world under its lock, then wake the driver if the earliest timer moved.
+    pub fn with<R>(&self, change: impl FnOnce(&mut WorldState) -> R) -> R {
+        let (result, moved) = {
+            let mut st = self.lock();
+            let before = st.core.timers.next_due();
+            let result = change(&mut st);
+            (result, st.core.timers.next_due() != before)
+        };
+        if moved {
+            self.wake();
+        }
+        result
+    }
+
+    /// Serve a request to the channel or bank mounted at `mount`; `None` when nothing is.
+    /// Routing and applying happen under one lock, so a world replaced meanwhile cannot
+    /// see half a request.
+    pub fn serve(&self, mount: &str, req: &InboundRequest) -> Option<Outcome> {
+        self.with(|st| st.serve(mount, req))
+    }
+
+    /// The current spec.
+    pub fn spec(&self) -> Arc<WorldSpec> {
+        self.lock().spec.clone()
+    }
+
+    /// Replace the world with a fresh one built from `spec` (reset when it is the same spec).
+    pub fn load(&self, spec: Arc<WorldSpec>) {
+        let mut st = self.lock();
+        let generation = st.generation + 1;
+        *st = WorldState::new(spec, generation);
+        drop(st);
+        self.wake();
+    }
+
+    /// Tell the driver something was scheduled.
+    pub fn wake(&self) {
+        let _ = self.driver.send(DriverCmd::Wake);
+    }
+
+    /// Move the clock to `to` (or stay at now when `None`), firing everything due on the way,
+    /// and return once it has all fired.
+    pub async fn advance(&self, to: Option<Instant>) -> Result<AdvanceReport, ClockError> {
+        let (reply, rx) = oneshot::channel();
+        // Either failure means the driver has stopped (shutdown): say so rather than pretend
+        // the clock moved.
+        if self.driver.send(DriverCmd::Advance { to, reply }).is_err() {
+            return Err(ClockError::Stopped);
+        }
+        rx.await.unwrap_or(Err(ClockError::Stopped))
+    }
+
+    /// A receiver that turns true when the server shuts down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+
+    /// Stop the driver and release anything hanging.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown_tx.send(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ClockError;
+
+    #[tokio::test]
+    async fn advancing_a_stopped_world_says_so() {
+        let sb = Sandbank::start(WorldSpec::default_world());
+        assert!(sb.advance(None).await.is_ok());
+        sb.shutdown();
+        // The driver ends on the shutdown signal; it then drops its receiver. Wait for that
+        // (bounded), rather than for a guessed interval.
+        for _ in 0..1000 {
+            if sb.driver.is_closed() {
+                break;
+            }
+            tokio::task::yield_now().await;
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert!(matches!(sb.advance(None).await, Err(ClockError::Stopped)));
+    }
+}
