@@ -78,6 +78,7 @@ pub async fn serve(
     spec: scenario::WorldSpec,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let sb = Sandbank::start(spec);
-    server::run(listener, sb, shutdown).await
+    let running = Running::start(listener, spec)?;
+    shutdown.await;
+    running.stop().await
 }

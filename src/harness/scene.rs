@@ -15,17 +15,6 @@ use crate::world::Sandbank;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// A sandbank running for one scenario.
-#[derive(Debug)]
-pub struct Running {
-    /// The world.
-    pub sb: Arc<Sandbank>,
-    /// Its base URL, `http://127.0.0.1:PORT`.
-    pub url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
 /// One scenario's state.
 #[derive(Debug, cucumber::World)]
 #[world(init = Self::new)]
@@ -34,8 +23,10 @@ pub struct Scene {
     pub cfg: Arc<RunConfig>,
     /// The scenario's name.
     pub name: String,
-    /// The running sandbank, once a world step started it.
-    pub running: Option<Running>,
+    /// The running sandbank, once a world step started it (stopped when dropped).
+    pub running: Option<crate::Running>,
+    /// Its base URL, `http://127.0.0.1:PORT`, once it runs.
+    pub url: String,
     /// The running SUT, if the harness started one.
     pub sut: Option<SutProcess>,
     /// The address chosen for the SUT.
@@ -57,6 +48,7 @@ impl Scene {
             cfg,
             name: String::new(),
             running: None,
+            url: String::new(),
             sut: None,
             sut_addr: String::new(),
             merchants: Vec::new(),
@@ -67,16 +59,15 @@ impl Scene {
 
     /// The running world; a step that needs one before it exists is a feature-file error.
     pub fn sb(&self) -> &Arc<Sandbank> {
-        &self
-            .running
+        self.running
             .as_ref()
             .expect("no sandbank world yet: start the scenario with `Given a sandbank world …`")
-            .sb
+            .sandbank()
     }
 
     /// The base URL of the running sandbank.
     pub fn url(&self) -> &str {
-        self.running.as_ref().map(|r| r.url.as_str()).unwrap_or("")
+        &self.url
     }
 
     /// Start a fresh sandbank on the default world with a manual clock at `start` and the
@@ -90,24 +81,10 @@ impl Scene {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0 for sandbank");
-        let addr = listener
-            .local_addr()
-            .expect("a bound listener has an address");
-        let sb = Sandbank::start(spec);
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server_sb = sb.clone();
-        let task = tokio::spawn(async move {
-            let _ = crate::server::run(listener, server_sb, async {
-                let _ = rx.await;
-            })
-            .await;
-        });
-        self.running = Some(Running {
-            sb,
-            url: format!("http://{addr}"),
-            stop: Some(tx),
-            task: Some(task),
-        });
+        let running =
+            crate::Running::start(listener, spec).expect("a bound listener has an address");
+        self.url = running.url();
+        self.running = Some(running);
     }
 
     /// The built-in template variables.
@@ -246,13 +223,8 @@ impl Scene {
             sut.stop().await;
             let _ = std::fs::remove_file(&sut.log);
         }
-        if let Some(mut r) = self.running.take() {
-            if let Some(tx) = r.stop.take() {
-                let _ = tx.send(());
-            }
-            if let Some(t) = r.task.take() {
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t).await;
-            }
+        if let Some(r) = self.running.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), r.stop()).await;
         }
     }
 }

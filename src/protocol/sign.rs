@@ -1,4 +1,5 @@
-//! The sorted-fields signature of WeChat Pay v2, also used by the payout bank API (docs/protocols.md, "Signatures").
+//! The sorted-fields signature of WeChat Pay v2, also used by the payout bank API
+//! (docs/protocols.md, "A.3 Signatures").
 //!
 //! Take every field except `sign`, drop empty values, sort by name (ASCII), join as
 //! `k=v&…`, append `&key=API_KEY`, then MD5 (default) or HMAC-SHA256 keyed with the API key,

@@ -1,5 +1,5 @@
 //! The Alipay bill (`alipay.data.dataservice.bill.downloadurl.query`, `bill_type=trade`),
-//! per PROTOCOLS.md B.6: a ZIP of two CSVs encoded in GBK.
+//! per docs/protocols.md, "B.6 Bill file": a ZIP of two CSVs encoded in GBK.
 //!
 //! - `{account}_{yyyymmdd}_业务明细.csv`: `#支付宝业务明细查询`, the account, the window, a
 //!   rule line, the 25-column header, one row per trade or refund, the closing rule, the
@@ -8,9 +8,10 @@
 //!   amounts and the refund request number in `退款批次号/请求号`.
 //! - `{account}_{yyyymmdd}_业务明细(汇总).csv`: `#支付宝业务汇总查询`, the same preamble, one
 //!   `合计` row of counts and sums, the closing rule and `#导出时间`. The column set of the
-//!   summary is not in PROTOCOLS.md; it follows the detail's money columns (UNCONFIRMED).
+//!   summary has no public source (docs/protocols.md, B.6); it follows the detail's money
+//!   columns (UNCONFIRMED).
 //!
-//! The account (`#账号`) is the partner id plus `0156` (B.6); a channel merchant id is turned
+//! The account (`#账号`) is the partner id plus `0156` (docs/protocols.md, B.6); a channel merchant id is turned
 //! into a 16-digit partner id `2088…` by zero-padding. `服务费（元）` is negative on trades
 //! (the fee is taken) and positive on refunds (given back) — our reading, UNCONFIRMED.
 //! Lines end with `\r\n` (the files come from a Windows ANSI export). Product names that

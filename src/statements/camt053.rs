@@ -1,5 +1,5 @@
-//! ISO 20022 camt.053 (BankToCustomerStatement), `.001.02` and `.001.08`, per PROTOCOLS.md
-//! E.4. Written with quick-xml, element by element, as a stream.
+//! ISO 20022 camt.053 (BankToCustomerStatement), `.001.02` and `.001.08`, per docs/protocols.md,
+//! "E.4 camt.053 structure". Written with quick-xml, element by element, as a stream.
 //!
 //! One `Stmt` per file: group header, statement id and sequence, the reporting window, the
 //! account (`Id/Othr/Id`: Chinese account numbers are not IBANs), the `OPBD` and `CLBD`
@@ -16,8 +16,9 @@
 //! - `NtryDtls/TxDtls`: `Refs` with `AcctSvcrRef` and `EndToEndId` = the payout's order
 //!   number, the beneficiary under `RltdPties/Cdtr` and `CdtrAcct`, and `RmtInf/Ustrd`.
 //!
-//! Element order follows the XSDs as far as PROTOCOLS.md confirms them (E.4: the ReportEntry2
-//! order of `.02`, `Sts/Cd` in `.08`); `.08` wraps party names in `Pty` (Party40Choice).
+//! Element order follows the XSDs as far as public sources confirm it (docs/protocols.md,
+//! E.4: the ReportEntry2 order of `.02`, `Sts/Cd` in `.08`); `.08` wraps party names in
+//! `Pty` (Party40Choice).
 
 use super::{Entry, EntryKind, EntryStatus, StatementHead, WRITE_BUFFER_BYTES};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};

@@ -1,5 +1,5 @@
-//! SWIFT MT940 (customer statement), per PROTOCOLS.md F, shaped for what the Python
-//! `mt-940` package parses (F.3).
+//! SWIFT MT940 (customer statement), per docs/protocols.md, "F. MT940", shaped for what the
+//! Python `mt-940` package parses ("F.3 What the mt-940 parser needs").
 //!
 //! ```text
 //! :20:STMT260302
@@ -14,7 +14,7 @@
 //!
 //! - Amounts use a comma decimal; balances carry `C`/`D`, the date and the currency.
 //! - Every `:61:` has the transaction type code `NTRF`: without one, `mt-940` merges
-//!   consecutive lines into one transaction (F.3).
+//!   consecutive lines into one transaction (docs/protocols.md, F.3).
 //! - The customer reference (16x) is the payout's order number when it fits 16 characters
 //!   of the SWIFT `x` set; otherwise `NONREF`. The `:86:` always carries the full order
 //!   number as `/EREF/…`. The bank reference after `//` is the bank's own reference, its last

@@ -22,8 +22,8 @@ use std::io::{self, Write};
 /// cut-off (an end-of-day statement run; our choice, there is no public figure).
 pub const BANK_READY_AFTER: Duration = Duration::hours(6);
 
-/// When an Alipay bill of a day is available: 09:00 the next day, as WeChat's (B.4 only says
-/// "T+1"; our choice).
+/// When an Alipay bill of a day is available: 09:00 the next day, as WeChat's (Alipay's docs
+/// only say "T+1", docs/protocols.md, B.4; our choice).
 pub const ALIPAY_READY_AFTER: Duration = Duration::hours(9);
 
 /// A statement file format.

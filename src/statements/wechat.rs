@@ -1,12 +1,13 @@
-//! The WeChat Pay v2 bill (`pay/downloadbill`), per PROTOCOLS.md A.5.
+//! The WeChat Pay v2 bill (`pay/downloadbill`), per docs/protocols.md, "A.5 downloadbill and
+//! the bill format".
 //!
 //! Text, comma-separated; the detail header of the current ALL bill, then one row per trade
 //! or refund with every field prefixed by a backtick, then the summary header and row.
 //! Amounts in yuan with 2 decimals, the fee with 5, the rate as `x.xx%`. Lines end with
-//! `\r\n` (the terminator is unconfirmed in PROTOCOLS.md; CSV readers accept both).
+//! `\r\n` (the terminator is unconfirmed; CSV readers accept both).
 //!
 //! - `bill_type`: `ALL` lists payments and refunds, `SUCCESS` payments only, `REFUND` refunds
-//!   only. Only the ALL header is confirmed (A.5), so all three use it.
+//!   only. Only the ALL header is confirmed (docs/protocols.md, A.5), so all three use it.
 //! - A payment row: 交易状态 `SUCCESS`, 应结订单金额 and 订单金额 the amount, the refund
 //!   columns zero or empty. A refund row: 交易状态 `REFUND`, 应结订单金额 and 订单金额
 //!   `0.00`, 退款金额 and 申请退款金额 the refund, 退款类型 `ORIGINAL`, 退款状态 `SUCCESS`,

@@ -1,5 +1,5 @@
 //! A WeChat Pay API v2 channel (XML over HTTP POST); the facts it follows are in
-//! `docs/protocols.md`, "WeChat Pay v2".
+//! `docs/protocols.md`, "A. WeChat Pay v2".
 //!
 //! Endpoints under the channel's mount: `pay/unifiedorder`, `pay/orderquery`,
 //! `pay/downloadbill`. Requests are verified with the merchant's key (MD5 or HMAC-SHA256);

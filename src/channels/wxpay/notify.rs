@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 /// The notification retry ladder: waits between successive attempts, in seconds
 /// (15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h, 24h4m in all; see
-/// docs/protocols.md, "Notifications").
+/// docs/protocols.md, "A.4 Notifications and the retry ladder").
 pub const RETRY_LADDER_SECS: [i64; 15] = [
     15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
 ];

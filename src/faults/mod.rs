@@ -10,53 +10,21 @@
 //! `commit_then_fail`. Actions on callbacks (operation `notify`): `duplicate`, `delay`,
 //! `drop`. New kinds of fault are new [`Action`] variants; matching does not change.
 
-use crate::clock::{format_duration, parse_duration};
+pub mod rule;
+
+pub use rule::{RawRule, RuleError};
+
+use rule::rule_err;
+
+use crate::clock::format_duration;
 use crate::rng::WorldRng;
 use chrono::Duration;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
-use std::str::FromStr;
+use serde::Serialize;
 
 /// Longest a `hang` holds a request. Clients give up long before (WeChat SDKs default to
 /// a few seconds); the cap only guarantees that nothing hangs forever.
 pub const HANG_MAX_MS: u64 = 300_000;
-
-/// A fault rule as written in a scenario file or POSTed to the control API.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawRule {
-    /// A name for the rule; defaults to `rule-N`.
-    pub id: Option<String>,
-    /// The channel or bank id the rule applies to.
-    pub target: Option<String>,
-    /// Operation name (`pay/unifiedorder`, `pay/orderquery`, `payout.submit`, `notify`, …) or `*`.
-    pub op: Option<String>,
-    /// Order-number pattern; `*` matches any run of characters.
-    pub order: Option<String>,
-    /// Exact amount in major units, e.g. `100.00`.
-    pub amount: Option<String>,
-    /// Fire only on the nth match (1-based).
-    pub nth: Option<u64>,
-    /// Fire at most this many times.
-    pub times: Option<u64>,
-    /// Fire with this probability (0..=1), drawn from the world's seeded generator.
-    pub probability: Option<f64>,
-    /// `delay`, `hang`, `reset`, `http_error`, `protocol_error`, `commit_then_fail`,
-    /// `duplicate` or `drop`.
-    pub action: Option<String>,
-    /// For `delay`: how long (`2s`, `15m`). On callbacks it is world-clock time.
-    pub delay: Option<String>,
-    /// For `commit_then_fail`: how the reply is lost, `hang` (a timeout) or `reset`.
-    pub then: Option<String>,
-    /// For `http_error`: the status.
-    pub status: Option<u16>,
-    /// For `http_error`: the body; for `protocol_error`: the message.
-    pub message: Option<String>,
-    /// For `protocol_error`: the protocol's error code (`SYSTEMERROR`, `SYSTEM_ERROR`, …).
-    pub code: Option<String>,
-    /// For `duplicate`: how many extra copies.
-    pub count: Option<u32>,
-}
 
 /// How a `commit_then_fail` loses its reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -154,142 +122,8 @@ pub struct Rule {
     pub fired: u64,
 }
 
-/// Why a rule is invalid; `field` names the offending field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {problem}")]
-pub struct RuleError {
-    /// The field, e.g. `action` or `delay`.
-    pub field: String,
-    /// What is wrong with it.
-    pub problem: String,
-}
-
-fn rule_err(field: &str, problem: impl Into<String>) -> RuleError {
-    RuleError {
-        field: field.to_string(),
-        problem: problem.into(),
-    }
-}
-
 /// The operation name callbacks are matched under.
 pub const CALLBACK_OP: &str = "notify";
-
-impl RawRule {
-    /// Validate into a [`Rule`]; `default_id` names it if the rule has no id.
-    pub fn validate(&self, default_id: &str) -> Result<Rule, RuleError> {
-        let target = self
-            .target
-            .clone()
-            .ok_or_else(|| rule_err("target", "missing (a channel or bank id)"))?;
-        let op = self.op.clone().filter(|o| o != "*");
-        let need = |field: &str, v: &Option<String>| {
-            v.clone().ok_or_else(|| {
-                rule_err(
-                    field,
-                    format!(
-                        "required by action `{}`",
-                        self.action.as_deref().unwrap_or("")
-                    ),
-                )
-            })
-        };
-        let action_name = self.action.as_deref().ok_or_else(|| {
-            rule_err("action", "missing (one of delay, hang, reset, http_error, protocol_error, commit_then_fail, duplicate, drop)")
-        })?;
-        let action = match action_name {
-            "delay" => {
-                let d = parse_duration(&need("delay", &self.delay)?).map_err(|e| rule_err("delay", e.to_string()))?;
-                Action::Delay { delay_ms: d.num_milliseconds() }
-            }
-            "hang" => Action::Hang,
-            "reset" => Action::Reset,
-            "http_error" => {
-                let status = self.status.ok_or_else(|| rule_err("status", "required by action `http_error`"))?;
-                if !(400..=599).contains(&status) {
-                    return Err(rule_err("status", format!("{status} is not an HTTP error status (400–599)")));
-                }
-                Action::HttpError { status, body: self.message.clone().unwrap_or_default() }
-            }
-            "protocol_error" => Action::ProtocolError {
-                code: need("code", &self.code)?,
-                message: self.message.clone().unwrap_or_default(),
-            },
-            "commit_then_fail" => {
-                let then = match self.then.as_deref().unwrap_or("hang") {
-                    "hang" | "timeout" => LostReply::Hang,
-                    "reset" => LostReply::Reset,
-                    other => return Err(rule_err("then", format!("`{other}` is not one of hang, reset"))),
-                };
-                Action::CommitThenFail { then }
-            }
-            "duplicate" => {
-                let count = self.count.unwrap_or(1);
-                if count == 0 || count > 100 {
-                    return Err(rule_err("count", "must be between 1 and 100"));
-                }
-                Action::Duplicate { count }
-            }
-            "drop" => Action::Drop,
-            other => {
-                return Err(rule_err(
-                    "action",
-                    format!("`{other}` is not one of delay, hang, reset, http_error, protocol_error, commit_then_fail, duplicate, drop"),
-                ))
-            }
-        };
-        match op.as_deref() {
-            Some(CALLBACK_OP) if action.inbound_only() => {
-                return Err(rule_err(
-                    "action",
-                    format!(
-                    "`{action_name}` applies to inbound requests, not to callbacks (op `notify`)"
-                ),
-                ))
-            }
-            Some(o) if o != CALLBACK_OP && action.callback_only() => {
-                return Err(rule_err(
-                    "action",
-                    format!("`{action_name}` applies to callbacks (op `notify`), not to `{o}`"),
-                ))
-            }
-            _ => {}
-        }
-        let amount = match &self.amount {
-            Some(a) => Some(
-                Decimal::from_str(a.trim())
-                    .map_err(|_| rule_err("amount", format!("`{a}` is not a decimal amount")))?,
-            ),
-            None => None,
-        };
-        if self.nth == Some(0) {
-            return Err(rule_err("nth", "counts from 1"));
-        }
-        let probability_ppm = match self.probability {
-            Some(p) if !(0.0..=1.0).contains(&p) || p.is_nan() => {
-                return Err(rule_err(
-                    "probability",
-                    format!("{p} is not between 0 and 1"),
-                ))
-            }
-            // Converted once, here, to integer parts per million: all draws are integer.
-            Some(p) => Some((p * 1_000_000.0).round() as u32),
-            None => None,
-        };
-        Ok(Rule {
-            id: self.id.clone().unwrap_or_else(|| default_id.to_string()),
-            target,
-            op,
-            order: self.order.clone(),
-            amount,
-            nth: self.nth,
-            times: self.times,
-            probability_ppm,
-            action,
-            matched: 0,
-            fired: 0,
-        })
-    }
-}
 
 /// What a request or callback is, for matching.
 #[derive(Debug, Clone, Copy)]
