@@ -2,7 +2,7 @@
 //! control API — and their validation into a [`Mismatch`], each problem naming its field.
 
 use super::{bad, EntryStatus, Mismatch, MismatchError, MismatchKind, Target, KINDS};
-use crate::clock::{day_window, parse_duration, parse_instant, SHANGHAI};
+use crate::clock::{day_window, parse_duration, parse_instant, Instant, SHANGHAI};
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -73,131 +73,13 @@ impl RawMismatch {
             .ok_or_else(|| bad("day", "missing (YYYY-MM-DD)"))?;
         let day = NaiveDate::parse_from_str(day_text, "%Y-%m-%d")
             .map_err(|_| bad("day", format!("`{day_text}` is not a date (YYYY-MM-DD)")))?;
-        let only = |field: &str, present: bool, kinds: &[MismatchKind], which: &str| {
-            if present && !kinds.contains(&kind) {
-                Err(bad(
-                    field,
-                    format!("applies to {which} mismatches only, not `{kind_text}`"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        use MismatchKind as K;
-        only(
-            "delta",
-            self.delta.is_some(),
-            &[K::Amount, K::Fee, K::Summary],
-            "amount, fee and summary",
-        )?;
-        only("amount", self.amount.is_some(), &[K::Phantom], "phantom")?;
-        only("at", self.at.is_some(), &[K::Phantom], "phantom")?;
-        only("status", self.status.is_some(), &[K::Status], "status")?;
-        only("delay", self.delay.is_some(), &[K::Late], "late")?;
-        only(
-            "keep_bytes",
-            self.keep_bytes.is_some(),
-            &[K::Truncated],
-            "truncated",
-        )?;
-        only(
-            "nth",
-            self.nth.is_some(),
-            &[
-                K::Missing,
-                K::Amount,
-                K::Status,
-                K::Fee,
-                K::NextDay,
-                K::PreviousDay,
-                K::Duplicate,
-            ],
-            "entry",
-        )?;
-        only(
-            "reference",
-            self.reference.is_some(),
-            &[
-                K::Missing,
-                K::Amount,
-                K::Status,
-                K::Fee,
-                K::NextDay,
-                K::PreviousDay,
-                K::Duplicate,
-                K::Phantom,
-            ],
-            "entry and phantom",
-        )?;
-        let target = if kind.targets_entry() {
-            match (&self.reference, self.nth) {
-                (Some(_), Some(_)) => {
-                    return Err(bad("nth", "give `reference` or `nth`, not both"))
-                }
-                (Some(r), None) => Some(Target::Reference(r.clone())),
-                (None, n) => Some(Target::Nth(n.unwrap_or(0))),
-            }
-        } else {
-            None
-        };
-        let decimal = |field: &str, v: &Option<String>| -> Result<Option<Decimal>, MismatchError> {
-            v.as_deref()
-                .map(|t| {
-                    let d = Decimal::from_str(t.trim())
-                        .map_err(|_| bad(field, format!("`{t}` is not a decimal amount")))?;
-                    if d.normalize().scale() > 2 {
-                        return Err(bad(field, format!("`{t}` has more than 2 decimals")));
-                    }
-                    Ok(d)
-                })
-                .transpose()
-        };
-        let delta = decimal("delta", &self.delta)?;
-        if delta.is_some_and(|d| d.is_zero()) {
-            return Err(bad("delta", "a zero delta changes nothing"));
-        }
-        let amount = decimal("amount", &self.amount)?;
-        if amount.is_some_and(|a| a <= Decimal::ZERO) {
-            return Err(bad("amount", "a phantom's amount must be positive"));
-        }
-        let at = match &self.at {
-            Some(t) => Some(parse_instant(t, SHANGHAI).ok_or_else(|| {
-                bad(
-                    "at",
-                    format!("`{t}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)"),
-                )
-            })?),
-            None => None,
-        };
-        if let Some(t) = at {
-            if !day_window(day).contains(t) {
-                return Err(bad(
-                    "at",
-                    format!("{} is not on {day} (Beijing time)", t.to_rfc3339()),
-                ));
-            }
-        }
-        let status = match self.status.as_deref() {
-            Some(s) => match EntryStatus::parse(s) {
-                Some(EntryStatus::Booked) | None => {
-                    return Err(bad(
-                        "status",
-                        format!("`{s}` is not one of pending, failed"),
-                    ))
-                }
-                Some(x) => Some(x),
-            },
-            None => None,
-        };
-        let delay = match self.delay.as_deref() {
-            Some(d) => match parse_duration(d) {
-                Ok(d) if d > Duration::zero() => Some(d),
-                Ok(_) => return Err(bad("delay", "must be positive")),
-                Err(e) => return Err(bad("delay", e.to_string())),
-            },
-            None => None,
-        };
-        let phantom_reference = (kind == K::Phantom).then(|| {
+        self.fields_fit(kind, kind_text)?;
+        let target = self.target(kind)?;
+        let (delta, amount) = (self.decimal("delta")?, self.decimal("amount")?);
+        let at = self.at(day)?;
+        let status = self.status()?;
+        let delay = self.delay()?;
+        let phantom_reference = (kind == MismatchKind::Phantom).then(|| {
             self.reference
                 .clone()
                 .unwrap_or_else(|| phantom_reference(&id))
@@ -217,6 +99,138 @@ impl RawMismatch {
             delay,
             keep_bytes: self.keep_bytes,
         })
+    }
+
+    /// Refuse a field given for a kind it does not apply to.
+    fn fields_fit(&self, kind: MismatchKind, kind_text: &str) -> Result<(), MismatchError> {
+        use MismatchKind as K;
+        const ENTRY: [MismatchKind; 7] = [
+            K::Missing,
+            K::Amount,
+            K::Status,
+            K::Fee,
+            K::NextDay,
+            K::PreviousDay,
+            K::Duplicate,
+        ];
+        let only = |field: &str, present: bool, kinds: &[MismatchKind], which: &str| {
+            if present && !kinds.contains(&kind) {
+                Err(bad(
+                    field,
+                    format!("applies to {which} mismatches only, not `{kind_text}`"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let entry_or_phantom: Vec<MismatchKind> =
+            ENTRY.iter().copied().chain([K::Phantom]).collect();
+        only(
+            "delta",
+            self.delta.is_some(),
+            &[K::Amount, K::Fee, K::Summary],
+            "amount, fee and summary",
+        )?;
+        only("amount", self.amount.is_some(), &[K::Phantom], "phantom")?;
+        only("at", self.at.is_some(), &[K::Phantom], "phantom")?;
+        only("status", self.status.is_some(), &[K::Status], "status")?;
+        only("delay", self.delay.is_some(), &[K::Late], "late")?;
+        only(
+            "keep_bytes",
+            self.keep_bytes.is_some(),
+            &[K::Truncated],
+            "truncated",
+        )?;
+        only("nth", self.nth.is_some(), &ENTRY, "entry")?;
+        only(
+            "reference",
+            self.reference.is_some(),
+            &entry_or_phantom,
+            "entry and phantom",
+        )
+    }
+
+    /// Which entry an entry mismatch touches: by reference, or by position (first by default).
+    fn target(&self, kind: MismatchKind) -> Result<Option<Target>, MismatchError> {
+        if !kind.targets_entry() {
+            return Ok(None);
+        }
+        match (&self.reference, self.nth) {
+            (Some(_), Some(_)) => Err(bad("nth", "give `reference` or `nth`, not both")),
+            (Some(r), None) => Ok(Some(Target::Reference(r.clone()))),
+            (None, n) => Ok(Some(Target::Nth(n.unwrap_or(0)))),
+        }
+    }
+
+    /// `delta` or `amount`: a decimal with at most 2 places; a delta is not zero, an amount
+    /// is positive.
+    fn decimal(&self, field: &str) -> Result<Option<Decimal>, MismatchError> {
+        let text = if field == "delta" {
+            &self.delta
+        } else {
+            &self.amount
+        };
+        let Some(t) = text.as_deref() else {
+            return Ok(None);
+        };
+        let d = Decimal::from_str(t.trim())
+            .map_err(|_| bad(field, format!("`{t}` is not a decimal amount")))?;
+        if d.normalize().scale() > 2 {
+            return Err(bad(field, format!("`{t}` has more than 2 decimals")));
+        }
+        if field == "delta" && d.is_zero() {
+            return Err(bad("delta", "a zero delta changes nothing"));
+        }
+        if field == "amount" && d <= Decimal::ZERO {
+            return Err(bad("amount", "a phantom's amount must be positive"));
+        }
+        Ok(Some(d))
+    }
+
+    /// A phantom's booking time, which must fall on its day.
+    fn at(&self, day: NaiveDate) -> Result<Option<Instant>, MismatchError> {
+        let Some(t) = &self.at else {
+            return Ok(None);
+        };
+        let at = parse_instant(t, SHANGHAI).ok_or_else(|| {
+            bad(
+                "at",
+                format!("`{t}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)"),
+            )
+        })?;
+        if !day_window(day).contains(at) {
+            return Err(bad(
+                "at",
+                format!("{} is not on {day} (Beijing time)", at.to_rfc3339()),
+            ));
+        }
+        Ok(Some(at))
+    }
+
+    /// The status a `status` mismatch shows: anything but the truth's `booked`.
+    fn status(&self) -> Result<Option<EntryStatus>, MismatchError> {
+        match self.status.as_deref() {
+            None => Ok(None),
+            Some(s) => match EntryStatus::parse(s) {
+                Some(EntryStatus::Booked) | None => Err(bad(
+                    "status",
+                    format!("`{s}` is not one of pending, failed"),
+                )),
+                Some(x) => Ok(Some(x)),
+            },
+        }
+    }
+
+    /// How much later a `late` statement comes: a positive duration.
+    fn delay(&self) -> Result<Option<Duration>, MismatchError> {
+        match self.delay.as_deref() {
+            None => Ok(None),
+            Some(d) => match parse_duration(d) {
+                Ok(d) if d > Duration::zero() => Ok(Some(d)),
+                Ok(_) => Err(bad("delay", "must be positive")),
+                Err(e) => Err(bad("delay", e.to_string())),
+            },
+        }
     }
 }
 
@@ -246,45 +260,70 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        let e = RawMismatch {
-            delta: Some("1".into()),
-            ..raw("missing")
+        // (what is wrong, the raw mismatch, the field the error must name)
+        let cases = [
+            (
+                "a delta on a missing entry",
+                RawMismatch {
+                    delta: Some("1".into()),
+                    ..raw("missing")
+                },
+                "delta",
+            ),
+            ("an unknown kind", raw("vanish"), "kind"),
+            (
+                "a day that is not ISO",
+                RawMismatch {
+                    day: Some("02/03/2026".into()),
+                    ..raw("late")
+                },
+                "day",
+            ),
+            (
+                "both a reference and a position",
+                RawMismatch {
+                    reference: Some("A".into()),
+                    nth: Some(1),
+                    ..raw("amount")
+                },
+                "nth",
+            ),
+            (
+                "a status the truth already has",
+                RawMismatch {
+                    status: Some("booked".into()),
+                    ..raw("status")
+                },
+                "status",
+            ),
+            (
+                "a phantom booked on another day",
+                RawMismatch {
+                    at: Some("2026-03-03 10:00".into()),
+                    ..raw("phantom")
+                },
+                "at",
+            ),
+            (
+                "a negative amount",
+                RawMismatch {
+                    amount: Some("-1.00".into()),
+                    ..raw("phantom")
+                },
+                "amount",
+            ),
+        ];
+        for (what, raw, field) in cases {
+            let e = raw
+                .validate("m")
+                .expect_err(&format!("{what} must be refused"));
+            assert_eq!(e.field, field, "{what}: {e}");
         }
-        .validate("m")
-        .unwrap_err();
-        assert_eq!(e.field, "delta");
         let e = raw("vanish").validate("m").unwrap_err();
-        assert_eq!(e.field, "kind");
-        assert!(e.problem.contains("missing, phantom"), "{e}");
-        let e = RawMismatch {
-            day: Some("02/03/2026".into()),
-            ..raw("late")
-        }
-        .validate("m")
-        .unwrap_err();
-        assert_eq!(e.field, "day");
-        let e = RawMismatch {
-            reference: Some("A".into()),
-            nth: Some(1),
-            ..raw("amount")
-        }
-        .validate("m")
-        .unwrap_err();
-        assert_eq!(e.field, "nth");
-        let e = RawMismatch {
-            status: Some("booked".into()),
-            ..raw("status")
-        }
-        .validate("m")
-        .unwrap_err();
-        assert_eq!(e.field, "status");
-        let e = RawMismatch {
-            at: Some("2026-03-03 10:00".into()),
-            ..raw("phantom")
-        }
-        .validate("m")
-        .unwrap_err();
-        assert_eq!(e.field, "at");
+        assert!(
+            e.problem.contains("missing, phantom"),
+            "lists the kinds: {e}"
+        );
     }
 
     #[test]
