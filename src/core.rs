@@ -47,7 +47,7 @@ impl NotificationKind {
     pub fn op(self) -> &'static str {
         match self {
             NotificationKind::Payment => crate::faults::CALLBACK_OP,
-            NotificationKind::Refund => "refund.notify",
+            NotificationKind::Refund => crate::faults::REFUND_CALLBACK_OP,
         }
     }
 }

@@ -12,7 +12,7 @@
 
 pub mod rule;
 
-pub use rule::{RawRule, RuleError};
+pub use rule::{is_callback_op, RawRule, RuleError};
 
 use rule::rule_err;
 
@@ -122,8 +122,11 @@ pub struct Rule {
     pub fired: u64,
 }
 
-/// The operation name callbacks are matched under.
+/// The operation name payment notifications are matched under.
 pub const CALLBACK_OP: &str = "notify";
+
+/// The operation name refund notifications are matched under.
+pub const REFUND_CALLBACK_OP: &str = "refund.notify";
 
 /// What a request or callback is, for matching.
 #[derive(Debug, Clone, Copy)]

@@ -1,7 +1,7 @@
 //! Fault rules as written — in a scenario file or POSTed to the control API — and their
 //! validation into a [`Rule`], each problem naming its field.
 
-use super::{Action, LostReply, Rule, CALLBACK_OP};
+use super::{Action, LostReply, Rule, CALLBACK_OP, REFUND_CALLBACK_OP};
 use crate::clock::parse_duration;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -61,6 +61,10 @@ pub(super) fn rule_err(field: &str, problem: impl Into<String>) -> RuleError {
     }
 }
 
+/// Every action, as rules spell them.
+const ACTIONS: &str =
+    "delay, hang, reset, http_error, protocol_error, commit_then_fail, duplicate, drop";
+
 impl RawRule {
     /// Validate into a [`Rule`]; `default_id` names it if the rule has no id.
     pub fn validate(&self, default_id: &str) -> Result<Rule, RuleError> {
@@ -69,74 +73,23 @@ impl RawRule {
             .clone()
             .ok_or_else(|| rule_err("target", "missing (a channel or bank id)"))?;
         let op = self.op.clone().filter(|o| o != "*");
-        let need = |field: &str, v: &Option<String>| {
-            v.clone().ok_or_else(|| {
-                rule_err(
-                    field,
-                    format!(
-                        "required by action `{}`",
-                        self.action.as_deref().unwrap_or("")
-                    ),
-                )
-            })
-        };
-        let action_name = self.action.as_deref().ok_or_else(|| {
-            rule_err("action", "missing (one of delay, hang, reset, http_error, protocol_error, commit_then_fail, duplicate, drop)")
-        })?;
-        let action = match action_name {
-            "delay" => {
-                let d = parse_duration(&need("delay", &self.delay)?).map_err(|e| rule_err("delay", e.to_string()))?;
-                Action::Delay { delay_ms: d.num_milliseconds() }
-            }
-            "hang" => Action::Hang,
-            "reset" => Action::Reset,
-            "http_error" => {
-                let status = self.status.ok_or_else(|| rule_err("status", "required by action `http_error`"))?;
-                if !(400..=599).contains(&status) {
-                    return Err(rule_err("status", format!("{status} is not an HTTP error status (400–599)")));
-                }
-                Action::HttpError { status, body: self.message.clone().unwrap_or_default() }
-            }
-            "protocol_error" => Action::ProtocolError {
-                code: need("code", &self.code)?,
-                message: self.message.clone().unwrap_or_default(),
-            },
-            "commit_then_fail" => {
-                let then = match self.then.as_deref().unwrap_or("hang") {
-                    "hang" | "timeout" => LostReply::Hang,
-                    "reset" => LostReply::Reset,
-                    other => return Err(rule_err("then", format!("`{other}` is not one of hang, reset"))),
-                };
-                Action::CommitThenFail { then }
-            }
-            "duplicate" => {
-                let count = self.count.unwrap_or(1);
-                if count == 0 || count > 100 {
-                    return Err(rule_err("count", "must be between 1 and 100"));
-                }
-                Action::Duplicate { count }
-            }
-            "drop" => Action::Drop,
-            other => {
-                return Err(rule_err(
-                    "action",
-                    format!("`{other}` is not one of delay, hang, reset, http_error, protocol_error, commit_then_fail, duplicate, drop"),
-                ))
-            }
-        };
+        let action = self.action()?;
+        let action_name = self.action.as_deref().unwrap_or("");
         match op.as_deref() {
-            Some(CALLBACK_OP) if action.inbound_only() => {
+            Some(o) if is_callback_op(o) && action.inbound_only() => {
                 return Err(rule_err(
                     "action",
                     format!(
-                    "`{action_name}` applies to inbound requests, not to callbacks (op `notify`)"
-                ),
+                        "`{action_name}` applies to inbound requests, not to callbacks (op `{o}`)"
+                    ),
                 ))
             }
-            Some(o) if o != CALLBACK_OP && action.callback_only() => {
+            Some(o) if !is_callback_op(o) && action.callback_only() => {
                 return Err(rule_err(
                     "action",
-                    format!("`{action_name}` applies to callbacks (op `notify`), not to `{o}`"),
+                    format!(
+                        "`{action_name}` applies to callbacks (op `{CALLBACK_OP}`), not to `{o}`"
+                    ),
                 ))
             }
             _ => {}
@@ -151,17 +104,6 @@ impl RawRule {
         if self.nth == Some(0) {
             return Err(rule_err("nth", "counts from 1"));
         }
-        let probability_ppm = match self.probability {
-            Some(p) if !(0.0..=1.0).contains(&p) || p.is_nan() => {
-                return Err(rule_err(
-                    "probability",
-                    format!("{p} is not between 0 and 1"),
-                ))
-            }
-            // Converted once, here, to integer parts per million: all draws are integer.
-            Some(p) => Some((p * 1_000_000.0).round() as u32),
-            None => None,
-        };
         Ok(Rule {
             id: self.id.clone().unwrap_or_else(|| default_id.to_string()),
             target,
@@ -170,10 +112,98 @@ impl RawRule {
             amount,
             nth: self.nth,
             times: self.times,
-            probability_ppm,
+            probability_ppm: self.probability_ppm()?,
             action,
             matched: 0,
             fired: 0,
         })
     }
+
+    /// The action and the fields it needs.
+    fn action(&self) -> Result<Action, RuleError> {
+        let name = self
+            .action
+            .as_deref()
+            .ok_or_else(|| rule_err("action", format!("missing (one of {ACTIONS})")))?;
+        let need = |field: &str, v: &Option<String>| {
+            v.clone()
+                .ok_or_else(|| rule_err(field, format!("required by action `{name}`")))
+        };
+        Ok(match name {
+            "delay" => {
+                let d = parse_duration(&need("delay", &self.delay)?)
+                    .map_err(|e| rule_err("delay", e.to_string()))?;
+                Action::Delay {
+                    delay_ms: d.num_milliseconds(),
+                }
+            }
+            "hang" => Action::Hang,
+            "reset" => Action::Reset,
+            "http_error" => {
+                let status = self
+                    .status
+                    .ok_or_else(|| rule_err("status", "required by action `http_error`"))?;
+                if !(400..=599).contains(&status) {
+                    return Err(rule_err(
+                        "status",
+                        format!("{status} is not an HTTP error status (400–599)"),
+                    ));
+                }
+                Action::HttpError {
+                    status,
+                    body: self.message.clone().unwrap_or_default(),
+                }
+            }
+            "protocol_error" => Action::ProtocolError {
+                code: need("code", &self.code)?,
+                message: self.message.clone().unwrap_or_default(),
+            },
+            "commit_then_fail" => {
+                let then = match self.then.as_deref().unwrap_or("hang") {
+                    "hang" | "timeout" => LostReply::Hang,
+                    "reset" => LostReply::Reset,
+                    other => {
+                        return Err(rule_err(
+                            "then",
+                            format!("`{other}` is not one of hang, reset"),
+                        ))
+                    }
+                };
+                Action::CommitThenFail { then }
+            }
+            "duplicate" => {
+                let count = self.count.unwrap_or(1);
+                if count == 0 || count > 100 {
+                    return Err(rule_err("count", "must be between 1 and 100"));
+                }
+                Action::Duplicate { count }
+            }
+            "drop" => Action::Drop,
+            other => {
+                return Err(rule_err(
+                    "action",
+                    format!("`{other}` is not one of {ACTIONS}"),
+                ))
+            }
+        })
+    }
+
+    /// The probability as integer parts per million, converted once, here: every draw is
+    /// an integer comparison.
+    fn probability_ppm(&self) -> Result<Option<u32>, RuleError> {
+        match self.probability {
+            Some(p) if !(0.0..=1.0).contains(&p) || p.is_nan() => Err(rule_err(
+                "probability",
+                format!("{p} is not between 0 and 1"),
+            )),
+            Some(p) => Ok(Some((p * 1_000_000.0).round() as u32)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// True for the operations callbacks are matched under: payment notifications (`notify`)
+/// and refund notifications (`refund.notify`).
+pub fn is_callback_op(op: &str) -> bool {
+    op == CALLBACK_OP || op == REFUND_CALLBACK_OP
 }
