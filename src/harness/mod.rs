@@ -2,7 +2,9 @@
 //! under test (SUT) through sandbank's misbehaving world and check, from sandbank's own
 //! ledger, that it never double-pays and always reconciles.
 //!
-//! - [`adapter`] — how to start and talk to the SUT (hooks: HTTP or shell, templated).
+//! - [`adapter`] — the adapter file: its config, the template language, the hooks (HTTP or
+//!   shell) that talk to the SUT.
+//! - [`sut_process`] — the SUT as a child process: spawn, readiness, logs, process-group kill.
 //! - [`scene`] — the cucumber `World`: one fresh sandbank (in-process, free port) and one
 //!   fresh SUT per scenario; failure messages with seed, amounts and journal lines.
 //! - [`steps`] — step definitions, one file per domain concept.
@@ -14,6 +16,7 @@ pub mod adapter;
 pub mod checks;
 pub mod scene;
 pub mod steps;
+pub mod sut_process;
 
 use cucumber::{writer, World as _, WriterExt as _};
 use futures::FutureExt as _;
