@@ -7,6 +7,9 @@
 //! (`hooks.create_order.body`), not a step half-way through a run. Each section of the file
 //! has its own validator, run in file order, so the first problem reported is the first one
 //! a reader meets.
+//!
+//! The file runs past 450 lines because a quarter of it is its own tests (one per kind of
+//! mistake an adapter author makes); the code itself is one job.
 
 use super::template::{check_template, is_ident, BUILTIN_VARS};
 use crate::clock::parse_duration;
