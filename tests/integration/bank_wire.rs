@@ -2,9 +2,7 @@
 //! 127.0.0.1, its idempotency behaviours, and every inbound fault action, each judged from
 //! the ledger (what really happened) as well as from what the client saw.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use hyper::StatusCode;
 use sandbank::http::ClientError;
 use serde_json::{json, Value};
@@ -74,68 +72,76 @@ async fn a_payout_is_processing_then_succeeds_after_settle_after() {
     assert_eq!(q["retCode"], "ORDER_NOT_EXIST", "{q}");
 }
 
-#[tokio::test]
-async fn replay_returns_the_first_result_and_pays_once() {
-    let w = start_with(WorldOpts {
-        on_duplicate: "replay",
-        ..Default::default()
-    })
-    .await;
-    let body = bank_request(payout_fields("DUP-REPLAY-1", 10000, PAYEE), BANK_KEY);
-    let first = w
-        .bank_raw("agentpay/apply", body.clone(), REQUEST_TIMEOUT)
-        .await
-        .unwrap();
-    w.advance("1m").await;
-    let again = w
-        .bank_raw("agentpay/apply", body, REQUEST_TIMEOUT)
-        .await
-        .unwrap();
-    assert_eq!(
-        first.body, again.body,
-        "the very first reply, byte for byte"
-    );
-    assert_eq!(json_of(&again)["status"], "PROCESSING");
-    assert_eq!(w.balance(&payee(PAYEE)).await, "100.00");
-    assert_eq!(payouts(&w).await.len(), 1);
+/// How a bank answers a second submission under an order number it has seen.
+#[derive(Debug, Clone, Copy)]
+enum Second {
+    /// The very first reply, byte for byte; paid once.
+    Replayed,
+    /// Refused with this code; paid once.
+    Refused(&'static str),
+    /// A second, distinct payout; paid twice.
+    PaidTwice,
 }
 
 #[tokio::test]
-async fn reject_refuses_a_repeated_order_number() {
-    let w = start_with(WorldOpts {
-        on_duplicate: "reject",
-        ..Default::default()
-    })
-    .await;
-    assert_eq!(w.payout("DUP-REJECT-1", 10000, PAYEE).await["retCode"], "0");
-    let again = w.payout("DUP-REJECT-1", 10000, PAYEE).await;
-    assert_eq!(again["retCode"], "DUPLICATE_ORDER", "{again}");
-    assert_eq!(w.balance(&payee(PAYEE)).await, "100.00");
-    assert_eq!(payouts(&w).await.len(), 1);
-}
-
-#[tokio::test]
-async fn pay_again_pays_a_repeated_order_number_twice() {
-    let w = start_with(WorldOpts {
-        on_duplicate: "pay_again",
-        ..Default::default()
-    })
-    .await;
-    let first = w.payout("DUP-AGAIN-1", 10000, PAYEE).await;
-    let again = w.payout("DUP-AGAIN-1", 10000, PAYEE).await;
-    assert_eq!(again["retCode"], "0", "{again}");
-    assert_eq!(again["status"], "PROCESSING");
-    assert_ne!(
-        first["agentpayOrderId"], again["agentpayOrderId"],
-        "a second, distinct payout"
-    );
-    assert_eq!(
-        w.balance(&payee(PAYEE)).await,
-        "200.00",
-        "the payee was paid twice"
-    );
-    assert_eq!(w.balance(&reserve()).await, "999800.00");
-    assert_eq!(payouts(&w).await.len(), 2);
+async fn a_repeated_order_number_is_answered_as_on_duplicate_says() {
+    // (on_duplicate, the second answer, payee's balance, reserve's balance, payouts)
+    let cases = [
+        ("replay", Second::Replayed, "100.00", "999900.00", 1),
+        (
+            "reject",
+            Second::Refused("DUPLICATE_ORDER"),
+            "100.00",
+            "999900.00",
+            1,
+        ),
+        ("pay_again", Second::PaidTwice, "200.00", "999800.00", 2),
+    ];
+    for (on_duplicate, answer, paid, reserved, count) in cases {
+        let case = format!("on_duplicate = {on_duplicate}");
+        let w = start_with(WorldOpts {
+            on_duplicate,
+            ..Default::default()
+        })
+        .await;
+        // The very same signed request twice, the first payout settled in between.
+        let body = bank_request(payout_fields("DUP-1", 10000, PAYEE), BANK_KEY);
+        let first = w
+            .bank_raw("agentpay/apply", body.clone(), REQUEST_TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(json_of(&first)["retCode"], "0", "{case}: {}", first.text());
+        w.advance("1m").await;
+        let again = w
+            .bank_raw("agentpay/apply", body, REQUEST_TIMEOUT)
+            .await
+            .unwrap();
+        let (first_v, again_v) = (json_of(&first), json_of(&again));
+        match answer {
+            Second::Replayed => {
+                assert_eq!(
+                    first.body, again.body,
+                    "{case}: the very first reply, byte for byte"
+                );
+                assert_eq!(again_v["status"], "PROCESSING", "{case}");
+            }
+            Second::Refused(code) => assert_eq!(again_v["retCode"], code, "{case}: {again_v}"),
+            Second::PaidTwice => {
+                assert_eq!(
+                    (again_v["retCode"].as_str(), again_v["status"].as_str()),
+                    (Some("0"), Some("PROCESSING")),
+                    "{case}: {again_v}"
+                );
+                assert_ne!(
+                    first_v["agentpayOrderId"], again_v["agentpayOrderId"],
+                    "{case}: a second, distinct payout"
+                );
+            }
+        }
+        assert_eq!(w.balance(&payee(PAYEE)).await, paid, "{case}: the payee");
+        assert_eq!(w.balance(&reserve()).await, reserved, "{case}: the reserve");
+        assert_eq!(payouts(&w).await.len(), count, "{case}: payouts");
+    }
 }
 
 #[tokio::test]
@@ -240,101 +246,140 @@ async fn bad_requests_get_error_codes_and_move_no_money() {
 
 // ---------------------------------------------------------------- inbound faults
 
-#[tokio::test]
-async fn commit_then_fail_with_hang_times_the_client_out_but_pays() {
-    let w = start().await;
-    w.add_fault(json!({"target": "bank", "op": "payout.submit", "action": "commit_then_fail", "then": "hang"})).await;
-    let t = Instant::now();
-    let r = submit_raw(&w, "CTF-HANG-1", 10000).await;
-    assert!(matches!(r, Err(ClientError::Timeout(_))), "{r:?}");
-    assert!(t.elapsed() >= SHORT_TIMEOUT);
-    // The client does not know; the ledger does.
-    assert_eq!(w.balance(&payee(PAYEE)).await, "100.00");
-    assert_eq!(w.payout_query("CTF-HANG-1").await["status"], "PROCESSING");
-    let log = w.journal("kind=inbound&reference=CTF-HANG-1").await;
-    assert!(
-        log[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("the effect was applied"),
-        "{log:#?}"
-    );
-    assert!(
-        log[0].get("status").is_none(),
-        "no reply went out: {log:#?}"
-    );
+/// What a client sees of a submission.
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    /// No reply before its timeout.
+    Timeout,
+    /// The connection closed without a reply: the client cannot know what happened.
+    Closed,
+    /// This HTTP status and body (from the fault rule, not the bank).
+    Http(StatusCode, &'static str),
+    /// A 200 reply with the bank's own error code and a message.
+    RetCode(&'static str),
 }
 
-#[tokio::test]
-async fn commit_then_fail_with_reset_closes_the_connection_but_pays() {
-    let w = start().await;
-    w.add_fault(json!({"target": "bank", "op": "payout.submit", "action": "commit_then_fail", "then": "reset"})).await;
-    let r = submit_raw(&w, "CTF-RESET-1", 10000).await;
-    match &r {
-        Err(e @ ClientError::Io(_)) => assert!(e.outcome_unknown(), "{e}"),
-        other => panic!("expected the connection to close without a reply, got {other:?}"),
+/// Check that `r` is what a client should see, naming `case` when it is not.
+fn assert_seen(
+    case: &str,
+    r: &Result<sandbank::http::ClientResponse, ClientError>,
+    took: Duration,
+    want: Seen,
+) {
+    match (want, r) {
+        (Seen::Timeout, Err(ClientError::Timeout(_))) => assert!(
+            took >= SHORT_TIMEOUT,
+            "{case}: timed out after only {took:?}"
+        ),
+        (Seen::Closed, Err(e @ ClientError::Io(_))) => {
+            assert!(e.outcome_unknown(), "{case}: {e}")
+        }
+        (Seen::Http(status, body), Ok(r)) => {
+            assert_eq!((r.status, r.text().as_str()), (status, body), "{case}")
+        }
+        (Seen::RetCode(code), Ok(r)) => {
+            assert_eq!(r.status, StatusCode::OK, "{case}: {}", r.text());
+            let v = json_of(r);
+            assert_eq!(v["retCode"], code, "{case}: {v}");
+            assert!(
+                v["retMsg"].as_str().is_some_and(|m| !m.is_empty()),
+                "{case}: {v}"
+            );
+        }
+        (want, got) => panic!("{case}: expected {want:?}, got {got:?}"),
     }
-    assert_eq!(w.balance(&payee(PAYEE)).await, "100.00");
-    assert_eq!(w.payout_query("CTF-RESET-1").await["status"], "PROCESSING");
+}
+
+/// Add `rule`, submit `order_no`, and check what the client saw.
+async fn submit_under(w: &TestWorld, case: &str, rule: Value, order_no: &str, want: Seen) {
+    w.add_fault(rule).await;
+    let t = Instant::now();
+    let r = submit_raw(w, order_no, 10000).await;
+    assert_seen(case, &r, t.elapsed(), want);
 }
 
 #[tokio::test]
-async fn hang_times_the_client_out_and_does_nothing() {
-    let w = start().await;
-    w.add_fault(json!({"target": "bank", "op": "payout.submit", "action": "hang"}))
-        .await;
-    let before = w.ledger().await;
-    let r = submit_raw(&w, "HANG-1", 10000).await;
-    assert!(matches!(r, Err(ClientError::Timeout(_))), "{r:?}");
-    assert_eq!(w.ledger().await, before);
-    assert_eq!(w.payout_query("HANG-1").await["retCode"], "ORDER_NOT_EXIST");
+async fn commit_then_fail_pays_though_the_client_gets_no_reply() {
+    let cases = [
+        (
+            "then hang: the client times out",
+            "hang",
+            "CTF-HANG-1",
+            Seen::Timeout,
+        ),
+        (
+            "then reset: the connection closes",
+            "reset",
+            "CTF-RESET-1",
+            Seen::Closed,
+        ),
+    ];
+    for (case, then, order_no, seen) in cases {
+        let w = start().await;
+        let rule = json!({"target": "bank", "op": "payout.submit", "action": "commit_then_fail", "then": then});
+        submit_under(&w, case, rule, order_no, seen).await;
+        // The client does not know; the ledger does.
+        assert_eq!(w.balance(&payee(PAYEE)).await, "100.00", "{case}");
+        assert_eq!(
+            w.payout_query(order_no).await["status"],
+            "PROCESSING",
+            "{case}"
+        );
+        let log = w
+            .journal(&format!("kind=inbound&reference={order_no}"))
+            .await;
+        assert!(
+            log[0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("the effect was applied")),
+            "{case}: {log:#?}"
+        );
+        assert!(
+            log[0].get("status").is_none(),
+            "{case}: no reply went out: {log:#?}"
+        );
+    }
 }
 
 #[tokio::test]
-async fn reset_closes_the_connection_and_does_nothing() {
-    let w = start().await;
-    w.add_fault(json!({"target": "bank", "op": "payout.submit", "action": "reset"}))
-        .await;
-    let before = w.ledger().await;
-    let r = submit_raw(&w, "RESET-1", 10000).await;
-    assert!(matches!(r, Err(ClientError::Io(_))), "{r:?}");
-    assert_eq!(w.ledger().await, before);
-    assert_eq!(
-        w.payout_query("RESET-1").await["retCode"],
-        "ORDER_NOT_EXIST"
-    );
-}
-
-#[tokio::test]
-async fn http_error_answers_the_status_and_does_nothing() {
-    let w = start().await;
-    w.add_fault(json!({"target": "bank", "op": "payout.submit", "action": "http_error", "status": 503, "message": "busy"})).await;
-    let before = w.ledger().await;
-    let r = submit_raw(&w, "HTTP-ERR-1", 10000).await.expect("a reply");
-    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(r.text(), "busy");
-    assert_eq!(w.ledger().await, before);
-    assert_eq!(
-        w.payout_query("HTTP-ERR-1").await["retCode"],
-        "ORDER_NOT_EXIST"
-    );
-}
-
-#[tokio::test]
-async fn protocol_error_answers_the_banks_own_error_and_does_nothing() {
-    let w = start().await;
-    w.add_fault(json!({"target": "bank", "op": "payout.submit", "action": "protocol_error", "code": "SYSTEM_ERROR"})).await;
-    let before = w.ledger().await;
-    let r = submit_raw(&w, "PROTO-ERR-1", 10000).await.expect("a reply");
-    assert_eq!(r.status, StatusCode::OK);
-    let v = json_of(&r);
-    assert_eq!(v["retCode"], "SYSTEM_ERROR", "{v}");
-    assert!(!v["retMsg"].as_str().unwrap().is_empty());
-    assert_eq!(w.ledger().await, before);
-    assert_eq!(
-        w.payout_query("PROTO-ERR-1").await["retCode"],
-        "ORDER_NOT_EXIST"
-    );
+async fn faults_that_refuse_a_submission_do_nothing() {
+    let cases = [
+        (
+            "hang: the client times out",
+            json!({"target": "bank", "op": "payout.submit", "action": "hang"}),
+            "HANG-1",
+            Seen::Timeout,
+        ),
+        (
+            "reset: the connection closes",
+            json!({"target": "bank", "op": "payout.submit", "action": "reset"}),
+            "RESET-1",
+            Seen::Closed,
+        ),
+        (
+            "http_error: the status and message of the rule",
+            json!({"target": "bank", "op": "payout.submit", "action": "http_error", "status": 503, "message": "busy"}),
+            "HTTP-ERR-1",
+            Seen::Http(StatusCode::SERVICE_UNAVAILABLE, "busy"),
+        ),
+        (
+            "protocol_error: the bank's own error",
+            json!({"target": "bank", "op": "payout.submit", "action": "protocol_error", "code": "SYSTEM_ERROR"}),
+            "PROTO-ERR-1",
+            Seen::RetCode("SYSTEM_ERROR"),
+        ),
+    ];
+    for (case, rule, order_no, seen) in cases {
+        let w = start().await;
+        let before = w.ledger().await;
+        submit_under(&w, case, rule, order_no, seen).await;
+        assert_eq!(w.ledger().await, before, "{case}: the ledger moved");
+        assert_eq!(
+            w.payout_query(order_no).await["retCode"],
+            "ORDER_NOT_EXIST",
+            "{case}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -379,23 +424,25 @@ async fn rules_match_on_order_pattern_nth_times_and_amount() {
         Ok(r) => r.status.as_u16().to_string(),
         Err(_) => "no reply".to_string(),
     };
-    assert_eq!(status(&submit_raw(&w, "OTHER-1", 100).await), "0");
-    assert_eq!(status(&submit_raw(&w, "BATCH-1", 100).await), "0");
-    assert_eq!(
-        status(&submit_raw(&w, "BATCH-2", 100).await),
-        "500",
-        "the 2nd BATCH-* submission"
-    );
-    assert_eq!(status(&submit_raw(&w, "BATCH-3", 100).await), "0");
-    assert_eq!(status(&submit_raw(&w, "T-1", 100).await), "SYSTEM_ERROR");
-    assert_eq!(status(&submit_raw(&w, "T-2", 100).await), "SYSTEM_ERROR");
-    assert_eq!(
-        status(&submit_raw(&w, "T-3", 100).await),
-        "0",
-        "at most twice"
-    );
-    assert_eq!(status(&submit_raw(&w, "AMOUNT-1", 123).await), "no reply");
-    assert_eq!(status(&submit_raw(&w, "AMOUNT-2", 124).await), "0");
+    // In this order: (order number, amount in fen, what the client sees, why).
+    let submissions = [
+        ("OTHER-1", 100, "0", "no rule matches"),
+        ("BATCH-1", 100, "0", "the 1st BATCH-* submission"),
+        ("BATCH-2", 100, "500", "the 2nd BATCH-* submission"),
+        ("BATCH-3", 100, "0", "the 3rd BATCH-* submission"),
+        ("T-1", 100, "SYSTEM_ERROR", "the 1st T-* submission"),
+        ("T-2", 100, "SYSTEM_ERROR", "the 2nd T-* submission"),
+        ("T-3", 100, "0", "at most twice"),
+        ("AMOUNT-1", 123, "no reply", "1.23 is the rule's amount"),
+        ("AMOUNT-2", 124, "0", "1.24 is not"),
+    ];
+    for (order_no, amount, seen, why) in submissions {
+        assert_eq!(
+            status(&submit_raw(&w, order_no, amount).await),
+            seen,
+            "{order_no} ({amount} fen): {why}"
+        );
+    }
 
     // Only the submissions that were let through were paid: 4 × 100 + 124 fen.
     assert_eq!(w.balance(&payee(PAYEE)).await, "5.24");

@@ -1,23 +1,19 @@
 //! Shared helpers for the wire tests: a sandbank started in-process on `127.0.0.1:0`, signed
 //! WeChat Pay v2 and payout requests, and the control API.
 //!
-//! Every world here runs on a **manual** clock, so time moves only when a test says so and
-//! every run is the same. Each test binary uses a different subset of these helpers, hence
-//! the `dead_code` allowance.
-
-#![allow(dead_code)]
+//! The worlds here run on a **manual** clock unless a test asks for a real one
+//! ([`WorldOpts::clock`]), so time moves only when a test says so and every run is the same.
 
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use sandbank::channels::wxpay::xml;
 use sandbank::http::{self, ClientError, ClientResponse};
 use sandbank::protocol::sign;
-use sandbank::Sandbank;
+use sandbank::{Running, Sandbank};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 /// How long any one request in a test may take before the test fails. Generous for a
 /// loaded 2-core machine, still short enough that a hang is reported, not waited out.
@@ -33,14 +29,14 @@ pub const BANK_MCH_ID: &str = "20000100";
 pub const BANK_KEY: &str = "8934e7d15453e97507ef794cf7b0519d";
 pub const BANK_ACCOUNT: &str = "6222000000000000001";
 
-/// The test world: the default world's channel and bank on a manual clock that starts on
-/// Monday 2026-03-02 10:00 Beijing time. `{on_duplicate}`, `{settle_after}` and `{opening}`
-/// are filled in by [`scenario`].
+/// The test world: the default world's channel and bank on a clock that starts on Monday
+/// 2026-03-02 10:00 Beijing time. `{clock}`, `{on_duplicate}`, `{settle_after}` and
+/// `{opening}` are filled in by [`scenario`].
 const SCENARIO_TEMPLATE: &str = r#"
 [world]
 name = "wire-tests"
 seed = {seed}
-clock = "manual"
+clock = "{clock}"
 start = "2026-03-02 10:00"
 timezone = "Asia/Shanghai"
 
@@ -76,6 +72,9 @@ opening = "{opening}"
 #[derive(Debug, Clone)]
 pub struct WorldOpts {
     pub seed: u64,
+    /// `manual` (time moves only through the control API) or `real` (the wall clock, from
+    /// the start instant on).
+    pub clock: &'static str,
     pub on_duplicate: &'static str,
     pub settle_after: &'static str,
     /// Opening balance of the platform account, major units.
@@ -86,6 +85,7 @@ impl Default for WorldOpts {
     fn default() -> Self {
         WorldOpts {
             seed: 42,
+            clock: "manual",
             on_duplicate: "replay",
             settle_after: "30s",
             opening: "1000000.00",
@@ -97,27 +97,19 @@ impl Default for WorldOpts {
 pub fn scenario(o: &WorldOpts) -> String {
     SCENARIO_TEMPLATE
         .replace("{seed}", &o.seed.to_string())
+        .replace("{clock}", o.clock)
         .replace("{on_duplicate}", o.on_duplicate)
         .replace("{settle_after}", o.settle_after)
         .replace("{opening}", o.opening)
 }
 
-/// A sandbank serving on a loopback port. Dropping it stops the server.
+/// A sandbank serving on a loopback port. Dropping it stops the server ([`Running`] does).
 pub struct TestWorld {
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub base: String,
     /// The world itself, for tests that look inside.
     pub sb: Arc<Sandbank>,
-    shutdown: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for TestWorld {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        self.sb.shutdown();
-    }
+    _running: Running,
 }
 
 /// Start a world from scenario text on `127.0.0.1:0`.
@@ -127,18 +119,11 @@ pub async fn start_toml(toml: &str) -> TestWorld {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
-    let addr = listener
-        .local_addr()
-        .expect("a bound listener has an address");
-    let sb = Sandbank::start(spec);
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(sandbank::server::run(listener, sb.clone(), async move {
-        let _ = rx.await;
-    }));
+    let running = Running::start(listener, spec).expect("a bound listener has an address");
     TestWorld {
-        base: format!("http://{addr}"),
-        sb,
-        shutdown: Some(tx),
+        base: running.url(),
+        sb: running.sandbank().clone(),
+        _running: running,
     }
 }
 
@@ -162,18 +147,21 @@ impl TestWorld {
 
     /// `GET /_sandbank/{path}`; panics unless the reply is JSON.
     pub async fn ctl_get(&self, path: &str) -> (StatusCode, Value) {
-        let r = http::get(&self.url(&format!("_sandbank/{path}")), REQUEST_TIMEOUT)
-            .await
-            .expect("control API answers");
+        let r = self.ctl_get_raw(path).await;
         (r.status, json_of(&r))
     }
 
     /// `GET /_sandbank/{path}` as raw text.
     pub async fn ctl_get_text(&self, path: &str) -> (StatusCode, String) {
-        let r = http::get(&self.url(&format!("_sandbank/{path}")), REQUEST_TIMEOUT)
-            .await
-            .expect("control API answers");
+        let r = self.ctl_get_raw(path).await;
         (r.status, r.text())
+    }
+
+    /// `GET /_sandbank/{path}`, the response as it came (status, headers, raw body).
+    pub async fn ctl_get_raw(&self, path: &str) -> ClientResponse {
+        http::get(&self.url(&format!("_sandbank/{path}")), REQUEST_TIMEOUT)
+            .await
+            .expect("control API answers")
     }
 
     /// `POST /_sandbank/{path}` with a raw body.

@@ -1,7 +1,7 @@
 //! Golden files: each statement format pinned byte for byte (the Alipay ZIP by its decoded
 //! members, since deflate output is the compressor's business), from the fixture world and
 //! from synthetic days with refunds and returns. A difference prints the first differing
-//! lines; `UPDATE_GOLDEN=1 cargo test --test statements_golden` rewrites the files.
+//! lines; `UPDATE_GOLDEN=1 cargo test --test integration statements_golden` rewrites the files.
 
 use sandbank::statements::render::{write_format, BillType, Format};
 use sandbank::statements::{alipay, camt053, synthetic, Source};

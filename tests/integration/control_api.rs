@@ -2,9 +2,7 @@
 //! loading, reset, the journal and its filters, and the promise that one seed and one
 //! sequence of requests always give the same journal.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use hyper::StatusCode;
 use sandbank::journal::Filter;
 use serde_json::{json, Value};
@@ -281,7 +279,7 @@ async fn a_posted_scenario_replaces_the_world_and_bad_ones_name_the_field() {
         (h["world"].as_str(), h["seed"].as_u64()),
         (Some("posted"), Some(99))
     );
-    let index = common::json_of(
+    let index = json_of(
         &sandbank::http::get(&w.url("/"), REQUEST_TIMEOUT)
             .await
             .unwrap(),

@@ -1,9 +1,7 @@
 //! The WeChat Pay v2 fake on the wire: requests over real sockets on 127.0.0.1, replies and
 //! notifications checked as a merchant's code would check them, time moved by the control API.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use hyper::StatusCode;
 use sandbank::channels::wxpay::xml;
 use sandbank::protocol::sign::{self, SignType};
@@ -56,6 +54,21 @@ async fn received(server: &MockServer) -> Vec<wiremock::Request> {
         .received_requests()
         .await
         .expect("request recording is on by default")
+}
+
+/// Create a NATIVE order of `total_fee` fen notifying `receiver`, have the customer pay it,
+/// and let its first notification attempt go out; the pay reply.
+async fn paid_and_notified(
+    w: &TestWorld,
+    receiver: &MockServer,
+    out_trade_no: &str,
+    total_fee: &str,
+) -> serde_json::Value {
+    w.native_order(out_trade_no, total_fee, &notify_url(receiver))
+        .await;
+    let paid = w.pay(out_trade_no).await;
+    w.settle().await;
+    paid
 }
 
 /// A notification body parsed, with its signature checked as wechatpy's parse_payment_result does.
@@ -311,10 +324,7 @@ async fn a_wrong_signature_is_signerror_and_leaves_the_ledger_alone() {
     let w = start().await;
     let receiver = acking_receiver().await;
     // Something in the ledger first, so "unchanged" compares non-trivial states.
-    w.native_order("SIGNBASE01", "100", &notify_url(&receiver))
-        .await;
-    w.pay("SIGNBASE01").await;
-    w.settle().await;
+    paid_and_notified(&w, &receiver, "SIGNBASE01", "100").await;
     let before = w.ledger().await;
 
     let body = wx_request(
@@ -409,10 +419,7 @@ async fn transport_level_errors_have_their_documented_codes() {
 async fn an_acknowledged_notification_is_sent_once_and_verifies() {
     let w = start().await;
     let receiver = acking_receiver().await;
-    w.native_order("NOTIFY0001", "101", &notify_url(&receiver))
-        .await;
-    let paid = w.pay("NOTIFY0001").await;
-    w.settle().await;
+    let paid = paid_and_notified(&w, &receiver, "NOTIFY0001", "101").await;
 
     let got = received(&receiver).await;
     assert_eq!(got.len(), 1);
@@ -474,10 +481,7 @@ async fn an_hmac_order_gets_an_hmac_notification_that_does_not_say_so() {
 async fn an_unacknowledged_notification_follows_the_documented_ladder_then_gives_up() {
     let w = start().await;
     let receiver = refusing_receiver().await;
-    w.native_order("LADDER0001", "101", &notify_url(&receiver))
-        .await;
-    w.pay("LADDER0001").await;
-    w.settle().await;
+    paid_and_notified(&w, &receiver, "LADDER0001", "101").await;
     assert_eq!(
         received(&receiver).await.len(),
         1,
@@ -533,93 +537,135 @@ async fn an_unacknowledged_notification_follows_the_documented_ladder_then_gives
     assert_eq!(last, "gave up after 16 attempts");
 }
 
-#[tokio::test]
-async fn a_duplicate_rule_sends_extra_copies_of_one_notification() {
-    let w = start().await;
-    let receiver = acking_receiver().await;
-    w.add_fault(
-        serde_json::json!({"target": "wxpay", "op": "notify", "action": "duplicate", "count": 2}),
-    )
-    .await;
-    w.native_order("DUPLICATE1", "300", &notify_url(&receiver))
-        .await;
-    let paid = w.pay("DUPLICATE1").await;
-    w.settle().await;
+/// How a notification timeline moves the world clock.
+#[derive(Debug, Clone, Copy)]
+enum Move {
+    /// Advance the clock by this much (`15s`, `2m14s`, …).
+    Advance(&'static str),
+    /// Let this many milliseconds of real time pass, then fire what is due: on a manual
+    /// clock, nothing more is due.
+    WallClockMillis(u64),
+}
 
-    let got = received(&receiver).await;
-    assert_eq!(got.len(), 3, "the notification and 2 duplicates");
-    for r in &got {
+/// A fault rule on notifications, and what the merchant receives under it.
+struct NotifyFaultCase {
+    name: &'static str,
+    order: &'static str,
+    rule: serde_json::Value,
+    /// Whether the merchant acknowledges notifications.
+    acks: bool,
+    /// How many notifications the merchant has received once the first attempt was due,
+    /// and why.
+    at_once: (usize, &'static str),
+    /// After each move, how many notifications the merchant has received in all, and why.
+    timeline: &'static [(Move, usize, &'static str)],
+    /// A journal query (`reference=<order>` is added), and what its entries must satisfy.
+    journal: (&'static str, fn(&[serde_json::Value]) -> bool),
+}
+
+/// Under `case.rule`, an order is paid and the clock moved along `case.timeline`; every
+/// notification that arrives is the paid transaction, correctly signed.
+async fn run_notify_fault_case(case: &NotifyFaultCase) {
+    let name = case.name;
+    let w = start().await;
+    let receiver = if case.acks {
+        acking_receiver().await
+    } else {
+        refusing_receiver().await
+    };
+    w.add_fault(case.rule.clone()).await;
+    let paid = paid_and_notified(&w, &receiver, case.order, "300").await;
+    let (at_once, why) = case.at_once;
+    assert_eq!(
+        received(&receiver).await.len(),
+        at_once,
+        "{name}: once the first attempt was due: {why}"
+    );
+    for (step, total, why) in case.timeline {
+        match step {
+            Move::Advance(by) => {
+                w.advance(by).await;
+            }
+            Move::WallClockMillis(ms) => {
+                tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+                w.settle().await;
+            }
+        }
+        assert_eq!(
+            received(&receiver).await.len(),
+            *total,
+            "{name}: after {step:?}: {why}"
+        );
+    }
+    for r in received(&receiver).await {
         let n = parse_notification(&r.body);
         assert_eq!(
             n["transaction_id"],
-            paid["transaction_id"].as_str().unwrap()
+            paid["transaction_id"].as_str().unwrap(),
+            "{name}"
         );
     }
-    // Acknowledged, so nothing follows.
-    w.advance("25h").await;
-    assert_eq!(received(&receiver).await.len(), 3);
-    assert_eq!(w.journal("kind=fault&reference=DUPLICATE1").await.len(), 1);
+    let (query, holds) = case.journal;
+    let log = w
+        .journal(&format!("{query}&reference={}", case.order))
+        .await;
+    assert!(holds(&log), "{name}: journal {query}: {log:#?}");
 }
 
 #[tokio::test]
-async fn a_dropped_attempt_is_retried_on_the_ladder() {
-    let w = start().await;
-    let receiver = acking_receiver().await;
-    w.add_fault(
-        serde_json::json!({"target": "wxpay", "op": "notify", "action": "drop", "times": 1}),
-    )
-    .await;
-    w.native_order("DROPPED001", "300", &notify_url(&receiver))
-        .await;
-    w.pay("DROPPED001").await;
-    w.settle().await;
-    assert_eq!(received(&receiver).await.len(), 0, "attempt 1 was dropped");
-    w.advance("14s").await;
-    assert_eq!(received(&receiver).await.len(), 0);
-    w.advance("1s").await;
-    assert_eq!(
-        received(&receiver).await.len(),
-        1,
-        "attempt 2 comes 15s later"
-    );
-    w.advance("25h").await;
-    assert_eq!(received(&receiver).await.len(), 1, "and is acknowledged");
-    let log = w.journal("kind=callback&reference=DROPPED001").await;
-    assert!(
-        log[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("not sent (dropped)"),
-        "{log:#?}"
-    );
-}
-
-#[tokio::test]
-async fn a_delayed_notification_waits_on_the_world_clock() {
-    let w = start().await;
-    let receiver = acking_receiver().await;
-    w.add_fault(serde_json::json!({"target": "wxpay", "op": "notify", "action": "delay", "delay": "2m", "times": 1})).await;
-    w.native_order("DELAYED001", "300", &notify_url(&receiver))
-        .await;
-    w.pay("DELAYED001").await;
-    w.settle().await;
-    assert_eq!(received(&receiver).await.len(), 0);
-    // Real time passing does nothing: the delay is on the (manual) world clock.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    w.settle().await;
-    assert_eq!(received(&receiver).await.len(), 0);
-    w.advance("119s").await;
-    assert_eq!(received(&receiver).await.len(), 0);
-    w.advance("1s").await;
-    assert_eq!(received(&receiver).await.len(), 1);
-    let log = w.journal("kind=callback&reference=DELAYED001").await;
-    assert!(
-        log.last().unwrap()["at"]
-            .as_str()
-            .unwrap()
-            .starts_with("2026-03-02T02:02:00"),
-        "{log:#?}"
-    );
+async fn notification_fault_actions_shape_what_the_merchant_receives() {
+    let cases = [
+        NotifyFaultCase {
+            name: "duplicate: the notification and 2 copies, acknowledged, so nothing follows",
+            order: "DUPLICATE1",
+            rule: serde_json::json!({"target": "wxpay", "op": "notify", "action": "duplicate", "count": 2}),
+            acks: true,
+            at_once: (3, "the notification and 2 duplicates"),
+            timeline: &[(Move::Advance("25h"), 3, "acknowledged, so nothing follows")],
+            journal: ("kind=fault", |log| log.len() == 1),
+        },
+        NotifyFaultCase {
+            name: "drop: attempt 1 is dropped, attempt 2 comes 15s later and is acknowledged",
+            order: "DROPPED001",
+            rule: serde_json::json!({"target": "wxpay", "op": "notify", "action": "drop", "times": 1}),
+            acks: true,
+            at_once: (0, "attempt 1 was dropped"),
+            timeline: &[
+                (Move::Advance("14s"), 0, "attempt 2 is not due yet"),
+                (Move::Advance("1s"), 1, "attempt 2 comes 15s later"),
+                (Move::Advance("25h"), 1, "and is acknowledged"),
+            ],
+            journal: ("kind=callback", |log| {
+                log.first()
+                    .and_then(|e| e["message"].as_str())
+                    .is_some_and(|m| m.contains("not sent (dropped)"))
+            }),
+        },
+        NotifyFaultCase {
+            name: "delay: the notification waits 2m on the world clock, not on real time",
+            order: "DELAYED001",
+            rule: serde_json::json!({"target": "wxpay", "op": "notify", "action": "delay", "delay": "2m", "times": 1}),
+            acks: true,
+            at_once: (0, "delayed by 2m"),
+            timeline: &[
+                (
+                    Move::WallClockMillis(300),
+                    0,
+                    "the delay is on the world clock",
+                ),
+                (Move::Advance("119s"), 0, "a second early"),
+                (Move::Advance("1s"), 1, "2m late"),
+            ],
+            journal: ("kind=callback", |log| {
+                log.last()
+                    .and_then(|e| e["at"].as_str())
+                    .is_some_and(|at| at.starts_with("2026-03-02T02:02:00"))
+            }),
+        },
+    ];
+    for case in &cases {
+        run_notify_fault_case(case).await;
+    }
 }
 
 // ---------------------------------------------------------------- downloadbill
@@ -720,25 +766,27 @@ async fn the_bill_exists_from_nine_the_next_morning() {
 /// again each time it came due, so the notification was never sent at all.
 #[tokio::test]
 async fn regression_a_delayed_notification_is_not_delayed_again_forever() {
-    let w = start().await;
-    let receiver = refusing_receiver().await;
-    w.add_fault(
-        serde_json::json!({"target": "wxpay", "op": "notify", "action": "delay", "delay": "2m"}),
-    )
+    run_notify_fault_case(&NotifyFaultCase {
+        name: "delay without times: every attempt 2m late, none held back for ever",
+        order: "DELAYEVERY",
+        rule: serde_json::json!({"target": "wxpay", "op": "notify", "action": "delay", "delay": "2m"}),
+        acks: false,
+        at_once: (0, "attempt 1 is delayed by 2m"),
+        timeline: &[
+            (Move::Advance("119s"), 0, "attempt 1 is not due yet"),
+            (Move::Advance("1s"), 1, "attempt 1, 2m late"),
+            // Attempt 2 is due 15s later, and is itself delayed by 2m.
+            (Move::Advance("2m14s"), 1, "attempt 2 is not due yet"),
+            (Move::Advance("1s"), 2, "attempt 2, 2m late"),
+        ],
+        journal: ("kind=callback", |log| {
+            let sent = log.iter().filter_map(|e| e["message"].as_str()).filter(|m| {
+                m.starts_with("attempt ") && m.ends_with(": not acknowledged")
+            });
+            sent.count() == 2
+        }),
+    })
     .await;
-    w.native_order("DELAYEVERY", "300", &notify_url(&receiver))
-        .await;
-    w.pay("DELAYEVERY").await;
-    w.settle().await;
-    w.advance("119s").await;
-    assert_eq!(received(&receiver).await.len(), 0);
-    w.advance("1s").await;
-    assert_eq!(received(&receiver).await.len(), 1, "attempt 1, 2m late");
-    // Attempt 2 is due 15s later, and is itself delayed by 2m.
-    w.advance("2m14s").await;
-    assert_eq!(received(&receiver).await.len(), 1);
-    w.advance("1s").await;
-    assert_eq!(received(&receiver).await.len(), 2, "attempt 2, 2m late");
 }
 
 /// Regression: the journal's "attempt N scheduled" and "gave up" entries carried the
@@ -748,10 +796,7 @@ async fn regression_a_delayed_notification_is_not_delayed_again_forever() {
 async fn regression_every_callback_entry_names_the_order_number() {
     let w = start().await;
     let receiver = refusing_receiver().await;
-    w.native_order("REFERENCE1", "300", &notify_url(&receiver))
-        .await;
-    w.pay("REFERENCE1").await;
-    w.settle().await;
+    paid_and_notified(&w, &receiver, "REFERENCE1", "300").await;
     w.advance("25h").await;
     let log = w.journal("kind=callback").await;
     assert_eq!(received(&receiver).await.len(), 16);

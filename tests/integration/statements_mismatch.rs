@@ -96,9 +96,38 @@ fn expected(st: &WorldState, instance: &str, on: &str) -> Vec<ExpectedDiscrepanc
     st.expected_discrepancies(instance, day(on))
 }
 
-fn one(list: &[ExpectedDiscrepancy]) -> &ExpectedDiscrepancy {
-    assert_eq!(list.len(), 1, "{list:#?}");
-    &list[0]
+/// What an expected discrepancy says: (id, kind, reference, books amount, statement
+/// amount).
+type Says<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+/// The one expected discrepancy of `instance` on `on`, which must say `says`; returned for
+/// any further checks.
+fn assert_expected(st: &WorldState, instance: &str, on: &str, says: Says) -> ExpectedDiscrepancy {
+    let list = expected(st, instance, on);
+    assert_eq!(
+        list.len(),
+        1,
+        "one discrepancy of {instance} on {on}: {list:#?}"
+    );
+    let d = list.into_iter().next().expect("one");
+    assert_eq!(
+        (
+            d.id.as_str(),
+            d.kind.as_str(),
+            d.reference.as_deref(),
+            d.books_amount.as_deref(),
+            d.statement_amount.as_deref()
+        ),
+        says,
+        "(id, kind, reference, books, statement) of {instance} on {on}: {d:#?}"
+    );
+    d
 }
 
 #[test]
@@ -112,14 +141,17 @@ fn missing_entry_is_left_out_and_expected_as_missing_in_statement() {
     want.retain(|r| fields(r)[6] != "WX20260302002");
     assert_eq!(rows, want);
     assert_eq!(fields(&summary)[..2], ["3", "601.00"]);
-    let d = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!(
-        (d.id.as_str(), d.kind.as_str(), d.reference.as_deref()),
-        ("m1", "missing_in_statement", Some("WX20260302002"))
-    );
-    assert_eq!(
-        (d.books_amount.as_deref(), d.statement_amount.as_deref()),
-        (Some("250.00"), None)
+    assert_expected(
+        &st,
+        "wxpay",
+        DAY,
+        (
+            "m1",
+            "missing_in_statement",
+            Some("WX20260302002"),
+            Some("250.00"),
+            None,
+        ),
     );
     assert!(expected(&st, "wxpay", "2026-03-03").is_empty());
     assert!(expected(&st, "bank", DAY).is_empty());
@@ -146,14 +178,17 @@ fn phantom_entry_appears_in_time_order_and_is_expected_as_missing_in_books() {
     without.remove(2);
     assert_eq!(without, truth_rows);
     assert_eq!(fields(&summary)[..2], ["5", "863.34"]);
-    let d = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!(
+    assert_expected(
+        &st,
+        "wxpay",
+        DAY,
         (
-            d.kind.as_str(),
-            d.reference.as_deref(),
-            d.statement_amount.as_deref()
+            "ph-1",
+            "missing_in_books",
+            Some("PHANTOMph1"),
+            None,
+            Some("12.34"),
         ),
-        ("missing_in_books", Some("PHANTOMph1"), Some("12.34"))
     );
 }
 
@@ -174,14 +209,17 @@ fn amount_mismatch_changes_that_row_only() {
             assert!(differing.is_empty());
         }
     }
-    let d = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!(
+    assert_expected(
+        &st,
+        "wxpay",
+        DAY,
         (
-            d.kind.as_str(),
-            d.books_amount.as_deref(),
-            d.statement_amount.as_deref()
+            "a1",
+            "amount_mismatch",
+            Some("WX20260302003"),
+            Some("99.99"),
+            Some("98.99"),
         ),
-        ("amount_mismatch", Some("99.99"), Some("98.99"))
     );
 }
 
@@ -229,14 +267,29 @@ fn status_mismatch_shows_in_wechat_and_camt_and_is_refused_by_formats_without_st
         matches!(&err, RenderError::Unsupported(m) if m.contains("`s1`")),
         "{err}"
     );
-    let d = one(&expected(&st, "bank", DAY)).clone();
-    assert_eq!(
-        (d.id.as_str(), d.kind.as_str(), d.reference.as_deref()),
-        ("s2", "status_mismatch", Some("PO20260302003"))
+    assert_expected(
+        &st,
+        "bank",
+        DAY,
+        (
+            "s2",
+            "status_mismatch",
+            Some("PO20260302003"),
+            Some("88.88"),
+            Some("88.88"),
+        ),
     );
-    assert_eq!(
-        one(&expected(&st, "wxpay", DAY)).reference.as_deref(),
-        Some("WX20260302001")
+    assert_expected(
+        &st,
+        "wxpay",
+        DAY,
+        (
+            "s1",
+            "status_mismatch",
+            Some("WX20260302001"),
+            Some("1.01"),
+            Some("1.01"),
+        ),
     );
 }
 
@@ -262,14 +315,17 @@ fn fee_mismatch_changes_the_fee_and_the_fee_total() {
         ),
         ("5.11000", "5.13000")
     );
-    let d = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!(
+    assert_expected(
+        &st,
+        "wxpay",
+        DAY,
         (
-            d.kind.as_str(),
-            d.books_amount.as_deref(),
-            d.statement_amount.as_deref()
+            "f1",
+            "fee_mismatch",
+            Some("WX20260302001"),
+            Some("0.01"),
+            Some("0.03"),
         ),
-        ("fee_mismatch", Some("0.01"), Some("0.03"))
     );
     let alipay = file(&st, &fixture::merchant(), DAY, Format::Alipay);
     assert!(!alipay.is_empty());
@@ -298,23 +354,29 @@ fn an_entry_moved_past_the_cut_off_is_missing_on_its_day_and_extra_on_the_next()
         "only the time changed"
     );
     assert_eq!(n[1..], truth_n[..]);
-    let on_day = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!(
+    assert_expected(
+        &st,
+        "wxpay",
+        DAY,
         (
-            on_day.id.as_str(),
-            on_day.kind.as_str(),
-            on_day.reference.as_deref()
+            "x1",
+            "missing_in_statement",
+            Some("WX20260302004"),
+            Some("500.00"),
+            None,
         ),
-        ("x1", "missing_in_statement", Some("WX20260302004"))
     );
-    let next = one(&expected(&st, "wxpay", "2026-03-03")).clone();
-    assert_eq!(
+    let next = assert_expected(
+        &st,
+        "wxpay",
+        "2026-03-03",
         (
-            next.id.as_str(),
-            next.kind.as_str(),
-            next.reference.as_deref()
+            "x1/moved",
+            "missing_in_books",
+            Some("WX20260302004"),
+            None,
+            Some("500.00"),
         ),
-        ("x1/moved", "missing_in_books", Some("WX20260302004"))
     );
     assert_eq!(next.date, day("2026-03-03"));
 }
@@ -345,18 +407,29 @@ fn an_entry_moved_before_the_cut_off_lands_on_the_previous_day() {
         matches!(err, RenderError::Empty),
         "its only trade moved away: No Bill Exist"
     );
-    assert_eq!(
-        one(&expected(&st, "wxpay", "2026-03-03")).kind,
-        "missing_in_statement"
-    );
-    let prev = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!(
+    assert_expected(
+        &st,
+        "wxpay",
+        "2026-03-03",
         (
-            prev.id.as_str(),
-            prev.kind.as_str(),
-            prev.reference.as_deref()
+            "p1",
+            "missing_in_statement",
+            Some("WX20260303001"),
+            Some("12.34"),
+            None,
         ),
-        ("p1/moved", "missing_in_books", Some("WX20260303001"))
+    );
+    assert_expected(
+        &st,
+        "wxpay",
+        DAY,
+        (
+            "p1/moved",
+            "missing_in_books",
+            Some("WX20260303001"),
+            None,
+            Some("12.34"),
+        ),
     );
 }
 
@@ -371,10 +444,17 @@ fn duplicated_line_appears_twice_and_is_counted() {
     want.insert(2, truth_rows[1].clone());
     assert_eq!(rows, want);
     assert_eq!(fields(&summary)[..2], ["5", "1101.00"]);
-    let d = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!(
-        (d.kind.as_str(), d.reference.as_deref()),
-        ("duplicate_in_statement", Some("WX20260302002"))
+    assert_expected(
+        &st,
+        "wxpay",
+        DAY,
+        (
+            "d1",
+            "duplicate_in_statement",
+            Some("WX20260302002"),
+            Some("250.00"),
+            Some("250.00"),
+        ),
     );
 }
 
@@ -423,9 +503,13 @@ fn summary_mismatch_leaves_the_lines_and_breaks_the_totals() {
         mt,
         mt_truth.replace(":62F:C260302CNY999811,12", ":62F:C260302CNY999806,12")
     );
-    for instance in ["wxpay", "bank"] {
-        let d = one(&expected(&st, instance, DAY)).clone();
-        assert_eq!((d.kind.as_str(), d.reference), ("summary_mismatch", None));
+    for (instance, id) in [("wxpay", "t1"), ("bank", "t2")] {
+        assert_expected(
+            &st,
+            instance,
+            DAY,
+            (id, "summary_mismatch", None, None, None),
+        );
     }
 }
 
@@ -464,8 +548,12 @@ fn late_statement_is_not_there_at_its_usual_time_then_is_the_truth() {
     let mut truth = fixture::world();
     truth.core.clock.move_to(st.now()).unwrap();
     assert_eq!(wechat(&st, DAY), wechat(&truth, DAY));
-    let d = one(&expected(&st, "wxpay", DAY)).clone();
-    assert_eq!((d.kind.as_str(), d.reference), ("statement_late", None));
+    assert_expected(
+        &st,
+        "wxpay",
+        DAY,
+        ("l1", "statement_late", None, None, None),
+    );
 }
 
 #[test]
@@ -507,13 +595,15 @@ fn truncated_file_is_a_prefix_of_the_truth() {
         zip::ZipArchive::new(std::io::Cursor::new(zip)).is_err(),
         "a cut ZIP does not open"
     );
-    let d = one(&expected(&st, "wxpay", DAY)).clone();
+    let d = assert_expected(
+        &st,
+        "wxpay",
+        DAY,
+        ("c2", "statement_unreadable", None, None, None),
+    );
     assert_eq!(
-        (d.kind.as_str(), d.mismatch),
-        (
-            "statement_unreadable",
-            sandbank::statements::mismatch::MismatchKind::Truncated
-        )
+        d.mismatch,
+        sandbank::statements::mismatch::MismatchKind::Truncated
     );
 }
 
@@ -563,11 +653,12 @@ fn wrongly_encoded_files_hold_the_truth_in_the_wrong_code_page() {
         detail.starts_with("#支付宝业务明细查询"),
         "UTF-8 where GBK belongs"
     );
-    let kinds: Vec<String> = expected(&st, "bank", DAY)
-        .into_iter()
-        .map(|d| d.kind)
-        .collect();
-    assert_eq!(kinds, ["statement_unreadable"]);
+    assert_expected(
+        &st,
+        "bank",
+        DAY,
+        ("e2", "statement_unreadable", None, None, None),
+    );
 }
 
 #[test]
@@ -590,18 +681,17 @@ fn bank_statement_without_a_payout_keeps_its_balances_consistent() {
     );
     let mt = String::from_utf8(file(&st, &fixture::bank_account(), DAY, Format::Mt940)).unwrap();
     assert!(mt.contains(":62F:C260302CNY999911,12") && !mt.contains("NTRFPO20260302001"));
-    let d = one(&expected(&st, "bank", DAY)).clone();
-    assert_eq!(
+    assert_expected(
+        &st,
+        "bank",
+        DAY,
         (
-            d.kind.as_str(),
-            d.reference.as_deref(),
-            d.books_amount.as_deref()
-        ),
-        (
+            "b1",
             "missing_in_statement",
             Some("PO20260302001"),
-            Some("100.00")
-        )
+            Some("100.00"),
+            None,
+        ),
     );
 }
 
@@ -678,9 +768,22 @@ fn scenario_mismatches_are_in_the_world_from_the_start() {
         .map(|m| m.id.as_str())
         .collect();
     assert_eq!(ids, ["gone", "mismatch-2"]);
-    assert_eq!(
-        one(&expected(&st, "bank", DAY)).reference.as_deref(),
-        Some("PO20260302001")
+    assert_expected(
+        &st,
+        "bank",
+        DAY,
+        (
+            "gone",
+            "missing_in_statement",
+            Some("PO20260302001"),
+            Some("100.00"),
+            None,
+        ),
     );
-    assert_eq!(one(&expected(&st, "wxpay", DAY)).kind, "statement_late");
+    assert_expected(
+        &st,
+        "wxpay",
+        DAY,
+        ("mismatch-2", "statement_late", None, None, None),
+    );
 }

@@ -1,9 +1,7 @@
 //! A statement larger than what a reply may hold in memory is served whole over HTTP:
 //! rendered into a spool file under the world's lock, then streamed to the client in chunks.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use hyper::StatusCode;
 use sandbank::http::SPOOL_MEMORY_BYTES;
 use sandbank::statements::camt053::Version;

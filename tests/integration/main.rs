@@ -1,0 +1,19 @@
+//! The integration tests, in one binary (as ripgrep does): one link instead of one per file,
+//! and the tests of every module run in parallel in one process.
+//!
+//! Run one module with a filter, e.g. `cargo test --test integration bank_wire::`.
+//! The conformance suite (`tests/conformance.rs`, its own runner) and the constant-memory
+//! statement test (`tests/statements_streaming.rs`, which measures its process's peak
+//! memory) are binaries of their own; see `[[test]]` in `Cargo.toml`.
+
+mod common;
+
+mod bank_wire;
+mod control_api;
+mod layering;
+mod real_clock;
+mod statements_control;
+mod statements_golden;
+mod statements_http_streaming;
+mod statements_mismatch;
+mod wxpay_wire;
