@@ -12,9 +12,23 @@ pub(crate) fn valid_out_trade_no(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_-*|".contains(c))
 }
 
-/// `pay/unifiedorder`: create an order, or answer a repeated one as the channel does.
-pub fn unifiedorder(state: &mut WxState, core: &mut Core, call: &Call) -> Reply {
-    let (m, f, sign_type) = (&call.merchant, &call.fields, call.sign_type);
+/// The fields of a `pay/unifiedorder` request, checked.
+struct NewOrder {
+    out_trade_no: String,
+    body: String,
+    total_fee: i64,
+    trade_type: String,
+    notify_url: String,
+    openid: Option<String>,
+    product_id: Option<String>,
+    attach: Option<String>,
+    device_info: Option<String>,
+}
+
+/// Check a `pay/unifiedorder` request's fields in the channel's order, or the business
+/// error (`err_code`, description) for the first that is wrong.
+fn read_order(call: &Call) -> Result<NewOrder, (&'static str, String)> {
+    let f = &call.fields;
     for name in [
         "body",
         "out_trade_no",
@@ -23,65 +37,90 @@ pub fn unifiedorder(state: &mut WxState, core: &mut Core, call: &Call) -> Reply 
         "notify_url",
         "trade_type",
     ] {
-        if f.get(name).is_none_or(|v| v.is_empty()) {
-            return call.biz_fail(core, "LACK_PARAMS", &format!("缺少参数{name}"));
+        if call.get(name).is_none() {
+            return Err(("LACK_PARAMS", format!("缺少参数{name}")));
         }
     }
-    let get = |k: &str| f.get(k).cloned().filter(|v| !v.is_empty());
+    let param = |field: &str| Err(("PARAM_ERROR", format!("{field}参数格式错误")));
     let out_trade_no = f["out_trade_no"].clone();
     if !valid_out_trade_no(&out_trade_no) {
-        return call.biz_fail(core, "PARAM_ERROR", "out_trade_no参数格式错误");
+        return param("out_trade_no");
     }
-    let total_fee = match f["total_fee"].parse::<i64>() {
-        Ok(v) if v > 0 => v,
-        _ => return call.biz_fail(core, "PARAM_ERROR", "total_fee参数格式错误"),
+    let Some(total_fee) = f["total_fee"].parse::<i64>().ok().filter(|v| *v > 0) else {
+        return param("total_fee");
     };
     let trade_type = f["trade_type"].clone();
     if !matches!(trade_type.as_str(), "JSAPI" | "NATIVE" | "APP" | "MWEB") {
-        return call.biz_fail(core, "PARAM_ERROR", "trade_type参数格式错误");
+        return param("trade_type");
     }
-    if trade_type == "JSAPI" && get("openid").is_none() {
-        return call.biz_fail(core, "LACK_PARAMS", "JSAPI支付必须传openid");
+    if trade_type == "JSAPI" && call.get("openid").is_none() {
+        return Err(("LACK_PARAMS", "JSAPI支付必须传openid".into()));
     }
-    if trade_type == "NATIVE" && get("product_id").is_none() {
-        return call.biz_fail(core, "LACK_PARAMS", "NATIVE支付必须传product_id");
+    if trade_type == "NATIVE" && call.get("product_id").is_none() {
+        return Err(("LACK_PARAMS", "NATIVE支付必须传product_id".into()));
     }
-    if get("fee_type").is_some_and(|t| t != "CNY") {
-        return call.biz_fail(core, "PARAM_ERROR", "fee_type参数格式错误");
+    if call.get("fee_type").is_some_and(|t| t != "CNY") {
+        return param("fee_type");
     }
     let notify_url = f["notify_url"].clone();
     if !(notify_url.starts_with("http://") || notify_url.starts_with("https://"))
         || notify_url.contains('?')
     {
-        return call.biz_fail(core, "PARAM_ERROR", "notify_url参数格式错误");
+        return param("notify_url");
     }
-    let key = (m.mch_id.clone(), out_trade_no.clone());
-    if let Some(existing) = state.orders.get(&key).cloned() {
-        return match existing.state {
-            TradeState::Success => call.biz_fail(core, "ORDERPAID", "该订单已支付"),
-            TradeState::Closed => call.biz_fail(core, "ORDERCLOSED", "该订单已关闭"),
-            TradeState::NotPay
-                if existing.trade_type != trade_type || existing.appid != m.appid =>
-            {
-                call.biz_fail(core, "OUT_TRADE_NO_USED", "商户订单号重复")
-            }
-            TradeState::NotPay
-                if existing.total_fee != total_fee
-                    || existing.body != f["body"]
-                    || existing.notify_url != notify_url
-                    || existing.openid != get("openid")
-                    || existing.product_id != get("product_id")
-                    || existing.attach != get("attach") =>
-            {
-                call.biz_fail(
-                    core,
-                    "INVALID_REQUEST",
-                    "参数错误:订单重入时，要求参数值与原请求一致，请确认参数问题",
-                )
-            }
-            // A faithful re-entry: the same prepay_id again.
-            TradeState::NotPay => prepay_reply(core, call, &existing),
-        };
+    Ok(NewOrder {
+        out_trade_no,
+        body: f["body"].clone(),
+        total_fee,
+        trade_type,
+        notify_url,
+        openid: call.get("openid"),
+        product_id: call.get("product_id"),
+        attach: call.get("attach"),
+        device_info: call.get("device_info"),
+    })
+}
+
+/// The answer to an order number the merchant used before: paid or closed orders refuse,
+/// an unpaid one answers its `prepay_id` again only if the request repeats it faithfully.
+fn reentry(core: &mut Core, call: &Call, existing: &WxOrder, new: &NewOrder) -> Reply {
+    match existing.state {
+        TradeState::Success => call.biz_fail(core, "ORDERPAID", "该订单已支付"),
+        TradeState::Closed => call.biz_fail(core, "ORDERCLOSED", "该订单已关闭"),
+        TradeState::NotPay
+            if existing.trade_type != new.trade_type || existing.appid != call.merchant.appid =>
+        {
+            call.biz_fail(core, "OUT_TRADE_NO_USED", "商户订单号重复")
+        }
+        TradeState::NotPay
+            if existing.total_fee != new.total_fee
+                || existing.body != new.body
+                || existing.notify_url != new.notify_url
+                || existing.openid != new.openid
+                || existing.product_id != new.product_id
+                || existing.attach != new.attach =>
+        {
+            call.biz_fail(
+                core,
+                "INVALID_REQUEST",
+                "参数错误:订单重入时，要求参数值与原请求一致，请确认参数问题",
+            )
+        }
+        // A faithful re-entry: the same prepay_id again.
+        TradeState::NotPay => prepay_reply(core, call, existing),
+    }
+}
+
+/// `pay/unifiedorder`: create an order, or answer a repeated one as the channel does.
+pub fn unifiedorder(state: &mut WxState, core: &mut Core, call: &Call) -> Reply {
+    let new = match read_order(call) {
+        Ok(o) => o,
+        Err((code, des)) => return call.biz_fail(core, code, &des),
+    };
+    let m = &call.merchant;
+    let key = (m.mch_id.clone(), new.out_trade_no.clone());
+    if let Some(existing) = state.orders.get(&key) {
+        return reentry(core, call, existing, &new);
     }
     let now = core.now();
     let prepay_id = format!(
@@ -89,21 +128,21 @@ pub fn unifiedorder(state: &mut WxState, core: &mut Core, call: &Call) -> Reply 
         now.with_timezone(&SHANGHAI).format("%d%H%M%S"),
         core.rng.alnum(26).to_lowercase()
     );
-    let code_url = (trade_type == "NATIVE")
+    let code_url = (new.trade_type == "NATIVE")
         .then(|| format!("weixin://wxpay/bizpayurl?pr={}", core.rng.alnum(7)));
     let order = WxOrder {
         appid: m.appid.clone(),
         mch_id: m.mch_id.clone(),
-        out_trade_no,
-        body: f["body"].clone(),
-        total_fee,
-        trade_type,
-        notify_url,
-        openid: get("openid"),
-        product_id: get("product_id"),
-        attach: get("attach"),
-        device_info: get("device_info"),
-        sign_type,
+        out_trade_no: new.out_trade_no,
+        body: new.body,
+        total_fee: new.total_fee,
+        trade_type: new.trade_type,
+        notify_url: new.notify_url,
+        openid: new.openid,
+        product_id: new.product_id,
+        attach: new.attach,
+        device_info: new.device_info,
+        sign_type: call.sign_type,
         prepay_id,
         code_url,
         created_at: now,
@@ -113,8 +152,9 @@ pub fn unifiedorder(state: &mut WxState, core: &mut Core, call: &Call) -> Reply 
         fee: None,
         notified: false,
     };
-    state.orders.insert(key, order.clone());
-    prepay_reply(core, call, &order)
+    let reply = prepay_reply(core, call, &order);
+    state.orders.insert(key, order);
+    reply
 }
 
 fn prepay_reply(core: &mut Core, call: &Call, o: &WxOrder) -> Reply {
