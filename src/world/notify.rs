@@ -160,18 +160,26 @@ impl WorldState {
     }
 }
 
-/// Send a notification (and its duplicates), outside the lock; then record the answers and
-/// either tell the channel it was acknowledged or schedule the next attempt.
+/// Send a notification (and its duplicates, all at once), outside the lock; then record the
+/// answers and either tell the channel it was acknowledged or schedule the next attempt.
 pub(super) async fn deliver(sb: &Sandbank, generation: u64, job: Job) {
-    let mut acked = false;
-    for copy in 1..=job.copies {
-        let result = http::post(
+    // Copies of a duplicated notification go out at once, as a channel's parallel workers
+    // send them: a merchant that books on arrival without a lock sees them race.
+    let send = |_| {
+        http::post(
             &job.callback.url,
             job.callback.content_type,
             job.callback.body.clone(),
             CALLBACK_TIMEOUT,
         )
-        .await;
+    };
+    let results = futures::future::join_all((1..=job.copies).map(send)).await;
+    let mut acked = false;
+    let mut st = sb.lock();
+    if st.generation != generation {
+        return;
+    }
+    for (copy, result) in (1..=job.copies).zip(results) {
         let (status, response, ok) = match &result {
             Ok(r) => (
                 Some(r.status.as_u16()),
@@ -181,12 +189,8 @@ pub(super) async fn deliver(sb: &Sandbank, generation: u64, job: Job) {
             Err(e) => (None, Some(format!("({e})")), false),
         };
         acked |= ok;
-        let mut st = sb.lock();
-        if st.generation != generation {
-            return;
-        }
         let copy_note = if job.copies > 1 {
-            format!(" (copy {copy} of {})", job.copies)
+            format!(" (copy {copy} of {}, sent together)", job.copies)
         } else {
             String::new()
         };
@@ -207,10 +211,6 @@ pub(super) async fn deliver(sb: &Sandbank, generation: u64, job: Job) {
             message,
             Some(job.callback.body.clone()),
         );
-    }
-    let mut st = sb.lock();
-    if st.generation != generation {
-        return;
     }
     if acked {
         if let Some(c) = st.channels.get_mut(&job.instance) {
