@@ -47,9 +47,19 @@ enum Command {
         /// Write a JUnit XML report here.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Write a cucumber JSON report here (beside or instead of JUnit).
+        #[arg(long)]
+        json: Option<PathBuf>,
         /// The features directory.
         #[arg(long, default_value = "features")]
         features: PathBuf,
+        /// How many scenarios run at once, each with its own sandbank and SUT (1–64).
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Run only shard I of N (`--shard 2/4`): scenarios are dealt out by a stable hash
+        /// of their feature and name, so N machines together run each scenario once.
+        #[arg(long)]
+        shard: Option<String>,
         /// Override an adapter variable: --var bug=new-order-no-on-retry (repeatable).
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
@@ -104,9 +114,17 @@ fn main() -> anyhow::Result<()> {
             name,
             seed,
             junit,
+            json,
             features,
+            concurrency,
+            shard,
             vars,
         } => {
+            let shard = shard
+                .as_deref()
+                .map(sandbank::harness::Shard::parse)
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
             let mut overrides = std::collections::BTreeMap::new();
             for v in &vars {
                 let (k, val) = v
@@ -126,6 +144,9 @@ fn main() -> anyhow::Result<()> {
                 tags,
                 name,
                 junit,
+                json,
+                concurrency,
+                shard,
                 reproduce,
             };
             let rt = tokio::runtime::Builder::new_multi_thread()

@@ -122,6 +122,9 @@ fn config_with(adapter_file: &str, bug: &str, tags: Option<&str>) -> RunConfig {
         tags: tags.map(str::to_string),
         name: None,
         junit: None,
+        json: None,
+        concurrency: 2,
+        shard: None,
         reproduce: format!("sandbank conform --sut {adapter_file} --seed {SEED} --var bug={bug}"),
     }
 }

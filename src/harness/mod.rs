@@ -8,16 +8,19 @@
 //! - [`scene`] — the cucumber `World`: one fresh sandbank (in-process, free port) and one
 //!   fresh SUT per scenario; failure messages with seed, amounts and journal lines.
 //! - [`steps`] — step definitions, one file per domain concept.
+//! - [`junit`] — the JUnit report amended with each test case's `classname` (its feature).
 //! - [`checks`] — the invariants as pure functions of the ledger and the SUT's report.
 //!
 //! [`run`] is what `sandbank conform` and `tests/conformance.rs` call.
 
 pub mod adapter;
 pub mod checks;
+pub mod junit;
 pub mod scene;
 pub mod steps;
 pub mod sut_process;
 
+use cucumber::tag::Ext as _;
 use cucumber::{writer, World as _, WriterExt as _};
 use futures::FutureExt as _;
 use std::path::PathBuf;
@@ -38,8 +41,56 @@ pub struct RunConfig {
     pub name: Option<String>,
     /// Where to write a JUnit XML report.
     pub junit: Option<PathBuf>,
+    /// Where to write a cucumber JSON report.
+    pub json: Option<PathBuf>,
+    /// How many scenarios run at once (each has its own sandbank and SUT), at most
+    /// [`MAX_CONCURRENCY`].
+    pub concurrency: usize,
+    /// Run only this share of the scenarios.
+    pub shard: Option<Shard>,
     /// The command line that reproduces this run, printed with every failure.
     pub reproduce: String,
+}
+
+/// Most scenarios run at once: each holds a sandbank, a SUT process and their sockets, and
+/// the machines this runs on have a few cores; 64 is far past the point of no gain.
+pub const MAX_CONCURRENCY: usize = 64;
+
+/// Shard `index` of `count` (1-based): the scenarios whose stable hash of feature and name
+/// falls to it, so that `count` runs together run every scenario exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which shard, from 1.
+    pub index: u32,
+    /// How many shards.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Parse `I/N` with 1 ≤ I ≤ N ≤ 1000.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let bad = || format!("--shard: `{text}` is not I/N with 1 ≤ I ≤ N ≤ 1000 (e.g. 2/4)");
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse::<u32>().map_err(|_| bad())?,
+            n.trim().parse::<u32>().map_err(|_| bad())?,
+        );
+        if index == 0 || count == 0 || index > count || count > 1000 {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// True when the scenario `scenario` of feature `feature` belongs to this shard. The hash
+    /// (FNV-1a) is fixed here, so the same names fall to the same shard on every machine.
+    pub fn holds(&self, feature: &str, scenario: &str) -> bool {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in feature.bytes().chain([0]).chain(scenario.bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h % u64::from(self.count) == u64::from(self.index - 1)
+    }
 }
 
 /// How one scenario ended.
@@ -94,8 +145,8 @@ pub(crate) fn current_config() -> Option<Arc<RunConfig>> {
     CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-/// Run the features against the SUT. Scenarios run one at a time, each with a fresh
-/// sandbank and a fresh SUT; cucumber's own report goes to stdout.
+/// Run the features against the SUT. Scenarios run `concurrency` at a time, each with a
+/// fresh sandbank and a fresh SUT; cucumber's own report goes to stdout.
 pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
     let _guard = RUN_LOCK.lock().await;
     let tags = match &cfg.tags {
@@ -105,6 +156,18 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
         ),
         None => None,
     };
+    if !cfg.features.exists() {
+        anyhow::bail!(
+            "no features at {} (the current directory is {}): run from the sandbank checkout or give --features",
+            cfg.features.display(),
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "unknown".into())
+        );
+    }
+    if !(1..=MAX_CONCURRENCY).contains(&cfg.concurrency) {
+        anyhow::bail!("--concurrency must be between 1 and {MAX_CONCURRENCY}");
+    }
     *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(cfg.clone()));
     OUTCOMES.lock().unwrap_or_else(|p| p.into_inner()).clear();
     let junit_out: Box<dyn std::io::Write> = match &cfg.junit {
@@ -114,19 +177,25 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
         ),
         None => Box::new(std::io::sink()),
     };
+    let json_out: Box<dyn std::io::Write> = match &cfg.json {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+        ),
+        None => Box::new(std::io::sink()),
+    };
+    let shard = cfg.shard;
     let re_filter = match &cfg.name {
         Some(n) => Some(
             regex::Regex::new(n).map_err(|e| anyhow::anyhow!("bad --name pattern `{n}`: {e}"))?,
         ),
         None => None,
     };
-    let opts: cucumber::cli::Opts<_, _, _, cucumber::cli::Empty> = cucumber::cli::Opts {
-        tags_filter: tags,
-        re_filter,
-        ..Default::default()
-    };
+    // Tags, name and shard are combined in one filter below: cucumber's own CLI filters
+    // would replace a custom filter rather than add to it.
+    let opts: cucumber::cli::Opts<_, _, _, cucumber::cli::Empty> = Default::default();
     let writer = scene::Scene::cucumber()
-        .max_concurrent_scenarios(1)
+        .max_concurrent_scenarios(cfg.concurrency)
         .before(|_feature, _rule, scenario, world| {
             async move {
                 world.name = scenario.name.clone();
@@ -164,11 +233,23 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
             writer::Basic::raw(std::io::stdout(), writer::Coloring::Auto, 0)
                 .summarized()
                 .tee::<scene::Scene, _>(writer::JUnit::for_tee(junit_out, 0))
+                .tee::<scene::Scene, _>(writer::Json::for_tee(json_out))
                 .normalized(),
         )
         .fail_on_skipped()
         .with_cli(opts)
-        .run(cfg.features.clone())
+        .filter_run(cfg.features.clone(), move |feature, rule, scenario| {
+            let tagged = feature
+                .tags
+                .iter()
+                .chain(rule.iter().flat_map(|r| &r.tags))
+                .chain(scenario.tags.iter());
+            tags.as_ref().is_none_or(|t| t.eval(tagged))
+                && re_filter
+                    .as_ref()
+                    .is_none_or(|re| re.is_match(&scenario.name))
+                && shard.is_none_or(|s| s.holds(&feature.name, &scenario.name))
+        })
         .await;
     use cucumber::writer::Stats as _;
     let report = ConformReport {
@@ -177,6 +258,12 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
         parsing_errors: writer.parsing_errors(),
         skipped_steps: writer.skipped_steps(),
     };
+    // The writers own the report files; close them before the JUnit file is amended.
+    drop(writer);
+    if let Some(path) = &cfg.junit {
+        junit::add_classnames(path)
+            .map_err(|e| anyhow::anyhow!("cannot amend {}: {e}", path.display()))?;
+    }
     *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = None;
     Ok(report)
 }
@@ -189,5 +276,41 @@ fn step_error_text(err: &cucumber::event::StepError) -> String {
             .or_else(|| info.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "step panicked".into()),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_deal_out_every_scenario_exactly_once() {
+        let names: Vec<String> = (0..200).map(|i| format!("scenario {i}")).collect();
+        for count in [1, 2, 3, 7] {
+            let shards: Vec<Shard> = (1..=count)
+                .map(|i| Shard::parse(&format!("{i}/{count}")).unwrap())
+                .collect();
+            for name in &names {
+                let holders = shards.iter().filter(|s| s.holds("Feature", name)).count();
+                assert_eq!(holders, 1, "`{name}` in {count} shards");
+            }
+            // Every shard of a few gets work from two hundred names.
+            if count <= 3 {
+                for s in &shards {
+                    assert!(
+                        names.iter().any(|n| s.holds("Feature", n)),
+                        "{s:?} is empty"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shard_specs_are_checked() {
+        assert_eq!(Shard::parse("2/4"), Ok(Shard { index: 2, count: 4 }));
+        for bad in ["0/4", "5/4", "2", "a/b", "1/0", "1/1001", ""] {
+            assert!(Shard::parse(bad).is_err(), "`{bad}` accepted");
+        }
     }
 }
