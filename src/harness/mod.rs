@@ -215,8 +215,16 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
                 _ => None,
             };
             async move {
+                let mut failure = failure;
                 if let Some(w) = world {
-                    w.teardown().await;
+                    if let Some(log) = w.teardown(failure.is_some()).await {
+                        let note =
+                            format!("the settlement system's log is kept at {}", log.display());
+                        println!("      {note}");
+                        if let Some(f) = failure.as_mut() {
+                            f.push_str(&format!("\n  {note}"));
+                        }
+                    }
                 }
                 OUTCOMES
                     .lock()

@@ -213,18 +213,32 @@ impl Scene {
             "  full journal: {}/_sandbank/journal?format=text (while the scenario runs)\n",
             self.url()
         ));
+        if let Some(sut) = &self.sut {
+            msg.push_str(&format!(
+                "  the settlement system's log (kept at {}), last lines:\n{}",
+                sut.log.display(),
+                sut.log_tail()
+            ));
+        }
         msg.push_str(&self.reproduce_line());
         panic!("{msg}")
     }
 
-    /// Stop the SUT and the sandbank.
-    pub async fn teardown(&mut self) {
+    /// Stop the SUT and the sandbank. The SUT's log is removed when the scenario passed and
+    /// kept when it failed; the kept log's path is returned.
+    pub async fn teardown(&mut self, failed: bool) -> Option<std::path::PathBuf> {
+        let mut kept = None;
         if let Some(mut sut) = self.sut.take() {
             sut.stop().await;
-            let _ = std::fs::remove_file(&sut.log);
+            if failed {
+                kept = Some(sut.log.clone());
+            } else {
+                let _ = std::fs::remove_file(&sut.log);
+            }
         }
         if let Some(r) = self.running.take() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), r.stop()).await;
         }
+        kept
     }
 }
