@@ -64,6 +64,12 @@ enum Command {
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
     },
+    /// Print the conformance step library: every step, where it is defined, an example.
+    Steps {
+        /// The features directory the examples are taken from.
+        #[arg(long, default_value = "features")]
+        features: PathBuf,
+    },
     /// Work with scenario files.
     Scenario {
         #[command(subcommand)]
@@ -106,6 +112,18 @@ fn main() -> anyhow::Result<()> {
             let spec = scenario::load_file(&file)?;
             print!("{}", describe(&spec));
             println!("ok: {} is valid", file.display());
+            Ok(())
+        }
+        Command::Steps { features } => {
+            let defs =
+                sandbank::harness::library::library(&features).map_err(anyhow::Error::msg)?;
+            let text = format!(
+                "{}{} steps; scenarios can combine them freely (docs/sut-adapter.md says what each checks)\n",
+                sandbank::harness::library::render(&defs),
+                defs.len()
+            );
+            // A reader that stops early (`| head`) is not an error.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
             Ok(())
         }
         Command::Conform {

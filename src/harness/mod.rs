@@ -8,6 +8,7 @@
 //! - [`scene`] — the cucumber `World`: one fresh sandbank (in-process, free port) and one
 //!   fresh SUT per scenario; failure messages with seed, amounts and journal lines.
 //! - [`steps`] — step definitions, one file per domain concept.
+//! - [`library`] — the step library with an example of each (`sandbank steps`).
 //! - [`junit`] — the JUnit report amended with each test case's `classname` (its feature).
 //! - [`checks`] — the invariants as pure functions of the ledger and the SUT's report.
 //!
@@ -16,6 +17,7 @@
 pub mod adapter;
 pub mod checks;
 pub mod junit;
+pub mod library;
 pub mod scene;
 pub mod steps;
 pub mod sut_process;
