@@ -9,11 +9,14 @@
 //!   fresh SUT per scenario; failure messages with seed, amounts and journal lines.
 //! - [`steps`] — step definitions, one file per domain concept.
 //! - [`checks`] — the invariants as pure functions of the ledger and the SUT's report.
+//! - [`recon_checks`] — the reconciliation report's totals and discrepancy amounts, against
+//!   the statement as it was served when the SUT reconciled.
 //!
 //! [`run`] is what `sandbank conform` and `tests/conformance.rs` call.
 
 pub mod adapter;
 pub mod checks;
+pub mod recon_checks;
 pub mod scene;
 pub mod steps;
 pub mod sut_process;
