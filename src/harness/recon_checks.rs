@@ -70,8 +70,11 @@ pub fn statement_totals(report: &Report, lines: Option<StatementLines>) -> Vec<V
         return Vec::new();
     }
     let want = match lines {
-        Some(l) => format!("{} row(s) totalling {:.2}", l.count, l.amount),
-        None => "null (there was no bill to read: late or unreadable)".into(),
+        Some(l) => format!(
+            "the bill sandbank served lists {} row(s) totalling {:.2}",
+            l.count, l.amount
+        ),
+        None => "sandbank served no bill to read (late or unreadable), so it must be null".into(),
     };
     let said = match got {
         Some((count, _, text)) => format!("{count} row(s) totalling {text}"),
@@ -80,7 +83,7 @@ pub fn statement_totals(report: &Report, lines: Option<StatementLines>) -> Vec<V
     vec![Violation {
         invariant: "reports the statement as served",
         detail: format!(
-            "for {} the report's `statement` is {said}, but the bill sandbank served lists {want}",
+            "for {} the report's `statement` is {said}, but {want}",
             report.business_date
         ),
         references: Vec::new(),
