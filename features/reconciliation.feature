@@ -197,3 +197,14 @@ Feature: Reconciliation finds every difference between the books and the channel
     And the clock moves to "2026-03-03 10:00"
     And the settlement system reconciles "wxpay" for "2026-03-02"
     Then the reconciliation report for "wxpay" on "2026-03-02" lists exactly the real discrepancies
+
+  @reconciliation @recon-before-nine @bill-creating
+  Scenario: A bill asked for before 09:00 the next day is not generated yet, so late
+    When the settlement system creates an order of 9.90 CNY at "wxpay" for merchant "M1"
+    And the customer pays every order
+    And the clock moves to "2026-03-03 08:30"
+    And the settlement system reconciles "wxpay" for "2026-03-02"
+    Then the reconciliation report for "wxpay" on "2026-03-02" lists exactly the real discrepancies
+    When the clock moves to "2026-03-03 10:00"
+    And the settlement system reconciles "wxpay" for "2026-03-02"
+    Then the reconciliation report for "wxpay" on "2026-03-02" lists exactly the real discrepancies

@@ -156,7 +156,7 @@ const KILLS: &[Kill] = &[
     },
     Kill {
         bug: "recon-no-bill-as-empty",
-        tag: "@recon-late",
+        tag: "@bill-creating",
         needles: &[
             "real but not reported: statement_late (no reference); reported but not real: missing_in_statement",
         ],

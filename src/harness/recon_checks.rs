@@ -14,6 +14,8 @@ use crate::statements::ExpectedDiscrepancy;
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
+const LATE: &str = "statement_late";
+
 /// What the channel's statement of a day really was when the SUT reconciled it.
 #[derive(Debug, Clone)]
 pub struct ReconTruth {
@@ -28,10 +30,30 @@ impl ReconTruth {
     pub fn now(s: &Scene, channel: &str, day: &str) -> ReconTruth {
         let d = date(day);
         let st = s.sb().lock();
-        ReconTruth {
-            expected: st.expected_discrepancies(channel, d),
-            lines: st.statement_lines(channel, d),
+        let mut expected = st.expected_discrepancies(channel, d);
+        let lines = st.statement_lines(channel, d);
+        // No bill to read, yet nothing injected says why: the bill was not generated yet
+        // (reconciled before 09:00 the next day). The wire said `Bill Creating`: late.
+        let explained = expected
+            .iter()
+            .any(|e| e.kind == LATE || e.kind == "statement_unreadable");
+        if lines.is_none() && !explained {
+            if let Ok(source) = st.source(channel, None) {
+                expected.push(ExpectedDiscrepancy {
+                    id: "not-generated-yet".into(),
+                    kind: LATE.into(),
+                    reference: None,
+                    instance: channel.to_string(),
+                    account: source.account().to_string(),
+                    date: d,
+                    mismatch: crate::mismatches::MismatchKind::Late,
+                    books_amount: None,
+                    statement_amount: None,
+                    cause: "reconciled before the bill's usual time (09:00 the next day)".into(),
+                });
+            }
         }
+        ReconTruth { expected, lines }
     }
 
     /// The expected discrepancies as (kind, reference) pairs, for
