@@ -2,8 +2,10 @@
 //! and fails against a deliberately broken variant, on the scenario that targets the bug,
 //! with a message that names the invariant, the amounts, the seed and the journal lines.
 //!
-//! `harness = false`: this is a plain program. It runs `features/` twice through
-//! `sandbank::harness::run` with the adapter `examples/reference-sut/sut.toml`, pointing its
+//! `harness = false`: this is a plain program. It runs `features/` through
+//! `sandbank::harness::run` against the correct system, then each row of the kill matrix
+//! ([`KILLS`]: a `--bug`, the tag of the scenarios aimed at it, which must all fail, and what
+//! their failure messages must say), with the adapter `examples/reference-sut/sut.toml`, pointing its
 //! `sut_bin` at the reference SUT example, which it builds itself first (`cargo build
 //! --example reference-sut`, same profile and target directory as this test), so that any
 //! filtered `cargo test` works, not only the plain one that happens to build examples.
