@@ -72,6 +72,24 @@ pub enum Bug {
     /// Book every payment notification, repeats included: a repeated notification is
     /// booked (and settled) twice.
     BookEveryNotification,
+    /// Read a trade the bill lists twice as one: the duplicate goes unreported.
+    ReconIgnoresDuplicates,
+    /// Never compare the channel's fee with the contract rate.
+    ReconIgnoresFees,
+    /// Treat amounts within 0.01 of each other as equal.
+    ReconAmountTolerance,
+    /// Report the statement's totals from the books instead of the bill's rows.
+    ReconStatementTotalFromBooks,
+    /// Read every refusal of `downloadbill`, `Bill Creating` included, as `No Bill Exist`:
+    /// a late bill becomes an empty one, and every booked payment "missing".
+    ReconNoBillAsEmpty,
+    /// Never check the bill's summary row against its lines.
+    ReconIgnoresSummary,
+    /// Read what it can of a broken bill, skipping what it cannot: a cut-off bill is
+    /// reconciled from its first half.
+    ReconSkipsBadLines,
+    /// Give a fee mismatch the payment's amounts instead of the fees.
+    ReconFeeMismatchShowsAmounts,
 }
 
 impl Bug {
@@ -667,38 +685,65 @@ async fn run_reconciliation(app: &App, body: &[u8]) -> Result<Value, ApiError> {
     let b: DateBody = parse_json(body)?;
     let date = parse_date(&b.date)?;
     let channel = check_channel(app, b.channel.as_deref())?;
+    let bug = app.config.bug;
+    // What the channel answered decides what can be reconciled (docs/sut-adapter.md):
+    // `No Bill Exist` is a day without trades (a statement with no rows), `Bill Creating` a
+    // bill not there yet (late), and a file we cannot read whole is unreadable.
     let bill = match wxpay::download_bill(&app.config, date).await? {
-        None => recon::Bill::default(),
-        Some(text) => recon::parse_bill(&text).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                format!("channel bill for {date}: {e}"),
-            )
-        })?,
+        wxpay::BillAnswer::NoTrades => Ok(recon::Bill::default()),
+        wxpay::BillAnswer::NotReady => {
+            tracing::warn!(%date, "the channel's bill is not generated yet (Bill Creating): reported late");
+            Err(recon::Kind::StatementLate)
+        }
+        wxpay::BillAnswer::Bill(bytes) => {
+            let parsed = if bug == Bug::ReconSkipsBadLines {
+                // BUG: whatever can be read is reconciled, the rest skipped.
+                recon::parse_bill_text(&String::from_utf8_lossy(&bytes), true)
+            } else {
+                recon::parse_bill(&bytes)
+            };
+            parsed.map_err(|e| {
+                tracing::warn!(%date, "the channel's bill cannot be read: {e}");
+                recon::Kind::StatementUnreadable
+            })
+        }
     };
-    if bill
-        .summary_count
-        .is_some_and(|n| n != bill.rows.len() as u64)
-    {
-        tracing::warn!(%date, "the bill's summary counts {:?} trades but it has {} detail rows", bill.summary_count, bill.rows.len());
+    if let Ok(b) = &bill {
+        if b.summary_disagrees() {
+            tracing::warn!(%date, "the bill's summary ({:?} trades, {:?} fen) does not add up to its {} detail rows", b.summary_count, b.summary_amount_minor, b.rows.len());
+        }
     }
     let mut st = app.lock();
     let books: Vec<(String, i64)> = st
         .payments_on(date)
         .map(|p| (p.out_trade_no.clone(), p.amount_minor))
         .collect();
-    let refunds = bill.rows.iter().filter(|r| r.is_refund()).count();
-    if refunds > 0 {
-        tracing::warn!(%date, "the bill lists {refunds} refund row(s); this system books no refunds and does not reconcile them");
-    }
-    let report = recon::reconcile(
-        &date.to_string(),
-        &channel,
-        &books,
-        &bill,
-        app.config.fee_rate,
-    );
-    tracing::info!(%date, booked = report.booked.count, statement = report.statement.count, discrepancies = report.discrepancies.len(), "reconciled");
+    let report = match &bill {
+        Err(kind) => recon::without_statement(&date.to_string(), &channel, &books, *kind),
+        Ok(bill) => {
+            let refunds = bill.rows.iter().filter(|r| r.is_refund()).count();
+            if refunds > 0 {
+                tracing::warn!(%date, "the bill lists {refunds} refund row(s); this system books no refunds and does not reconcile them");
+            }
+            let mistakes = recon::Mistakes {
+                ignore_duplicates: bug == Bug::ReconIgnoresDuplicates,
+                ignore_fees: bug == Bug::ReconIgnoresFees,
+                amount_tolerance: bug == Bug::ReconAmountTolerance,
+                statement_total_from_books: bug == Bug::ReconStatementTotalFromBooks,
+                ignore_summary: bug == Bug::ReconIgnoresSummary,
+                fee_mismatch_shows_amounts: bug == Bug::ReconFeeMismatchShowsAmounts,
+            };
+            recon::reconcile(
+                &date.to_string(),
+                &channel,
+                &books,
+                bill,
+                app.config.fee_rate,
+                mistakes,
+            )
+        }
+    };
+    tracing::info!(%date, booked = report.booked.count, statement = ?report.statement.as_ref().map(|t| t.count), discrepancies = report.discrepancies.len(), "reconciled");
     let v = serde_json::to_value(&report).unwrap_or_default();
     st.reports.insert((date, channel), report);
     Ok(v)

@@ -8,6 +8,10 @@
 //!
 //! Refund rows (`交易状态` `REFUND`) are listed but not reconciled: this system books no
 //! refunds (the adapter contract has none), so it has nothing to match them against.
+//!
+//! A bill is read whole or not at all: one that is not UTF-8, ends mid-line, or lacks its
+//! summary is *unreadable*, and reported as such — never reconciled from the part that
+//! happened to arrive (that would report the cut-off trades as missing).
 
 use rust_decimal::Decimal;
 use sandbank::money::{Currency, Money};
@@ -29,6 +33,10 @@ const COL_FEE: &str = "手续费";
 const STATE_REFUND: &str = "REFUND";
 /// First cell of the summary header: the detail rows end here.
 const SUMMARY_FIRST_CELL: &str = "总交易单数";
+/// Summary column of the total order amount.
+const COL_SUMMARY_ORDER_AMOUNT: &str = "订单总金额";
+/// Older bills' summary has only the settlement total.
+const COL_SUMMARY_SETTLEMENT_AMOUNT: &str = "应结订单总金额";
 
 /// One detail row of a bill, as far as reconciliation needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,8 +63,23 @@ impl BillRow {
 pub struct Bill {
     /// Detail rows, in file order.
     pub rows: Vec<BillRow>,
-    /// The summary row's trade count, when there is one.
+    /// The summary row's trade count (`None` for a day without trades: no bill at all).
     pub summary_count: Option<u64>,
+    /// The summary row's total order amount, in fen.
+    pub summary_amount_minor: Option<i64>,
+}
+
+impl Bill {
+    /// True when the summary states other totals than the detail rows add up to.
+    pub fn summary_disagrees(&self) -> bool {
+        let rows_total = self
+            .rows
+            .iter()
+            .fold(0i64, |acc, r| acc.saturating_add(r.amount_minor));
+        self.summary_count
+            .is_some_and(|n| n != self.rows.len() as u64)
+            || self.summary_amount_minor.is_some_and(|a| a != rows_total)
+    }
 }
 
 /// Why a bill could not be read.
@@ -65,6 +88,12 @@ pub enum BillError {
     /// The header lacks a column we need.
     #[error("the bill header has no `{0}` column")]
     MissingColumn(&'static str),
+    /// Not UTF-8 (an export in another code page, e.g. GBK).
+    #[error("the bill is not UTF-8")]
+    NotUtf8,
+    /// The file stops before its end: no final line break, or no summary.
+    #[error("the bill is cut off: {0}")]
+    CutOff(&'static str),
     /// A line is not what the format allows there.
     #[error("bill line {line}: {reason}")]
     BadLine {
@@ -79,16 +108,25 @@ fn cell(raw: &str) -> &str {
     raw.strip_prefix('`').unwrap_or(raw).trim()
 }
 
-/// Parse the text of an ALL bill.
-pub fn parse_bill(text: &str) -> Result<Bill, BillError> {
+/// Parse an ALL bill, strictly: the whole file or an error.
+pub fn parse_bill(bytes: &[u8]) -> Result<Bill, BillError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| BillError::NotUtf8)?;
+    parse_bill_text(text, false)
+}
+
+/// Parse the text of an ALL bill. `lenient` skips what it cannot read (a mutant's way).
+pub fn parse_bill_text(text: &str, lenient: bool) -> Result<Bill, BillError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if !lenient && !text.ends_with('\n') {
+        return Err(BillError::CutOff("the last line has no line break"));
+    }
     let mut lines = text
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = lines.next() else {
-        return Ok(Bill::default());
+        return Err(BillError::CutOff("no header"));
     };
     let columns: Vec<&str> = header.split(',').map(cell).collect();
     let find = |name: &'static str| columns.iter().position(|c| *c == name);
@@ -107,48 +145,105 @@ pub fn parse_bill(text: &str) -> Result<Bill, BillError> {
             reason,
         };
         if cell(line).starts_with(SUMMARY_FIRST_CELL) {
-            if let Some((index, summary)) = lines.next() {
-                let first = summary.split(',').map(cell).next().unwrap_or("");
-                let count = first.parse::<u64>().map_err(|_| BillError::BadLine {
-                    line: index + 1,
-                    reason: format!("summary trade count `{first}` is not a number"),
-                })?;
-                bill.summary_count = Some(count);
-            }
+            read_summary(&mut bill, line, lines.next())?;
             break;
         }
-        if !line.starts_with('`') {
-            return Err(bad(
-                "neither a backtick-prefixed detail row nor the summary header".into(),
-            ));
+        match detail_row(line, columns.len(), i_no, i_state, i_amount, i_fee) {
+            Ok(row) => bill.rows.push(row),
+            Err(_) if lenient => {}
+            Err(reason) => return Err(bad(reason)),
         }
-        let fields: Vec<&str> = line.split(',').map(cell).collect();
-        if fields.len() != columns.len() {
-            return Err(bad(format!(
-                "{} fields where the header has {}",
-                fields.len(),
-                columns.len()
-            )));
-        }
-        let amount_text = fields[i_amount];
-        let amount_minor = Money::parse(amount_text, Currency::Cny)
-            .and_then(|m| m.to_minor())
-            .map_err(|e| bad(format!("amount `{amount_text}`: {e}")))?;
-        let fee = match i_fee.map(|i| fields[i]) {
-            None => None,
-            Some(text) => Some(
-                Decimal::from_str(text)
-                    .map_err(|_| bad(format!("fee `{text}` is not a decimal amount")))?,
-            ),
-        };
-        bill.rows.push(BillRow {
-            out_trade_no: fields[i_no].to_string(),
-            trade_state: fields[i_state].to_string(),
-            amount_minor,
-            fee,
-        });
+    }
+    if bill.summary_count.is_none() && !lenient {
+        return Err(BillError::CutOff("no summary"));
     }
     Ok(bill)
+}
+
+/// One detail row, or why it is not one.
+fn detail_row(
+    line: &str,
+    width: usize,
+    i_no: usize,
+    i_state: usize,
+    i_amount: usize,
+    i_fee: Option<usize>,
+) -> Result<BillRow, String> {
+    if !line.starts_with('`') {
+        return Err("neither a backtick-prefixed detail row nor the summary header".into());
+    }
+    let fields: Vec<&str> = line.split(',').map(cell).collect();
+    if fields.len() != width {
+        return Err(format!(
+            "{} fields where the header has {width}",
+            fields.len()
+        ));
+    }
+    let amount_text = fields[i_amount];
+    let amount_minor = Money::parse(amount_text, Currency::Cny)
+        .and_then(|m| m.to_minor())
+        .map_err(|e| format!("amount `{amount_text}`: {e}"))?;
+    let fee = match i_fee.map(|i| fields[i]) {
+        None => None,
+        Some(text) => Some(
+            Decimal::from_str(text).map_err(|_| format!("fee `{text}` is not a decimal amount"))?,
+        ),
+    };
+    Ok(BillRow {
+        out_trade_no: fields[i_no].to_string(),
+        trade_state: fields[i_state].to_string(),
+        amount_minor,
+        fee,
+    })
+}
+
+/// The summary header `header` and the row after it: the trade count and the order total.
+fn read_summary(
+    bill: &mut Bill,
+    header: &str,
+    row: Option<(usize, &str)>,
+) -> Result<(), BillError> {
+    let Some((index, row)) = row else {
+        return Err(BillError::CutOff("a summary header without its row"));
+    };
+    let names: Vec<&str> = header.split(',').map(cell).collect();
+    let values: Vec<&str> = row.split(',').map(cell).collect();
+    let bad = |reason: String| BillError::BadLine {
+        line: index + 1,
+        reason,
+    };
+    if values.len() != names.len() {
+        return Err(bad(format!(
+            "summary row has {} fields where its header has {}",
+            values.len(),
+            names.len()
+        )));
+    }
+    let count = values[0].parse::<u64>().map_err(|_| {
+        bad(format!(
+            "summary trade count `{}` is not a number",
+            values[0]
+        ))
+    })?;
+    let i_total = names
+        .iter()
+        .position(|n| *n == COL_SUMMARY_ORDER_AMOUNT)
+        .or_else(|| {
+            names
+                .iter()
+                .position(|n| *n == COL_SUMMARY_SETTLEMENT_AMOUNT)
+        });
+    let total = match i_total {
+        None => None,
+        Some(i) => Some(
+            Money::parse(values[i], Currency::Cny)
+                .and_then(|m| m.to_minor())
+                .map_err(|e| bad(format!("summary total `{}`: {e}", values[i])))?,
+        ),
+    };
+    bill.summary_count = Some(count);
+    bill.summary_amount_minor = total;
+    Ok(())
 }
 
 /// A kind of difference between books and statement (docs/sut-adapter.md).
@@ -167,6 +262,12 @@ pub enum Kind {
     FeeMismatch,
     /// The statement lists the trade more than once.
     DuplicateInStatement,
+    /// The statement's summary does not add up to its rows.
+    SummaryMismatch,
+    /// The statement was not there (WeChat `Bill Creating`).
+    StatementLate,
+    /// The statement could not be read (cut off, wrong encoding).
+    StatementUnreadable,
 }
 
 /// One difference.
@@ -174,8 +275,8 @@ pub enum Kind {
 pub struct Discrepancy {
     /// What kind.
     pub kind: Kind,
-    /// The merchant order number (`out_trade_no`).
-    pub reference: String,
+    /// The merchant order number (`out_trade_no`); `None` for the whole statement.
+    pub reference: Option<String>,
     /// Our amount, major units, or null when we have none (for a fee mismatch: our fee).
     pub books_amount: Option<String>,
     /// The statement's amount, major units, or null when it has none (for a fee mismatch:
@@ -201,8 +302,8 @@ pub struct Report {
     pub channel: String,
     /// What we booked for the day.
     pub booked: Totals,
-    /// The statement's detail rows.
-    pub statement: Totals,
+    /// The statement's detail rows; `None` when there was no statement to read.
+    pub statement: Option<Totals>,
     /// Every difference, sorted by reference then kind.
     pub discrepancies: Vec<Discrepancy>,
 }
@@ -221,6 +322,58 @@ fn fee_text(fee: Decimal) -> String {
     f.to_string()
 }
 
+/// The deliberate reconciliation bugs (`--bug recon-…`), as switches `reconcile` reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mistakes {
+    /// BUG: a trade listed twice is read once (rows keyed by order number).
+    pub ignore_duplicates: bool,
+    /// BUG: fees are never compared.
+    pub ignore_fees: bool,
+    /// BUG: amounts within one fen are "equal".
+    pub amount_tolerance: bool,
+    /// BUG: the statement's totals are copied from the books.
+    pub statement_total_from_books: bool,
+    /// BUG: the summary row is never checked.
+    pub ignore_summary: bool,
+    /// BUG: a fee mismatch carries the payment's amounts instead of the fees.
+    pub fee_mismatch_shows_amounts: bool,
+}
+
+/// The day's books: `(out_trade_no, amount_minor)` per booked payment.
+fn booked_totals(books: &[(String, i64)]) -> Totals {
+    Totals {
+        count: books.len(),
+        amount: major(
+            books
+                .iter()
+                .fold(0i64, |acc, (_, a)| acc.saturating_add(*a)),
+        ),
+    }
+}
+
+/// The report when there was no statement to compare with: it was not there yet
+/// (`StatementLate`) or could not be read (`StatementUnreadable`). Nothing else can be said
+/// about the day, so that one difference is all the report lists.
+pub fn without_statement(
+    business_date: &str,
+    channel: &str,
+    books: &[(String, i64)],
+    kind: Kind,
+) -> Report {
+    Report {
+        business_date: business_date.to_string(),
+        channel: channel.to_string(),
+        booked: booked_totals(books),
+        statement: None,
+        discrepancies: vec![Discrepancy {
+            kind,
+            reference: None,
+            books_amount: None,
+            statement_amount: None,
+        }],
+    }
+}
+
 /// Compare the day's books (`(out_trade_no, amount_minor)` per booked payment) with a bill.
 ///
 /// Books are summed per order number, so a payment booked twice (a bug) shows as an amount
@@ -228,14 +381,18 @@ fn fee_text(fee: Decimal) -> String {
 /// first row is compared and one `duplicate_in_statement` reports the repetition. With a
 /// `fee_rate` (our contract with the channel), each payment's expected fee is its amount
 /// times the rate, rounded half away from zero to the fen, and a different statement fee is
-/// a `fee_mismatch`; without one, fees are not compared.
+/// a `fee_mismatch`; without one, fees are not compared. A summary that does not add up to
+/// the rows is one `summary_mismatch`.
 pub fn reconcile(
     business_date: &str,
     channel: &str,
     books: &[(String, i64)],
     bill: &Bill,
     fee_rate: Option<Decimal>,
+    bugs: Mistakes,
 ) -> Report {
+    // BUG (recon-ignores-fees): no rate, no fee comparison.
+    let fee_rate = fee_rate.filter(|_| !bugs.ignore_fees);
     let mut ours: BTreeMap<&str, (i64, Decimal)> = BTreeMap::new();
     for (no, amount) in books {
         let fee = fee_rate
@@ -251,11 +408,21 @@ pub fn reconcile(
     }
     let mut theirs: BTreeMap<&str, Vec<&BillRow>> = BTreeMap::new();
     for row in bill.rows.iter().filter(|r| !r.is_refund()) {
-        theirs
-            .entry(row.out_trade_no.as_str())
-            .or_default()
-            .push(row);
+        let rows = theirs.entry(row.out_trade_no.as_str()).or_default();
+        if bugs.ignore_duplicates && !rows.is_empty() {
+            // BUG (recon-ignores-duplicates): the repeated row is dropped unseen.
+            continue;
+        }
+        rows.push(row);
     }
+    let same_amount = |a: i64, b: i64| {
+        if bugs.amount_tolerance {
+            // BUG (recon-amount-tolerance): "a fen is rounding".
+            (a - b).abs() <= 1
+        } else {
+            a == b
+        }
+    };
     let references: BTreeSet<&str> = ours.keys().chain(theirs.keys()).copied().collect();
     let mut discrepancies = Vec::new();
     for reference in references {
@@ -265,7 +432,7 @@ pub fn reconcile(
             |kind: Kind, books_amount: Option<String>, statement_amount: Option<String>| {
                 discrepancies.push(Discrepancy {
                     kind,
-                    reference: reference.to_string(),
+                    reference: Some(reference.to_string()),
                     books_amount,
                     statement_amount,
                 })
@@ -276,7 +443,7 @@ pub fn reconcile(
             (Some(_), None) => push(Kind::MissingInStatement, books_amount.clone(), None),
             (None, Some(row)) => push(Kind::MissingInBooks, None, Some(major(row.amount_minor))),
             (Some((amount, expected_fee)), Some(row)) => {
-                if row.amount_minor != amount {
+                if !same_amount(row.amount_minor, amount) {
                     push(
                         Kind::AmountMismatch,
                         books_amount.clone(),
@@ -292,11 +459,20 @@ pub fn reconcile(
                 }
                 if let (Some(_), Some(fee)) = (fee_rate, row.fee) {
                     if fee != expected_fee {
-                        push(
-                            Kind::FeeMismatch,
-                            Some(fee_text(expected_fee)),
-                            Some(fee_text(fee)),
-                        );
+                        if bugs.fee_mismatch_shows_amounts {
+                            // BUG: the payment's amounts where the fees belong.
+                            push(
+                                Kind::FeeMismatch,
+                                books_amount.clone(),
+                                Some(major(row.amount_minor)),
+                            );
+                        } else {
+                            push(
+                                Kind::FeeMismatch,
+                                Some(fee_text(expected_fee)),
+                                Some(fee_text(fee)),
+                            );
+                        }
                     }
                 }
             }
@@ -309,25 +485,35 @@ pub fn reconcile(
             );
         }
     }
+    // BUG (recon-ignores-summary) when switched off.
+    if bill.summary_disagrees() && !bugs.ignore_summary {
+        discrepancies.push(Discrepancy {
+            kind: Kind::SummaryMismatch,
+            reference: None,
+            books_amount: None,
+            statement_amount: None,
+        });
+    }
     discrepancies.sort_by(|a, b| (&a.reference, a.kind).cmp(&(&b.reference, b.kind)));
-    let booked_total = books
-        .iter()
-        .fold(0i64, |acc, (_, a)| acc.saturating_add(*a));
-    let statement_total = bill
-        .rows
-        .iter()
-        .fold(0i64, |acc, r| acc.saturating_add(r.amount_minor));
+    let booked = booked_totals(books);
+    let statement = if bugs.statement_total_from_books {
+        // BUG (recon-statement-total-from-books): the statement "agrees" by construction.
+        booked.clone()
+    } else {
+        Totals {
+            count: bill.rows.len(),
+            amount: major(
+                bill.rows
+                    .iter()
+                    .fold(0i64, |acc, r| acc.saturating_add(r.amount_minor)),
+            ),
+        }
+    };
     Report {
         business_date: business_date.to_string(),
         channel: channel.to_string(),
-        booked: Totals {
-            count: books.len(),
-            amount: major(booked_total),
-        },
-        statement: Totals {
-            count: bill.rows.len(),
-            amount: major(statement_total),
-        },
+        booked,
+        statement: Some(statement),
         discrepancies,
     }
 }
@@ -356,20 +542,30 @@ mod tests {
             text.push_str(r);
             text.push_str("\r\n");
         }
-        text.push_str("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\r\n");
+        // The summary adds up: the sum of the rows' 订单金额 (the 25th column).
+        let total: Decimal = rows
+            .iter()
+            .map(|r| Decimal::from_str(&r.split(',').nth(24).unwrap()[1..]).unwrap())
+            .sum();
+        text.push_str(&format!("{SUMMARY}\r\n"));
         text.push_str(&format!(
-            "`{},`0.00,`0.00,`0.00,`0.00000,`0.00,`0.00\r\n",
+            "`{},`{total:.2},`0.00,`0.00,`0.00000,`{total:.2},`0.00\r\n",
             rows.len()
         ));
         text
     }
 
+    const SUMMARY: &str = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额";
+
     #[test]
     fn reads_rows_until_the_summary() {
-        let b = parse_bill(&bill(&[
-            row("RS01", "SUCCESS", "100.00"),
-            row("RS02", "SUCCESS", "0.01"),
-        ]))
+        let b = parse_bill(
+            bill(&[
+                row("RS01", "SUCCESS", "100.00"),
+                row("RS02", "SUCCESS", "0.01"),
+            ])
+            .as_bytes(),
+        )
         .unwrap();
         assert_eq!(b.rows.len(), 2);
         assert_eq!(
@@ -388,23 +584,30 @@ mod tests {
     #[test]
     fn accepts_bare_newlines_and_refuses_broken_rows() {
         let text = bill(&[row("RS01", "SUCCESS", "1.00")]).replace("\r\n", "\n");
-        assert_eq!(parse_bill(&text).unwrap().rows.len(), 1);
+        assert_eq!(parse_bill(text.as_bytes()).unwrap().rows.len(), 1);
         let short = format!("{HEADER}\n`a,`b\n");
         assert!(matches!(
-            parse_bill(&short),
+            parse_bill(short.as_bytes()),
             Err(BillError::BadLine { line: 2, .. })
         ));
         let float = bill(&[row("RS01", "SUCCESS", "1.005")]);
-        assert!(parse_bill(&float).is_err());
+        assert!(parse_bill(float.as_bytes()).is_err());
         assert!(matches!(
-            parse_bill("a,b,c\n"),
+            parse_bill(b"a,b,c\n"),
             Err(BillError::MissingColumn(_))
         ));
     }
 
     #[test]
     fn an_empty_statement_and_empty_books_agree() {
-        let r = reconcile("2026-03-02", "wxpay", &[], &Bill::default(), Some(rate()));
+        let r = reconcile(
+            "2026-03-02",
+            "wxpay",
+            &[],
+            &Bill::default(),
+            Some(rate()),
+            Mistakes::default(),
+        );
         assert_eq!(
             r.booked,
             Totals {
@@ -417,14 +620,17 @@ mod tests {
 
     #[test]
     fn every_kind_of_difference_is_found() {
-        let b = parse_bill(&bill(&[
-            row("RS01", "SUCCESS", "100.00"),
-            row("RS02", "SUCCESS", "99.00"),
-            row("RS03", "REVOKED", "3.00"),
-            row("RS04", "SUCCESS", "4.00"),
-            row("RS04", "SUCCESS", "4.00"),
-            row("RS05", "SUCCESS", "5.00"),
-        ]))
+        let b = parse_bill(
+            bill(&[
+                row("RS01", "SUCCESS", "100.00"),
+                row("RS02", "SUCCESS", "99.00"),
+                row("RS03", "REVOKED", "3.00"),
+                row("RS04", "SUCCESS", "4.00"),
+                row("RS04", "SUCCESS", "4.00"),
+                row("RS05", "SUCCESS", "5.00"),
+            ])
+            .as_bytes(),
+        )
         .unwrap();
         let books = vec![
             ("RS01".to_string(), 10000),
@@ -433,11 +639,11 @@ mod tests {
             ("RS04".to_string(), 400),
             ("RS06".to_string(), 600),
         ];
-        let r = reconcile("2026-03-02", "wxpay", &books, &b, None);
+        let r = reconcile("2026-03-02", "wxpay", &books, &b, None, Mistakes::default());
         let kinds: Vec<(Kind, &str)> = r
             .discrepancies
             .iter()
-            .map(|d| (d.kind, d.reference.as_str()))
+            .map(|d| (d.kind, d.reference.as_deref().unwrap_or("")))
             .collect();
         assert_eq!(
             kinds,
@@ -457,10 +663,10 @@ mod tests {
         assert_eq!(r.discrepancies[4].statement_amount, None);
         assert_eq!(
             r.statement,
-            Totals {
+            Some(Totals {
                 count: 6,
                 amount: "215.00".into()
-            }
+            })
         );
         assert_eq!(
             r.booked,
@@ -474,38 +680,53 @@ mod tests {
     #[test]
     fn fees_are_checked_against_the_contract_rate() {
         // 0.6 % of 100.00 is 0.60; of 2.50 it is 0.015, rounded half away from zero: 0.02.
-        let b = parse_bill(&bill(&[
-            row_with_fee("RS01", "SUCCESS", "100.00", "0.60000"),
-            row_with_fee("RS02", "SUCCESS", "2.50", "0.02000"),
-            row_with_fee("RS03", "SUCCESS", "100.00", "0.61000"),
-        ]))
+        let b = parse_bill(
+            bill(&[
+                row_with_fee("RS01", "SUCCESS", "100.00", "0.60000"),
+                row_with_fee("RS02", "SUCCESS", "2.50", "0.02000"),
+                row_with_fee("RS03", "SUCCESS", "100.00", "0.61000"),
+            ])
+            .as_bytes(),
+        )
         .unwrap();
         let books = vec![
             ("RS01".to_string(), 10000),
             ("RS02".to_string(), 250),
             ("RS03".to_string(), 10000),
         ];
-        let r = reconcile("2026-03-02", "wxpay", &books, &b, Some(rate()));
+        let r = reconcile(
+            "2026-03-02",
+            "wxpay",
+            &books,
+            &b,
+            Some(rate()),
+            Mistakes::default(),
+        );
         assert_eq!(
             r.discrepancies,
             vec![Discrepancy {
                 kind: Kind::FeeMismatch,
-                reference: "RS03".into(),
+                reference: Some("RS03".into()),
                 books_amount: Some("0.60".into()),
                 statement_amount: Some("0.61".into())
             }]
         );
-        assert!(reconcile("2026-03-02", "wxpay", &books, &b, None)
-            .discrepancies
-            .is_empty());
+        assert!(
+            reconcile("2026-03-02", "wxpay", &books, &b, None, Mistakes::default())
+                .discrepancies
+                .is_empty()
+        );
     }
 
     #[test]
     fn refund_rows_are_not_payments_and_not_duplicates() {
-        let b = parse_bill(&bill(&[
-            row("RS01", "SUCCESS", "100.00"),
-            row_with_fee("RS01", "REFUND", "0.00", "-0.60000"),
-        ]))
+        let b = parse_bill(
+            bill(&[
+                row("RS01", "SUCCESS", "100.00"),
+                row_with_fee("RS01", "REFUND", "0.00", "-0.60000"),
+            ])
+            .as_bytes(),
+        )
         .unwrap();
         let r = reconcile(
             "2026-03-02",
@@ -513,9 +734,10 @@ mod tests {
             &[("RS01".to_string(), 10000)],
             &b,
             Some(rate()),
+            Mistakes::default(),
         );
         assert!(r.discrepancies.is_empty(), "{:?}", r.discrepancies);
-        assert_eq!(r.statement.count, 2);
+        assert_eq!(r.statement.map(|t| t.count), Some(2));
     }
 
     #[test]
@@ -526,6 +748,7 @@ mod tests {
             &[("ORD1".into(), 10000)],
             &Bill::default(),
             None,
+            Mistakes::default(),
         );
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(
@@ -537,6 +760,79 @@ mod tests {
                 "statement": {"count": 0, "amount": "0.00"},
                 "discrepancies": [
                     {"kind": "missing_in_statement", "reference": "ORD1", "books_amount": "100.00", "statement_amount": null}
+                ]
+            })
+        );
+    }
+    #[test]
+    fn a_bill_is_read_whole_or_not_at_all() {
+        let whole = bill(&[
+            row("RS01", "SUCCESS", "1.00"),
+            row("RS02", "SUCCESS", "2.00"),
+        ]);
+        assert_eq!(parse_bill(whole.as_bytes()).unwrap().rows.len(), 2);
+        for keep in [
+            whole.len() / 2,
+            whole.len() - 3,
+            whole.find("总交易单数").unwrap(),
+        ] {
+            let cut = &whole.as_bytes()[..keep];
+            assert!(
+                matches!(
+                    parse_bill(cut),
+                    Err(BillError::CutOff(_) | BillError::BadLine { .. })
+                ),
+                "cut at {keep}: {:?}",
+                parse_bill(cut)
+            );
+        }
+        let (gbk, _, _) = encoding_rs::GBK.encode(&whole);
+        assert_eq!(parse_bill(&gbk), Err(BillError::NotUtf8));
+    }
+
+    #[test]
+    fn a_summary_that_does_not_add_up_is_one_summary_mismatch() {
+        let r1 = row("RS01", "SUCCESS", "1.00");
+        let text = format!(
+            "{HEADER}\r\n{r1}\r\n{SUMMARY}\r\n`1,`1.01,`0.00,`0.00,`0.00600,`1.01,`0.00\r\n"
+        );
+        let b = parse_bill(text.as_bytes()).unwrap();
+        assert_eq!(
+            (b.summary_count, b.summary_amount_minor),
+            (Some(1), Some(101))
+        );
+        let books = [("RS01".to_string(), 100)];
+        let r = reconcile("2026-03-02", "wxpay", &books, &b, None, Mistakes::default());
+        assert_eq!(r.discrepancies.len(), 1);
+        assert_eq!(
+            (
+                r.discrepancies[0].kind,
+                r.discrepancies[0].reference.as_deref()
+            ),
+            (Kind::SummaryMismatch, None)
+        );
+        let b = parse_bill(bill(&[r1]).as_bytes()).unwrap();
+        let r = reconcile("2026-03-02", "wxpay", &books, &b, None, Mistakes::default());
+        assert!(r.discrepancies.is_empty(), "{:?}", r.discrepancies);
+    }
+
+    #[test]
+    fn without_a_statement_the_report_says_why_and_nothing_else() {
+        let r = without_statement(
+            "2026-03-02",
+            "wxpay",
+            &[("ORD1".into(), 10000)],
+            Kind::StatementLate,
+        );
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::json!({
+                "business_date": "2026-03-02",
+                "channel": "wxpay",
+                "booked": {"count": 1, "amount": "100.00"},
+                "statement": null,
+                "discrepancies": [
+                    {"kind": "statement_late", "reference": null, "books_amount": null, "statement_amount": null}
                 ]
             })
         );

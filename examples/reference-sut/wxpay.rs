@@ -140,10 +140,28 @@ pub async fn unified_order(cfg: &Config, order: &NewOrder<'_>) -> Result<(), Cal
     }
 }
 
-/// Download the ALL bill of `date`. `Ok(None)` when the channel says `No Bill Exist`: no
-/// trades that day (or, indistinguishably, the bill is not ready yet: it exists from 09:00
-/// the next day).
-pub async fn download_bill(cfg: &Config, date: NaiveDate) -> Result<Option<String>, CallError> {
+/// What `pay/downloadbill` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BillAnswer {
+    /// The bill, as bytes: it may not be UTF-8 (an export in the wrong code page), which
+    /// reconciliation reports as an unreadable statement.
+    Bill(Vec<u8>),
+    /// `No Bill Exist` (error_code 20002): the merchant had no trades that day, so there is
+    /// no bill. A statement with no rows.
+    NoTrades,
+    /// `Bill Creating` (error_code 20003): the bill is not generated yet (WeChat generates
+    /// it from 09:00 the next day; later when its bill job runs late). Try again later.
+    NotReady,
+}
+
+/// `return_msg` of a day without trades. (WeChat's docs print it `NO Bill Exist`; the
+/// channel sends `No Bill Exist`.)
+pub const NO_BILL_EXIST: &str = "No Bill Exist";
+/// `return_msg` of a bill not generated yet (账单未生成).
+pub const BILL_CREATING: &str = "Bill Creating";
+
+/// Download the ALL bill of `date`.
+pub async fn download_bill(cfg: &Config, date: NaiveDate) -> Result<BillAnswer, CallError> {
     let fields: BTreeMap<String, String> = [
         ("appid", cfg.appid.clone()),
         ("mch_id", cfg.mch_id.clone()),
@@ -167,27 +185,35 @@ pub async fn download_bill(cfg: &Config, date: NaiveDate) -> Result<Option<Strin
             reply.status
         )));
     }
-    let text = String::from_utf8(reply.body.to_vec())
-        .map_err(|_| CallError::Unknown("the bill is not UTF-8".into()))?;
-    // Errors come as an XML document; a bill is plain text.
-    if text.trim_start().starts_with("<xml") {
-        let f = xml::parse(&text)
-            .map_err(|e| CallError::Unknown(format!("unreadable downloadbill reply: {e}")))?;
-        let msg = f.get("return_msg").map(String::as_str).unwrap_or("");
-        if msg == "No Bill Exist" || f.get("error_code").is_some_and(|c| c == "20002") {
-            return Ok(None);
-        }
-        let code = f
-            .get("error_code")
-            .or_else(|| f.get("err_code"))
-            .cloned()
-            .unwrap_or_else(|| "FAIL".into());
-        return Err(CallError::Refused {
-            code,
-            message: msg.into(),
-        });
+    // Errors come as an XML document; a bill is plain text (and may be in any encoding).
+    let bytes = reply.body.to_vec();
+    let looks_xml = std::str::from_utf8(&bytes).is_ok_and(|t| t.trim_start().starts_with("<xml"));
+    if !looks_xml {
+        return Ok(BillAnswer::Bill(bytes));
     }
-    Ok(Some(text))
+    let text = String::from_utf8_lossy(&bytes);
+    let f = xml::parse(&text)
+        .map_err(|e| CallError::Unknown(format!("unreadable downloadbill reply: {e}")))?;
+    let msg = f.get("return_msg").map(String::as_str).unwrap_or("");
+    let code = f
+        .get("error_code")
+        .or_else(|| f.get("err_code"))
+        .cloned()
+        .unwrap_or_else(|| "FAIL".into());
+    if cfg.bug == crate::Bug::ReconNoBillAsEmpty {
+        // BUG: every refusal read as "no trades that day", the bill not being ready included.
+        return Ok(BillAnswer::NoTrades);
+    }
+    if msg.eq_ignore_ascii_case(NO_BILL_EXIST) || code == "20002" {
+        return Ok(BillAnswer::NoTrades);
+    }
+    if msg.eq_ignore_ascii_case(BILL_CREATING) || code == "20003" {
+        return Ok(BillAnswer::NotReady);
+    }
+    Err(CallError::Refused {
+        code,
+        message: msg.into(),
+    })
 }
 
 /// A notification as we read it.
@@ -316,8 +342,12 @@ mod tests {
     #[test]
     fn acks_are_what_the_channel_expects() {
         assert_eq!(ack_success(), "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>");
-        assert!(sandbank::channels::wxpay::is_ack(ack_success().as_bytes()));
+        assert!(sandbank::channels::wxpay::is_ack(
+            hyper::StatusCode::OK,
+            ack_success().as_bytes()
+        ));
         assert!(!sandbank::channels::wxpay::is_ack(
+            hyper::StatusCode::OK,
             ack_fail("bad signature").as_bytes()
         ));
     }

@@ -176,6 +176,12 @@ pub struct Discrepancy {
     /// The order number it concerns.
     #[serde(default)]
     pub reference: Option<String>,
+    /// The books' amount, major units (for `fee_mismatch`, the fee); null when none.
+    #[serde(default)]
+    pub books_amount: Option<String>,
+    /// The statement's amount, major units (for `fee_mismatch`, its fee); null when none.
+    #[serde(default)]
+    pub statement_amount: Option<String>,
 }
 
 /// **Booked once**: the SUT booked exactly the payments the ledger shows for the day.
@@ -373,6 +379,8 @@ mod tests {
                 .map(|(k, r)| Discrepancy {
                     kind: k.to_string(),
                     reference: Some(r.to_string()),
+                    books_amount: None,
+                    statement_amount: None,
                 })
                 .collect(),
         }

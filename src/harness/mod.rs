@@ -11,6 +11,8 @@
 //! - [`library`] — the step library with an example of each (`sandbank steps`).
 //! - [`junit`] — the JUnit report amended with each test case's `classname` (its feature).
 //! - [`checks`] — the invariants as pure functions of the ledger and the SUT's report.
+//! - [`recon_checks`] — the reconciliation report's totals and discrepancy amounts, against
+//!   the statement as it was served when the SUT reconciled.
 //!
 //! [`run`] is what `sandbank conform` and `tests/conformance.rs` call.
 
@@ -18,6 +20,7 @@ pub mod adapter;
 pub mod checks;
 pub mod junit;
 pub mod library;
+pub mod recon_checks;
 pub mod scene;
 pub mod steps;
 pub mod sut_process;

@@ -37,6 +37,8 @@ pub struct Scene {
     pub orders: Vec<Order>,
     /// Reconciliation reports fetched, by (channel, date).
     pub reports: BTreeMap<(String, String), Report>,
+    /// What the statement really was when each reconciliation ran, by (channel, date).
+    pub recon_truth: BTreeMap<(String, String), super::recon_checks::ReconTruth>,
 }
 
 impl Scene {
@@ -54,6 +56,7 @@ impl Scene {
             merchants: Vec::new(),
             orders: Vec::new(),
             reports: BTreeMap::new(),
+            recon_truth: BTreeMap::new(),
         }
     }
 

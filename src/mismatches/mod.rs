@@ -23,7 +23,7 @@
 //! | `previous_day` | moves the entry into the previous day's statement (booked 23:59:59) | `missing_in_statement` on its day, `missing_in_books` (`{id}/moved`) on the previous | the channel cuts earlier than the merchant (e.g. at 23:59:59 UTC+8 vs a merchant cutting in another zone) |
 //! | `duplicate` | lists the entry twice | `duplicate_in_statement` | a channel's export job run twice over an overlapping window; a bank resending a line |
 //! | `summary` | states totals that do not add up: the summary/footer amount (WeChat, Alipay) and the closing balance (camt.053 CLBD, MT940 `:62F:`) off by `delta` (default +0.01) | `summary_mismatch` | a summary computed by a separate job from a different snapshot than the detail |
-//! | `late` | is not available until `delay` (default 1d) after its usual time; before that WeChat answers `No Bill Exist` and the control API 409 | `statement_late` | the channel's bill job ran late; a bank's end-of-day file held up |
+//! | `late` | is not available until `delay` (default 1d) after its usual time; before that WeChat answers `Bill Creating` (not `No Bill Exist`, which means no trades) and the control API 409; once it is available nothing is late, so `statement_late` is expected only while it is held back | `statement_late` | the channel's bill job ran late; a bank's end-of-day file held up |
 //! | `truncated` | is cut off after `keep_bytes` bytes (default half the file) | `statement_unreadable` | a download interrupted and not retried, a disk full at the channel |
 //! | `encoding` | is encoded wrongly: the WeChat bill in GBK, the Alipay CSVs in UTF-8, camt.053 and MT940 in UTF-16LE | `statement_unreadable` | an export tool set to the wrong code page |
 //!

@@ -136,7 +136,7 @@ pub fn write_format<W: Write>(
 /// Why a statement could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// Not produced yet on the world clock.
+    /// Not produced yet on the world clock (WeChat answers `Bill Creating`).
     #[error("the statement of {day} is not available before {available_at}")]
     NotAvailable {
         /// The day.
@@ -144,7 +144,7 @@ pub enum RenderError {
         /// When it will be.
         available_at: Instant,
     },
-    /// A WeChat bill with no rows (WeChat answers `No Bill Exist`).
+    /// A WeChat bill with no rows (WeChat answers `No Bill Exist`: no trades that day).
     #[error("no bill: no rows of this type on that day")]
     Empty,
     /// The format does not fit the account, or cannot show a mismatch in effect.

@@ -15,7 +15,9 @@
 //! - Summary: 总交易单数 counts the detail rows; the sums are of the columns above (the fee
 //!   net of refunds).
 //! - A day without rows of the asked type answers the XML `No Bill Exist` (`error_code`
-//!   20002); a day's bill exists from 09:00 Beijing time the next day ([`BILL_READY_AFTER`]).
+//!   20002): no trades, an empty statement. A day's bill exists from 09:00 Beijing time the
+//!   next day ([`BILL_READY_AFTER`]); before that (or while a `late` mismatch holds it) the
+//!   answer is `Bill Creating` (`error_code` 20003, ours).
 
 use super::{Entry, EntryKind, EntryStatus, StatementHead, WRITE_BUFFER_BYTES};
 use chrono::Duration;

@@ -261,6 +261,16 @@ impl WorldState {
         expected_discrepancies(&self.books(), instance, day)
     }
 
+    /// What `instance`'s bill of `day` lists now, mismatches applied; `None` when there is
+    /// no bill to read (not available yet, or unreadable).
+    pub fn statement_lines(
+        &self,
+        instance: &str,
+        day: NaiveDate,
+    ) -> Option<crate::statements::mismatch::StatementLines> {
+        crate::statements::mismatch::statement_lines(&self.books(), instance, day)
+    }
+
     /// The statement source for `instance` and `account` (its first when `None`).
     pub fn source(&self, instance: &str, account: Option<&str>) -> Result<Source, String> {
         Source::resolve(&self.core.directory, instance, account)

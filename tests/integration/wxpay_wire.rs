@@ -693,7 +693,7 @@ async fn the_bill_exists_from_nine_the_next_morning() {
     let paid = w.pay("BILLORDER1").await;
     let txn = paid["transaction_id"].as_str().unwrap();
 
-    // Before 09:00 the next day: no bill.
+    // Before 09:00 the next day: the bill is being generated (not "no trades").
     let (status, _) = w
         .ctl_post("clock", serde_json::json!({"to": "2026-03-03 08:59:59"}))
         .await;
@@ -703,8 +703,8 @@ async fn the_bill_exists_from_nine_the_next_morning() {
         .await;
     let f = xml_of(&r);
     assert_eq!(f["return_code"], "FAIL");
-    assert_eq!(f["return_msg"], "No Bill Exist");
-    assert_eq!(f["error_code"], "20002");
+    assert_eq!(f["return_msg"], "Bill Creating");
+    assert_eq!(f["error_code"], "20003");
 
     // From 09:00: the text bill.
     w.advance("1s").await;
@@ -760,6 +760,7 @@ async fn the_bill_exists_from_nine_the_next_morning() {
             .await,
     );
     assert_eq!(f["return_msg"], "No Bill Exist");
+    assert_eq!(f["error_code"], "20002");
 }
 
 /// Regression: a `delay` rule on callbacks without `times` held the delayed attempt back

@@ -133,6 +133,10 @@ def test_download_bill_returns_the_text_bill_from_nine_the_next_morning(pay, con
     control.post("clock", {"to": f"{tomorrow.isoformat()} 08:59"})
     with pytest.raises(WeChatPayException) as e:
         pay.tools.download_bill(today)
+    # Not generated yet: `Bill Creating` (a late bill), never `No Bill Exist` (no trades).
+    assert e.value.return_code == "FAIL" and e.value.return_msg == "Bill Creating"
+    with pytest.raises(WeChatPayException) as e:
+        pay.tools.download_bill(today - datetime.timedelta(days=1))
     assert e.value.return_code == "FAIL" and e.value.return_msg == "No Bill Exist"
 
     control.post("clock", {"to": f"{tomorrow.isoformat()} 09:00"})

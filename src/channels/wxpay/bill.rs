@@ -1,6 +1,8 @@
 //! `pay/downloadbill`: a merchant's bill of a day, rendered by the statements module from
 //! the ledger with this channel describing its lines, and answered the way the channel
-//! answers: the bill as text (or gzip), or an XML `return_code=FAIL` with an `error_code`.
+//! answers: the bill as text (or gzip), or an XML `return_code=FAIL` with an `error_code`:
+//! `No Bill Exist` (no trades that day: an empty statement) or `Bill Creating` (not
+//! generated yet: a late statement), never one for the other.
 
 use super::codec::Call;
 use super::spec::Spec;
@@ -11,11 +13,24 @@ use crate::statements::{Books, Source};
 use chrono::NaiveDate;
 use hyper::StatusCode;
 
+/// `No Bill Exist` / `20002`: the merchant had no trades that day, so no bill is generated
+/// (docs/protocols.md, A.5). A day whose bill has no rows is a statement with no rows.
 fn no_bill() -> Reply {
     Reply::xml(xml::write([
         ("return_code", "FAIL"),
         ("return_msg", "No Bill Exist"),
         ("error_code", "20002"),
+    ]))
+}
+
+/// `Bill Creating`: the bill of that day is not generated yet — before 09:00 the next day, or
+/// while a `late` mismatch holds it back. WeChat documents the message (账单未生成) but no
+/// `error_code` for it; `20003` is ours (docs/protocols.md, A.5).
+fn bill_creating() -> Reply {
+    Reply::xml(xml::write([
+        ("return_code", "FAIL"),
+        ("return_msg", "Bill Creating"),
+        ("error_code", "20003"),
     ]))
 }
 
@@ -73,7 +88,8 @@ pub fn downloadbill(books: &Books<'_>, spec: &Spec, call: &Call) -> Reply {
     match result {
         Ok(body) if gzip => Reply::from_spool(StatusCode::OK, "application/x-gzip", body),
         Ok(body) => Reply::from_spool(StatusCode::OK, "text/plain; charset=utf-8", body),
-        Err(RenderError::NotAvailable { .. } | RenderError::Empty) => no_bill(),
+        Err(RenderError::NotAvailable { .. }) => bill_creating(),
+        Err(RenderError::Empty) => no_bill(),
         Err(e) => bill_fail(&e.to_string()),
     }
 }

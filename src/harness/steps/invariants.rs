@@ -2,6 +2,7 @@
 
 use super::date;
 use crate::harness::checks::{self, Report};
+use crate::harness::recon_checks::{self, ReconTruth};
 use crate::harness::scene::Scene;
 use crate::statements::day_window;
 use cucumber::then;
@@ -49,20 +50,23 @@ async fn booked_once(s: &mut Scene, channel: String, day: String) {
     regex = r#"^the reconciliation report for "([^"]+)" on "([^"]+)" lists exactly the real discrepancies$"#
 )]
 async fn reconciles_exactly(s: &mut Scene, channel: String, day: String) {
-    let expected = real_discrepancies(s, &channel, &day);
-    let v = checks::reconciles_exactly(report(s, &channel, &day), &expected);
+    let truth = real_discrepancies(s, &channel, &day);
+    let report = report(s, &channel, &day);
+    let mut v = checks::reconciles_exactly(report, &truth.kinds());
+    v.extend(recon_checks::statement_totals(report, truth.lines));
+    v.extend(recon_checks::discrepancy_amounts(report, &truth.expected));
     if !v.is_empty() {
         s.fail(&v, false);
     }
 }
 
 /// The discrepancies that really exist between the channel's statement for `day` and the
-/// truth: the statement is rendered from the ledger, so they are exactly the mismatches
-/// injected into it, each recorded by sandbank as an expected discrepancy.
-fn real_discrepancies(s: &Scene, channel: &str, day: &str) -> Vec<(String, Option<String>)> {
-    let st = s.sb().lock();
-    st.expected_discrepancies(channel, date(day))
-        .into_iter()
-        .map(|d| (d.kind, d.reference))
-        .collect()
+/// truth, as the statement was when the SUT reconciled: the statement is rendered from the
+/// ledger, so they are exactly the mismatches injected into it that the SUT could observe
+/// then, each recorded by sandbank as an expected discrepancy.
+fn real_discrepancies(s: &Scene, channel: &str, day: &str) -> ReconTruth {
+    s.recon_truth
+        .get(&(channel.to_string(), day.to_string()))
+        .cloned()
+        .unwrap_or_else(|| ReconTruth::now(s, channel, day))
 }

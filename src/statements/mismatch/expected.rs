@@ -4,9 +4,19 @@
 //! Each mismatch yields at most one discrepancy on its own day (and, for an entry moved
 //! across the cut-off, one more on the day it lands on). A mismatch whose entry does not
 //! exist expects nothing, exactly as the statement then shows nothing different.
+//!
+//! The oracle asks only what a reconciliation can see on the wire *now* (the world clock's
+//! instant, `books.now`), one statement (account and day) at a time:
+//!
+//! - a statement held back by a `late` mismatch and not available yet shows nothing but its
+//!   absence (WeChat `Bill Creating`): `statement_late` alone is expected; once it is
+//!   available it is not late any more, and what it contains is expected instead;
+//! - a statement that cannot be read (`truncated`, `encoding`) shows no lines: one
+//!   `statement_unreadable` alone is expected.
 
 use super::{locate, MismatchKind, DEFAULT_DELTA, DEFAULT_PHANTOM_AMOUNT};
 use crate::money::Money;
+use crate::statements::render::{self, BillType, Format};
 use crate::statements::{day_window, Books, Source};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -46,6 +56,59 @@ pub fn expected_discrepancies(
     instance: &str,
     day: NaiveDate,
 ) -> Vec<ExpectedDiscrepancy> {
+    observable(books, instance, day, injected(books, instance, day))
+}
+
+/// Keep, for each account's statement of `day`, what can be observed at `books.now`: only
+/// `statement_late` while the statement is held back (none once it is out), else only one
+/// `statement_unreadable` when the file cannot be read, else everything.
+fn observable(
+    books: &Books<'_>,
+    instance: &str,
+    day: NaiveDate,
+    all: Vec<ExpectedDiscrepancy>,
+) -> Vec<ExpectedDiscrepancy> {
+    const LATE: &str = "statement_late";
+    const UNREADABLE: &str = "statement_unreadable";
+    let mut out: Vec<ExpectedDiscrepancy> = Vec::new();
+    let accounts: Vec<String> = all.iter().fold(Vec::new(), |mut acc, d| {
+        if !acc.contains(&d.account) {
+            acc.push(d.account.clone());
+        }
+        acc
+    });
+    for account in accounts {
+        let mine = all.iter().filter(|d| d.account == account);
+        let held_back = Source::resolve(books.directory, instance, Some(&account))
+            .map(|source| books.now < available_at(books, &source, day))
+            .unwrap_or(false);
+        let kinds: Vec<&str> = mine.clone().map(|d| d.kind.as_str()).collect();
+        if kinds.contains(&LATE) && held_back {
+            out.extend(mine.filter(|d| d.kind == LATE).take(1).cloned());
+            continue;
+        }
+        if kinds.contains(&UNREADABLE) {
+            out.extend(mine.filter(|d| d.kind == UNREADABLE).take(1).cloned());
+            continue;
+        }
+        out.extend(mine.filter(|d| d.kind != LATE).cloned());
+    }
+    out
+}
+
+/// When `source`'s statement of `day` is available, its `late` mismatches included: the
+/// channels' bills from 09:00 the next day, the banks' statements from 06:00.
+fn available_at(books: &Books<'_>, source: &Source, day: NaiveDate) -> crate::clock::Instant {
+    let format = match source {
+        Source::ChannelMerchant { .. } => Format::Wechat(BillType::All),
+        Source::BankAccount { .. } => Format::Camt053(crate::statements::camt053::Version::V02),
+    };
+    render::available_at(books, source, day, format)
+}
+
+/// Every discrepancy the mismatches of `instance` put into its statements of `day`, seen or
+/// not.
+fn injected(books: &Books<'_>, instance: &str, day: NaiveDate) -> Vec<ExpectedDiscrepancy> {
     let mut out = Vec::new();
     for m in books
         .mismatches
@@ -129,4 +192,53 @@ fn fmt2(d: Decimal) -> String {
         currency: crate::money::Currency::Cny,
     }
     .major_string()
+}
+
+/// The detail lines of a channel's bill as a reconciliation reads them: how many rows, and
+/// the sum of their order amounts (a refund row's order amount is zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StatementLines {
+    /// Detail rows (payments and refunds; a duplicated row counts twice).
+    pub count: u64,
+    /// Sum of the payment rows' amounts, major units.
+    pub amount: Decimal,
+}
+
+/// What `instance`'s bill of `day` lists for its first (default) merchant, as rendered at
+/// `books.now` with the mismatches applied: `Some` with zero lines for a day without rows
+/// (WeChat `No Bill Exist`); `None` when there is no bill to read — not available yet
+/// (`Bill Creating`), or unreadable (`truncated`, `encoding`). The summary row is not a
+/// line: a `summary` mismatch changes nothing here.
+pub fn statement_lines(
+    books: &Books<'_>,
+    instance: &str,
+    day: NaiveDate,
+) -> Option<StatementLines> {
+    let source = Source::resolve(books.directory, instance, None).ok()?;
+    if !matches!(source, Source::ChannelMerchant { .. }) {
+        return None;
+    }
+    if books.now < available_at(books, &source, day) {
+        return None;
+    }
+    let window = day_window(day);
+    let plan = super::Plan::build(books, &source, window);
+    if plan.truncate.is_some() || plan.wrong_encoding {
+        return None;
+    }
+    let format = Format::Wechat(BillType::All);
+    let mut lines = StatementLines {
+        count: 0,
+        amount: Decimal::ZERO,
+    };
+    for e in plan
+        .apply(crate::statements::ledger_entries(books, &source, window))
+        .filter(|e| format.includes(e))
+    {
+        lines.count += 1;
+        if e.kind == crate::statements::EntryKind::Payment {
+            lines.amount += e.amount.amount;
+        }
+    }
+    Some(lines)
 }

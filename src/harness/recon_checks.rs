@@ -1,0 +1,284 @@
+//! The reconciliation report, checked beyond its kinds: the `statement` totals against the
+//! bill as sandbank served it, and each discrepancy's amounts against the truth.
+//!
+//! The truth is taken when the SUT reconciled ([`ReconTruth::now`], the clock is manual), so
+//! a bill that was late then and is out by the time the scenario checks is still judged as
+//! late: the oracle asks only what the SUT could see on the wire (docs/sut-adapter.md,
+//! "The reconciliation report").
+
+use super::checks::{Report, Violation};
+use super::scene::Scene;
+use super::steps::date;
+use crate::statements::mismatch::StatementLines;
+use crate::statements::ExpectedDiscrepancy;
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+const LATE: &str = "statement_late";
+
+/// What the channel's statement of a day really was when the SUT reconciled it.
+#[derive(Debug, Clone)]
+pub struct ReconTruth {
+    /// The discrepancies a correct reconciliation reports (observable at that instant).
+    pub expected: Vec<ExpectedDiscrepancy>,
+    /// The bill's detail lines; `None` when there was no bill to read (late, unreadable).
+    pub lines: Option<StatementLines>,
+}
+
+impl ReconTruth {
+    /// The truth about `channel`'s statement of `day` at the world's current instant.
+    pub fn now(s: &Scene, channel: &str, day: &str) -> ReconTruth {
+        let d = date(day);
+        let st = s.sb().lock();
+        let mut expected = st.expected_discrepancies(channel, d);
+        let lines = st.statement_lines(channel, d);
+        // No bill to read, yet nothing injected says why: the bill was not generated yet
+        // (reconciled before 09:00 the next day). The wire said `Bill Creating`: late.
+        let explained = expected
+            .iter()
+            .any(|e| e.kind == LATE || e.kind == "statement_unreadable");
+        if lines.is_none() && !explained {
+            if let Ok(source) = st.source(channel, None) {
+                expected.push(ExpectedDiscrepancy {
+                    id: "not-generated-yet".into(),
+                    kind: LATE.into(),
+                    reference: None,
+                    instance: channel.to_string(),
+                    account: source.account().to_string(),
+                    date: d,
+                    mismatch: crate::mismatches::MismatchKind::Late,
+                    books_amount: None,
+                    statement_amount: None,
+                    cause: "reconciled before the bill's usual time (09:00 the next day)".into(),
+                });
+            }
+        }
+        ReconTruth { expected, lines }
+    }
+
+    /// The expected discrepancies as (kind, reference) pairs, for
+    /// [`super::checks::reconciles_exactly`].
+    pub fn kinds(&self) -> Vec<(String, Option<String>)> {
+        self.expected
+            .iter()
+            .map(|d| (d.kind.clone(), d.reference.clone()))
+            .collect()
+    }
+}
+
+fn amount(text: &str) -> Option<Decimal> {
+    Decimal::from_str(text.trim()).ok()
+}
+
+fn show(a: Option<&str>) -> String {
+    a.map(|t| format!("\"{t}\""))
+        .unwrap_or_else(|| "null".into())
+}
+
+/// **Statement totals**: `statement` is the bill's detail rows as served — their count and
+/// the sum of their order amounts — or null when there was no bill to read (late or
+/// unreadable). Never the books' figures, never the summary row's.
+pub fn statement_totals(report: &Report, lines: Option<StatementLines>) -> Vec<Violation> {
+    let got = report
+        .statement
+        .as_ref()
+        .map(|t| (t.count, amount(&t.amount), t.amount.clone()));
+    let ok = match (&got, lines) {
+        (None, None) => true,
+        (Some((count, Some(a), _)), Some(l)) => *count == l.count && *a == l.amount,
+        _ => false,
+    };
+    if ok {
+        return Vec::new();
+    }
+    let want = match lines {
+        Some(l) => format!(
+            "the bill sandbank served lists {} row(s) totalling {:.2}",
+            l.count, l.amount
+        ),
+        None => "sandbank served no bill to read (late or unreadable), so it must be null".into(),
+    };
+    let said = match got {
+        Some((count, _, text)) => format!("{count} row(s) totalling {text}"),
+        None => "null".into(),
+    };
+    vec![Violation {
+        invariant: "reports the statement as served",
+        detail: format!(
+            "for {} the report's `statement` is {said}, but {want}",
+            report.business_date
+        ),
+        references: Vec::new(),
+    }]
+}
+
+/// **Discrepancy amounts**: each reported discrepancy about an order carries the amounts the
+/// truth gives (`books_amount`, `statement_amount`; for `fee_mismatch` the fees), null where
+/// a side has none. Compared as decimals (`0.6` = `0.60000`). File-level discrepancies
+/// (no reference) carry no amounts that are checked. A discrepancy whose kind and reference
+/// are not real is left to *always reconciles*.
+pub fn discrepancy_amounts(report: &Report, expected: &[ExpectedDiscrepancy]) -> Vec<Violation> {
+    let same = |a: Option<&str>, b: Option<&str>| match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => amount(a).is_some() && amount(a) == amount(b),
+        _ => false,
+    };
+    let mut wrong = Vec::new();
+    let mut refs = Vec::new();
+    for d in report
+        .discrepancies
+        .iter()
+        .filter(|d| d.reference.is_some())
+    {
+        let candidates: Vec<&ExpectedDiscrepancy> = expected
+            .iter()
+            .filter(|e| e.kind == d.kind && e.reference == d.reference)
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        let fits = candidates.iter().any(|e| {
+            same(d.books_amount.as_deref(), e.books_amount.as_deref())
+                && same(d.statement_amount.as_deref(), e.statement_amount.as_deref())
+        });
+        if !fits {
+            let e = candidates[0];
+            let reference = d.reference.clone().unwrap_or_default();
+            wrong.push(format!(
+                "{} {reference}: reported books {} / statement {}, but the truth is books {} / statement {}",
+                d.kind,
+                show(d.books_amount.as_deref()),
+                show(d.statement_amount.as_deref()),
+                show(e.books_amount.as_deref()),
+                show(e.statement_amount.as_deref()),
+            ));
+            refs.push(reference);
+        }
+    }
+    if wrong.is_empty() {
+        return Vec::new();
+    }
+    vec![Violation {
+        invariant: "reports each discrepancy's amounts",
+        detail: format!(
+            "the reconciliation report for {} gives wrong amounts: {}",
+            report.business_date,
+            wrong.join("; ")
+        ),
+        references: refs,
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::checks::{Discrepancy, Totals};
+    use crate::mismatches::MismatchKind;
+
+    fn report(
+        statement: Option<(u64, &str)>,
+        ds: &[(&str, &str, Option<&str>, Option<&str>)],
+    ) -> Report {
+        Report {
+            business_date: "2026-03-02".into(),
+            channel: Some("wxpay".into()),
+            booked: Totals {
+                count: 2,
+                amount: "30.00".into(),
+            },
+            statement: statement.map(|(count, a)| Totals {
+                count,
+                amount: a.into(),
+            }),
+            discrepancies: ds
+                .iter()
+                .map(|(k, r, b, s)| Discrepancy {
+                    kind: k.to_string(),
+                    reference: Some(r.to_string()),
+                    books_amount: b.map(str::to_string),
+                    statement_amount: s.map(str::to_string),
+                })
+                .collect(),
+        }
+    }
+
+    fn expected(
+        kind: &str,
+        reference: &str,
+        books: Option<&str>,
+        shown: Option<&str>,
+    ) -> ExpectedDiscrepancy {
+        ExpectedDiscrepancy {
+            id: "m".into(),
+            kind: kind.into(),
+            reference: Some(reference.into()),
+            instance: "wxpay".into(),
+            account: "10000100".into(),
+            date: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+            mismatch: MismatchKind::Amount,
+            books_amount: books.map(str::to_string),
+            statement_amount: shown.map(str::to_string),
+            cause: String::new(),
+        }
+    }
+
+    fn lines(count: u64, amount: &str) -> Option<StatementLines> {
+        Some(StatementLines {
+            count,
+            amount: Decimal::from_str(amount).unwrap(),
+        })
+    }
+
+    #[test]
+    fn the_statement_totals_are_the_bill_as_served() {
+        assert!(statement_totals(&report(Some((1, "10.0")), &[]), lines(1, "10.00")).is_empty());
+        assert!(statement_totals(&report(None, &[]), None).is_empty());
+        let v = statement_totals(&report(Some((2, "30.00")), &[]), lines(1, "10.00"));
+        assert!(
+            v[0].detail.contains("`statement` is 2 row(s) totalling 30.00, but the bill sandbank served lists 1 row(s) totalling 10.00"),
+            "{}",
+            v[0].detail
+        );
+        assert_eq!(
+            statement_totals(&report(Some((0, "0.00")), &[]), None).len(),
+            1
+        );
+        assert_eq!(statement_totals(&report(None, &[]), lines(0, "0")).len(), 1);
+        assert_eq!(
+            statement_totals(&report(Some((1, "ten")), &[]), lines(1, "10")).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn discrepancy_amounts_follow_the_truth() {
+        let want = [
+            expected("amount_mismatch", "O1", Some("10.00"), Some("10.01")),
+            expected("missing_in_statement", "O2", Some("20.00"), None),
+        ];
+        let good = report(
+            None,
+            &[
+                ("amount_mismatch", "O1", Some("10"), Some("10.010")),
+                ("missing_in_statement", "O2", Some("20.00"), None),
+            ],
+        );
+        assert!(discrepancy_amounts(&good, &want).is_empty());
+        let bad = report(
+            None,
+            &[
+                ("amount_mismatch", "O1", Some("10.00"), Some("10.00")),
+                ("missing_in_statement", "O2", Some("20.00"), Some("0.00")),
+                ("duplicate_in_statement", "O9", None, None),
+            ],
+        );
+        let v = discrepancy_amounts(&bad, &want);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].detail.contains("amount_mismatch O1: reported books \"10.00\" / statement \"10.00\", but the truth is books \"10.00\" / statement \"10.01\""), "{}", v[0].detail);
+        assert!(v[0].detail.contains("missing_in_statement O2"));
+        assert!(
+            !v[0].detail.contains("O9"),
+            "unreal kinds are left to always reconciles"
+        );
+    }
+}
