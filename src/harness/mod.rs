@@ -9,11 +9,13 @@
 //!   fresh SUT per scenario; failure messages with seed, amounts and journal lines.
 //! - [`steps`] — step definitions, one file per domain concept.
 //! - [`checks`] — the invariants as pure functions of the ledger and the SUT's report.
+//! - [`notify_checks`] — notifications acknowledged, forgeries refused, paid per business day.
 //!
 //! [`run`] is what `sandbank conform` and `tests/conformance.rs` call.
 
 pub mod adapter;
 pub mod checks;
+pub mod notify_checks;
 pub mod scene;
 pub mod steps;
 pub mod sut_process;
