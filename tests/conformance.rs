@@ -1,8 +1,10 @@
 //! The conformance suite proves itself: it passes against the reference settlement system
-//! and fails against a deliberately broken variant, on the scenario that targets the bug,
-//! with a message that names the invariant, the amounts, the seed and the journal lines.
+//! and fails against each deliberately broken variant ([`KILL_MATRIX`]), on the scenarios
+//! that target its bug (by tag), with a message that names the invariant, the amounts, the
+//! seed and the journal lines.
 //!
-//! `harness = false`: this is a plain program. It runs `features/` twice through
+//! `harness = false`: this is a plain program. It runs `features/` (whole for the reference
+//! system, filtered by tag for each variant) through
 //! `sandbank::harness::run` with the adapter `examples/reference-sut/sut.toml`, pointing its
 //! `sut_bin` at the reference SUT example, which it builds itself first (`cargo build
 //! --example reference-sut`, same profile and target directory as this test), so that any
@@ -15,6 +17,104 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 const SEED: u64 = 42;
+
+/// The kill matrix: each `--bug` of the reference system, the tag of the scenario(s) aimed
+/// at it (at least one must fail), and what the failure message must say.
+const KILL_MATRIX: &[(&str, &str, &[&str])] = &[
+    (
+        "new-order-no-on-retry",
+        "@payout-timeout",
+        &[
+            "invariant violated: never double-pays",
+            "received 500.00 CNY but is owed 250.00 CNY: overpaid by 250.00 CNY",
+            "seed: 42",
+            "no reply: held until the client gave up (the effect was applied)",
+            "commit, then lose the reply (hang)",
+            "reproduce: sandbank conform --sut examples/reference-sut/sut.toml --seed 42 --var bug=new-order-no-on-retry",
+        ],
+    ),
+    (
+        "book-every-notification",
+        "@notifications",
+        &[
+            "invariant violated: every payment booked exactly once",
+            "booked 4 payment(s) totalling 352.00",
+        ],
+    ),
+    (
+        "notify-only",
+        "@notify-lost",
+        &[
+            "invariant violated: every payment booked exactly once",
+            "the SUT booked 0 payment(s) totalling 0.00 but sandbank's ledger shows 2 payment(s)",
+        ],
+    ),
+    (
+        "accept-forged",
+        "@notify-forged-signature",
+        &[
+            "invariant violated: forged notifications refused",
+            "acknowledged a forged notification with a bad signature",
+        ],
+    ),
+    (
+        "trust-notify-amount",
+        "@notify-forged-amount",
+        &[
+            "invariant violated: forged notifications refused",
+            "acknowledged a forged notification with a wrong amount",
+        ],
+    ),
+    (
+        "book-without-lock",
+        "@notify-concurrent",
+        &[
+            "invariant violated: every payment booked exactly once",
+            "the SUT booked 9 payment(s)",
+        ],
+    ),
+    (
+        "ack-plain-text",
+        "@notify-ack",
+        &[
+            "invariant violated: every notification acknowledged",
+            "never acknowledged in wxpay's format; the last answer was HTTP 200 `success`",
+        ],
+    ),
+    (
+        "utc-day",
+        "@business-day",
+        &[
+            "invariant violated: paid per business day",
+            "has received 150.00 CNY but the payments up to 2026-03-02 owe 100.00 CNY",
+        ],
+    ),
+    (
+        "float-money",
+        "@amounts",
+        &[
+            "invariant violated: paid per business day",
+            "has received 30.27 CNY but the payments up to 2026-03-02 owe 30.28 CNY",
+            "underpaid by 0.01 CNY",
+        ],
+    ),
+    (
+        "settle-unpaid",
+        "@unpaid-orders",
+        &[
+            "invariant violated: never double-pays",
+            "received 145.00 CNY but is owed 115.00 CNY",
+        ],
+    ),
+    (
+        "pay-early",
+        "@settlement-cycle",
+        &[
+            "invariant violated: paid per business day",
+            "money of later days (40.00 CNY in payments after 2026-03-02) left before its cycle",
+        ],
+    ),
+];
 
 /// The reference SUT binary, built on first use by the cargo that runs this test (`CARGO`).
 ///
@@ -170,57 +270,38 @@ fn main() {
     let good = rt.block_on(run(config("none"))).expect("the run starts");
     c.check(
         "the suite passes against the reference settlement system",
-        good.passed() && good.scenarios.len() >= 3,
+        good.passed() && good.scenarios.len() >= 15,
         || summary(&good),
     );
 
-    // Act: the same suite against the system that re-numbers a payout after a timeout.
-    let bad = rt
-        .block_on(run(config("new-order-no-on-retry")))
-        .expect("the run starts");
-    let failed: Vec<&str> = bad.failed().iter().map(|s| s.scenario.as_str()).collect();
-    c.check(
-        "the suite fails against --bug new-order-no-on-retry, on the payout-timeout scenario only",
-        failed == ["A payout that times out after the bank executed it is paid exactly once"],
-        || summary(&bad),
-    );
-    let msg = bad
-        .failed()
-        .first()
-        .and_then(|s| s.failure.clone())
-        .unwrap_or_default();
-    for (what, needle) in [
-        ("names the invariant", "invariant violated: never double-pays"),
-        ("gives the amounts", "received 500.00 CNY but is owed 250.00 CNY: overpaid by 250.00 CNY"),
-        ("gives the seed", "seed: 42"),
-        ("shows the lost reply in the journal", "no reply: held until the client gave up (the effect was applied)"),
-        ("shows the fault that fired", "commit, then lose the reply (hang)"),
-        ("says how to reproduce", "reproduce: sandbank conform --sut examples/reference-sut/sut.toml --seed 42 --var bug=new-order-no-on-retry"),
-    ] {
-        c.check(&format!("the failure message {what}"), msg.contains(needle), || format!("  missing `{needle}` in:\n{msg}"));
+    // Act: each deliberately broken variant, on the scenarios aimed at its bug (by tag):
+    // at least one of them must fail, with a message holding every needle.
+    for (bug, tag, needles) in KILL_MATRIX {
+        let bad = rt
+            .block_on(run(config_with(
+                "examples/reference-sut/sut.toml",
+                bug,
+                Some(tag),
+            )))
+            .expect("the run starts");
+        let msgs: Vec<String> = bad
+            .failed()
+            .iter()
+            .filter_map(|s| s.failure.clone())
+            .collect();
+        c.check(
+            &format!("the suite fails against --bug {bug} on {tag}"),
+            !bad.scenarios.is_empty() && !msgs.is_empty(),
+            || summary(&bad),
+        );
+        for needle in *needles {
+            c.check(
+                &format!("… and the failure says `{needle}`"),
+                msgs.iter().any(|m| m.contains(needle)),
+                || format!("  missing `{needle}` in:\n{}", msgs.join("\n---\n")),
+            );
+        }
     }
-
-    // Act: a system that books every copy of a duplicated notification.
-    let bad = rt
-        .block_on(run(config("book-every-notification")))
-        .expect("the run starts");
-    let failed: Vec<&str> = bad.failed().iter().map(|s| s.scenario.as_str()).collect();
-    c.check(
-        "the suite fails against --bug book-every-notification, on the duplicated-notification scenario only",
-        failed == ["A duplicated payment notification is booked once"],
-        || summary(&bad),
-    );
-    let msg = bad
-        .failed()
-        .first()
-        .and_then(|s| s.failure.clone())
-        .unwrap_or_default();
-    c.check(
-        "… naming the invariant and the amounts",
-        msg.contains("invariant violated: every payment booked exactly once")
-            && msg.contains("booked 4 payment(s) totalling 352.00"),
-        || msg.clone(),
-    );
 
     // Act: a system whose report hides the discrepancies it found (a shell-command hook).
     let bad = rt
