@@ -64,6 +64,43 @@ pub struct NotificationId {
     pub reference: String,
 }
 
+/// How a forged payment notification differs from a genuine one (`Channel::forge_notification`):
+/// what a settlement system must refuse to book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Forgery {
+    /// A "paid" notification for a real order, signed with the wrong key.
+    BadSignature,
+    /// A "paid" notification for a real order, correctly signed, for another amount.
+    WrongAmount,
+    /// A "paid" notification, correctly signed, for an order the channel never had.
+    UnknownOrder,
+}
+
+impl Forgery {
+    /// Every forgery, as the control API spells it.
+    pub const NAMES: &'static str = "signature, amount, unknown_order";
+
+    /// Read `signature`, `amount` or `unknown_order`.
+    pub fn parse(text: &str) -> Option<Forgery> {
+        match text {
+            "signature" => Some(Forgery::BadSignature),
+            "amount" => Some(Forgery::WrongAmount),
+            "unknown_order" => Some(Forgery::UnknownOrder),
+            _ => None,
+        }
+    }
+
+    /// How the journal words it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Forgery::BadSignature => "a bad signature",
+            Forgery::WrongAmount => "a wrong amount, correctly signed",
+            Forgery::UnknownOrder => "an unknown order, correctly signed",
+        }
+    }
+}
+
 /// Scheduled work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {

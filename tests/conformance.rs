@@ -1,6 +1,7 @@
 //! The conformance suite proves itself: it passes against the reference settlement system
-//! and fails against a deliberately broken variant, on the scenario that targets the bug,
-//! with a message that names the invariant, the amounts, the seed and the journal lines.
+//! and fails against each deliberately broken variant ([`KILL_MATRIX`]), on the scenarios
+//! that target its bug (by tag), with a message that names the invariant, the amounts, the
+//! seed and the journal lines.
 //!
 //! `harness = false`: this is a plain program. It runs `features/` through
 //! `sandbank::harness::run` against the correct system, then each row of the kill matrix
@@ -102,6 +103,61 @@ const KILLS: &[Kill] = &[
             "but the truth is books \"0.60\" / statement \"0.61\"",
         ],
     },
+    Kill {
+        bug: "notify-only",
+        tag: "@notify-lost",
+        needles: &["invariant violated: every payment booked exactly once",
+            "the SUT booked 0 payment(s) totalling 0.00 but sandbank's ledger shows 2 payment(s)"],
+    },
+    Kill {
+        bug: "accept-forged",
+        tag: "@notify-forged-signature",
+        needles: &["invariant violated: forged notifications refused",
+            "acknowledged a forged notification with a bad signature"],
+    },
+    Kill {
+        bug: "trust-notify-amount",
+        tag: "@notify-forged-amount",
+        needles: &["invariant violated: forged notifications refused",
+            "acknowledged a forged notification with a wrong amount"],
+    },
+    Kill {
+        bug: "book-without-lock",
+        tag: "@notify-concurrent",
+        needles: &["invariant violated: every payment booked exactly once",
+            "the SUT booked 9 payment(s)"],
+    },
+    Kill {
+        bug: "ack-plain-text",
+        tag: "@notify-ack",
+        needles: &["invariant violated: every notification acknowledged",
+            "never acknowledged in wxpay's format; the last answer was HTTP 200 `success`"],
+    },
+    Kill {
+        bug: "utc-day",
+        tag: "@business-day",
+        needles: &["invariant violated: paid per business day",
+            "has received 150.00 CNY but the payments up to 2026-03-02 owe 100.00 CNY"],
+    },
+    Kill {
+        bug: "float-money",
+        tag: "@amounts",
+        needles: &["invariant violated: paid per business day",
+            "has received 30.27 CNY but the payments up to 2026-03-02 owe 30.28 CNY",
+            "underpaid by 0.01 CNY"],
+    },
+    Kill {
+        bug: "settle-unpaid",
+        tag: "@unpaid-orders",
+        needles: &["invariant violated: never double-pays",
+            "received 145.00 CNY but is owed 115.00 CNY"],
+    },
+    Kill {
+        bug: "pay-early",
+        tag: "@settlement-cycle",
+        needles: &["invariant violated: paid per business day",
+            "money of later days (40.00 CNY in payments after 2026-03-02) left before its cycle"],
+    },
 ];
 
 fn config(bug: &str) -> RunConfig {
@@ -175,7 +231,7 @@ fn main() {
     let good = rt.block_on(run(config("none"))).expect("the run starts");
     c.check(
         "the suite passes against the reference settlement system",
-        good.passed() && good.scenarios.len() >= 3,
+        good.passed() && good.scenarios.len() >= 15,
         || summary(&good),
     );
 

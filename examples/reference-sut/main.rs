@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 mod bank;
+mod catchup;
 mod recon;
 mod settlement;
 mod store;
@@ -62,9 +63,10 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 const ORDER_CREATE_ATTEMPTS: u32 = 2;
 
 /// The deliberate bugs (`--bug`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Bug {
     /// The correct system.
+    #[default]
     None,
     /// After a payout timeout, re-submit at once under a new order number instead of
     /// querying: pays twice when the bank executed the first request and the reply was lost.
@@ -90,6 +92,32 @@ pub enum Bug {
     ReconSkipsBadLines,
     /// Give a fee mismatch the payment's amounts instead of the fees.
     ReconFeeMismatchShowsAmounts,
+    /// Book payments only from notifications, never query the channel: a notification lost
+    /// for good means a payment never booked and a merchant never paid.
+    NotifyOnly,
+    /// Skip the notification's signature check: a forged "paid" notification is booked.
+    AcceptForged,
+    /// Book the amount the notification states without comparing it with the order's: a
+    /// correctly signed notification for another amount is booked as it says.
+    TrustNotifyAmount,
+    /// Check "already booked?" and insert the booking in two steps with an `.await` between:
+    /// copies of a notification arriving together are all booked.
+    BookWithoutLock,
+    /// Acknowledge a notification with the plain text `success` instead of the channel's XML
+    /// acknowledgement: the channel never hears it was received and retries for 24 hours.
+    AckPlainText,
+    /// Cut the business day in UTC instead of Beijing time: a payment at 07:00 Beijing is
+    /// booked (and settled, and reconciled) under the day before.
+    UtcDay,
+    /// Sum a day's amounts in binary floating point and truncate to fen: 19.99 + 9.99 +
+    /// 0.10 + 0.20 is paid as 30.27, a fen short.
+    FloatMoney,
+    /// Settle orders that were created but never paid, as if creating an order were being
+    /// paid.
+    SettleUnpaid,
+    /// A settlement run for day D also pays the payments of later days already booked:
+    /// money leaves before its cycle (T+1), and each later day's run pays it again.
+    PayEarly,
 }
 
 impl Bug {
@@ -352,8 +380,8 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_flags(flags, bound)?;
     tracing::info!(listen = %bound, sandbank = %config.sandbank_url, channel = %config.channel, bank = %config.bank, bug = %config.bug.name(), "reference settlement system ready");
     let app = Arc::new(App {
+        store: Mutex::new(Store::with_bug(config.bug)),
         config,
-        store: Mutex::new(Store::default()),
         payout_lane: tokio::sync::Mutex::new(()),
     });
     serve(listener, app).await;
@@ -440,7 +468,7 @@ async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
         (&Method::POST, ["merchants"]) => onboard_merchant(app, &body),
         (&Method::POST, ["orders"]) => create_order(app, &body).await,
         (&Method::POST, ["notify", channel]) if *channel == app.config.channel => {
-            return notify(app, &body)
+            return notify(app, &body).await
         }
         (&Method::POST, ["settlements", "run"]) => run_settlement(app, &body).await,
         (&Method::POST, ["reconciliations", "run"]) => run_reconciliation(app, &body).await,
@@ -618,8 +646,18 @@ async fn create_order(app: &App, body: &[u8]) -> Result<Value, ApiError> {
 
 /// `POST /notify/{channel}`: a payment notification. Booked at most once; always answered
 /// with the channel's own acknowledgement (SUCCESS, or FAIL with the reason).
-fn notify(app: &App, body: &[u8]) -> Response<Full<Bytes>> {
+async fn notify(app: &App, body: &[u8]) -> Response<Full<Bytes>> {
     let xml = |text: String| response(StatusCode::OK, "text/xml; charset=utf-8", text);
+    let ack = || {
+        if app.config.bug == Bug::AckPlainText {
+            // BUG `ack-plain-text`: WeChat Pay v2 wants the XML document with
+            // return_code SUCCESS; plain `success` is the acknowledgement of other channels.
+            // The channel takes this for a failure and keeps re-sending.
+            response(StatusCode::OK, "text/plain", "success")
+        } else {
+            xml(wxpay::ack_success())
+        }
+    };
     let notification = match wxpay::read_notification(&app.config, body) {
         Ok(n) => n,
         Err(why) => {
@@ -631,20 +669,28 @@ fn notify(app: &App, body: &[u8]) -> Response<Full<Bytes>> {
         wxpay::Notification::Paid(p) => p,
         wxpay::Notification::NotPaid { out_trade_no } => {
             tracing::info!(out_trade_no = %out_trade_no, "notification of an unsuccessful payment: nothing to book");
-            return xml(wxpay::ack_success());
+            return ack();
         }
     };
-    let booking = app
-        .lock()
-        .book(&paid, app.config.bug == Bug::BookEveryNotification);
+    if app.config.bug == Bug::BookWithoutLock {
+        // BUG `book-without-lock`: "booked already?" and "book it" are two steps with an
+        // `.await` between them (in a real system, two statements outside one transaction
+        // or unique constraint). Copies of one notification that arrive together all pass
+        // the check, and all are booked.
+        let already = app.lock().is_booked(&paid.out_trade_no);
+        if !already {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let booking = app.lock().book(&paid);
     match booking {
         Booking::Booked => {
             tracing::info!(out_trade_no = %paid.out_trade_no, transaction_id = %paid.transaction_id, total_fee = paid.total_fee, business_date = %paid.time_end.date(), "payment booked");
-            xml(wxpay::ack_success())
+            ack()
         }
         Booking::AlreadyBooked => {
             tracing::info!(out_trade_no = %paid.out_trade_no, "repeated notification: already booked");
-            xml(wxpay::ack_success())
+            ack()
         }
         Booking::Refused(why) => {
             tracing::error!(out_trade_no = %paid.out_trade_no, "payment not booked: {why}");
@@ -685,6 +731,8 @@ async fn run_reconciliation(app: &App, body: &[u8]) -> Result<Value, ApiError> {
     let b: DateBody = parse_json(body)?;
     let date = parse_date(&b.date)?;
     let channel = check_channel(app, b.channel.as_deref())?;
+    // Orders paid whose notification never reached us are in the bill: book them first.
+    catchup::query_unheard(app).await;
     let bug = app.config.bug;
     // What the channel answered decides what can be reconciled (docs/sut-adapter.md):
     // `No Bill Exist` is a day without trades (a statement with no rows), `Bill Creating` a

@@ -89,6 +89,8 @@ enum Next {
 pub async fn run(app: &App, date: NaiveDate) -> Value {
     // One run at a time: payouts are serial, and two runs must never drive one order.
     let _lane = app.payout_lane.lock().await;
+    // Payments whose notification never arrived are owed too: find them first.
+    crate::catchup::query_unheard(app).await;
     let mut problems: Vec<String> = Vec::new();
     let pending: Vec<String> = {
         let mut st = app.lock();

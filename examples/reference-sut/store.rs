@@ -5,6 +5,7 @@
 //! the constraints it would declare.
 
 use crate::recon::Report;
+use crate::Bug;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -176,22 +177,39 @@ pub struct Store {
     pub reports: BTreeMap<(NaiveDate, String), Report>,
     /// Last order sequence number handed out.
     order_seq: u64,
+    /// The deliberate bug, if any (`Bug::None` in the correct system).
+    pub bug: Bug,
 }
 
 impl Store {
+    /// Empty books for a system with `bug` (`Bug::None`: the correct one).
+    pub fn with_bug(bug: Bug) -> Store {
+        Store {
+            bug,
+            ..Store::default()
+        }
+    }
+
+    /// True when a payment for order `out_trade_no` is booked.
+    pub fn is_booked(&self, out_trade_no: &str) -> bool {
+        self.payment_by_trade.contains_key(out_trade_no)
+    }
+
     /// The next order sequence number.
     pub fn next_order_seq(&mut self) -> u64 {
         self.order_seq += 1;
         self.order_seq
     }
 
-    /// Book the payment a verified notification reports, exactly once per `out_trade_no`
-    /// (unless `book_every_notification`, the deliberate bug, is on).
-    pub fn book(&mut self, n: &PaidNotification, book_every_notification: bool) -> Booking {
+    /// Book the payment a verified notification (or order query) reports, exactly once per
+    /// `out_trade_no`, for the amount of our order, under the Beijing date of `time_end`.
+    pub fn book(&mut self, n: &PaidNotification) -> Booking {
         let Some(order) = self.orders.get(&n.out_trade_no) else {
             return Booking::Refused(format!("unknown order {}", n.out_trade_no));
         };
-        if order.amount_minor != n.total_fee {
+        // BUG `trust-notify-amount`: skips this comparison and books what the notification
+        // says, so a correctly signed notification for another amount is booked as is.
+        if order.amount_minor != n.total_fee && self.bug != Bug::TrustNotifyAmount {
             return Booking::Refused(format!(
                 "order {} is for {} fen but the notification says {} fen",
                 n.out_trade_no, order.amount_minor, n.total_fee
@@ -199,8 +217,9 @@ impl Store {
         }
         // BUG `book-every-notification`: skips this check, so a repeated notification
         // (the channel re-sends until acknowledged, and sometimes twice anyway) is booked
-        // again and the merchant is settled twice.
-        if !book_every_notification {
+        // again and the merchant is settled twice. BUG `book-without-lock` made its check
+        // before an `.await` (see `notify` in main.rs) and skips it here.
+        if !matches!(self.bug, Bug::BookEveryNotification | Bug::BookWithoutLock) {
             if let Some(&i) = self.payment_by_trade.get(&n.out_trade_no) {
                 let booked = &self.payments[i];
                 if booked.transaction_id != n.transaction_id {
@@ -216,12 +235,20 @@ impl Store {
                 return Booking::AlreadyBooked;
             }
         }
+        // `time_end` is Beijing time: its date is the business day.
+        let business_date = if self.bug == Bug::UtcDay {
+            // BUG `utc-day`: the day is cut in UTC, 8 hours behind Beijing: a payment at
+            // 07:00 Beijing on the 3rd is 23:00 UTC on the 2nd, and is booked on the 2nd.
+            (n.time_end - chrono::Duration::hours(8)).date()
+        } else {
+            n.time_end.date()
+        };
         let payment = Payment {
             out_trade_no: n.out_trade_no.clone(),
             transaction_id: n.transaction_id.clone(),
             merchant_id: order.merchant_id.clone(),
             amount_minor: n.total_fee,
-            business_date: n.time_end.date(),
+            business_date,
         };
         self.payment_by_trade
             .insert(n.out_trade_no.clone(), self.payments.len());
@@ -239,12 +266,37 @@ impl Store {
             .filter(move |p| p.business_date == date)
     }
 
-    /// What each merchant is owed for `date`, in fen, by merchant id.
+    /// What each merchant is owed for `date`, in fen, by merchant id: the sum of its
+    /// payments booked on that business day, in whole fen.
     pub fn owed_on(&self, date: NaiveDate) -> BTreeMap<String, i64> {
         let mut owed: BTreeMap<String, i64> = BTreeMap::new();
-        for p in self.payments_on(date) {
+        // BUG `pay-early`: takes the payments booked on `date` *or later*, so a run for day
+        // D also pays day D+1's payments booked by then, before their cycle.
+        let payments = self.payments.iter().filter(|p| {
+            p.business_date == date || (self.bug == Bug::PayEarly && p.business_date > date)
+        });
+        if self.bug == Bug::FloatMoney {
+            // BUG `float-money`: yuan in binary floating point, truncated back to fen.
+            // 19.99 is 19.989999…, so sums come out a fen short.
+            let mut yuan: BTreeMap<String, f64> = BTreeMap::new();
+            for p in payments {
+                *yuan.entry(p.merchant_id.clone()).or_insert(0.0) += p.amount_minor as f64 / 100.0;
+            }
+            return yuan
+                .into_iter()
+                .map(|(m, y)| (m, (y * 100.0) as i64))
+                .collect();
+        }
+        for p in payments {
             let sum = owed.entry(p.merchant_id.clone()).or_insert(0);
             *sum = sum.saturating_add(p.amount_minor);
+        }
+        if self.bug == Bug::SettleUnpaid {
+            // BUG `settle-unpaid`: counts every open order as money in, paid or not.
+            for o in self.orders.values().filter(|o| o.state == OrderState::Open) {
+                let sum = owed.entry(o.merchant_id.clone()).or_insert(0);
+                *sum = sum.saturating_add(o.amount_minor);
+            }
         }
         owed
     }
@@ -302,8 +354,8 @@ mod tests {
     #[test]
     fn a_repeated_notification_is_booked_once() {
         let mut s = store_with_order();
-        assert_eq!(s.book(&paid(10000), false), Booking::Booked);
-        assert_eq!(s.book(&paid(10000), false), Booking::AlreadyBooked);
+        assert_eq!(s.book(&paid(10000)), Booking::Booked);
+        assert_eq!(s.book(&paid(10000)), Booking::AlreadyBooked);
         assert_eq!(s.payments.len(), 1);
         assert_eq!(
             s.payments[0].business_date,
@@ -315,8 +367,9 @@ mod tests {
     #[test]
     fn bug_book_every_notification_books_twice() {
         let mut s = store_with_order();
-        assert_eq!(s.book(&paid(10000), true), Booking::Booked);
-        assert_eq!(s.book(&paid(10000), true), Booking::Booked);
+        s.bug = Bug::BookEveryNotification;
+        assert_eq!(s.book(&paid(10000)), Booking::Booked);
+        assert_eq!(s.book(&paid(10000)), Booking::Booked);
         assert_eq!(
             s.owed_on(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap())["M1"],
             20000
@@ -326,10 +379,50 @@ mod tests {
     #[test]
     fn a_wrong_amount_or_unknown_order_is_not_booked() {
         let mut s = store_with_order();
-        assert!(matches!(s.book(&paid(9999), false), Booking::Refused(_)));
+        assert!(matches!(s.book(&paid(9999)), Booking::Refused(_)));
         let mut other = paid(10000);
         other.out_trade_no = "NOPE01".into();
-        assert!(matches!(s.book(&other, false), Booking::Refused(_)));
+        assert!(matches!(s.book(&other), Booking::Refused(_)));
         assert!(s.payments.is_empty());
+    }
+
+    #[test]
+    fn bug_float_money_pays_a_fen_short() {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        for bug in [Bug::None, Bug::FloatMoney] {
+            let mut s = Store::with_bug(bug);
+            for (i, fen) in [1999, 999, 10, 20].into_iter().enumerate() {
+                let no = format!("RS000{i}");
+                s.orders.insert(
+                    no.clone(),
+                    Order {
+                        out_trade_no: no.clone(),
+                        merchant_id: "M1".into(),
+                        amount_minor: fen,
+                        state: OrderState::Open,
+                    },
+                );
+                let mut n = paid(fen);
+                n.out_trade_no = no;
+                assert_eq!(s.book(&n), Booking::Booked);
+            }
+            let want = if bug == Bug::None { 3028 } else { 3027 };
+            assert_eq!(s.owed_on(day)["M1"], want, "{bug:?}");
+        }
+    }
+
+    #[test]
+    fn bug_utc_day_books_an_early_morning_payment_the_day_before() {
+        let mut n = paid(10000);
+        n.time_end = NaiveDateTime::parse_from_str("20260303070000", "%Y%m%d%H%M%S").unwrap();
+        for (bug, day) in [(Bug::None, 3), (Bug::UtcDay, 2)] {
+            let mut s = store_with_order();
+            s.bug = bug;
+            assert_eq!(s.book(&n), Booking::Booked);
+            assert_eq!(
+                s.payments[0].business_date,
+                NaiveDate::from_ymd_opt(2026, 3, day).unwrap()
+            );
+        }
     }
 }

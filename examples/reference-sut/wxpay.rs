@@ -216,6 +216,82 @@ pub async fn download_bill(cfg: &Config, date: NaiveDate) -> Result<BillAnswer, 
     })
 }
 
+/// What `pay/orderquery` says about one of our orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderStatus {
+    /// Paid: the payment, read like a notification.
+    Paid(PaidNotification),
+    /// Not paid (yet): `trade_state` says how it stands (`NOTPAY`, `CLOSED`, …).
+    NotPaid(String),
+    /// The channel has no such order.
+    NotExist,
+}
+
+/// Ask the channel how order `out_trade_no` stands (`pay/orderquery`): how a payment whose
+/// notification never arrived is found.
+pub async fn order_query(cfg: &Config, out_trade_no: &str) -> Result<OrderStatus, CallError> {
+    let fields: BTreeMap<String, String> = [
+        ("appid", cfg.appid.clone()),
+        ("mch_id", cfg.mch_id.clone()),
+        ("out_trade_no", out_trade_no.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let body = signed_request(cfg, fields);
+    let reply = post(
+        &channel_url(cfg, "pay/orderquery"),
+        "text/xml",
+        body,
+        cfg.http_timeout,
+    )
+    .await?;
+    if !reply.status.is_success() {
+        return Err(CallError::Unknown(format!(
+            "HTTP {} from orderquery",
+            reply.status
+        )));
+    }
+    let text = reply.text();
+    let f = xml::parse(&text)
+        .map_err(|e| CallError::Unknown(format!("unreadable orderquery reply: {e}")))?;
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
+    if get("return_code") != "SUCCESS" {
+        return Err(CallError::Unknown(format!(
+            "orderquery: {}",
+            get("return_msg")
+        )));
+    }
+    if !sign::verify(&f, &cfg.key) {
+        return Err(CallError::Unknown(
+            "orderquery reply has a bad signature".into(),
+        ));
+    }
+    if get("result_code") != "SUCCESS" {
+        return match get("err_code") {
+            "ORDERNOTEXIST" => Ok(OrderStatus::NotExist),
+            code => Err(CallError::Unknown(format!(
+                "orderquery: {code}: {}",
+                get("err_code_des")
+            ))),
+        };
+    }
+    if get("trade_state") != "SUCCESS" {
+        return Ok(OrderStatus::NotPaid(get("trade_state").to_string()));
+    }
+    let total_fee = get("total_fee")
+        .parse::<i64>()
+        .map_err(|_| CallError::Unknown(format!("orderquery: total_fee `{}`", get("total_fee"))))?;
+    let time_end = NaiveDateTime::parse_from_str(get("time_end"), "%Y%m%d%H%M%S")
+        .map_err(|_| CallError::Unknown(format!("orderquery: time_end `{}`", get("time_end"))))?;
+    Ok(OrderStatus::Paid(PaidNotification {
+        out_trade_no: get("out_trade_no").to_string(),
+        transaction_id: get("transaction_id").to_string(),
+        total_fee,
+        time_end,
+    }))
+}
+
 /// A notification as we read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notification {
@@ -238,7 +314,9 @@ pub fn read_notification(cfg: &Config, body: &[u8]) -> Result<Notification, Stri
     if get("return_code") != "SUCCESS" {
         return Err(format!("return_code is `{}`", get("return_code")));
     }
-    if !sign::verify(&f, &cfg.key) {
+    // BUG `accept-forged`: skips this check, so anyone who can reach the notify URL can
+    // have a payment booked.
+    if !sign::verify(&f, &cfg.key) && cfg.bug != crate::Bug::AcceptForged {
         return Err("bad signature".into());
     }
     if get("appid") != cfg.appid || get("mch_id") != cfg.mch_id {

@@ -13,7 +13,7 @@
 pub mod wxpay;
 
 use crate::config::{ScenarioError, Section};
-use crate::core::{ActionError, Callback, Core, NotificationId, OrderView, Timer};
+use crate::core::{ActionError, Callback, Core, Forgery, NotificationId, OrderView, Timer};
 use crate::directory::Instance;
 use crate::http::{InboundRequest, Reply};
 use crate::kind::{Decoded, Kind};
@@ -103,6 +103,19 @@ impl Channel {
     ) -> Result<serde_json::Value, ActionError> {
         match self {
             Channel::WechatPayV2(c) => c.customer_pay(core, reference, account),
+        }
+    }
+
+    /// A forged payment notification about order `reference`, for the world to send once to
+    /// the order's notify URL: what a settlement system must refuse to book.
+    pub fn forge_notification(
+        &self,
+        core: &mut Core,
+        reference: &str,
+        how: Forgery,
+    ) -> Result<Callback, ActionError> {
+        match self {
+            Channel::WechatPayV2(c) => c.forge_notification(core, reference, how),
         }
     }
 

@@ -8,6 +8,7 @@
 //! | `GET clock` / `POST clock` | read; `{"advance":"15s"}`, `{"to":"…"}` or `{}` (fire what is due) |
 //! | `POST channels/{id}/orders/{no}/pay` | the customer pays (`?mch_id=` if ambiguous) |
 //! | `GET channels/{id}/orders/{no}` | an order as the channel holds it |
+//! | `POST channels/{id}/orders/{no}/notify` | `{"forge":"signature"\|"amount"\|"unknown_order"}`: send a forged notification to the order's notify URL once |
 //! | `GET banks/{id}/payouts` | a bank's payouts |
 //! | `POST banks/{id}/payouts/{no}/return` | the bank returns (退票) a paid payout |
 //! | `GET statements/{id}/{date}`, `…/mismatches`, `statements/expected` | statement files, injected mismatches, expected discrepancies (see [`statements`]) |
@@ -19,7 +20,7 @@
 pub mod statements;
 
 use crate::clock::{parse_duration, parse_instant, SHANGHAI};
-use crate::core::ActionError;
+use crate::core::{ActionError, Forgery};
 use crate::faults::RawRule;
 use crate::http::{InboundRequest, Reply};
 use crate::journal::{EntryKind, Filter};
@@ -54,6 +55,9 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
             pay(sb, id, no, req.query_param("mch_id").as_deref())
         }
         (Method::GET, ["channels", id, "orders", no]) => get_order(sb, id, no),
+        (Method::POST, ["channels", id, "orders", no, "notify"]) => {
+            forge_notification(sb, id, no, &req.body).await
+        }
         (Method::GET, ["banks", id, "payouts"]) => {
             let st = sb.lock();
             match st.payouts(id) {
@@ -196,6 +200,30 @@ fn pay(sb: &Sandbank, channel: &str, reference: &str, account: Option<&str>) -> 
 fn get_order(sb: &Sandbank, channel: &str, reference: &str) -> Reply {
     match sb.lock().order(channel, reference) {
         Ok(o) => ok(o.detail),
+        Err(e) => action_err(e),
+    }
+}
+
+/// `POST /_sandbank/channels/{channel}/orders/{no}/notify` with `{"forge": "signature" |
+/// "amount" | "unknown_order"}`: the channel sends a forged payment notification to the
+/// order's notify URL once; the answer says whether the receiver acknowledged it.
+async fn forge_notification(sb: &Sandbank, channel: &str, reference: &str, body: &[u8]) -> Reply {
+    let how = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
+        v.get("forge")
+            .and_then(Value::as_str)
+            .and_then(Forgery::parse)
+    });
+    let Some(how) = how else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the body must be {{\"forge\": …}}, one of {}",
+                Forgery::NAMES
+            ),
+        );
+    };
+    match sb.send_forged_notification(channel, reference, how).await {
+        Ok(outcome) => ok(serde_json::to_value(&outcome).unwrap_or_default()),
         Err(e) => action_err(e),
     }
 }

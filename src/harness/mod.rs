@@ -13,6 +13,7 @@
 //! - [`checks`] — the invariants as pure functions of the ledger and the SUT's report.
 //! - [`recon_checks`] — the reconciliation report's totals and discrepancy amounts, against
 //!   the statement as it was served when the SUT reconciled.
+//! - [`notify_checks`] — notifications acknowledged, forgeries refused, paid per business day.
 //!
 //! [`run`] is what `sandbank conform` and `tests/conformance.rs` call.
 
@@ -21,6 +22,7 @@ pub mod checks;
 pub mod junit;
 pub mod library;
 pub mod recon_checks;
+pub mod notify_checks;
 pub mod scene;
 pub mod steps;
 pub mod sut_process;

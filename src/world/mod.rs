@@ -13,12 +13,14 @@
 //! - [`gate`] — the one inbound path: route, decode, decide faults, apply, journal.
 //! - [`driver`] — the task that fires timers in order; clock advances.
 //! - [`notify`] — notifications: prepare under the lock, send outside it, retry.
+//! - [`forge`] — forged notifications, sent once on request.
 //!
 //! Changes go through [`Sandbank::with`], which wakes the driver whenever the earliest
 //! timer moved: a kind that schedules something (a payout settling, a notification) cannot
 //! be left waiting on a driver that computed its sleep before the timer existed.
 
 pub mod driver;
+pub mod forge;
 pub mod gate;
 pub mod notify;
 pub mod state;

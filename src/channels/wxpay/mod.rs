@@ -36,7 +36,7 @@ pub use notify::RETRY_LADDER_SECS;
 pub use order::{TradeState, WxOrder, WxState};
 pub use spec::{Merchant, Spec};
 
-use crate::core::{ActionError, Callback, Core, NotificationId, OrderView, Timer};
+use crate::core::{ActionError, Callback, Core, Forgery, NotificationId, OrderView, Timer};
 use crate::http::{InboundRequest, Reply};
 use crate::kind::{Decoded, Kind};
 use crate::ledger::Posting;
@@ -69,6 +69,16 @@ impl Channel {
         mch_id: Option<&str>,
     ) -> Result<serde_json::Value, ActionError> {
         pay::pay(&self.spec, &mut self.state, core, out_trade_no, mch_id)
+    }
+
+    /// A forged payment notification about order `out_trade_no` (see [`notify::forge`]).
+    pub fn forge_notification(
+        &self,
+        core: &mut Core,
+        out_trade_no: &str,
+        how: Forgery,
+    ) -> Result<Callback, ActionError> {
+        notify::forge(&self.spec, &self.state, core, out_trade_no, how)
     }
 
     /// Order `out_trade_no` as the channel holds it.
