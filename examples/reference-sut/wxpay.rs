@@ -91,23 +91,7 @@ pub async fn unified_order(cfg: &Config, order: &NewOrder<'_>) -> Result<(), Cal
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let body = signed_request(cfg, fields);
-    let reply = post(
-        &channel_url(cfg, "pay/unifiedorder"),
-        "text/xml",
-        body,
-        cfg.http_timeout,
-    )
-    .await?;
-    if !reply.status.is_success() {
-        return Err(CallError::Unknown(format!(
-            "HTTP {} from unifiedorder",
-            reply.status
-        )));
-    }
-    let text = reply.text();
-    let f = xml::parse(&text)
-        .map_err(|e| CallError::Unknown(format!("unreadable unifiedorder reply: {e}")))?;
+    let f = call(cfg, "pay/unifiedorder", fields).await?;
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
     if get("return_code") != "SUCCESS" {
         let code = if get("err_code").is_empty() {
@@ -227,6 +211,25 @@ pub enum OrderStatus {
     NotExist,
 }
 
+/// Sign `fields`, POST them to the channel's `path`, and read the XML answer. A reply that
+/// is not HTTP 2xx or not a readable document leaves the outcome unknown.
+async fn call(
+    cfg: &Config,
+    path: &str,
+    fields: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, CallError> {
+    let body = signed_request(cfg, fields);
+    let reply = post(&channel_url(cfg, path), "text/xml", body, cfg.http_timeout).await?;
+    if !reply.status.is_success() {
+        return Err(CallError::Unknown(format!(
+            "HTTP {} from {path}",
+            reply.status
+        )));
+    }
+    xml::parse(&reply.text())
+        .map_err(|e| CallError::Unknown(format!("unreadable {path} reply: {e}")))
+}
+
 /// Ask the channel how order `out_trade_no` stands (`pay/orderquery`): how a payment whose
 /// notification never arrived is found.
 pub async fn order_query(cfg: &Config, out_trade_no: &str) -> Result<OrderStatus, CallError> {
@@ -238,23 +241,7 @@ pub async fn order_query(cfg: &Config, out_trade_no: &str) -> Result<OrderStatus
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let body = signed_request(cfg, fields);
-    let reply = post(
-        &channel_url(cfg, "pay/orderquery"),
-        "text/xml",
-        body,
-        cfg.http_timeout,
-    )
-    .await?;
-    if !reply.status.is_success() {
-        return Err(CallError::Unknown(format!(
-            "HTTP {} from orderquery",
-            reply.status
-        )));
-    }
-    let text = reply.text();
-    let f = xml::parse(&text)
-        .map_err(|e| CallError::Unknown(format!("unreadable orderquery reply: {e}")))?;
+    let f = call(cfg, "pay/orderquery", fields).await?;
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
     if get("return_code") != "SUCCESS" {
         return Err(CallError::Unknown(format!(
