@@ -14,6 +14,7 @@
 
 pub mod adapter;
 pub mod checks;
+pub mod payout_checks;
 pub mod scene;
 pub mod steps;
 pub mod sut_process;
