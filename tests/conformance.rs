@@ -1,8 +1,9 @@
 //! The conformance suite proves itself: it passes against the reference settlement system
-//! and fails against a deliberately broken variant, on the scenario that targets the bug,
-//! with a message that names the invariant, the amounts, the seed and the journal lines.
+//! and fails against each deliberately broken variant ([`KILLS`]), on the scenarios that
+//! target the bug, with a message that names the invariant, the amounts, the seed and the
+//! journal lines.
 //!
-//! `harness = false`: this is a plain program. It runs `features/` twice through
+//! `harness = false`: this is a plain program. It runs `features/` through
 //! `sandbank::harness::run` with the adapter `examples/reference-sut/sut.toml`, pointing its
 //! `sut_bin` at the reference SUT example, which it builds itself first (`cargo build
 //! --example reference-sut`, same profile and target directory as this test), so that any
@@ -126,6 +127,70 @@ fn config_with(adapter_file: &str, bug: &str, tags: Option<&str>) -> RunConfig {
     }
 }
 
+const DOUBLE_PAY: &str = "invariant violated: never double-pays";
+const REPAY: &str = "invariant violated: no automatic re-pay after a FAILED or RETURNED payout";
+
+/// The kill matrix: each deliberate bug of the reference system, the tag of the scenario(s)
+/// aimed at it (every scenario with that tag must fail), and what each failure message must
+/// say. A bug may fail other scenarios too; only its own are required.
+const KILLS: &[(&str, &str, &[&str])] = &[
+    (
+        "new-order-no-on-retry",
+        "@payout-timeout",
+        &[
+            DOUBLE_PAY,
+            "received 500.00 CNY but is owed 250.00 CNY: overpaid by 250.00 CNY",
+            "seed: 42",
+            "no reply: held until the client gave up (the effect was applied)",
+            "commit, then lose the reply (hang)",
+            "reproduce: sandbank conform --sut examples/reference-sut/sut.toml --seed 42 --var bug=new-order-no-on-retry",
+        ],
+    ),
+    (
+        "book-every-notification",
+        "@notifications",
+        &[
+            "invariant violated: every payment booked exactly once",
+            "booked 4 payment(s) totalling 352.00",
+        ],
+    ),
+    (
+        "blind-resubmit",
+        "@blind-resubmit",
+        &[DOUBLE_PAY, "overpaid by 250.00 CNY"],
+    ),
+    (
+        "query-error-as-missing",
+        "@query-error or @query-timeout",
+        &[DOUBLE_PAY, "overpaid by"],
+    ),
+    (
+        "no-run-lock",
+        "@concurrent-runs",
+        &[DOUBLE_PAY, "overpaid by 420.00 CNY"],
+    ),
+    (
+        "processing-as-failed",
+        "@processing-for-hours",
+        &[DOUBLE_PAY, "owed 480.00 CNY: overpaid by"],
+    ),
+    (
+        "failed-retried",
+        "@payout-failed",
+        &[REPAY, "was FAILED (INSUFFICIENT_FUNDS)"],
+    ),
+    (
+        "returned-repaid",
+        "@payout-returned",
+        &[REPAY, "was RETURNED (ACCOUNT_CLOSED)"],
+    ),
+    (
+        "restart-forgets",
+        "@restart-mid-payout",
+        &[DOUBLE_PAY, "overpaid by 333.33 CNY"],
+    ),
+];
+
 struct Checks {
     passed: usize,
     failed: usize,
@@ -174,53 +239,31 @@ fn main() {
         || summary(&good),
     );
 
-    // Act: the same suite against the system that re-numbers a payout after a timeout.
-    let bad = rt
-        .block_on(run(config("new-order-no-on-retry")))
-        .expect("the run starts");
-    let failed: Vec<&str> = bad.failed().iter().map(|s| s.scenario.as_str()).collect();
-    c.check(
-        "the suite fails against --bug new-order-no-on-retry, on the payout-timeout scenario only",
-        failed == ["A payout that times out after the bank executed it is paid exactly once"],
-        || summary(&bad),
-    );
-    let msg = bad
-        .failed()
-        .first()
-        .and_then(|s| s.failure.clone())
-        .unwrap_or_default();
-    for (what, needle) in [
-        ("names the invariant", "invariant violated: never double-pays"),
-        ("gives the amounts", "received 500.00 CNY but is owed 250.00 CNY: overpaid by 250.00 CNY"),
-        ("gives the seed", "seed: 42"),
-        ("shows the lost reply in the journal", "no reply: held until the client gave up (the effect was applied)"),
-        ("shows the fault that fired", "commit, then lose the reply (hang)"),
-        ("says how to reproduce", "reproduce: sandbank conform --sut examples/reference-sut/sut.toml --seed 42 --var bug=new-order-no-on-retry"),
-    ] {
-        c.check(&format!("the failure message {what}"), msg.contains(needle), || format!("  missing `{needle}` in:\n{msg}"));
+    // Act: each deliberate bug against the scenario(s) aimed at it (the kill matrix).
+    for (bug, tag, needles) in KILLS {
+        let bad = rt
+            .block_on(run(config_with(
+                "examples/reference-sut/sut.toml",
+                bug,
+                Some(tag),
+            )))
+            .expect("the run starts");
+        c.check(
+            &format!("--bug {bug} fails every scenario tagged {tag}"),
+            !bad.scenarios.is_empty() && bad.failed().len() == bad.scenarios.len(),
+            || summary(&bad),
+        );
+        for f in bad.failed() {
+            let msg = f.failure.as_deref().unwrap_or_default();
+            for needle in *needles {
+                c.check(
+                    &format!("… `{}` says `{needle}`", f.scenario),
+                    msg.contains(needle),
+                    || format!("  missing `{needle}` in:\n{msg}"),
+                );
+            }
+        }
     }
-
-    // Act: a system that books every copy of a duplicated notification.
-    let bad = rt
-        .block_on(run(config("book-every-notification")))
-        .expect("the run starts");
-    let failed: Vec<&str> = bad.failed().iter().map(|s| s.scenario.as_str()).collect();
-    c.check(
-        "the suite fails against --bug book-every-notification, on the duplicated-notification scenario only",
-        failed == ["A duplicated payment notification is booked once"],
-        || summary(&bad),
-    );
-    let msg = bad
-        .failed()
-        .first()
-        .and_then(|s| s.failure.clone())
-        .unwrap_or_default();
-    c.check(
-        "… naming the invariant and the amounts",
-        msg.contains("invariant violated: every payment booked exactly once")
-            && msg.contains("booked 4 payment(s) totalling 352.00"),
-        || msg.clone(),
-    );
 
     // Act: a system whose report hides the discrepancies it found (a shell-command hook).
     let bad = rt
