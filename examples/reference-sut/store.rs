@@ -360,6 +360,23 @@ mod tests {
     }
 
     #[test]
+    fn the_books_survive_a_save_and_a_load() {
+        let dir = std::env::temp_dir().join(format!("ref-sut-books-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = store_with_order();
+        assert_eq!(s.book(&paid(10000), false), Booking::Booked);
+        let seq = s.next_order_seq();
+        s.save(&dir).unwrap();
+        let mut back = Store::load(&dir).unwrap();
+        // The unique index came back too: the repeat is still recognised.
+        assert_eq!(back.book(&paid(10000), false), Booking::AlreadyBooked);
+        assert_eq!(back.payments.len(), 1);
+        assert_eq!(back.next_order_seq(), seq + 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(Store::load(&dir).unwrap().payments.is_empty());
+    }
+
+    #[test]
     fn a_wrong_amount_or_unknown_order_is_not_booked() {
         let mut s = store_with_order();
         assert!(matches!(s.book(&paid(9999), false), Booking::Refused(_)));

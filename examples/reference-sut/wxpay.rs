@@ -316,8 +316,13 @@ mod tests {
     #[test]
     fn acks_are_what_the_channel_expects() {
         assert_eq!(ack_success(), "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>");
-        assert!(sandbank::channels::wxpay::is_ack(ack_success().as_bytes()));
+        let ok = hyper::StatusCode::OK;
+        assert!(sandbank::channels::wxpay::is_ack(
+            ok,
+            ack_success().as_bytes()
+        ));
         assert!(!sandbank::channels::wxpay::is_ack(
+            ok,
             ack_fail("bad signature").as_bytes()
         ));
     }
