@@ -1,5 +1,5 @@
 //! The conformance suite proves itself: it passes against the reference settlement system
-//! and fails against each deliberately broken variant ([`KILL_MATRIX`]), on the scenarios
+//! and fails against each deliberately broken variant ([`KILLS`]), on the scenarios
 //! that target its bug (by tag), with a message that names the invariant, the amounts, the
 //! seed and the journal lines.
 //!
@@ -158,6 +158,41 @@ const KILLS: &[Kill] = &[
         needles: &["invariant violated: paid per business day",
             "money of later days (40.00 CNY in payments after 2026-03-02) left before its cycle"],
     },
+    Kill {
+        bug: "blind-resubmit",
+        tag: "@blind-resubmit",
+        needles: &[DOUBLE_PAY, "overpaid by 250.00 CNY"],
+    },
+    Kill {
+        bug: "query-error-as-missing",
+        tag: "@query-error or @query-timeout",
+        needles: &[DOUBLE_PAY, "overpaid by"],
+    },
+    Kill {
+        bug: "no-run-lock",
+        tag: "@concurrent-runs",
+        needles: &[DOUBLE_PAY, "overpaid by 420.00 CNY"],
+    },
+    Kill {
+        bug: "processing-as-failed",
+        tag: "@processing-for-hours",
+        needles: &[DOUBLE_PAY, "owed 480.00 CNY: overpaid by"],
+    },
+    Kill {
+        bug: "failed-retried",
+        tag: "@payout-failed",
+        needles: &[REPAY, "was FAILED (INSUFFICIENT_FUNDS)"],
+    },
+    Kill {
+        bug: "returned-repaid",
+        tag: "@payout-returned",
+        needles: &[REPAY, "was RETURNED (ACCOUNT_CLOSED)"],
+    },
+    Kill {
+        bug: "restart-forgets",
+        tag: "@restart-mid-payout",
+        needles: &[DOUBLE_PAY, "overpaid by 333.33 CNY"],
+    },
 ];
 
 fn config(bug: &str) -> RunConfig {
@@ -186,6 +221,9 @@ fn config_with(adapter_file: &str, bug: &str, tags: Option<&str>) -> RunConfig {
         reproduce: format!("sandbank conform --sut {adapter_file} --seed {SEED} --var bug={bug}"),
     }
 }
+
+const DOUBLE_PAY: &str = "invariant violated: never double-pays";
+const REPAY: &str = "invariant violated: no automatic re-pay after a FAILED or RETURNED payout";
 
 struct Checks {
     passed: usize,

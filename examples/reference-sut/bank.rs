@@ -23,6 +23,8 @@ pub enum BankStatus {
     Success,
     /// Not paid.
     Failed,
+    /// Paid, then returned by the beneficiary's bank (退票).
+    Returned,
 }
 
 /// What the bank said about a payout order.
@@ -145,6 +147,7 @@ fn read_reply(cfg: &Config, resp: &ClientResponse, order_no: &str) -> Reply {
         "PROCESSING" => BankStatus::Processing,
         "SUCCESS" => BankStatus::Success,
         "FAILED" => BankStatus::Failed,
+        "RETURNED" => BankStatus::Returned,
         other => return Reply::Unusable(format!("unknown payout status `{other}`")),
     };
     let Some(amount_minor) = obj.get("amount").and_then(Value::as_i64) else {

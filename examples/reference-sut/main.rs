@@ -118,6 +118,26 @@ pub enum Bug {
     /// A settlement run for day D also pays the payments of later days already booked:
     /// money leaves before its cycle (T+1), and each later day's run pays it again.
     PayEarly,
+    /// After a payout's reply is lost, re-submit at once under the SAME number instead of
+    /// querying: harmless at a bank that replays a repeated number, a second payment at a
+    /// bank that pays it again.
+    BlindResubmit,
+    /// Take a failed payout query (a system error, a timeout) for "no such order" and pay
+    /// again under a new number: pays twice when the first payout went through.
+    QueryErrorAsMissing,
+    /// No run lock: two settlement runs at once both drive the same settlement order, and
+    /// both submit it after both queries found nothing.
+    NoRunLock,
+    /// Take a payout still PROCESSING when a later run queries it for a failed one, and pay
+    /// again under a new number: pays twice when the bank is merely slow.
+    ProcessingAsFailed,
+    /// Pay a FAILED payout again at once under a new number, without a human.
+    FailedRetried,
+    /// Pay a RETURNED (退票) payout again at once under a new number, without a human.
+    ReturnedRepaid,
+    /// Forget, on restart, the payouts that were in flight (their write-ahead record is not
+    /// kept): the next run creates and submits them again.
+    RestartForgets,
 }
 
 impl Bug {
@@ -173,6 +193,10 @@ struct Flags {
     /// in reconciliation; `none` to leave fees unchecked.
     #[arg(long, default_value = "0.006")]
     fee_rate: String,
+    /// Keep the books in `{dir}/books.json` (written on every change) so that they survive
+    /// a restart; without it they are in memory only.
+    #[arg(long)]
+    state_dir: Option<std::path::PathBuf>,
     /// Switch on one deliberate bug.
     #[arg(long, value_enum, default_value_t = Bug::None)]
     bug: Bug,
@@ -209,6 +233,8 @@ pub struct Config {
     pub bug: Bug,
     /// Makes our order numbers unique across restarts of this process (start time, ms).
     pub run_tag: u64,
+    /// Where the books are kept, if they are persisted.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -266,6 +292,7 @@ impl Config {
             fee_rate,
             bug: f.bug,
             run_tag,
+            state_dir: f.state_dir,
         })
     }
 
@@ -290,8 +317,48 @@ pub struct App {
 impl App {
     /// The books. A panic while holding the lock cannot leave them half-updated in a way
     /// that matters more than stopping would, so a poisoned lock is simply taken over.
-    pub fn lock(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    /// With `--state-dir`, books changed through the guard are written out when it is
+    /// dropped, before anyone else can see them (and so before any request they lead to).
+    pub fn lock(&self) -> StoreGuard<'_> {
+        StoreGuard {
+            guard: self.store.lock().unwrap_or_else(|p| p.into_inner()),
+            dir: self.config.state_dir.as_deref(),
+            dirty: false,
+        }
+    }
+}
+
+/// The books, locked; written to the state directory on drop if they were changed.
+pub struct StoreGuard<'a> {
+    guard: MutexGuard<'a, Store>,
+    dir: Option<&'a std::path::Path>,
+    dirty: bool,
+}
+
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        self.dirty = true;
+        &mut self.guard
+    }
+}
+
+impl Drop for StoreGuard<'_> {
+    fn drop(&mut self) {
+        if let (true, Some(dir)) = (self.dirty, self.dir) {
+            if let Err(e) = self.guard.save(dir) {
+                // Carrying on with books that a restart would lose is how payouts are
+                // paid twice: stop instead.
+                tracing::error!("cannot write the books to {}: {e}; stopping", dir.display());
+                std::process::exit(70);
+            }
+        }
     }
 }
 
@@ -379,8 +446,28 @@ async fn main() -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     let config = Config::from_flags(flags, bound)?;
     tracing::info!(listen = %bound, sandbank = %config.sandbank_url, channel = %config.channel, bank = %config.bank, bug = %config.bug.name(), "reference settlement system ready");
+    let mut store = match &config.state_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create --state-dir {}", dir.display()))?;
+            let mut store = Store::load(dir)?;
+            if config.bug == Bug::RestartForgets {
+                // BUG `restart-forgets`: the payouts whose outcome was unknown when the
+                // process stopped (request sent, no answer recorded) are dropped, as if the
+                // write-ahead record had never been kept. The next run creates them again
+                // and submits them again.
+                store
+                    .settlements
+                    .retain(|_, s| s.state != store::PayoutState::Unknown);
+            }
+            tracing::info!(dir = %dir.display(), merchants = store.merchants.len(), payments = store.payments.len(), settlements = store.settlements.len(), "books loaded");
+            store
+        }
+        None => Store::default(),
+    };
+    store.bug = config.bug;
     let app = Arc::new(App {
-        store: Mutex::new(Store::with_bug(config.bug)),
+        store: Mutex::new(store),
         config,
         payout_lane: tokio::sync::Mutex::new(()),
     });

@@ -18,11 +18,13 @@
 //!                                             again under the SAME number
 //!                                         \-> no answer: stay unknown, query next run
 //! processing --query--> success | failed | processing
+//! success --query (each later run)--> returned             (stop: a human decides)
 //! ```
 //!
 //! An unknown outcome is always queried before anything else is done, a retry always
-//! reuses the order number, and a failed payout is never re-numbered automatically. The
-//! bug `new-order-no-on-retry` breaks exactly this rule (see [`after_submission`]).
+//! reuses the order number, and a failed or returned payout is never re-numbered
+//! automatically. Each deliberate bug (`--bug`) breaks one of these rules; every one is
+//! marked `BUG` below.
 
 use crate::bank::{self, BankStatus, PayoutRequest, PayoutView, Queried, Submitted};
 use crate::recon::major;
@@ -88,10 +90,22 @@ enum Next {
 /// not final. Answers a summary of the day's settlement orders.
 pub async fn run(app: &App, date: NaiveDate) -> Value {
     // One run at a time: payouts are serial, and two runs must never drive one order.
-    let _lane = app.payout_lane.lock().await;
+    // BUG `no-run-lock`: runs are not serialised; two at once both drive the same order.
+    let _lane = match app.config.bug {
+        Bug::NoRunLock => None,
+        _ => Some(app.payout_lane.lock().await),
+    };
     // Payments whose notification never arrived are owed too: find them first.
     crate::catchup::query_unheard(app).await;
     let mut problems: Vec<String> = Vec::new();
+    // A paid payout can be returned (退票) days later: the orders that were paid before
+    // this run are asked about once more.
+    let paid_before: Vec<String> = app
+        .lock()
+        .settlements_on(date)
+        .filter(|s| s.state == PayoutState::Success)
+        .map(|s| s.order_no.clone())
+        .collect();
     let pending: Vec<String> = {
         let mut st = app.lock();
         for (merchant_id, owed) in st.owed_on(date) {
@@ -147,6 +161,9 @@ pub async fn run(app: &App, date: NaiveDate) -> Value {
     for no in &pending {
         drive(app, no).await;
     }
+    for no in &paid_before {
+        recheck(app, no).await;
+    }
     let st = app.lock();
     let orders: Vec<Value> = st
         .settlements_on(date)
@@ -180,7 +197,7 @@ async fn drive(app: &App, no: &str) {
             return;
         };
         let next = match order.state {
-            PayoutState::Success | PayoutState::Failed => Next::Stop,
+            PayoutState::Success | PayoutState::Failed | PayoutState::Returned => Next::Stop,
             PayoutState::NotSubmitted if submissions >= MAX_SUBMISSIONS_PER_RUN => {
                 tracing::warn!(order_no = %no, "submitted {submissions} times in this run; the next run carries on");
                 Next::Stop
@@ -217,12 +234,79 @@ async fn drive(app: &App, no: &str) {
     }
 }
 
-/// Record what the bank said about an order (a submission's or a query's answer).
-fn record_view(app: &App, order: &SettlementOrder, view: PayoutView) {
+/// Ask the bank once more about a paid order: a return (退票) turns it `returned`, which
+/// is reported for a human and not paid again. A failed query changes nothing.
+async fn recheck(app: &App, no: &str) {
+    let Some(order) = app.lock().settlements.get(no).cloned() else {
+        return;
+    };
+    if order.state != PayoutState::Success {
+        return;
+    }
+    match bank::query(&app.config, &order.bank_order_no).await {
+        Queried::Found(view) if view.status == BankStatus::Returned => {
+            let state = record_view(app, &order, view);
+            if let Next::Continue = mutant_repay(app, &order, state) {
+                drive(app, no).await;
+            }
+        }
+        Queried::Found(_) => {}
+        Queried::NotFound => {
+            let note = format!(
+                "the bank paid {} and now has no such order: needs a human",
+                order.bank_order_no
+            );
+            tracing::error!(order_no = %no, "{note}");
+            update(app, no, |s| s.note = Some(note));
+        }
+        Queried::Unknown(why) => {
+            tracing::info!(order_no = %no, "re-checking a paid payout failed ({why}); the next run asks again");
+        }
+    }
+}
+
+/// Where the deliberate bugs that pay a settled question again under a new number act,
+/// given the state just recorded for `order` (as it was before the answer). The correct
+/// system always stops here.
+fn mutant_repay(app: &App, order: &SettlementOrder, state: PayoutState) -> Next {
+    let why = match (app.config.bug, state) {
+        // BUG `failed-retried`: a FAILED payout is paid again at once under a new number.
+        (Bug::FailedRetried, PayoutState::Failed) => "failed",
+        // BUG `returned-repaid`: a RETURNED payout is paid again at once under a new number.
+        (Bug::ReturnedRepaid, PayoutState::Returned) => "returned",
+        // BUG `processing-as-failed`: a payout still PROCESSING when a later run asks about
+        // it is taken for failed ("stuck") and paid again under a new number.
+        (Bug::ProcessingAsFailed, PayoutState::Processing)
+            if order.state == PayoutState::Processing =>
+        {
+            "still processing: taken for failed"
+        }
+        _ => return Next::Stop,
+    };
+    repay_under_new_number(app, order, why);
+    Next::Continue
+}
+
+/// What the buggy variants do instead of stopping or querying: give the settlement order a
+/// new bank order number (`…R{n}`) and submit it again. Never done by the correct system.
+fn repay_under_new_number(app: &App, order: &SettlementOrder, why: &str) {
+    update(app, &order.order_no, |s| {
+        // `bank_order_nos` already holds every number sent: the next is attempt len+1.
+        let new_no = renumbered(&s.order_no, s.bank_order_nos.len());
+        tracing::warn!(order_no = %s.order_no, "payout {}: {why}; (bug) re-submitting as {new_no}", s.bank_order_no);
+        s.bank_order_no = new_no;
+        s.state = PayoutState::NotSubmitted;
+    });
+}
+
+/// Record what the bank said about an order (a submission's or a query's answer); answers
+/// the state recorded.
+fn record_view(app: &App, order: &SettlementOrder, view: PayoutView) -> PayoutState {
     let state = match view.status {
         BankStatus::Processing => PayoutState::Processing,
         BankStatus::Success => PayoutState::Success,
         BankStatus::Failed => PayoutState::Failed,
+        BankStatus::Returned => PayoutState::Returned,
     };
     let mut note = None;
     if view.amount_minor != order.amount_minor {
@@ -237,6 +321,11 @@ fn record_view(app: &App, order: &SettlementOrder, view: PayoutView) {
             "payout failed ({}); not retried: paying under a new number is a human decision",
             view.reason.as_deref().unwrap_or("no reason given")
         ));
+    } else if state == PayoutState::Returned {
+        note = Some(format!(
+            "payout returned by the beneficiary's bank ({}); the money is back and the merchant is owed again: paying again is a human decision",
+            view.reason.as_deref().unwrap_or("no reason given")
+        ));
     }
     tracing::info!(order_no = %order.order_no, bank_order_no = %order.bank_order_no, state = ?state, "payout recorded");
     if let Some(n) = &note {
@@ -247,13 +336,14 @@ fn record_view(app: &App, order: &SettlementOrder, view: PayoutView) {
         s.state = state;
         s.note = note;
     });
+    state
 }
 
 fn after_submission(app: &App, order: &SettlementOrder, outcome: Submitted) -> Next {
     match outcome {
         Submitted::Taken(view) => {
-            record_view(app, order, view);
-            Next::Stop
+            let state = record_view(app, order, view);
+            mutant_repay(app, order, state)
         }
         Submitted::Refused(why) => {
             // The bank did not take the order: it may be sent again, under the same number,
@@ -271,12 +361,19 @@ fn after_submission(app: &App, order: &SettlementOrder, outcome: Submitted) -> N
             // BUG `new-order-no-on-retry`: a timeout is taken for "not paid" and the payout is
             // sent again at once under a new number, without asking the bank. When the bank
             // did execute the first request, the merchant is paid twice.
+            repay_under_new_number(app, order, &format!("{reason}: taken for not paid"));
+            Next::Continue
+        }
+        Submitted::Unknown { reason, lost_reply }
+            if lost_reply && app.config.bug == Bug::BlindResubmit =>
+        {
+            // BUG `blind-resubmit`: a lost reply is answered by sending the same request
+            // again at once, under the same number, without asking the bank first. A bank
+            // that replays a repeated number makes this harmless; one that pays it again
+            // pays twice.
+            tracing::warn!(order_no = %order.order_no, "payout {}: {reason}; (bug) re-submitting it as it was", order.bank_order_no);
             update(app, &order.order_no, |s| {
-                // `bank_order_nos` already holds every number sent: the next is attempt len+1.
-                let new_no = renumbered(&s.order_no, s.bank_order_nos.len());
-                tracing::warn!(order_no = %s.order_no, "payout {}: {reason}; (bug) re-submitting as {new_no}", s.bank_order_no);
-                s.bank_order_no = new_no;
-                s.state = PayoutState::NotSubmitted;
+                s.state = PayoutState::NotSubmitted
             });
             Next::Continue
         }
@@ -294,8 +391,8 @@ fn after_submission(app: &App, order: &SettlementOrder, outcome: Submitted) -> N
 fn after_query(app: &App, order: &SettlementOrder, outcome: Queried) -> Next {
     match outcome {
         Queried::Found(view) => {
-            record_view(app, order, view);
-            Next::Stop
+            let state = record_view(app, order, view);
+            mutant_repay(app, order, state)
         }
         Queried::NotFound if order.state == PayoutState::Unknown => {
             // The bank never took it: send it again, under the same number.
@@ -314,6 +411,17 @@ fn after_query(app: &App, order: &SettlementOrder, outcome: Queried) -> Next {
             tracing::error!(order_no = %order.order_no, "{note}");
             update(app, &order.order_no, |s| s.note = Some(note));
             Next::Stop
+        }
+        Queried::Unknown(why) if app.config.bug == Bug::QueryErrorAsMissing => {
+            // BUG `query-error-as-missing`: a query that got no usable answer is read as "the
+            // bank has no such order", and the payout is sent again under a new number. When
+            // the first one went through, the merchant is paid twice.
+            repay_under_new_number(
+                app,
+                order,
+                &format!("query failed ({why}): taken for not found"),
+            );
+            Next::Continue
         }
         Queried::Unknown(why) => {
             tracing::warn!(order_no = %order.order_no, "payout query failed ({why}); the next run asks again");

@@ -2,16 +2,19 @@
 //! `Mutex` (see `App` in `main.rs`). Every method here is synchronous and short: callers
 //! decide under the lock, drop it, then talk to the network, then lock again to record
 //! what happened. A real system keeps these tables in a database; the unique keys below are
-//! the constraints it would declare.
+//! the constraints it would declare. Here, with `--state-dir`, every change is written to a
+//! JSON file there before the lock is released (see `App::lock` in `main.rs`), so the books
+//! survive a restart: a payout marked `unknown` before its request went out is still
+//! `unknown` afterwards, and is queried, not paid again.
 
 use crate::recon::Report;
 use crate::Bug;
 use chrono::{NaiveDate, NaiveDateTime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// A merchant we settle to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Merchant {
     /// Our id for it (from onboarding); unique.
     pub merchant_id: String,
@@ -24,7 +27,7 @@ pub struct Merchant {
 }
 
 /// Where one of our orders stands at the channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderState {
     /// `unifiedorder` sent, no answer yet.
@@ -41,7 +44,7 @@ pub enum OrderState {
 }
 
 /// An order we created at the channel.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Order {
     /// Our order number, sent as `out_trade_no`; unique.
     pub out_trade_no: String,
@@ -54,7 +57,7 @@ pub struct Order {
 }
 
 /// A payment the channel told us about (a verified notification), as booked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Payment {
     /// Our order number.
     pub out_trade_no: String,
@@ -70,7 +73,7 @@ pub struct Payment {
 
 /// Where a settlement order's payout stands. The vocabulary of the bank, plus the two
 /// states only we know: not yet submitted, and submitted with an unknown outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PayoutState {
     /// Never sent, or the bank definitely refused it (it did not take the order).
@@ -80,22 +83,30 @@ pub enum PayoutState {
     Unknown,
     /// The bank took it; the money is on its way.
     Processing,
-    /// Paid. Final.
+    /// Paid. Final for driving; each later run for the day asks the bank once more, since
+    /// a paid payout can still be returned (退票).
     Success,
     /// The bank says it is not paid. Final here: re-paying under a new number is a human
     /// decision, never an automatic one.
     Failed,
+    /// Paid, then returned by the beneficiary's bank (退票): the money is back in the
+    /// platform account and the merchant is owed again. Final here, like `Failed`: the
+    /// account details may be wrong, so paying again is a human decision.
+    Returned,
 }
 
 impl PayoutState {
     /// True when nothing more will be done automatically.
     pub fn is_final(self) -> bool {
-        matches!(self, PayoutState::Success | PayoutState::Failed)
+        matches!(
+            self,
+            PayoutState::Success | PayoutState::Failed | PayoutState::Returned
+        )
     }
 }
 
 /// One settlement order: what one merchant is paid for one business day.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SettlementOrder {
     /// The settlement order number; unique and deterministic (see `settlement::order_no`).
     pub order_no: String,
@@ -159,8 +170,8 @@ pub enum Booking {
     Refused(String),
 }
 
-/// The whole in-memory state.
-#[derive(Debug, Default)]
+/// The whole state: in memory, and in `{state-dir}/books.json` when persisted.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Store {
     /// Merchants by id.
     pub merchants: BTreeMap<String, Merchant>,
@@ -173,13 +184,20 @@ pub struct Store {
     payment_by_trade: HashMap<String, usize>,
     /// Settlement orders by order number (the unique constraint on the number).
     pub settlements: BTreeMap<String, SettlementOrder>,
-    /// The latest reconciliation report by (business day, channel).
+    /// The latest reconciliation report by (business day, channel). Not persisted: a
+    /// report is made again by running the reconciliation again.
+    #[serde(skip)]
     pub reports: BTreeMap<(NaiveDate, String), Report>,
     /// Last order sequence number handed out.
     order_seq: u64,
-    /// The deliberate bug, if any (`Bug::None` in the correct system).
+    /// The deliberate bug, if any (`Bug::None` in the correct system). Not persisted: it
+    /// is the running program's, given on its command line.
+    #[serde(skip)]
     pub bug: Bug,
 }
+
+/// The file the books are kept in, under `--state-dir`.
+pub const BOOKS_FILE: &str = "books.json";
 
 impl Store {
     /// Empty books for a system with `bug` (`Bug::None`: the correct one).
@@ -193,6 +211,26 @@ impl Store {
     /// True when a payment for order `out_trade_no` is booked.
     pub fn is_booked(&self, out_trade_no: &str) -> bool {
         self.payment_by_trade.contains_key(out_trade_no)
+    }
+
+    /// The books kept in `dir`, or empty books if there are none yet.
+    pub fn load(dir: &std::path::Path) -> anyhow::Result<Store> {
+        let path = dir.join(BOOKS_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow::anyhow!("{} is not this system's books: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store::default()),
+            Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// Write the books to `dir`, whole, through a temporary file and a rename, so that a
+    /// crash leaves either the old books or the new ones, never half of them.
+    pub fn save(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        let tmp = dir.join(format!("{BOOKS_FILE}.tmp"));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, dir.join(BOOKS_FILE))
     }
 
     /// The next order sequence number.
@@ -374,6 +412,23 @@ mod tests {
             s.owed_on(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap())["M1"],
             20000
         );
+    }
+
+    #[test]
+    fn the_books_survive_a_save_and_a_load() {
+        let dir = std::env::temp_dir().join(format!("ref-sut-books-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = store_with_order();
+        assert_eq!(s.book(&paid(10000)), Booking::Booked);
+        let seq = s.next_order_seq();
+        s.save(&dir).unwrap();
+        let mut back = Store::load(&dir).unwrap();
+        // The unique index came back too: the repeat is still recognised.
+        assert_eq!(back.book(&paid(10000)), Booking::AlreadyBooked);
+        assert_eq!(back.payments.len(), 1);
+        assert_eq!(back.next_order_seq(), seq + 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(Store::load(&dir).unwrap().payments.is_empty());
     }
 
     #[test]

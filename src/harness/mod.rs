@@ -22,6 +22,7 @@ pub mod checks;
 pub mod junit;
 pub mod library;
 pub mod notify_checks;
+pub mod payout_checks;
 pub mod recon_checks;
 pub mod scene;
 pub mod steps;

@@ -76,7 +76,14 @@ impl Scene {
     /// Start a fresh sandbank on the default world with a manual clock at `start` and the
     /// run's seed.
     pub async fn start_world(&mut self, start: crate::clock::Instant) {
-        let mut spec = WorldSpec::default_world();
+        self.start_world_from(WorldSpec::default_world(), start)
+            .await;
+    }
+
+    /// Start a fresh sandbank on `spec` (e.g. a scenario file's world), with the scene's
+    /// overrides: its name, the run's seed, a manual clock at `start`. The spec's banks,
+    /// channels, fault rules and mismatches are kept.
+    pub async fn start_world_from(&mut self, mut spec: WorldSpec, start: crate::clock::Instant) {
         spec.name = format!("conformance: {}", self.name);
         spec.seed = self.cfg.seed;
         spec.clock = crate::clock::ClockMode::Manual;
@@ -96,7 +103,21 @@ impl Scene {
         v.insert("sandbank_url".to_string(), self.url().to_string());
         v.insert("sut_addr".to_string(), self.sut_addr.clone());
         v.insert("seed".to_string(), self.cfg.seed.to_string());
+        v.insert(
+            "state_dir".to_string(),
+            self.state_dir().display().to_string(),
+        );
         v
+    }
+
+    /// A directory of the scenario's own where the SUT may keep its books across a restart
+    /// (the built-in variable `state_dir`); created on first use, removed at teardown.
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!(
+            "sandbank-sut-state-{}-{}",
+            std::process::id(),
+            self.fresh("state", false)
+        ))
     }
 
     /// Start the SUT (if the adapter says how) on a free port.
@@ -104,6 +125,23 @@ impl Scene {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe port");
         self.sut_addr = probe.local_addr().expect("bound").to_string();
         drop(probe);
+        self.spawn_sut().await;
+    }
+
+    /// Stop the SUT (TERM, then KILL after a grace period) and start it again through the
+    /// adapter's `[start]`, on the same address and with the same `state_dir`: what a
+    /// settlement system's own books must survive. Without `[start]` this is an error.
+    pub async fn restart_sut(&mut self) {
+        let Some(mut old) = self.sut.take() else {
+            panic!("the harness did not start the settlement system (the adapter has no [start]), so it cannot restart it");
+        };
+        old.stop().await;
+        let _ = std::fs::remove_file(&old.log);
+        self.spawn_sut().await;
+    }
+
+    async fn spawn_sut(&mut self) {
+        let _ = std::fs::create_dir_all(self.state_dir());
         let vars = self.cfg.adapter.vars_with(&self.builtins(), &[]);
         let log = std::env::temp_dir().join(format!(
             "sandbank-sut-{}-{}.log",
@@ -239,6 +277,7 @@ impl Scene {
                 let _ = std::fs::remove_file(&sut.log);
             }
         }
+        let _ = std::fs::remove_dir_all(self.state_dir());
         if let Some(r) = self.running.take() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), r.stop()).await;
         }

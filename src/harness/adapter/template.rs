@@ -10,9 +10,10 @@
 use std::collections::BTreeMap;
 
 /// Variables every template can use. The harness supplies them for each scenario, so an
-/// adapter file may not set them, and their values (addresses and a number) are spliced
+/// adapter file may not set them, and their values (addresses, a number, a temporary
+/// directory path made of `[A-Za-z0-9/_.-]` unless TMPDIR says otherwise) are spliced
 /// into shell commands unquoted.
-pub const BUILTIN_VARS: [&str; 3] = ["sandbank_url", "sut_addr", "seed"];
+pub const BUILTIN_VARS: [&str; 4] = ["sandbank_url", "sut_addr", "seed", "state_dir"];
 
 /// How many times a variable's value may itself be expanded before rendering gives up and
 /// reports a loop.

@@ -5,6 +5,7 @@ pub mod customers;
 pub mod faults;
 pub mod invariants;
 pub mod notifications;
+pub mod payouts;
 pub mod statements;
 pub mod sut;
 pub mod world;
