@@ -98,3 +98,17 @@ Feature: Business days, amounts and settlement cycles
     Then merchant "M1" was paid for "2026-03-04" exactly what the days up to it owe, and nothing of later days
     And no beneficiary was paid more than it is owed
     And every beneficiary was paid exactly what it is owed
+
+  @settlement-cycle-partial
+  Scenario: A day not yet settled is not owed yet: the checks follow the cycle
+    When the settlement system creates an order of 60.00 CNY at "wxpay" for merchant "M1"
+    And the customer pays order number 1
+    And the clock moves to "2026-03-03 09:30"
+    And the settlement system creates an order of 25.00 CNY at "wxpay" for merchant "M1"
+    And the customer pays order number 2
+    And the clock moves to "2026-03-03 10:00"
+    And the settlement system runs settlement for "2026-03-02"
+    And the clock advances 1m
+    And the settlement system runs settlement for "2026-03-02"
+    Then no beneficiary was paid more than it is owed
+    And every beneficiary was paid exactly what it is owed

@@ -193,6 +193,11 @@ const KILLS: &[Kill] = &[
         tag: "@restart-mid-payout",
         needles: &[DOUBLE_PAY, "overpaid by 333.33 CNY"],
     },
+    Kill {
+        bug: "pay-early",
+        tag: "@settlement-cycle-partial",
+        needles: &["invariant violated: never double-pays", "overpaid by 25.00 CNY"],
+    },
 ];
 
 fn config(bug: &str) -> RunConfig {

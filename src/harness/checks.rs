@@ -4,10 +4,12 @@
 //! about the SUT's report, that report; it returns the violations it finds. The scene turns
 //! a violation into a failure message with the seed and the journal lines behind it.
 
+use crate::clock::Instant;
 use crate::ledger::accounts;
 use crate::ledger::{Ledger, PostingKind};
 use crate::money::{Currency, Money};
-use crate::statements::DayWindow;
+use crate::statements::{day_window, DayWindow};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -80,8 +82,17 @@ pub struct Position {
     pub paid: Money,
 }
 
-/// Each merchant's position, from the ledger.
-pub fn positions(ledger: &Ledger, merchants: &[Merchant], orders: &[Order]) -> Vec<Position> {
+/// Each merchant's position, from the ledger. What a merchant is owed follows its cycle
+/// (T+1, gross): the payments whose business day (the Beijing date they were booked at the
+/// channel) is on or before `settled_through`, the latest day the suite asked the SUT to
+/// settle; nothing before any settlement run.
+pub fn positions(
+    ledger: &Ledger,
+    merchants: &[Merchant],
+    orders: &[Order],
+    settled_through: Option<NaiveDate>,
+) -> Vec<Position> {
+    let cutoff = settled_through.map(|d| day_window(d).end);
     merchants
         .iter()
         .map(|m| {
@@ -93,7 +104,7 @@ pub fn positions(ledger: &Ledger, merchants: &[Merchant], orders: &[Order]) -> V
             let owed = orders
                 .iter()
                 .filter(|o| o.merchant == m.label)
-                .map(|o| paid_in(ledger, o))
+                .map(|o| paid_in_before(ledger, o, cutoff))
                 .fold(Money::zero(currency), |a, b| a.checked_add(b).unwrap_or(a));
             let paid = ledger.balance(&accounts::bank_payee(&m.bank, &m.account_no), currency);
             Position {
@@ -103,6 +114,28 @@ pub fn positions(ledger: &Ledger, merchants: &[Merchant], orders: &[Order]) -> V
             }
         })
         .collect()
+}
+
+/// What `order` brought in by payments booked before `cutoff` (nothing without one).
+fn paid_in_before(ledger: &Ledger, order: &Order, cutoff: Option<Instant>) -> Money {
+    let Some(cutoff) = cutoff else {
+        return Money::zero(order.amount.currency);
+    };
+    let amount = ledger
+        .by_reference(&order.out_trade_no)
+        .filter(|p| p.kind == PostingKind::Payment && p.instance == order.channel && p.at < cutoff)
+        .flat_map(|p| p.legs.iter())
+        .filter(|l| {
+            l.amount.amount.is_sign_positive()
+                && l.account
+                    .starts_with(&accounts::channel_merchant_prefix(&order.channel))
+        })
+        .map(|l| l.amount.amount)
+        .sum();
+    Money {
+        amount,
+        currency: order.amount.currency,
+    }
 }
 
 /// **Never double-pays**: no beneficiary received more than it is owed.
@@ -275,10 +308,14 @@ pub fn reconciles_exactly(
 mod tests {
     use super::*;
     use crate::clock::{parse_instant, SHANGHAI};
-    use crate::statements::day_window;
 
     fn cny(minor: i64) -> Money {
         Money::from_minor(minor, Currency::Cny)
+    }
+
+    /// March `day`, 2026.
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 3, day).unwrap()
     }
 
     fn setup() -> (Ledger, Vec<Merchant>, Vec<Order>) {
@@ -330,9 +367,19 @@ mod tests {
     }
 
     #[test]
+    fn owed_follows_the_cycle_nothing_before_a_settlement_run_nothing_of_later_days() {
+        let (l, ms, os) = setup();
+        // The payment was booked on the 2nd (Beijing).
+        assert_eq!(positions(&l, &ms, &os, None)[0].owed, cny(0));
+        assert_eq!(positions(&l, &ms, &os, Some(d(1)))[0].owed, cny(0));
+        assert_eq!(positions(&l, &ms, &os, Some(d(2)))[0].owed, cny(10000));
+        assert_eq!(positions(&l, &ms, &os, Some(d(3)))[0].owed, cny(10000));
+    }
+
+    #[test]
     fn owed_counts_only_paid_orders_gross() {
         let (l, ms, os) = setup();
-        let p = positions(&l, &ms, &os);
+        let p = positions(&l, &ms, &os, Some(d(2)));
         assert_eq!(p[0].owed, cny(10000));
         assert_eq!(p[0].paid, cny(0));
         assert!(never_double_pays(&p).is_empty());
@@ -355,7 +402,7 @@ mod tests {
             )
             .unwrap();
         }
-        let v = never_double_pays(&positions(&l, &ms, &os));
+        let v = never_double_pays(&positions(&l, &ms, &os, Some(d(2))));
         assert_eq!(v.len(), 1);
         assert!(
             v[0].detail

@@ -39,6 +39,10 @@ pub struct Scene {
     pub reports: BTreeMap<(String, String), Report>,
     /// What the statement really was when each reconciliation ran, by (channel, date).
     pub recon_truth: BTreeMap<(String, String), super::recon_checks::ReconTruth>,
+    /// The latest business day a settlement run completed for (the `run_settlement` hook
+    /// answered): what is owed is what the payments up to that day brought in. Set by
+    /// [`Scene::hook`], which concurrent steps call through a shared reference.
+    pub settled_through: std::sync::Mutex<Option<chrono::NaiveDate>>,
 }
 
 impl Scene {
@@ -56,6 +60,7 @@ impl Scene {
             merchants: Vec::new(),
             orders: Vec::new(),
             reports: BTreeMap::new(),
+            settled_through: std::sync::Mutex::new(None),
             recon_truth: BTreeMap::new(),
         }
     }
@@ -158,7 +163,12 @@ impl Scene {
     pub async fn hook(&self, name: &str, own: &[(&str, String)]) -> String {
         let vars = self.cfg.adapter.vars_with(&self.builtins(), own);
         match self.cfg.adapter.call(name, &vars).await {
-            Ok(out) => out,
+            Ok(out) => {
+                if name == "run_settlement" {
+                    self.settled(own);
+                }
+                out
+            }
             Err(e) => {
                 let log = self
                     .sut
@@ -168,6 +178,29 @@ impl Scene {
                 panic!("{e}{log}\n{}", self.reproduce_line())
             }
         }
+    }
+
+    /// Note that a settlement run for the `date` among `own` completed.
+    fn settled(&self, own: &[(&str, String)]) {
+        let day = own
+            .iter()
+            .find(|(k, _)| *k == "date")
+            .and_then(|(_, v)| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok());
+        let mut through = self
+            .settled_through
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if day > *through {
+            *through = day;
+        }
+    }
+
+    /// The latest business day a settlement run completed for, if any.
+    pub fn settled_through(&self) -> Option<chrono::NaiveDate> {
+        *self
+            .settled_through
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// A fresh, seed-determined id for `label`: the same on every run with this seed.
