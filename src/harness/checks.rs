@@ -3,6 +3,10 @@
 //! Each check is a pure function from the truth (ledger amounts) and, where the check is
 //! about the SUT's report, that report; it returns the violations it finds. The scene turns
 //! a violation into a failure message with the seed and the journal lines behind it.
+//!
+//! The file runs past 450 lines because over a third of it is its tests, one per way each
+//! check can go wrong; the checks of later concerns live beside it (`notify_checks`,
+//! `payout_checks`, `recon_checks`).
 
 use crate::clock::Instant;
 use crate::ledger::accounts;
