@@ -508,6 +508,32 @@ mod tests {
     }
 
     #[test]
+    fn time_is_bounded_and_its_arithmetic_checked() {
+        assert_eq!(parse_duration("3660d").unwrap(), max_duration());
+        assert!(matches!(
+            parse_duration("3661d"),
+            Err(DurationError::TooLong(_))
+        ));
+        assert!(matches!(
+            parse_duration("100000000d"),
+            Err(DurationError::TooLong(_))
+        ));
+        assert_eq!(min_instant().to_rfc3339(), "2000-01-01T00:00:00+00:00");
+        assert_eq!(max_instant().to_rfc3339(), "2999-12-31T23:59:59+00:00");
+        assert!(check_instant(max_instant()).is_ok());
+        assert!(check_instant(max_instant() + Duration::seconds(1)).is_err());
+        assert!(check_instant(min_instant() - Duration::seconds(1)).is_err());
+        let mut c = Clock::manual(at("2026-03-02 10:00"));
+        assert!(c.move_to(max_instant() + Duration::seconds(1)).is_err());
+        assert!(c.move_to(max_instant()).is_ok());
+        // The bounds leave room: the latest instant plus the longest duration fits.
+        assert!(checked_add(max_instant(), max_duration()).is_ok());
+        assert!(checked_add(DateTime::<Utc>::MAX_UTC, Duration::seconds(1)).is_err());
+        // The calendar's last day has a (zero-length) window rather than a panic.
+        let _ = business_day(NaiveDate::MAX, SHANGHAI);
+    }
+
+    #[test]
     fn shanghai_business_day_starts_at_local_midnight() {
         let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
         let (s, e) = business_day(day, SHANGHAI);

@@ -270,6 +270,25 @@ mod tests {
     }
 
     #[test]
+    fn amounts_are_bounded_and_sums_checked() {
+        assert!(Money::parse("1000000000000", Currency::Cny).is_ok());
+        assert_eq!(
+            Money::parse("1000000000000.01", Currency::Cny),
+            Err(MoneyError::OutOfRange)
+        );
+        assert_eq!(
+            Money::parse("-79228162514264337593543950335", Currency::Cny),
+            Err(MoneyError::OutOfRange)
+        );
+        let max = Money {
+            amount: Decimal::MAX,
+            currency: Currency::Cny,
+        };
+        assert_eq!(max.checked_add(max), Err(MoneyError::OutOfRange));
+        assert_eq!(max.to_minor(), Err(MoneyError::OutOfRange));
+    }
+
+    #[test]
     fn currencies_do_not_mix() {
         let a = Money::from_minor(1, Currency::Cny);
         let b = Money::from_minor(1, Currency::Eur);

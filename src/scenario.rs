@@ -316,11 +316,25 @@ pub fn check_rule(
     directory: &Directory,
 ) -> Result<Rule, (String, String)> {
     let rule = raw.validate(default_id).map_err(|e| (e.field, e.problem))?;
-    if !directory.contains(&rule.target) {
+    let Some(instance) = directory.get(&rule.target) else {
         return Err((
             "target".into(),
             format!("`{}` is not a channel or bank of this world", rule.target),
         ));
+    };
+    // A misspelt op (`payout.sumbit`) would be accepted and never fire.
+    if let Some(op) = rule.op.as_deref() {
+        if !instance.ops.contains(&op) {
+            return Err((
+                "op".into(),
+                format!(
+                    "`{op}` is not an operation of {} `{}` (one of {}, or `*`)",
+                    instance.family.as_str(),
+                    instance.id,
+                    instance.ops.join(", ")
+                ),
+            ));
+        }
     }
     Ok(rule)
 }

@@ -168,16 +168,7 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
             };
             fired += 1;
             let what = format!("{event:?}");
-            // A firing that fails is journalled and skipped; the driver carries on. The
-            // world is left as the failing step left it (each step completes its own
-            // invariants before anything can fail).
-            match std::panic::catch_unwind(AssertUnwindSafe(|| st.fire(event))) {
-                Ok(job) => job,
-                Err(p) => {
-                    record_failure(&mut st, &what, &panic_text(&p));
-                    None
-                }
-            }
+            guarded(&mut st, &what, |st| st.fire(event))
         };
         if let Some(job) = job {
             let what = job.describe();
@@ -185,7 +176,7 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
                 .catch_unwind()
                 .await
             {
-                record_failure(&mut sb.lock(), &what, &panic_text(&p));
+                record_failure(&mut sb.lock(), &what, &panic_text(&*p));
             }
         }
     }
@@ -213,6 +204,23 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
     })
 }
 
+/// Run one firing; if it fails, journal it and go on. A firing that fails is skipped, the
+/// driver carries on with the next; the world is left as the failing step left it (each
+/// step completes its own invariants before anything can fail).
+fn guarded(
+    st: &mut WorldState,
+    what: &str,
+    fire: impl FnOnce(&mut WorldState) -> Option<Job>,
+) -> Option<Job> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| fire(st))) {
+        Ok(job) => job,
+        Err(p) => {
+            record_failure(st, what, &panic_text(&*p));
+            None
+        }
+    }
+}
+
 /// The message of a caught panic.
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()
@@ -232,4 +240,24 @@ fn record_failure(st: &mut WorldState, what: &str, why: &str) {
             ..Default::default()
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::WorldSpec;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_failing_firing_is_journalled_and_skipped() {
+        let mut st = WorldState::new(Arc::new(WorldSpec::default_world()), 1);
+        let job = guarded(&mut st, "test timer", |_| panic!("boom"));
+        assert!(job.is_none());
+        let last = st.core.journal.select(&Default::default());
+        let line = last.last().expect("an entry").line();
+        assert!(
+            line.contains("timer test timer failed and was skipped: boom"),
+            "{line}"
+        );
+    }
 }

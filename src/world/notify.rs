@@ -151,7 +151,7 @@ impl WorldState {
         let wait = (attempt as usize)
             .checked_sub(1)
             .and_then(|i| ladder.get(i))
-            .map(|s| chrono::Duration::seconds(*s));
+            .and_then(|s| chrono::Duration::try_seconds(*s));
         let message = match wait {
             Some(wait) => {
                 let now = self.core.now();

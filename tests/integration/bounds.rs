@@ -111,6 +111,15 @@ async fn regression_settle_after_is_bounded_and_checked_before_money_moves() {
         ..Default::default()
     })
     .await;
+    // Three days before chrono's last date: was accepted, and a payout then panicked.
+    let last = chrono::NaiveDate::MAX;
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).expect("a date");
+    let days = (last - start).num_days() - 3;
+    let (status, v) = w
+        .ctl_post("clock", json!({"advance": format!("{days}d")}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(error_of(&v).starts_with("advance: "), "{v}");
     let (status, _) = w
         .ctl_post("clock", json!({"to": "2999-12-31T23:59:59Z"}))
         .await;
@@ -245,6 +254,45 @@ async fn regression_a_dead_driver_is_reported_and_restarted_by_reset() {
     let (status, v) = w.ctl_post("reset", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_world_works(&w).await;
+}
+
+// Bug: a misspelt fault op (`payout.sumbit`) was accepted and never fired.
+#[tokio::test]
+async fn regression_fault_ops_are_checked_against_the_target() {
+    let w = start().await;
+    for (target, op) in [
+        ("bank", "payout.sumbit"),
+        ("bank", "notify"),
+        ("wxpay", "payout.submit"),
+    ] {
+        let action = if op == "notify" { "drop" } else { "hang" };
+        let rule = json!({"target": target, "op": op, "action": action});
+        let (status, v) = w.ctl_post("faults", rule.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{rule}: {v}");
+        assert!(error_of(&v).starts_with("op: "), "{rule}: {v}");
+    }
+    let toml = format!(
+        "{}\n[[faults]]\ntarget = \"bank\"\nop = \"payout.sumbit\"\naction = \"hang\"\n",
+        scenario(&WorldOpts::default())
+    );
+    let e = sandbank::scenario::load_str(&toml, "x.toml")
+        .expect_err("a misspelt op is refused")
+        .to_string();
+    assert!(e.contains("op") && e.contains("payout.sumbit"), "{e}");
+    // Every listed op, and `*`, is accepted.
+    for (target, op) in [
+        ("bank", "payout.submit"),
+        ("bank", "payout.query"),
+        ("bank", "*"),
+        ("wxpay", "pay/unifiedorder"),
+        ("wxpay", "pay/orderquery"),
+        ("wxpay", "pay/downloadbill"),
+        ("wxpay", "notify"),
+    ] {
+        let action = if op == "notify" { "drop" } else { "hang" };
+        w.add_fault(json!({"target": target, "op": op, "action": action, "times": 1}))
+            .await;
+    }
 }
 
 // Bug: a repeated payout under `on_duplicate = replay` ignored a changed `accountName`
