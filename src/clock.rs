@@ -20,6 +20,69 @@ pub type Instant = DateTime<Utc>;
 /// The time zone the Chinese channels cut their business day in.
 pub const SHANGHAI: Tz = chrono_tz::Asia::Shanghai;
 
+/// Earliest instant the world clock may show: 2000-01-01T00:00:00Z. The wire formats
+/// sandbank speaks print four-digit years (`time_end` is `yyyyMMddHHmmss`), and no
+/// settlement system under test has business before 2000.
+pub const MIN_INSTANT_SECS: i64 = 946_684_800;
+
+/// Latest instant the world clock may show: 2999-12-31T23:59:59Z. Four-digit years on the
+/// wire, and far enough inside chrono's range (year 262 143) that the instant plus any
+/// [`MAX_DURATION`] still fits: adding a bounded duration to a bounded instant cannot overflow.
+pub const MAX_INSTANT_SECS: i64 = 32_503_679_999;
+
+/// Longest duration sandbank reads anywhere (fault delays, settlement delays, mismatch
+/// delays, clock advances): 3,660 days, ten years. Longer than any settlement cycle, retry
+/// ladder or test horizon, and small enough that [`MAX_INSTANT_SECS`] plus it stays a
+/// four-digit-year date chrono can represent.
+pub const MAX_DURATION_DAYS: i64 = 3_660;
+
+/// [`MIN_INSTANT_SECS`] as an instant.
+pub fn min_instant() -> Instant {
+    DateTime::from_timestamp(MIN_INSTANT_SECS, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// [`MAX_INSTANT_SECS`] as an instant.
+pub fn max_instant() -> Instant {
+    DateTime::from_timestamp(MAX_INSTANT_SECS, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// [`MAX_DURATION_DAYS`] as a duration.
+pub fn max_duration() -> Duration {
+    Duration::days(MAX_DURATION_DAYS)
+}
+
+/// `t` if it lies within [`min_instant`]`..=`[`max_instant`], the range the world clock
+/// may show.
+pub fn check_instant(t: Instant) -> Result<Instant, ClockError> {
+    if t < min_instant() || t > max_instant() {
+        Err(ClockError::OutOfRange { to: t.to_rfc3339() })
+    } else {
+        Ok(t)
+    }
+}
+
+/// `day` if it lies within the years of [`min_instant`] and [`max_instant`].
+pub fn check_date(day: NaiveDate) -> Result<NaiveDate, ClockError> {
+    let (min, max) = (min_instant().date_naive(), max_instant().date_naive());
+    if day < min || day > max {
+        Err(ClockError::OutOfRange {
+            to: day.to_string(),
+        })
+    } else {
+        Ok(day)
+    }
+}
+
+/// `t + d`, never panicking: an error when the sum leaves chrono's range. (Instants on the
+/// world clock are bounded and durations read from input too, so this fails only on a bug;
+/// it is checked so that a bug is an error, not a dead task.)
+pub fn checked_add(t: Instant, d: Duration) -> Result<Instant, ClockError> {
+    t.checked_add_signed(d)
+        .ok_or_else(|| ClockError::OutOfRange {
+            to: format!("{} + {}", t.to_rfc3339(), format_duration(d)),
+        })
+}
+
 /// How the clock moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,9 +144,17 @@ impl Clock {
         if to < now {
             return Err(ClockError::Backwards { now, to });
         }
+        check_instant(to)?;
         match self.mode {
             ClockMode::Manual => self.manual_now = to,
-            ClockMode::Real => self.offset += to - now,
+            ClockMode::Real => {
+                self.offset =
+                    self.offset
+                        .checked_add(&(to - now))
+                        .ok_or(ClockError::OutOfRange {
+                            to: to.to_rfc3339(),
+                        })?
+            }
         }
         Ok(())
     }
@@ -100,6 +171,15 @@ pub enum ClockError {
         /// The requested instant.
         to: Instant,
     },
+    /// The target lies outside the range the world clock may show.
+    #[error("{to} is outside the world clock's range (2000-01-01 to 2999-12-31 UTC)")]
+    OutOfRange {
+        /// The requested instant, as text (it may not be representable).
+        to: String,
+    },
+    /// The timer driver has ended (a bug); a reset starts it again.
+    #[error("the timer driver has stopped; POST /_sandbank/reset restarts it")]
+    DriverStopped,
     /// The world is shutting down: nothing fires any more.
     #[error("the world is shutting down; the clock no longer moves")]
     Stopped,
@@ -183,12 +263,27 @@ impl<E> Timers<E> {
 
 /// Why a duration could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a duration (write e.g. `250ms`, `15s`, `3m`, `2h`, `1d`, `1h30m`)")]
-pub struct DurationError(pub String);
+pub enum DurationError {
+    /// Not written as a duration.
+    #[error("`{0}` is not a duration (write e.g. `250ms`, `15s`, `3m`, `2h`, `1d`, `1h30m`)")]
+    Syntax(String),
+    /// Longer than [`MAX_DURATION_DAYS`].
+    #[error("`{0}` is longer than the maximum of {MAX_DURATION_DAYS}d")]
+    TooLong(String),
+}
 
-/// Parse `250ms`, `15s`, `3m`, `2h`, `1d` or a concatenation such as `1h30m`.
+/// Parse `250ms`, `15s`, `3m`, `2h`, `1d` or a concatenation such as `1h30m`, at most
+/// [`MAX_DURATION_DAYS`] long.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError(text.to_string());
+    let d = parse_unbounded(text)?;
+    if d > max_duration() {
+        return Err(DurationError::TooLong(text.trim().to_string()));
+    }
+    Ok(d)
+}
+
+fn parse_unbounded(text: &str) -> Result<Duration, DurationError> {
+    let err = || DurationError::Syntax(text.to_string());
     let s = text.trim();
     if s.is_empty() {
         return Err(err());
@@ -267,7 +362,9 @@ pub fn business_day(day: NaiveDate, tz: Tz) -> (Instant, Instant) {
     let start = day
         .and_hms_opt(0, 0, 0)
         .expect("midnight always exists as a naive time");
-    let next = start + Duration::days(1);
+    // The day after the last date chrono knows is that date again: a zero-length day
+    // rather than a panic (no bounded input reaches it).
+    let next = start.checked_add_signed(Duration::days(1)).unwrap_or(start);
     // Asia/Shanghai has no DST, so local midnight is never skipped or doubled; for zones
     // that have DST, `earliest` picks the first instant of an ambiguous midnight.
     let s = tz
@@ -408,6 +505,32 @@ mod tests {
         assert!(parse_duration("3x").is_err());
         assert!(parse_duration("").is_err());
         assert_eq!(format_duration(Duration::minutes(90)), "1h30m");
+    }
+
+    #[test]
+    fn time_is_bounded_and_its_arithmetic_checked() {
+        assert_eq!(parse_duration("3660d").unwrap(), max_duration());
+        assert!(matches!(
+            parse_duration("3661d"),
+            Err(DurationError::TooLong(_))
+        ));
+        assert!(matches!(
+            parse_duration("100000000d"),
+            Err(DurationError::TooLong(_))
+        ));
+        assert_eq!(min_instant().to_rfc3339(), "2000-01-01T00:00:00+00:00");
+        assert_eq!(max_instant().to_rfc3339(), "2999-12-31T23:59:59+00:00");
+        assert!(check_instant(max_instant()).is_ok());
+        assert!(check_instant(max_instant() + Duration::seconds(1)).is_err());
+        assert!(check_instant(min_instant() - Duration::seconds(1)).is_err());
+        let mut c = Clock::manual(at("2026-03-02 10:00"));
+        assert!(c.move_to(max_instant() + Duration::seconds(1)).is_err());
+        assert!(c.move_to(max_instant()).is_ok());
+        // The bounds leave room: the latest instant plus the longest duration fits.
+        assert!(checked_add(max_instant(), max_duration()).is_ok());
+        assert!(checked_add(DateTime::<Utc>::MAX_UTC, Duration::seconds(1)).is_err());
+        // The calendar's last day has a (zero-length) window rather than a panic.
+        let _ = business_day(NaiveDate::MAX, SHANGHAI);
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub struct Instance {
     pub kind: &'static str,
     /// Its accounts, the first being the default one.
     pub accounts: Vec<Account>,
+    /// The operation names a fault rule's `op` may name on it: the requests it serves and
+    /// the callbacks it sends (each kind lists its own).
+    pub ops: &'static [&'static str],
 }
 
 impl Instance {

@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// Largest amount, in major units, sandbank accepts anywhere (balances, payouts,
+/// mismatch deltas and phantoms): one trillion yuan. Far above any real transfer or
+/// account, and small enough that sums of millions of such amounts stay exact in
+/// `rust_decimal` (about 7.9 × 10^28) and in 64-bit minor units (about 9.2 × 10^16 major).
+pub const MAX_MAJOR: i64 = 1_000_000_000_000;
+
 /// An ISO 4217 currency that sandbank knows the minor unit of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -78,8 +84,8 @@ pub enum MoneyError {
     /// Two amounts of different currencies were combined.
     #[error("cannot combine {0} with {1}")]
     CurrencyMismatch(Currency, Currency),
-    /// The amount does not fit 64-bit minor units.
-    #[error("amount out of range")]
+    /// The amount does not fit 64-bit minor units, or is larger than [`MAX_MAJOR`].
+    #[error("amount out of range (at most {MAX_MAJOR} in major units)")]
     OutOfRange,
 }
 
@@ -120,12 +126,24 @@ impl Money {
                 exponent: currency.exponent(),
             });
         }
-        Ok(Money { amount, currency })
+        Money { amount, currency }.bounded()
+    }
+
+    /// `self` if its size is at most [`MAX_MAJOR`] major units.
+    pub fn bounded(self) -> Result<Money, MoneyError> {
+        if self.amount.abs() > Decimal::from(MAX_MAJOR) {
+            Err(MoneyError::OutOfRange)
+        } else {
+            Ok(self)
+        }
     }
 
     /// Integer minor units; errors if the amount has sub-minor precision or does not fit.
     pub fn to_minor(&self) -> Result<i64, MoneyError> {
-        let scaled = self.amount * Decimal::from(10i64.pow(self.currency.exponent()));
+        let scaled = self
+            .amount
+            .checked_mul(Decimal::from(10i64.pow(self.currency.exponent())))
+            .ok_or(MoneyError::OutOfRange)?;
         if scaled.normalize().scale() != 0 {
             return Err(MoneyError::TooPrecise {
                 amount: self.amount.to_string(),
@@ -142,7 +160,10 @@ impl Money {
             return Err(MoneyError::CurrencyMismatch(self.currency, other.currency));
         }
         Ok(Money {
-            amount: self.amount + other.amount,
+            amount: self
+                .amount
+                .checked_add(other.amount)
+                .ok_or(MoneyError::OutOfRange)?,
             currency: self.currency,
         })
     }
@@ -150,7 +171,8 @@ impl Money {
     /// Multiply by a rate and round to the minor unit, half away from zero (四舍五入), which
     /// is how the Chinese channels round fees. The one rounding rule for fees in sandbank.
     pub fn times_rate_rounded(self, rate: Decimal) -> Money {
-        let raw = self.amount * rate;
+        // Saturates rather than panics; bounded amounts times a fee rate never reach it.
+        let raw = self.amount.saturating_mul(rate);
         Money {
             amount: raw.round_dp_with_strategy(
                 self.currency.exponent(),
@@ -245,6 +267,25 @@ mod tests {
             -2
         );
         assert_eq!(Money::from_minor(3, Currency::Cny).fixed(5), "0.03000");
+    }
+
+    #[test]
+    fn amounts_are_bounded_and_sums_checked() {
+        assert!(Money::parse("1000000000000", Currency::Cny).is_ok());
+        assert_eq!(
+            Money::parse("1000000000000.01", Currency::Cny),
+            Err(MoneyError::OutOfRange)
+        );
+        assert_eq!(
+            Money::parse("-79228162514264337593543950335", Currency::Cny),
+            Err(MoneyError::OutOfRange)
+        );
+        let max = Money {
+            amount: Decimal::MAX,
+            currency: Currency::Cny,
+        };
+        assert_eq!(max.checked_add(max), Err(MoneyError::OutOfRange));
+        assert_eq!(max.to_minor(), Err(MoneyError::OutOfRange));
     }
 
     #[test]

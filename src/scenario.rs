@@ -13,7 +13,7 @@ pub use crate::config::ScenarioError;
 
 use crate::banks::{self, BankSpec};
 use crate::channels::{self, ChannelSpec};
-use crate::clock::{parse_instant, ClockMode, Instant, SHANGHAI};
+use crate::clock::{check_instant, parse_instant, ClockMode, Instant, SHANGHAI};
 use crate::config::Section;
 use crate::directory::{Directory, Family};
 use crate::faults::{RawRule, Rule};
@@ -292,12 +292,15 @@ impl RawWorld {
             }
         }
         let start = match (&self.start, clock) {
-            (Some(s), _) => Some(parse_instant(s, SHANGHAI).ok_or_else(|| {
-                root.err(
-                    "world.start",
-                    format!("`{s}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)"),
-                )
-            })?),
+            (Some(s), _) => {
+                let t = parse_instant(s, SHANGHAI).ok_or_else(|| {
+                    root.err(
+                        "world.start",
+                        format!("`{s}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)"),
+                    )
+                })?;
+                Some(check_instant(t).map_err(|e| root.err("world.start", e.to_string()))?)
+            }
             (None, ClockMode::Manual) => parse_instant(DEFAULT_MANUAL_START, SHANGHAI),
             (None, ClockMode::Real) => None,
         };
@@ -313,11 +316,25 @@ pub fn check_rule(
     directory: &Directory,
 ) -> Result<Rule, (String, String)> {
     let rule = raw.validate(default_id).map_err(|e| (e.field, e.problem))?;
-    if !directory.contains(&rule.target) {
+    let Some(instance) = directory.get(&rule.target) else {
         return Err((
             "target".into(),
             format!("`{}` is not a channel or bank of this world", rule.target),
         ));
+    };
+    // A misspelt op (`payout.sumbit`) would be accepted and never fire.
+    if let Some(op) = rule.op.as_deref() {
+        if !instance.ops.contains(&op) {
+            return Err((
+                "op".into(),
+                format!(
+                    "`{op}` is not an operation of {} `{}` (one of {}, or `*`)",
+                    instance.family.as_str(),
+                    instance.id,
+                    instance.ops.join(", ")
+                ),
+            ));
+        }
     }
     Ok(rule)
 }

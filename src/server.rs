@@ -132,8 +132,13 @@ async fn deliver(sb: &Sandbank, outcome: Outcome) -> Result<Response<Body>, Repl
     match outcome.delivery {
         Delivery::Now => Ok(to_response(outcome.reply)),
         Delivery::After(d) => {
-            tokio::time::sleep(d).await;
-            Ok(to_response(outcome.reply))
+            // A delay is bounded (`clock::MAX_DURATION_DAYS`) but may still outlast the
+            // server: shutdown releases it, as it does a hang.
+            let mut shutdown = sb.shutdown_signal();
+            tokio::select! {
+                _ = tokio::time::sleep(d) => Ok(to_response(outcome.reply)),
+                _ = shutdown.wait_for(|down| *down) => Err(ReplyLost),
+            }
         }
         Delivery::Hang => {
             let mut shutdown = sb.shutdown_signal();

@@ -19,7 +19,9 @@
 
 pub mod statements;
 
-use crate::clock::{parse_duration, parse_instant, SHANGHAI};
+use crate::clock::{
+    check_instant, checked_add, parse_duration, parse_instant, ClockError, SHANGHAI,
+};
 use crate::core::{ActionError, Forgery};
 use crate::faults::RawRule;
 use crate::http::{InboundRequest, Reply};
@@ -44,10 +46,22 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
     let segs: Vec<&str> = path.split('/').collect();
     match (req.method.clone(), segs.as_slice()) {
         (Method::GET, ["health"]) => {
+            // The truth: a world whose timer driver has stopped answers requests but never
+            // settles, notifies or advances; that is not "ok".
+            let alive = sb.driver_alive();
             let st = sb.lock();
-            ok(
-                json!({"status": "ok", "world": st.spec.name, "seed": st.core.rng.seed(), "now": st.now().to_rfc3339()}),
-            )
+            let v = json!({
+                "status": if alive { "ok" } else { "driver_stopped" },
+                "driver": if alive { "running" } else { "stopped: POST /_sandbank/reset restarts it" },
+                "world": st.spec.name,
+                "seed": st.core.rng.seed(),
+                "now": st.now().to_rfc3339(),
+            });
+            if alive {
+                ok(v)
+            } else {
+                Reply::json(StatusCode::SERVICE_UNAVAILABLE, &v)
+            }
         }
         (Method::GET, ["clock"]) => clock_view(sb),
         (Method::POST, ["clock"]) => post_clock(sb, &req).await,
@@ -154,16 +168,27 @@ async fn post_clock(sb: &Sandbank, req: &InboundRequest) -> Reply {
             return err(StatusCode::BAD_REQUEST, "give `advance` or `to`, not both")
         }
         (Some(d), None) => match parse_duration(d) {
-            Ok(d) if d >= chrono::Duration::zero() => Some(now + d),
-            Ok(_) => return err(StatusCode::BAD_REQUEST, "the clock cannot go backwards"),
-            Err(e) => return err(StatusCode::BAD_REQUEST, e.to_string()),
+            Ok(d) if d >= chrono::Duration::zero() => {
+                match checked_add(now, d).and_then(check_instant) {
+                    Ok(t) => Some(t),
+                    Err(e) => return err(StatusCode::BAD_REQUEST, format!("advance: {e}")),
+                }
+            }
+            Ok(_) => {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    "advance: the clock cannot go backwards",
+                )
+            }
+            Err(e) => return err(StatusCode::BAD_REQUEST, format!("advance: {e}")),
         },
-        (None, Some(t)) => match parse_instant(t, SHANGHAI) {
-            Some(t) => Some(t),
+        (None, Some(t)) => match parse_instant(t, SHANGHAI).map(check_instant) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => return err(StatusCode::BAD_REQUEST, format!("to: {e}")),
             None => {
                 return err(
                     StatusCode::BAD_REQUEST,
-                    format!("`{t}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)"),
+                    format!("to: `{t}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)"),
                 )
             }
         },
@@ -175,9 +200,10 @@ async fn post_clock(sb: &Sandbank, req: &InboundRequest) -> Reply {
             v["fired"] = json!(report.fired);
             ok(v)
         }
-        Err(e @ crate::clock::ClockError::Stopped) => {
+        Err(e @ (ClockError::Stopped | ClockError::DriverStopped)) => {
             err(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
         }
+        Err(e @ ClockError::OutOfRange { .. }) => err(StatusCode::BAD_REQUEST, e.to_string()),
         Err(e) => err(StatusCode::CONFLICT, e.to_string()),
     }
 }

@@ -7,6 +7,7 @@
 //! | `GET statements/{instance}/mismatches` | the instance's mismatches |
 //! | `GET statements/expected?date=[&instance=]` | the expected discrepancies of a day (all instances unless one is named) |
 
+use crate::clock::check_date;
 use crate::http::{InboundRequest, Reply, Spool};
 use crate::journal::{EntryKind, Record};
 use crate::mismatches::RawMismatch;
@@ -21,10 +22,13 @@ fn err(status: StatusCode, msg: impl Into<String>) -> Reply {
     Reply::json(status, &json!({ "error": msg.into() }))
 }
 
+/// A statement date, within the years the world clock can show (2000–2999): a day outside
+/// them has no statement, and its window would not be representable.
 fn parse_day(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(text, "%Y%m%d"))
         .ok()
+        .and_then(|d| check_date(d).ok())
 }
 
 /// Serve `/_sandbank/statements/{segs…}`.
@@ -92,7 +96,7 @@ fn expected(sb: &Sandbank, req: &InboundRequest) -> Reply {
     let Some(day) = parse_day(&date) else {
         return err(
             StatusCode::BAD_REQUEST,
-            format!("date: `{date}` is not a date (YYYY-MM-DD)"),
+            format!("date: `{date}` is not a date (YYYY-MM-DD, years 2000–2999)"),
         );
     };
     let st = sb.lock();
@@ -120,7 +124,7 @@ fn statement(sb: &Sandbank, req: &InboundRequest, instance: &str, date: &str) ->
     let Some(day) = parse_day(date) else {
         return err(
             StatusCode::BAD_REQUEST,
-            format!("date: `{date}` is not a date (YYYY-MM-DD)"),
+            format!("date: `{date}` is not a date (YYYY-MM-DD, years 2000–2999)"),
         );
     };
     let mut st = sb.lock();

@@ -97,7 +97,17 @@ impl RawRule {
         let amount = match &self.amount {
             Some(a) => Some(
                 Decimal::from_str(a.trim())
-                    .map_err(|_| rule_err("amount", format!("`{a}` is not a decimal amount")))?,
+                    .ok()
+                    .filter(|d| d.abs() <= Decimal::from(crate::money::MAX_MAJOR))
+                    .ok_or_else(|| {
+                        rule_err(
+                            "amount",
+                            format!(
+                                "`{a}` is not a decimal amount of at most {}",
+                                crate::money::MAX_MAJOR
+                            ),
+                        )
+                    })?,
             ),
             None => None,
         };

@@ -2,7 +2,10 @@
 //! control API — and their validation into a [`Mismatch`], each problem naming its field.
 
 use super::{bad, EntryStatus, Mismatch, MismatchError, MismatchKind, Target, KINDS};
-use crate::clock::{day_window, parse_duration, parse_instant, Instant, SHANGHAI};
+use crate::clock::{
+    check_date, check_instant, day_window, parse_duration, parse_instant, Instant, SHANGHAI,
+};
+use crate::money::MAX_MAJOR;
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -73,6 +76,7 @@ impl RawMismatch {
             .ok_or_else(|| bad("day", "missing (YYYY-MM-DD)"))?;
         let day = NaiveDate::parse_from_str(day_text, "%Y-%m-%d")
             .map_err(|_| bad("day", format!("`{day_text}` is not a date (YYYY-MM-DD)")))?;
+        let day = check_date(day).map_err(|e| bad("day", e.to_string()))?;
         self.fields_fit(kind, kind_text)?;
         let target = self.target(kind)?;
         let (delta, amount) = (self.decimal("delta")?, self.decimal("amount")?);
@@ -178,6 +182,12 @@ impl RawMismatch {
         if d.normalize().scale() > 2 {
             return Err(bad(field, format!("`{t}` has more than 2 decimals")));
         }
+        if d.abs() > Decimal::from(MAX_MAJOR) {
+            return Err(bad(
+                field,
+                format!("`{t}` is larger than the maximum of {MAX_MAJOR}"),
+            ));
+        }
         if field == "delta" && d.is_zero() {
             return Err(bad("delta", "a zero delta changes nothing"));
         }
@@ -198,6 +208,7 @@ impl RawMismatch {
                 format!("`{t}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)"),
             )
         })?;
+        let at = check_instant(at).map_err(|e| bad("at", e.to_string()))?;
         if !day_window(day).contains(at) {
             return Err(bad(
                 "at",

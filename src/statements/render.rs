@@ -14,7 +14,7 @@ use super::{
     account_info, alipay, camt053, day_window, ledger_entries, mt940, opening_balance, wechat,
     Books, Entry, Source, StatementHead,
 };
-use crate::clock::Instant;
+use crate::clock::{DayWindow, Instant};
 use chrono::{Duration, NaiveDate};
 use std::io::{self, Write};
 
@@ -159,7 +159,17 @@ pub enum RenderError {
 pub fn available_at(books: &Books<'_>, source: &Source, day: NaiveDate, format: Format) -> Instant {
     let window = day_window(day);
     let plan = Plan::build(books, source, window);
-    window.end + format.ready_after() + plan.late_by.unwrap_or_else(Duration::zero)
+    ready_at(&window, format, &plan)
+}
+
+/// The end of the day plus the format's delay plus any `late` mismatches; checked, and
+/// "never" (the last instant chrono knows) when the sum leaves the calendar.
+fn ready_at(window: &DayWindow, format: Format, plan: &Plan) -> Instant {
+    window
+        .end
+        .checked_add_signed(format.ready_after())
+        .and_then(|t| t.checked_add_signed(plan.late_by.unwrap_or_else(Duration::zero)))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
 }
 
 /// Render `source`'s statement of `day` in `format` into `out`, as the world (and its
@@ -202,8 +212,7 @@ pub fn render(
             }
         )));
     }
-    let available_at =
-        window.end + format.ready_after() + plan.late_by.unwrap_or_else(Duration::zero);
+    let available_at = ready_at(&window, format, &plan);
     let now = books.now;
     if now < available_at {
         return Err(RenderError::NotAvailable { day, available_at });

@@ -13,6 +13,8 @@ use crate::clock::{format_duration, ClockError, ClockMode, Instant};
 use crate::core::Event;
 use crate::journal::{EntryKind, Record};
 use crate::kind::Kind;
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most timers fired by one advance. A world whose callbacks keep scheduling callbacks at
@@ -165,10 +167,17 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
                 break;
             };
             fired += 1;
-            st.fire(event)
+            let what = format!("{event:?}");
+            guarded(&mut st, &what, |st| st.fire(event))
         };
         if let Some(job) = job {
-            deliver(sb, generation, job).await;
+            let what = job.describe();
+            if let Err(p) = AssertUnwindSafe(deliver(sb, generation, job))
+                .catch_unwind()
+                .await
+            {
+                record_failure(&mut sb.lock(), &what, &panic_text(&*p));
+            }
         }
     }
     let mut st = sb.lock();
@@ -193,4 +202,62 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
         now: st.core.now(),
         fired,
     })
+}
+
+/// Run one firing; if it fails, journal it and go on. A firing that fails is skipped, the
+/// driver carries on with the next; the world is left as the failing step left it (each
+/// step completes its own invariants before anything can fail).
+fn guarded(
+    st: &mut WorldState,
+    what: &str,
+    fire: impl FnOnce(&mut WorldState) -> Option<Job>,
+) -> Option<Job> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| fire(st))) {
+        Ok(job) => job,
+        Err(p) => {
+            record_failure(st, what, &panic_text(&*p));
+            None
+        }
+    }
+}
+
+/// The message of a caught panic.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// Journal a timer that failed to fire; the driver goes on with the next.
+fn record_failure(st: &mut WorldState, what: &str, why: &str) {
+    st.core.record(
+        EntryKind::World,
+        Record {
+            instance: "world".into(),
+            op: "timer_failed".into(),
+            message: format!("timer {what} failed and was skipped: {why}"),
+            ..Default::default()
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::WorldSpec;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_failing_firing_is_journalled_and_skipped() {
+        let mut st = WorldState::new(Arc::new(WorldSpec::default_world()), 1);
+        let job = guarded(&mut st, "test timer", |_| panic!("boom"));
+        assert!(job.is_none());
+        let last = st.core.journal.select(&Default::default());
+        let line = last.last().expect("an entry").line();
+        assert!(
+            line.contains("timer test timer failed and was skipped: boom"),
+            "{line}"
+        );
+    }
 }

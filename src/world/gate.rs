@@ -5,7 +5,7 @@
 
 use super::state::WorldState;
 use crate::core::Core;
-use crate::faults::{Action, FaultPlan, GateKey, LostReply};
+use crate::faults::{Action, FaultPlan, GateKey, LostReply, HANG_MAX_MS};
 use crate::http::{Delivery, InboundRequest, Outcome, Reply};
 use crate::journal::{EntryKind, Record};
 use crate::kind::{Decoded, Kind};
@@ -60,9 +60,13 @@ fn gate<K: Kind>(
     }
     let (reply, delivery) = match fired.map(|f| f.action) {
         None => (kind.apply(core, call), Delivery::Now),
+        // A reply is held in real time at most as long as a hang holds one: past that
+        // every client has given up, and the connection should not be held for years.
         Some(Action::Delay { delay_ms }) => (
             kind.apply(core, call),
-            Delivery::After(Duration::from_millis(delay_ms.max(0) as u64)),
+            Delivery::After(Duration::from_millis(
+                (delay_ms.max(0) as u64).min(HANG_MAX_MS),
+            )),
         ),
         Some(Action::Hang) => (Reply::text(StatusCode::GATEWAY_TIMEOUT, ""), Delivery::Hang),
         Some(Action::Reset) => (Reply::text(StatusCode::BAD_GATEWAY, ""), Delivery::Reset),

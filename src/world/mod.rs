@@ -33,29 +33,87 @@ use crate::clock::{ClockError, Instant};
 use crate::http::{InboundRequest, Outcome};
 use crate::scenario::WorldSpec;
 use driver::DriverCmd;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// One running sandbank: the world behind its lock, and the driver that fires its timers.
 #[derive(Debug)]
 pub struct Sandbank {
     state: Mutex<WorldState>,
-    driver: mpsc::UnboundedSender<DriverCmd>,
+    driver: Mutex<DriverLink>,
     shutdown_tx: watch::Sender<bool>,
+    /// Itself, weakly: what a restarted driver holds.
+    me: Weak<Sandbank>,
+}
+
+/// The way to the driver task, and the task itself (to see whether it is still running).
+#[derive(Debug)]
+struct DriverLink {
+    tx: mpsc::UnboundedSender<DriverCmd>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Sandbank {
     /// Build the world from `spec` and start its driver. Needs a tokio runtime.
     pub fn start(spec: WorldSpec) -> Arc<Sandbank> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let sb = Arc::new(Sandbank {
+        let (shutdown_tx, _) = watch::channel(false);
+        let sb = Arc::new_cyclic(|me| Sandbank {
             state: Mutex::new(WorldState::new(Arc::new(spec), 1)),
-            driver: tx,
+            driver: Mutex::new(DriverLink {
+                tx: mpsc::unbounded_channel().0,
+                task: None,
+            }),
             shutdown_tx,
+            me: me.clone(),
         });
-        tokio::spawn(driver::drive(Arc::downgrade(&sb), rx, shutdown_rx));
+        sb.spawn_driver();
         sb
+    }
+
+    /// Start a driver task (replacing a dead one), unless the world is shutting down.
+    fn spawn_driver(&self) {
+        if *self.shutdown_tx.borrow() {
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(driver::drive(
+            self.me.clone(),
+            rx,
+            self.shutdown_tx.subscribe(),
+        ));
+        let mut link = self.driver.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = link.task.take() {
+            old.abort();
+        }
+        *link = DriverLink {
+            tx,
+            task: Some(task),
+        };
+    }
+
+    /// True while the driver task runs. It catches and journals a timer that fails, so it
+    /// ends only on shutdown or on a bug outside any one firing; `GET /_sandbank/health`
+    /// reports this, and [`Sandbank::load`] (reset) starts a new one.
+    pub fn driver_alive(&self) -> bool {
+        let link = self.driver.lock().unwrap_or_else(|p| p.into_inner());
+        link.task.as_ref().is_some_and(|t| !t.is_finished()) && !link.tx.is_closed()
+    }
+
+    /// Test support: end the driver task as a bug would, to see it reported and restarted.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn kill_driver_for_test(&self) {
+        let link = self.driver.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = &link.task {
+            t.abort();
+        }
+    }
+
+    fn driver_tx(&self) -> mpsc::UnboundedSender<DriverCmd> {
+        self.driver
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tx
+            .clone()
     }
 
     /// Lock the world, to read it. Change it through [`Sandbank::with`], which also wakes
@@ -93,29 +151,44 @@ impl Sandbank {
     }
 
     /// Replace the world with a fresh one built from `spec` (reset when it is the same spec).
+    /// A driver that has died is started again.
     pub fn load(&self, spec: Arc<WorldSpec>) {
         let mut st = self.lock();
         let generation = st.generation + 1;
         *st = WorldState::new(spec, generation);
         drop(st);
+        if !self.driver_alive() {
+            self.spawn_driver();
+        }
         self.wake();
     }
 
     /// Tell the driver something was scheduled.
     pub fn wake(&self) {
-        let _ = self.driver.send(DriverCmd::Wake);
+        let _ = self.driver_tx().send(DriverCmd::Wake);
     }
 
     /// Move the clock to `to` (or stay at now when `None`), firing everything due on the way,
     /// and return once it has all fired.
     pub async fn advance(&self, to: Option<Instant>) -> Result<AdvanceReport, ClockError> {
         let (reply, rx) = oneshot::channel();
-        // Either failure means the driver has stopped (shutdown): say so rather than pretend
-        // the clock moved.
-        if self.driver.send(DriverCmd::Advance { to, reply }).is_err() {
-            return Err(ClockError::Stopped);
+        // Either failure means the driver has stopped (shutdown, or a bug ended it): say so
+        // rather than pretend the clock moved.
+        let stopped = || {
+            if *self.shutdown_tx.borrow() {
+                ClockError::Stopped
+            } else {
+                ClockError::DriverStopped
+            }
+        };
+        if self
+            .driver_tx()
+            .send(DriverCmd::Advance { to, reply })
+            .is_err()
+        {
+            return Err(stopped());
         }
-        rx.await.unwrap_or(Err(ClockError::Stopped))
+        rx.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     /// A receiver that turns true when the server shuts down.
@@ -142,7 +215,7 @@ mod tests {
         // The driver ends on the shutdown signal; it then drops its receiver. Wait for that
         // (bounded), rather than for a guessed interval.
         for _ in 0..1000 {
-            if sb.driver.is_closed() {
+            if !sb.driver_alive() {
                 break;
             }
             tokio::task::yield_now().await;

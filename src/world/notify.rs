@@ -26,6 +26,16 @@ pub struct Job {
     copies: u32,
 }
 
+impl Job {
+    /// What the job is, for the journal.
+    pub(super) fn describe(&self) -> String {
+        format!(
+            "notification {} attempt {} from {}",
+            self.id.reference, self.attempt, self.instance
+        )
+    }
+}
+
 impl WorldState {
     /// Prepare attempt `attempt` of notification `id` from channel `instance`: `None` when
     /// nothing is to be sent now (no longer due, dropped or held back by a fault rule).
@@ -75,7 +85,14 @@ impl WorldState {
                     return None;
                 }
                 Action::Delay { delay_ms } => {
-                    let at = core.now() + chrono::Duration::milliseconds(delay_ms);
+                    // Delays are bounded when the rule is read; an overflow here would be a
+                    // bug, and fires the attempt now rather than killing the driver.
+                    let now = core.now();
+                    let at = crate::clock::checked_add(
+                        now,
+                        chrono::Duration::try_milliseconds(delay_ms).unwrap_or_default(),
+                    )
+                    .unwrap_or(now);
                     core.schedule(
                         at,
                         Event::Notify {
@@ -134,10 +151,11 @@ impl WorldState {
         let wait = (attempt as usize)
             .checked_sub(1)
             .and_then(|i| ladder.get(i))
-            .map(|s| chrono::Duration::seconds(*s));
+            .and_then(|s| chrono::Duration::try_seconds(*s));
         let message = match wait {
             Some(wait) => {
-                let at = self.core.now() + wait;
+                let now = self.core.now();
+                let at = crate::clock::checked_add(now, wait).unwrap_or(now);
                 self.core.schedule(
                     at,
                     Event::Notify {

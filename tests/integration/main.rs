@@ -9,6 +9,7 @@
 mod common;
 
 mod bank_wire;
+mod bounds;
 mod control_api;
 mod forged_notifications;
 mod layering;

@@ -6,7 +6,7 @@ use super::codec::{error, signed, Call};
 use super::spec::{Client, OnDuplicate, Spec};
 use super::SETTLE_TIMER;
 use crate::banks::payouts::{Payout, PayoutStatus, Payouts};
-use crate::clock::compact_local;
+use crate::clock::{checked_add, compact_local};
 use crate::core::{Core, Event, Timer};
 use crate::http::Reply;
 use crate::ledger::{accounts, PostingKind};
@@ -80,6 +80,7 @@ fn read_submit(call: &Call) -> Result<Submit, Reply> {
     if minor <= 0 {
         return Err(error("PARAM_ERROR", "amount must be positive"));
     }
+
     let currency = Currency::from_str(
         f.get("currency")
             .map(String::as_str)
@@ -87,9 +88,12 @@ fn read_submit(call: &Call) -> Result<Submit, Reply> {
             .unwrap_or("CNY"),
     )
     .map_err(|e| error("PARAM_ERROR", &e.to_string()))?;
+    let amount = Money::from_minor(minor, currency)
+        .bounded()
+        .map_err(|e| error("PARAM_ERROR", &format!("amount: {e}")))?;
     Ok(Submit {
         order_no,
-        amount: Money::from_minor(minor, currency),
+        amount,
         payee_no: f["accountNo"].clone(),
         payee_name: f["accountName"].clone(),
     })
@@ -108,11 +112,15 @@ fn on_repeat(spec: &Spec, payouts: &Payouts, client: &Client, s: &Submit) -> Opt
             // Idempotent APIs replay only a faithful repeat; the same key with another
             // payload is refused (Stripe, Razorpay: docs/protocols.md, "D.3 Idempotency on
             // the order number").
-            if first.amount != s.amount || first.payee_account_no != s.payee_no {
+            if first.amount != s.amount
+                || first.amount.currency != s.amount.currency
+                || first.payee_account_no != s.payee_no
+                || first.payee_name != s.payee_name
+            {
                 return Some(error(
                     "DUPLICATE_ORDER",
                     &format!(
-                        "mchOrderNo {} was already submitted with a different amount or payee",
+                        "mchOrderNo {} was already submitted with a different amount, currency or payee",
                         s.order_no
                     ),
                 ));
@@ -139,6 +147,11 @@ pub fn submit(spec: &Spec, payouts: &mut Payouts, core: &mut Core, call: &Call) 
         return reply;
     }
     let now = core.now();
+    // Everything that can fail is decided before money moves: a payout whose settlement
+    // cannot be scheduled is refused, never paid and then left without an answer.
+    let Ok(settle_at) = checked_add(now, spec.settle_after) else {
+        return error("SYSTEM_ERROR", "the settlement time is out of range");
+    };
     let from = accounts::bank_account(&spec.id, &client.account);
     let balance = core.ledger.balance(&from, s.amount.currency);
     let payout_id = format!("AP{}{}", compact_local(now), core.rng.digits(6));
@@ -185,7 +198,7 @@ pub fn submit(spec: &Spec, payouts: &mut Payouts, core: &mut Core, call: &Call) 
     let index = payouts.push(payout);
     if status == PayoutStatus::Processing {
         core.schedule(
-            now + spec.settle_after,
+            settle_at,
             Event::Kind {
                 instance: spec.id.clone(),
                 timer: Timer {

@@ -29,6 +29,9 @@ impl Api {
     }
 }
 
+/// Every operation name of the bank, as fault rules and the journal spell them.
+pub const OPS: &[&str] = &["payout.submit", "payout.query"];
+
 /// A decoded, authenticated request.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -170,6 +173,11 @@ pub fn sign_request(body: &mut Map<String, Value>, key: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_operation_is_listed() {
+        assert_eq!(OPS, [Api::Submit.op(), Api::Query.op()]);
+    }
 
     #[test]
     fn nested_fields_are_refused_for_signing() {

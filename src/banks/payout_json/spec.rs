@@ -116,6 +116,7 @@ impl Spec {
             family: Family::Bank,
             kind: KIND,
             accounts: self.accounts.clone(),
+            ops: super::codec::OPS,
         }
     }
 

@@ -49,6 +49,7 @@ pub fn downloadbill(books: &Books<'_>, spec: &Spec, call: &Call) -> Reply {
     let Some(date) = f
         .get("bill_date")
         .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
+        .and_then(|d| crate::clock::check_date(d).ok())
     else {
         return bill_fail("invalid bill_date");
     };

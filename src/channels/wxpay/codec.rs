@@ -43,6 +43,15 @@ impl Api {
     }
 }
 
+/// Every operation name of the channel, as fault rules and the journal spell them: the
+/// APIs it serves and the payment notification it sends.
+pub const OPS: &[&str] = &[
+    "pay/unifiedorder",
+    "pay/orderquery",
+    "pay/downloadbill",
+    crate::faults::CALLBACK_OP,
+];
+
 /// A decoded, authenticated request.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -195,6 +204,16 @@ pub fn is_ack(status: StatusCode, body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_operation_is_listed() {
+        for api in [Api::UnifiedOrder, Api::OrderQuery, Api::DownloadBill] {
+            assert_eq!(Api::route(api.op()), Some(api));
+            assert!(OPS.contains(&api.op()), "{}", api.op());
+        }
+        let payment = crate::core::NotificationKind::Payment.op();
+        assert!(OPS.contains(&payment));
+    }
 
     #[test]
     fn acks_are_recognised() {

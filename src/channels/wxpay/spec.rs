@@ -80,6 +80,7 @@ impl Spec {
             id: self.id.clone(),
             family: Family::Channel,
             kind: KIND,
+            ops: super::codec::OPS,
             accounts: self
                 .merchants
                 .iter()

@@ -87,8 +87,10 @@ impl Plan {
                 }
                 MismatchKind::Late => {
                     plan.late_by = Some(
-                        plan.late_by.unwrap_or_else(Duration::zero)
-                            + m.delay.unwrap_or(Duration::days(1)),
+                        plan.late_by
+                            .unwrap_or_else(Duration::zero)
+                            .checked_add(&m.delay.unwrap_or(Duration::days(1)))
+                            .unwrap_or(Duration::MAX),
                     )
                 }
                 MismatchKind::Truncated => plan.truncate = Some(m.keep_bytes),
