@@ -39,7 +39,10 @@ async fn the_journal_stays_within_its_byte_budget_and_pages_walk_all_of_it_in_or
         (j.len(), j.dropped(), j.bytes(), j.last_seq())
     };
     assert!(bytes <= JOURNAL_BYTES_MAX, "{bytes}");
-    assert!(held < pushed, "the byte budget dropped old entries: {held} of {pushed}");
+    assert!(
+        held < pushed,
+        "the byte budget dropped old entries: {held} of {pushed}"
+    );
     assert_eq!(held as u64 + dropped, last);
 
     // Walk it forward in the largest pages allowed: each page is cut by bytes, the cursor
@@ -116,8 +119,118 @@ async fn the_journal_stays_within_its_byte_budget_and_pages_walk_all_of_it_in_or
         let (status, v) = w.ctl_get(&format!("journal?{bad}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {v}");
         assert!(
-            v["error"].as_str().is_some_and(|e| e.starts_with("limit: ")),
+            v["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("limit: ")),
             "{v}"
         );
     }
+}
+
+// ------------------------------------------------------------ connections
+
+use sandbank::server::ServerLimits;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Short limits so the tests run in seconds; the defaults are the documented constants.
+fn short_limits() -> ServerLimits {
+    ServerLimits {
+        header_read_timeout: Duration::from_millis(500),
+        body_read_timeout: Duration::from_millis(500),
+        max_connections: 4,
+        connection_wait: Duration::from_secs(2),
+    }
+}
+
+async fn start_limited(limits: ServerLimits) -> (sandbank::Running, String) {
+    let spec = sandbank::scenario::load_str(&scenario(&WorldOpts::default()), "test scenario")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let running = sandbank::Running::start_with_limits(listener, spec, limits)
+        .expect("a bound listener has an address");
+    let url = running.url();
+    (running, url)
+}
+
+/// Read until the server closes the connection; what it sent. Fails the test if the server
+/// keeps it open past `within`.
+async fn read_until_closed(s: &mut TcpStream, within: Duration) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = tokio::time::timeout(within, async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the server kept the connection open past {within:?}"
+    );
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_that_sends_half_a_header_is_disconnected() {
+    let (running, _) = start_limited(short_limits()).await;
+    let mut s = TcpStream::connect(running.addr()).await.expect("connect");
+    s.write_all(b"GET /_sandbank/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .await
+        .expect("write half a header");
+    read_until_closed(&mut s, Duration::from_secs(5)).await;
+
+    // A connection that never sends a byte is closed on the same clock.
+    let mut idle = TcpStream::connect(running.addr()).await.expect("connect");
+    read_until_closed(&mut idle, Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_client_that_sends_its_body_too_slowly_gets_408_and_a_close() {
+    let (running, _) = start_limited(short_limits()).await;
+    let mut s = TcpStream::connect(running.addr()).await.expect("connect");
+    s.write_all(
+        b"POST /_sandbank/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"target\":",
+    )
+    .await
+    .expect("write headers and part of the body");
+    let answer = read_until_closed(&mut s, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request body not received"), "{answer}");
+}
+
+#[tokio::test]
+async fn idle_connections_beyond_the_bound_do_not_lock_a_new_client_out() {
+    // Timeouts long enough that only the connection bound can make room.
+    let limits = ServerLimits {
+        header_read_timeout: Duration::from_secs(60),
+        ..short_limits()
+    };
+    let (running, url) = start_limited(limits).await;
+    let mut idle = Vec::new();
+    for _ in 0..(limits.max_connections * 3) {
+        idle.push(TcpStream::connect(running.addr()).await.expect("connect"));
+    }
+    // And one kept-alive connection that already had an exchange and now idles.
+    let mut kept = TcpStream::connect(running.addr()).await.expect("connect");
+    kept.write_all(b"GET /_sandbank/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 1024];
+    let n = kept.read(&mut buf).await.expect("an answer");
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+
+    for _ in 0..3 {
+        let r = sandbank::http::get(&format!("{url}/_sandbank/health"), REQUEST_TIMEOUT)
+            .await
+            .expect("a new client is served while idle sockets hold every slot");
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    drop(idle);
 }
