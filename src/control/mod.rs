@@ -283,12 +283,14 @@ fn journal(sb: &Sandbank, req: &InboundRequest) -> Reply {
     let kind = match req.query_param("kind") {
         Some(k) => match EntryKind::parse(&k) {
             Some(k) => Some(k),
-            None => return err(
-                StatusCode::BAD_REQUEST,
-                format!(
+            None => {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    format!(
                     "kind: `{k}` is not one of inbound, callback, fault, posting, world, customer"
                 ),
-            ),
+                )
+            }
         },
         None => None,
     };

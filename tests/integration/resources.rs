@@ -234,3 +234,102 @@ async fn idle_connections_beyond_the_bound_do_not_lock_a_new_client_out() {
     }
     drop(idle);
 }
+
+// ------------------------------------------------------------ callback answers
+
+use sandbank::http::MAX_CALLBACK_BODY_BYTES;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A receiver that answers every request `200` with `head` and then claims 200 MB more of
+/// padding, writing it until the client goes away. Counts the bytes it managed to send.
+async fn huge_answerer(head: &'static str) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                // Read the request head and whatever body came with it.
+                let mut buf = vec![0u8; 64 << 10];
+                let _ = s.read(&mut buf).await;
+                let total = head.len() + 200_000_000;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {total}\r\n\r\n{head}"
+                );
+                if s.write_all(answer.as_bytes()).await.is_err() {
+                    return;
+                }
+                let pad = vec![b' '; 64 << 10];
+                let mut left = 200_000_000usize;
+                while left > 0 {
+                    let n = left.min(pad.len());
+                    if s.write_all(&pad[..n]).await.is_err() {
+                        return;
+                    }
+                    counter.fetch_add(n, Ordering::SeqCst);
+                    left -= n;
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/notify"), sent)
+}
+
+#[tokio::test]
+async fn a_capped_call_reads_up_to_its_cap_and_stops() {
+    let (url, sent) = huge_answerer("<xml></xml>").await;
+    let r = sandbank::http::post_capped(&url, "text/xml", "<xml/>", REQUEST_TIMEOUT, 1000)
+        .await
+        .expect("an answer");
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body.len(), 1000);
+    assert!(r.truncated);
+    assert!(r.body.starts_with(b"<xml></xml>"));
+    // The receiver could push at most what the sockets buffer before the close stopped it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        sent.load(Ordering::SeqCst) < 50_000_000,
+        "{} bytes sent: the rest was read",
+        sent.load(Ordering::SeqCst)
+    );
+}
+
+#[tokio::test]
+async fn a_notification_answered_with_200_mb_is_judged_on_its_first_64_kib() {
+    let (url, sent) = huge_answerer(WX_ACK).await;
+    let w = start().await;
+    w.native_order("HUGEACK001", "100", &url).await;
+    let (status, v) = w
+        .ctl_post(
+            "channels/wxpay/orders/HUGEACK001/notify",
+            serde_json::json!({"forge": "signature"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let journal = w.journal("kind=callback&reference=HUGEACK001").await;
+    let answer = journal.last().expect("the callback is journalled").clone();
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert!(
+        answer["response"]
+            .as_str()
+            .is_some_and(|r| r.starts_with(WX_ACK)),
+        "{answer}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        sent.load(Ordering::SeqCst) < 50_000_000,
+        "{} bytes sent: the answer was read whole",
+        sent.load(Ordering::SeqCst)
+    );
+    // The capped answer — the ack and then padding — is what the ack judgement saw.
+    assert_eq!(v["acknowledged"], true);
+    assert_eq!(
+        v["response"].as_str().map(str::len),
+        Some(MAX_CALLBACK_BODY_BYTES)
+    );
+}
