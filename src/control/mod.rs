@@ -12,7 +12,7 @@
 //! | `GET banks/{id}/payouts` | a bank's payouts |
 //! | `POST banks/{id}/payouts/{no}/return` | the bank returns (退票) a paid payout |
 //! | `GET statements/{id}/{date}`, `…/mismatches`, `statements/expected` | statement files, injected mismatches, expected discrepancies (see [`statements`]) |
-//! | `GET journal` | `?kind=&instance=&reference=&after=&limit=&format=json\|jsonl\|text` |
+//! | `GET journal` | `?kind=&instance=&reference=&after=&limit=&format=json\|jsonl\|text`: one JSON page (`next` cursor), or jsonl/text streamed |
 //! | `GET ledger` | balances and postings (`?account=`) |
 //! | `GET/POST/DELETE faults`, `DELETE faults/{id}` | fault rules |
 //! | `POST reset`, `POST scenario` | rebuild the world; load a TOML scenario |
