@@ -3,7 +3,9 @@
 //! fault fired, each posting, each clock move — in order, with virtual and real timestamps.
 //!
 //! It is what a person reads to understand a run and what a failing scenario prints. It is
-//! bounded ([`JOURNAL_CAPACITY`]): past that the oldest entries are dropped and counted.
+//! bounded by count ([`JOURNAL_CAPACITY`]) and by bytes ([`JOURNAL_BYTES_MAX`]): past either
+//! the oldest entries are dropped and counted. Readers take it a page at a time
+//! ([`Journal::after`], [`Journal::latest`]) so no read copies the whole of it.
 
 use crate::clock::Instant;
 use chrono::{DateTime, Utc};
@@ -13,6 +15,15 @@ use std::collections::VecDeque;
 /// Most entries kept. 100k entries of a few hundred bytes each is tens of MB at most, enough
 /// for a day of heavy scenario traffic; a soak run loses its oldest history, never memory.
 pub const JOURNAL_CAPACITY: usize = 100_000;
+
+/// Most bytes of entry text kept in all (bodies, messages, names; see [`Entry::weight`]).
+/// The count cap alone let 110,000 refused 8 KB requests grow the process to 855 MB; 64 MiB
+/// holds a long scenario run's full history (a typical entry is a few hundred bytes, so the
+/// count cap binds first) and keeps an abusive run's journal a small fraction of a CI box.
+pub const JOURNAL_BYTES_MAX: usize = 64 << 20;
+
+/// What an entry costs beyond its text: timestamps, numbers, the allocations' headers.
+pub const ENTRY_OVERHEAD_BYTES: usize = 128;
 
 /// Longest body text kept per entry. Bills can be megabytes; the journal keeps their head.
 pub const JOURNAL_BODY_MAX: usize = 4096;
@@ -111,8 +122,20 @@ pub struct Filter {
     pub reference: Option<String>,
     /// Only entries with `seq` greater than this.
     pub after: Option<u64>,
-    /// At most this many (the last ones).
+    /// At most this many (the last ones; used by [`Journal::select`] only).
     pub limit: Option<usize>,
+}
+
+impl Filter {
+    /// True when `e` passes the kind, instance and reference filters (not `after`/`limit`).
+    pub fn matches(&self, e: &Entry) -> bool {
+        self.kind.is_none_or(|k| e.kind == k)
+            && self.instance.as_deref().is_none_or(|i| e.instance == i)
+            && self
+                .reference
+                .as_deref()
+                .is_none_or(|r| e.reference.as_deref().is_some_and(|x| x.contains(r)))
+    }
 }
 
 /// The bounded timeline.
@@ -122,6 +145,8 @@ pub struct Journal {
     next_seq: u64,
     /// Entries dropped because the journal was full.
     dropped: u64,
+    /// Sum of [`Entry::weight`] over `entries`.
+    bytes: usize,
 }
 
 /// Cut `text` to at most [`JOURNAL_BODY_MAX`] bytes on a character boundary.
@@ -136,28 +161,68 @@ pub fn clip(text: &str) -> String {
     format!("{}…({} bytes in all)", &text[..end], text.len())
 }
 
+/// [`clip`] for a string already owned: no copy when it is short enough.
+fn clip_owned(text: String) -> String {
+    if text.len() <= JOURNAL_BODY_MAX {
+        text
+    } else {
+        clip(&text)
+    }
+}
+
 impl Journal {
     /// Append an entry at virtual instant `at`.
     pub fn push(&mut self, at: Instant, kind: EntryKind, r: Record) -> u64 {
         self.next_seq += 1;
-        if self.entries.len() == JOURNAL_CAPACITY {
-            self.entries.pop_front();
-            self.dropped += 1;
-        }
-        self.entries.push_back(Entry {
+        let entry = Entry {
             seq: self.next_seq,
             at,
             real_at: Utc::now(),
             kind,
-            instance: r.instance,
-            op: r.op,
-            reference: r.reference,
+            instance: clip_owned(r.instance),
+            op: clip_owned(r.op),
+            reference: r.reference.map(clip_owned),
             status: r.status,
-            message: r.message,
+            message: clip_owned(r.message),
             request: r.request.as_deref().map(clip),
             response: r.response.as_deref().map(clip),
-        });
+        };
+        let weight = entry.weight();
+        while !self.entries.is_empty()
+            && (self.entries.len() >= JOURNAL_CAPACITY
+                || self.bytes.saturating_add(weight) > JOURNAL_BYTES_MAX)
+        {
+            if let Some(old) = self.entries.pop_front() {
+                self.bytes = self.bytes.saturating_sub(old.weight());
+                self.dropped += 1;
+            }
+        }
+        self.bytes = self.bytes.saturating_add(weight);
+        self.entries.push_back(entry);
         self.next_seq
+    }
+
+    /// Bytes the held entries weigh ([`Entry::weight`]); at most [`JOURNAL_BYTES_MAX`].
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The newest sequence number given out (0 before the first entry).
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Entries matching `f` with `seq` greater than `after`, oldest first: a forward page
+    /// is `.take(n)` of this. Finding the start is a binary search, so paging a full journal
+    /// costs each page its own length, not the journal's.
+    pub fn after<'a>(&'a self, f: &'a Filter, after: u64) -> impl Iterator<Item = &'a Entry> + 'a {
+        let start = self.entries.partition_point(|e| e.seq <= after);
+        self.entries.range(start..).filter(move |e| f.matches(e))
+    }
+
+    /// Entries matching `f`, newest first: the latest page is `.take(n)` of this, reversed.
+    pub fn latest<'a>(&'a self, f: &'a Filter) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.entries.iter().rev().filter(move |e| f.matches(e))
     }
 
     /// Entries dropped for lack of room.
@@ -177,15 +242,7 @@ impl Journal {
 
     /// Entries matching `f`, oldest first.
     pub fn select(&self, f: &Filter) -> Vec<Entry> {
-        let matching = self.entries.iter().filter(|e| {
-            f.kind.is_none_or(|k| e.kind == k)
-                && f.instance.as_deref().is_none_or(|i| e.instance == i)
-                && f.reference
-                    .as_deref()
-                    .is_none_or(|r| e.reference.as_deref().is_some_and(|x| x.contains(r)))
-                && f.after.is_none_or(|a| e.seq > a)
-        });
-        let mut out: Vec<Entry> = matching.cloned().collect();
+        let mut out: Vec<Entry> = self.after(f, f.after.unwrap_or(0)).cloned().collect();
         if let Some(limit) = f.limit {
             let skip = out.len().saturating_sub(limit);
             out.drain(..skip);
@@ -195,6 +252,19 @@ impl Journal {
 }
 
 impl Entry {
+    /// What the entry counts against [`JOURNAL_BYTES_MAX`]: its text plus
+    /// [`ENTRY_OVERHEAD_BYTES`].
+    pub fn weight(&self) -> usize {
+        let opt = |o: &Option<String>| o.as_ref().map_or(0, String::len);
+        ENTRY_OVERHEAD_BYTES
+            + self.instance.len()
+            + self.op.len()
+            + self.message.len()
+            + opt(&self.reference)
+            + opt(&self.request)
+            + opt(&self.response)
+    }
+
     /// One readable line: `#12 2026-03-02 10:00:15 callback wxpay notify ORDER1 [200] message`.
     pub fn line(&self) -> String {
         let at = self
@@ -307,6 +377,64 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(j.select(&f)[0].instance, "bank");
+    }
+
+    #[test]
+    fn journal_is_bounded_by_bytes_and_pages_walk_it_without_gaps_or_repeats() {
+        let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
+        let mut j = Journal::default();
+        // Bodies of 8 KB, clipped to 4 KB each: past the byte budget long before the count cap.
+        let body = "x".repeat(8 << 10);
+        let n = JOURNAL_BYTES_MAX / JOURNAL_BODY_MAX * 2;
+        for i in 0..n {
+            j.push(
+                at,
+                EntryKind::Inbound,
+                Record {
+                    instance: "bank".into(),
+                    message: format!("e{i}"),
+                    request: Some(body.clone()),
+                    response: Some(body.clone()),
+                    ..Default::default()
+                },
+            );
+            assert!(j.bytes() <= JOURNAL_BYTES_MAX);
+        }
+        assert!(j.len() < n && j.len() < JOURNAL_CAPACITY, "{}", j.len());
+        assert_eq!(j.dropped() as usize + j.len(), n);
+        assert!(j.bytes() > JOURNAL_BYTES_MAX - 3 * JOURNAL_BODY_MAX);
+        let held: usize = j.entries.iter().map(Entry::weight).sum();
+        assert_eq!(held, j.bytes(), "the running total is exact");
+
+        // Walk it in pages of 1,000: every held entry once, in order.
+        let f = Filter::default();
+        let mut cursor = 0;
+        let mut seen = Vec::new();
+        loop {
+            let page: Vec<u64> = j.after(&f, cursor).take(1000).map(|e| e.seq).collect();
+            let Some(&last) = page.last() else { break };
+            seen.extend(page);
+            cursor = last;
+        }
+        let first = j.dropped() + 1;
+        assert_eq!(seen, (first..=n as u64).collect::<Vec<_>>());
+        let latest: Vec<u64> = j.latest(&f).take(3).map(|e| e.seq).collect();
+        assert_eq!(latest, vec![n as u64, n as u64 - 1, n as u64 - 2]);
+    }
+
+    #[test]
+    fn a_huge_message_is_clipped_too() {
+        let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
+        let mut j = Journal::default();
+        j.push(
+            at,
+            EntryKind::World,
+            Record {
+                message: "m".repeat(1 << 20),
+                ..Default::default()
+            },
+        );
+        assert!(j.bytes() < 2 * JOURNAL_BODY_MAX);
     }
 
     #[test]

@@ -5,6 +5,12 @@
 //! capped, then routed by its first path segment: `/_sandbank/…` to the control API,
 //! `/{id}/…` to the channel or bank mounted there. The handler's [`Delivery`] then says how
 //! the reply goes out: now, after a delay, never (hang), or never (reset).
+//!
+//! Slow and idle clients cannot hold the server ([`ServerLimits`]): headers must arrive within
+//! [`HEADER_READ_TIMEOUT`] (idle keep-alive connections are closed on the same clock), a body
+//! within [`BODY_READ_TIMEOUT`], and at most [`MAX_CONNECTIONS`] are open at once — past that
+//! the oldest connection is asked to close (at once if idle, after its exchange if busy) to
+//! make room, and a newcomer that finds no room within [`CONNECTION_WAIT`] is closed.
 
 use crate::control;
 use crate::faults::HANG_MAX_MS;
@@ -18,7 +24,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +32,81 @@ use tokio::net::TcpListener;
 
 /// How long shutdown waits for open connections to finish before dropping them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a client may take to send a request's headers, counted from when the server is
+/// ready to read them — so it is also how long an idle keep-alive connection stays open.
+/// Real clients send headers in one packet; 15 s tolerates a stalled CI box, while 400
+/// half-sent requests once held their sockets for over a minute.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a client may take to send a request body once its headers are in. Bodies are
+/// at most [`MAX_BODY_BYTES`] (1 MiB), seconds even on a slow link; 30 s is generous.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Most connections open at once. Below the 256 open files a default macOS shell (and some
+/// CI containers) allow, leaving room for the world's own callback sockets and spool files —
+/// 300 idle sockets once exhausted them and locked every client out — and far above the 64
+/// concurrent clients sandbank was measured serving.
+pub const MAX_CONNECTIONS: usize = 200;
+
+/// How long a connection accepted past [`MAX_CONNECTIONS`] waits for room (while the oldest
+/// connection closes) before it is closed unserved.
+pub const CONNECTION_WAIT: Duration = Duration::from_secs(2);
+
+/// The server's resource limits; [`ServerLimits::default`] is the documented constants
+/// (tests shorten the timeouts).
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// See [`HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
+    /// See [`BODY_READ_TIMEOUT`].
+    pub body_read_timeout: Duration,
+    /// See [`MAX_CONNECTIONS`]; at least 1.
+    pub max_connections: usize,
+    /// See [`CONNECTION_WAIT`].
+    pub connection_wait: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+            connection_wait: CONNECTION_WAIT,
+        }
+    }
+}
+
+/// The open connections, oldest first, each with the bell that asks it to close.
+#[derive(Debug, Default)]
+struct Connections {
+    next: u64,
+    open: std::collections::BTreeMap<u64, Arc<tokio::sync::Notify>>,
+}
+
+impl Connections {
+    fn lock(m: &std::sync::Mutex<Connections>) -> std::sync::MutexGuard<'_, Connections> {
+        m.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Counts a connection's exchange as in progress from its request head to the end of its
+/// response body.
+struct Busy(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Busy {
+    fn enter(count: &Arc<std::sync::atomic::AtomicUsize>) -> Busy {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Busy(count.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
 
 /// The reply was deliberately lost: returning this error makes hyper close the connection
 /// without a response.
@@ -40,13 +121,26 @@ impl std::fmt::Display for ReplyLost {
 impl std::error::Error for ReplyLost {}
 
 /// Serve until `shutdown` completes, then stop accepting, release hanging requests, and wait
-/// up to [`SHUTDOWN_GRACE`] for open exchanges.
+/// up to [`SHUTDOWN_GRACE`] for open exchanges. Uses the default [`ServerLimits`].
 pub async fn run(
     listener: TcpListener,
     sb: Arc<Sandbank>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    run_with_limits(listener, sb, shutdown, ServerLimits::default()).await
+}
+
+/// [`run`] with these limits.
+pub async fn run_with_limits(
+    listener: TcpListener,
+    sb: Arc<Sandbank>,
+    shutdown: impl Future<Output = ()>,
+    limits: ServerLimits,
+) -> std::io::Result<()> {
+    let max = limits.max_connections.max(1);
+    let room = Arc::new(tokio::sync::Semaphore::new(max));
+    let open = Arc::new(std::sync::Mutex::new(Connections::default()));
+    let (down_tx, down_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -61,27 +155,105 @@ pub async fn run(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let sb = sb.clone();
-                let service = service_fn(move |req| handle(sb.clone(), req));
-                let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    // Errors here are clients going away or replies deliberately lost.
-                    let _ = conn.await;
-                });
+                tokio::spawn(connection(
+                    stream,
+                    sb.clone(),
+                    room.clone(),
+                    open.clone(),
+                    down_rx.clone(),
+                    limits,
+                ));
             }
             _ = &mut shutdown => break,
         }
     }
     sb.shutdown();
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+    let _ = down_tx.send(true);
+    // Every connection holds a permit until it ends: all of them back means all are done.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, room.acquire_many(max as u32)).await;
     Ok(())
+}
+
+/// Serve one connection once there is room for it.
+async fn connection(
+    stream: tokio::net::TcpStream,
+    sb: Arc<Sandbank>,
+    room: Arc<tokio::sync::Semaphore>,
+    open: Arc<std::sync::Mutex<Connections>>,
+    mut down: tokio::sync::watch::Receiver<bool>,
+    limits: ServerLimits,
+) {
+    let permit = match room.clone().try_acquire_owned() {
+        Ok(p) => p,
+        Err(_) => {
+            // Full: ask the oldest connection to make room, and wait for it.
+            let oldest = Connections::lock(&open).open.pop_first();
+            if let Some((_, bell)) = oldest {
+                bell.notify_one();
+            }
+            match tokio::time::timeout(limits.connection_wait, room.acquire_owned()).await {
+                Ok(Ok(p)) => p,
+                // No room in time (or the server is stopping): close it unserved.
+                _ => return,
+            }
+        }
+    };
+    let bell = Arc::new(tokio::sync::Notify::new());
+    let id = {
+        let mut c = Connections::lock(&open);
+        c.next += 1;
+        let id = c.next;
+        c.open.insert(id, bell.clone());
+        id
+    };
+    let body_timeout = limits.body_read_timeout;
+    let busy = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let in_service = busy.clone();
+    let service = service_fn(move |req| {
+        let guard = Busy::enter(&in_service);
+        let sb = sb.clone();
+        async move {
+            let response = handle(sb, req, body_timeout).await?;
+            // Busy until the response body is sent (or dropped).
+            Ok::<_, ReplyLost>(response.map(|body| {
+                body.map_frame(move |frame| {
+                    let _sending = &guard;
+                    frame
+                })
+                .boxed_unsync()
+            }))
+        }
+    });
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    // Errors here are clients going away, timing out, or replies deliberately lost.
+    let asked_to_close = tokio::select! {
+        _ = conn.as_mut() => false,
+        _ = bell.notified() => true,
+        _ = async { let _ = down.wait_for(|d| *d).await; } => true,
+    };
+    // Between exchanges (waiting for headers, or idle) the connection is simply dropped: no
+    // request of it has been handled. Mid-exchange it finishes that exchange first.
+    if asked_to_close && busy.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        conn.as_mut().graceful_shutdown();
+        let _ = conn.as_mut().await;
+    }
+    Connections::lock(&open).open.remove(&id);
+    drop(permit);
 }
 
 /// A response body: in memory, or streamed from a spool file.
 type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
-async fn handle(sb: Arc<Sandbank>, req: Request<Incoming>) -> Result<Response<Body>, ReplyLost> {
+async fn handle(
+    sb: Arc<Sandbank>,
+    req: Request<Incoming>,
+    body_timeout: Duration,
+) -> Result<Response<Body>, ReplyLost> {
     let (parts, body) = req.into_parts();
     let declared = parts
         .headers
@@ -97,10 +269,24 @@ async fn handle(sb: Arc<Sandbank>, req: Request<Incoming>) -> Result<Response<Bo
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return too_large();
     }
-    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Err(_) => return Err(ReplyLost),
+    let collected =
+        tokio::time::timeout(body_timeout, Limited::new(body, MAX_BODY_BYTES).collect()).await;
+    let body = match collected {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Ok(Err(_)) => return Err(ReplyLost),
+        Err(_) => {
+            let mut r = to_response(Reply::text(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("request body not received within {body_timeout:?}"),
+            ));
+            // The rest of the body may still be on its way: do not read it as a next request.
+            r.headers_mut().insert(
+                hyper::header::CONNECTION,
+                hyper::header::HeaderValue::from_static("close"),
+            );
+            return Ok(r);
+        }
     };
     let full_path = parts.uri.path().trim_start_matches('/').to_string();
     let (mount, rest) = full_path
@@ -238,12 +424,26 @@ impl Running {
     /// Serve a world built from `spec` on `listener` (bind `127.0.0.1:0` for a free port).
     /// Needs a tokio runtime.
     pub fn start(listener: TcpListener, spec: WorldSpec) -> std::io::Result<Running> {
+        Running::start_with_limits(listener, spec, ServerLimits::default())
+    }
+
+    /// [`Running::start`] with these limits.
+    pub fn start_with_limits(
+        listener: TcpListener,
+        spec: WorldSpec,
+        limits: ServerLimits,
+    ) -> std::io::Result<Running> {
         let addr = listener.local_addr()?;
         let sb = Sandbank::start(spec);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run(listener, sb.clone(), async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(run_with_limits(
+            listener,
+            sb.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+            limits,
+        ));
         Ok(Running {
             addr,
             sb,

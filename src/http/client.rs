@@ -1,5 +1,9 @@
 //! The small HTTP/1.1 client the world sends callbacks with (the reference settlement
 //! system and the harness use it too). Plain HTTP over TCP: every target is local.
+//!
+//! Every call reads the response body up to a cap and stops there: [`send`], [`post`] and
+//! [`get`] up to [`MAX_CLIENT_BODY_BYTES`] (bills), [`send_capped`] and [`post_capped`] up to
+//! the caller's (callbacks use [`super::MAX_CALLBACK_BODY_BYTES`]).
 
 use super::MAX_CLIENT_BODY_BYTES;
 use bytes::Bytes;
@@ -15,8 +19,10 @@ pub struct ClientResponse {
     pub status: StatusCode,
     /// Headers.
     pub headers: HeaderMap,
-    /// Body.
+    /// Body, up to the call's cap.
     pub body: Bytes,
+    /// True when the body went on past the cap and the rest was not read.
+    pub truncated: bool,
 }
 
 impl ClientResponse {
@@ -52,7 +58,8 @@ impl ClientError {
     }
 }
 
-/// Send one request and read the whole response, all within `timeout`.
+/// Send one request and read the response (its body up to [`MAX_CLIENT_BODY_BYTES`]), all
+/// within `timeout`.
 pub async fn send(
     method: Method,
     url: &str,
@@ -60,10 +67,48 @@ pub async fn send(
     body: Bytes,
     timeout: Duration,
 ) -> Result<ClientResponse, ClientError> {
-    match tokio::time::timeout(timeout, send_inner(method, url, headers, body)).await {
+    let r = send_capped(method, url, headers, body, timeout, MAX_CLIENT_BODY_BYTES).await?;
+    if r.truncated {
+        return Err(ClientError::Io(format!(
+            "reading body: larger than {MAX_CLIENT_BODY_BYTES} bytes"
+        )));
+    }
+    Ok(r)
+}
+
+/// [`send`], reading at most `cap` bytes of the response body: past that it stops reading,
+/// closes the connection and marks the response [`ClientResponse::truncated`].
+pub async fn send_capped(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+    timeout: Duration,
+    cap: usize,
+) -> Result<ClientResponse, ClientError> {
+    match tokio::time::timeout(timeout, send_inner(method, url, headers, body, cap)).await {
         Ok(r) => r,
         Err(_) => Err(ClientError::Timeout(timeout)),
     }
+}
+
+/// [`post`], reading at most `cap` bytes of the response body (see [`send_capped`]).
+pub async fn post_capped(
+    url: &str,
+    content_type: &str,
+    body: impl Into<Bytes>,
+    timeout: Duration,
+    cap: usize,
+) -> Result<ClientResponse, ClientError> {
+    send_capped(
+        Method::POST,
+        url,
+        &[("content-type", content_type)],
+        body.into(),
+        timeout,
+        cap,
+    )
+    .await
 }
 
 /// POST `body` with `content_type`.
@@ -93,6 +138,7 @@ async fn send_inner(
     url: &str,
     headers: &[(&str, &str)],
     body: Bytes,
+    cap: usize,
 ) -> Result<ClientResponse, ClientError> {
     let uri: Uri = url
         .parse()
@@ -145,17 +191,31 @@ async fn send_inner(
         .map_err(|e| ClientError::Io(format!("{e}")))?;
     let status = resp.status();
     let headers = resp.headers().clone();
-    let limited = http_body_util::Limited::new(resp.into_body(), MAX_CLIENT_BODY_BYTES);
-    let body = limited
-        .collect()
-        .await
-        .map_err(|e| ClientError::Io(format!("reading body: {e}")))?
-        .to_bytes();
+    let mut incoming = resp.into_body();
+    let mut body = bytes::BytesMut::new();
+    let mut truncated = false;
+    while let Some(frame) = incoming.frame().await {
+        let frame = frame.map_err(|e| ClientError::Io(format!("reading body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let room = cap.saturating_sub(body.len());
+        if data.len() > room {
+            body.extend_from_slice(&data[..room]);
+            truncated = true;
+            break;
+        }
+        body.extend_from_slice(&data);
+    }
+    // Dropping the body and the connection task closes the socket: an unread rest is never
+    // read.
+    drop(incoming);
     drop(sender);
     conn_task.abort();
     Ok(ClientResponse {
         status,
         headers,
-        body,
+        body: body.freeze(),
+        truncated,
     })
 }

@@ -11,7 +11,7 @@
 pub mod client;
 pub mod spool;
 
-pub use client::{get, post, send, ClientError, ClientResponse};
+pub use client::{get, post, post_capped, send, send_capped, ClientError, ClientResponse};
 pub use spool::{Spool, SpoolBody, Spooled, SPOOL_CHUNK_BYTES, SPOOL_MEMORY_BYTES};
 
 use bytes::Bytes;
@@ -22,8 +22,14 @@ use std::time::Duration;
 /// for scenario files posted to the control API and refuses anything abusive.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// Largest response body the client reads (a bill for a big day can be large).
+/// Largest response body the client reads by default (a bill for a big day can be large):
+/// the harness and the reference settlement system download bills with it.
 pub const MAX_CLIENT_BODY_BYTES: usize = 256 << 20;
+
+/// Most of a callback's answer read (a merchant's reply to a payment notification). An ack is
+/// a few hundred bytes (`<xml><return_code>SUCCESS</return_code>…</xml>`); 64 KiB judges any
+/// honest one, while a 200 MB answer once cost the process 600 MB. The rest is not read.
+pub const MAX_CALLBACK_BODY_BYTES: usize = 64 << 10;
 
 /// A request with its body read.
 #[derive(Debug, Clone)]

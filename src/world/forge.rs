@@ -59,11 +59,12 @@ impl Sandbank {
         how: Forgery,
     ) -> Result<ForgedOutcome, ActionError> {
         let callback = self.with(|st| st.forge_notification(channel, reference, how))?;
-        let result = http::post(
+        let result = http::post_capped(
             &callback.url,
             callback.content_type,
             callback.body.clone(),
             CALLBACK_TIMEOUT,
+            http::MAX_CALLBACK_BODY_BYTES,
         )
         .await;
         let (status, response, acknowledged) = match &result {

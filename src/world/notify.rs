@@ -184,11 +184,12 @@ pub(super) async fn deliver(sb: &Sandbank, generation: u64, job: Job) {
     // Copies of a duplicated notification go out at once, as a channel's parallel workers
     // send them: a merchant that books on arrival without a lock sees them race.
     let send = |_| {
-        http::post(
+        http::post_capped(
             &job.callback.url,
             job.callback.content_type,
             job.callback.body.clone(),
             CALLBACK_TIMEOUT,
+            http::MAX_CALLBACK_BODY_BYTES,
         )
     };
     let results = futures::future::join_all((1..=job.copies).map(send)).await;

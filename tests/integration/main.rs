@@ -14,6 +14,7 @@ mod control_api;
 mod forged_notifications;
 mod layering;
 mod real_clock;
+mod resources;
 mod statements_control;
 mod statements_golden;
 mod statements_http_streaming;
