@@ -7,6 +7,7 @@
 //! the reply goes out: now, after a delay, never (hang), or never (reset).
 
 use crate::control;
+use crate::control::guard::Access;
 use crate::faults::HANG_MAX_MS;
 use crate::http::{Delivery, InboundRequest, Outcome, Reply, MAX_BODY_BYTES, SPOOL_CHUNK_BYTES};
 use crate::scenario::WorldSpec;
@@ -46,6 +47,18 @@ pub async fn run(
     sb: Arc<Sandbank>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    run_with(listener, sb, Access::default(), shutdown).await
+}
+
+/// [`run`], with the control API guarded by `access` (see [`control::guard`]).
+pub async fn run_with(
+    listener: TcpListener,
+    sb: Arc<Sandbank>,
+    access: Access,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let listen = listener.local_addr()?;
+    let access = Arc::new(access);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -62,7 +75,8 @@ pub async fn run(
                 };
                 let _ = stream.set_nodelay(true);
                 let sb = sb.clone();
-                let service = service_fn(move |req| handle(sb.clone(), req));
+                let access = access.clone();
+                let service = service_fn(move |req| handle(sb.clone(), access.clone(), listen, req));
                 let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
@@ -81,8 +95,21 @@ pub async fn run(
 /// A response body: in memory, or streamed from a spool file.
 type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
-async fn handle(sb: Arc<Sandbank>, req: Request<Incoming>) -> Result<Response<Body>, ReplyLost> {
+async fn handle(
+    sb: Arc<Sandbank>,
+    access: Arc<Access>,
+    listen: std::net::SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ReplyLost> {
     let (parts, body) = req.into_parts();
+    // The control API obeys only its own users: checked before the body is read.
+    let is_control =
+        parts.uri.path().trim_start_matches('/').split('/').next() == Some("_sandbank");
+    if is_control {
+        if let Some(refusal) = access.check(listen, &parts.uri, &parts.headers) {
+            return Ok(to_response(refusal));
+        }
+    }
     let declared = parts
         .headers
         .get(hyper::header::CONTENT_LENGTH)
@@ -233,10 +260,20 @@ impl Running {
     /// Serve a world built from `spec` on `listener` (bind `127.0.0.1:0` for a free port).
     /// Needs a tokio runtime.
     pub fn start(listener: TcpListener, spec: WorldSpec) -> std::io::Result<Running> {
+        Running::start_with(listener, spec, Access::default())
+    }
+
+    /// [`Running::start`], with the control API guarded by `access` (allowed host names,
+    /// a token).
+    pub fn start_with(
+        listener: TcpListener,
+        spec: WorldSpec,
+        access: Access,
+    ) -> std::io::Result<Running> {
         let addr = listener.local_addr()?;
         let sb = Sandbank::start(spec);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run(listener, sb.clone(), async move {
+        let task = tokio::spawn(run_with(listener, sb.clone(), access, async move {
             let _ = stopped.await;
         }));
         Ok(Running {
