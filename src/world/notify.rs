@@ -32,6 +32,15 @@ pub fn refused_target(url: &str) -> Option<String> {
     })
 }
 
+/// Which order a notification is about, for delivering one at a time per order: the
+/// channel, the merchant and the order (or refund) number.
+pub(super) type OrderKey = (String, String, String);
+
+/// The [`OrderKey`] of notification `id` from channel `instance`.
+pub(super) fn order_key(instance: &str, id: &NotificationId) -> OrderKey {
+    (instance.into(), id.account.clone(), id.reference.clone())
+}
+
 /// A callback about to be sent, decided under the lock.
 #[derive(Debug)]
 pub struct Job {
@@ -40,6 +49,13 @@ pub struct Job {
     attempt: u32,
     callback: Callback,
     copies: u32,
+}
+
+impl Job {
+    /// The order it is about.
+    pub(super) fn order_key(&self) -> OrderKey {
+        order_key(&self.instance, &self.id)
+    }
 }
 
 impl WorldState {

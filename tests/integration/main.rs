@@ -13,6 +13,7 @@ mod control_api;
 mod control_guard;
 mod forged_notifications;
 mod layering;
+mod notify_concurrency;
 mod real_clock;
 mod statements_control;
 mod statements_golden;
