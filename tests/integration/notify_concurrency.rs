@@ -122,3 +122,78 @@ async fn an_advance_over_hanging_receivers_takes_one_timeout_not_their_sum() {
         assert!(messages[a1].contains("not acknowledged"), "{messages:?}");
     }
 }
+
+/// A receiver that answers every request `FAIL` after `delay`, and counts how many
+/// requests it held at once.
+async fn counting_receiver(
+    delay: Duration,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/notify", listener.local_addr().unwrap());
+    let active = std::sync::Arc::new(AtomicUsize::new(0));
+    let most = std::sync::Arc::new(AtomicUsize::new(0));
+    let (a, m) = (active.clone(), most.clone());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (a, m) = (a.clone(), m.clone());
+            tokio::spawn(async move {
+                let now = a.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(now, Ordering::SeqCst);
+                let mut buf = vec![0u8; 64 * 1024];
+                let _ = s.read(&mut buf).await;
+                tokio::time::sleep(delay).await;
+                a.fetch_sub(1, Ordering::SeqCst);
+                let body = "<xml><return_code>FAIL</return_code></xml>";
+                let _ = s
+                    .write_all(format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes())
+                    .await;
+            });
+        }
+    });
+    (url, most)
+}
+
+#[tokio::test]
+async fn an_orders_attempts_go_out_one_at_a_time_in_order() {
+    use sandbank::core::{Event, NotificationId, NotificationKind};
+    let (url, most) = counting_receiver(Duration::from_millis(300)).await;
+    let w = start().await;
+    order_paid(&w, "ONEBYONE01", &url).await;
+    // A second attempt about the same order falls due while the first may be in flight.
+    w.sb.with(|st| {
+        let now = st.core.now();
+        st.core.schedule(
+            now,
+            Event::Notify {
+                instance: "wxpay".into(),
+                id: NotificationId {
+                    kind: NotificationKind::Payment,
+                    account: MCH_ID.into(),
+                    reference: "ONEBYONE01".into(),
+                },
+                attempt: 2,
+                gated: true,
+            },
+        )
+    });
+    w.settle().await;
+    let messages: Vec<String> = w
+        .journal("kind=callback&reference=ONEBYONE01")
+        .await
+        .iter()
+        .map(|e| e["message"].as_str().unwrap_or("").to_string())
+        .collect();
+    let sent: Vec<&String> = messages.iter().filter(|m| m.contains(" to http")).collect();
+    assert_eq!(sent.len(), 2, "{messages:?}");
+    assert!(
+        sent[0].starts_with("attempt 1 to") && sent[1].starts_with("attempt 2 to"),
+        "{messages:?}"
+    );
+    assert_eq!(
+        most.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the receiver never held two of the order's attempts at once"
+    );
+}
