@@ -226,11 +226,14 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
             break;
         }
         // Wait for a delivery to finish, for new work (a wake), or on a real clock for the
-        // next timer to come due.
+        // next timer to come due — unless nothing more may start now, which only a
+        // finished delivery changes (waiting on a timer already due would spin).
+        let may_start =
+            in_flight.len() < MAX_CALLBACKS_IN_FLIGHT && fired < MAX_FIRINGS_PER_ADVANCE;
         let real_wait = {
             let st = sb.lock();
             match (st.core.clock.mode(), st.core.timers.next_due()) {
-                (ClockMode::Real, Some(due)) => Some(
+                (ClockMode::Real, Some(due)) if may_start => Some(
                     (due - st.core.now())
                         .to_std()
                         .unwrap_or_default()
@@ -250,8 +253,11 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
                 busy.remove(&key);
                 if !held.is_empty() {
                     let mut st = sb.lock();
-                    for (due, event) in held.drain(..) {
-                        st.core.schedule(due, event);
+                    // Put back only into the world they were taken from.
+                    if st.generation == generation {
+                        for (due, event) in held.drain(..) {
+                            st.core.schedule(due, event);
+                        }
                     }
                 }
             }
