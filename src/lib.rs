@@ -78,7 +78,17 @@ pub async fn serve(
     spec: scenario::WorldSpec,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let running = Running::start(listener, spec)?;
+    serve_with(listener, spec, control::guard::Access::default(), shutdown).await
+}
+
+/// [`serve`], with the control API guarded by `access` (`--allow-host`, `--control-token`).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    spec: scenario::WorldSpec,
+    access: control::guard::Access,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let running = Running::start_with(listener, spec, access)?;
     shutdown.await;
     running.stop().await
 }

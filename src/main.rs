@@ -29,6 +29,14 @@ enum Command {
         /// Seed of the world's random generator (overrides the scenario's).
         #[arg(long)]
         seed: Option<u64>,
+        /// A host name the control API accepts in `Host`/`Origin` besides loopback names
+        /// and the listen address, for serving behind a name (repeatable).
+        #[arg(long = "allow-host", value_name = "NAME")]
+        allow_hosts: Vec<String>,
+        /// Require `Authorization: Bearer TOKEN` (or `x-sandbank-token: TOKEN`) on every
+        /// control API request.
+        #[arg(long, value_name = "TOKEN")]
+        control_token: Option<String>,
     },
     /// Run the conformance suite (features/) against a settlement system under test.
     Conform {
@@ -184,7 +192,25 @@ fn main() -> anyhow::Result<()> {
             scenario,
             listen,
             seed,
+            allow_hosts,
+            control_token,
         } => {
+            if let Some(bad) = allow_hosts
+                .iter()
+                .find(|h| h.is_empty() || h.contains(['/', ':', ' ', '@']))
+            {
+                anyhow::bail!("--allow-host: `{bad}` is not a host name (give the name alone, without scheme or port)");
+            }
+            if control_token
+                .as_deref()
+                .is_some_and(|t| t.trim().is_empty())
+            {
+                anyhow::bail!("--control-token: the token must not be empty");
+            }
+            let access = sandbank::control::guard::Access {
+                allow_hosts,
+                token: control_token,
+            };
             let mut spec = load(scenario.as_ref())?;
             if let Some(seed) = seed {
                 spec.seed = seed;
@@ -195,6 +221,12 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
                 let addr = listener.local_addr()?;
+                if !addr.ip().is_loopback() {
+                    eprintln!(
+                        "warning: listening on {addr}, which is not a loopback address: anyone who can reach it can use the channels and banks, and the control API (guarded only by its Host/Origin checks{}); see README \"The control API\"",
+                        if access.token.is_some() { " and the control token" } else { "; consider --control-token" }
+                    );
+                }
                 // The banner goes to whoever started us; if they stopped reading (`| head -1`),
                 // serving goes on: write errors are ignored rather than panicking like println!.
                 let banner = format!(
@@ -206,7 +238,7 @@ fn main() -> anyhow::Result<()> {
                 if out.write_all(banner.as_bytes()).is_ok() {
                     let _ = out.flush();
                 }
-                sandbank::serve(listener, spec, async {
+                sandbank::serve_with(listener, spec, access, async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
                 .await?;

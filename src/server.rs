@@ -13,6 +13,7 @@
 //! make room, and a newcomer that finds no room within [`CONNECTION_WAIT`] is closed.
 
 use crate::control;
+use crate::control::guard::Access;
 use crate::faults::HANG_MAX_MS;
 use crate::http::{Delivery, InboundRequest, Outcome, Reply, MAX_BODY_BYTES, SPOOL_CHUNK_BYTES};
 use crate::scenario::WorldSpec;
@@ -127,16 +128,46 @@ pub async fn run(
     sb: Arc<Sandbank>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    run_with_limits(listener, sb, shutdown, ServerLimits::default()).await
+    run_configured(
+        listener,
+        sb,
+        shutdown,
+        ServerLimits::default(),
+        Access::default(),
+    )
+    .await
 }
 
-/// [`run`] with these limits.
+/// [`run`] with these limits (the control API guarded by default).
 pub async fn run_with_limits(
     listener: TcpListener,
     sb: Arc<Sandbank>,
     shutdown: impl Future<Output = ()>,
     limits: ServerLimits,
 ) -> std::io::Result<()> {
+    run_configured(listener, sb, shutdown, limits, Access::default()).await
+}
+
+/// [`run`], with the control API guarded by `access` (see [`control::guard`]).
+pub async fn run_with(
+    listener: TcpListener,
+    sb: Arc<Sandbank>,
+    access: Access,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    run_configured(listener, sb, shutdown, ServerLimits::default(), access).await
+}
+
+/// [`run`] with these limits and this guard on the control API.
+pub async fn run_configured(
+    listener: TcpListener,
+    sb: Arc<Sandbank>,
+    shutdown: impl Future<Output = ()>,
+    limits: ServerLimits,
+    access: Access,
+) -> std::io::Result<()> {
+    let listen = listener.local_addr()?;
+    let access = Arc::new(access);
     let max = limits.max_connections.max(1);
     let room = Arc::new(tokio::sync::Semaphore::new(max));
     let open = Arc::new(std::sync::Mutex::new(Connections::default()));
@@ -162,6 +193,7 @@ pub async fn run_with_limits(
                     open.clone(),
                     down_rx.clone(),
                     limits,
+                    (access.clone(), listen),
                 ));
             }
             _ = &mut shutdown => break,
@@ -182,6 +214,7 @@ async fn connection(
     open: Arc<std::sync::Mutex<Connections>>,
     mut down: tokio::sync::watch::Receiver<bool>,
     limits: ServerLimits,
+    (access, listen): (Arc<Access>, std::net::SocketAddr),
 ) {
     let permit = match room.clone().try_acquire_owned() {
         Ok(p) => p,
@@ -212,8 +245,9 @@ async fn connection(
     let service = service_fn(move |req| {
         let guard = Busy::enter(&in_service);
         let sb = sb.clone();
+        let access = access.clone();
         async move {
-            let response = handle(sb, req, body_timeout).await?;
+            let response = handle(sb, access, listen, req, body_timeout).await?;
             // Busy until the response body is sent (or dropped).
             Ok::<_, ReplyLost>(response.map(|body| {
                 body.map_frame(move |frame| {
@@ -251,10 +285,20 @@ type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 async fn handle(
     sb: Arc<Sandbank>,
+    access: Arc<Access>,
+    listen: std::net::SocketAddr,
     req: Request<Incoming>,
     body_timeout: Duration,
 ) -> Result<Response<Body>, ReplyLost> {
     let (parts, body) = req.into_parts();
+    // The control API obeys only its own users: checked before the body is read.
+    let is_control =
+        parts.uri.path().trim_start_matches('/').split('/').next() == Some("_sandbank");
+    if is_control {
+        if let Some(refusal) = access.check(listen, &parts.uri, &parts.headers) {
+            return Ok(to_response(refusal));
+        }
+    }
     let declared = parts
         .headers
         .get(hyper::header::CONTENT_LENGTH)
@@ -424,7 +468,7 @@ impl Running {
     /// Serve a world built from `spec` on `listener` (bind `127.0.0.1:0` for a free port).
     /// Needs a tokio runtime.
     pub fn start(listener: TcpListener, spec: WorldSpec) -> std::io::Result<Running> {
-        Running::start_with_limits(listener, spec, ServerLimits::default())
+        Running::start_configured(listener, spec, ServerLimits::default(), Access::default())
     }
 
     /// [`Running::start`] with these limits.
@@ -433,16 +477,37 @@ impl Running {
         spec: WorldSpec,
         limits: ServerLimits,
     ) -> std::io::Result<Running> {
+        Running::start_configured(listener, spec, limits, Access::default())
+    }
+
+    /// [`Running::start`], with the control API guarded by `access` (allowed host names,
+    /// a token).
+    pub fn start_with(
+        listener: TcpListener,
+        spec: WorldSpec,
+        access: Access,
+    ) -> std::io::Result<Running> {
+        Running::start_configured(listener, spec, ServerLimits::default(), access)
+    }
+
+    /// [`Running::start`] with these limits and this guard on the control API.
+    pub fn start_configured(
+        listener: TcpListener,
+        spec: WorldSpec,
+        limits: ServerLimits,
+        access: Access,
+    ) -> std::io::Result<Running> {
         let addr = listener.local_addr()?;
         let sb = Sandbank::start(spec);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run_with_limits(
+        let task = tokio::spawn(run_configured(
             listener,
             sb.clone(),
             async move {
                 let _ = stopped.await;
             },
             limits,
+            access,
         ));
         Ok(Running {
             addr,

@@ -16,7 +16,11 @@
 //! | `GET ledger` | balances and postings (`?account=`) |
 //! | `GET/POST/DELETE faults`, `DELETE faults/{id}` | fault rules |
 //! | `POST reset`, `POST scenario` | rebuild the world; load a TOML scenario |
+//!
+//! Every route is guarded first ([`guard`]): foreign `Host`s and cross-origin browsers are
+//! refused, and a token is asked for when the server was given one.
 
+pub mod guard;
 pub mod statements;
 
 use crate::clock::{

@@ -1,25 +1,50 @@
 //! The driver: one task that fires timers one at a time, in (due time, scheduling order).
 //!
 //! A clock advance is a command to the driver that returns once everything due on the way
-//! has fired, so after `advance 15s` the retried notification has been sent and answered.
+//! has fired, so after `advance 15s` the retried notification has been sent and answered
+//! (or has timed out after [`CALLBACK_TIMEOUT`](super::CALLBACK_TIMEOUT)).
+//!
+//! # Callbacks in flight
+//! Firing a notification starts its delivery; the driver does not wait for it before firing
+//! what else is due, so one merchant's hanging endpoint does not hold up another's. Up to
+//! [`MAX_CALLBACKS_IN_FLIGHT`] deliveries run at once, and at most one per order: a later
+//! attempt about an order whose delivery is in flight waits for it, so an order's attempts
+//! go out in order. On a **manual** clock the clock does not move while deliveries are in
+//! flight — only what is due at the current instant joins them — so each answer is
+//! journalled, and its retry scheduled, at the instant the attempt was sent, exactly as
+//! when deliveries ran one by one. An advance crossing several instants therefore takes
+//! about one callback timeout per instant at which some receiver hangs, not one per
+//! receiver. On a **real** clock deliveries overlap freely.
+//!
+//! What is not fixed: the journal entries of deliveries in flight together appear in the
+//! order their answers arrive, and retries falling due at the same later instant fire in
+//! that order too. Each delivery's own entries stay in order.
 //! On a real clock it also sleeps until the next timer is due; anything that schedules an
 //! earlier timer wakes it ([`Sandbank::with`] does that for every change), so it never
 //! sleeps past a timer it did not know about.
 
-use super::notify::{deliver, Job};
+use super::notify::{deliver, order_key, Job, OrderKey};
 use super::state::WorldState;
 use super::Sandbank;
 use crate::clock::{format_duration, ClockError, ClockMode, Instant};
 use crate::core::Event;
 use crate::journal::{EntryKind, Record};
 use crate::kind::Kind;
+use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
+use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most timers fired by one advance. A world whose callbacks keep scheduling callbacks at
 /// the same instant would otherwise spin forever; this bounds it with a clear error.
 pub const MAX_FIRINGS_PER_ADVANCE: usize = 1_000_000;
+
+/// Most callback deliveries in flight at once. Each holds a socket and a task for up to
+/// [`CALLBACK_TIMEOUT`](super::CALLBACK_TIMEOUT); 32 lets a world with many hanging
+/// merchants still deliver to the rest without waiting, while keeping the sockets an
+/// advance can open far below a default 1024 file-descriptor limit.
+pub const MAX_CALLBACKS_IN_FLIGHT: usize = 32;
 
 /// Longest the driver sleeps on a real clock before it looks again, whatever is scheduled.
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -139,7 +164,8 @@ pub(super) async fn drive(
     }
 }
 
-/// Fire every timer due up to `to` (default: now), in order, then move the clock to `to`.
+/// Fire every timer due up to `to` (default: now), in order, delivering callbacks
+/// concurrently (see the module docs), then move the clock to `to`.
 async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, ClockError> {
     let (target, generation) = {
         let st = sb.lock();
@@ -151,35 +177,105 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
         (target, st.generation)
     };
     let mut fired = 0;
-    while fired < MAX_FIRINGS_PER_ADVANCE {
-        let job: Option<Job> = {
-            let mut st = sb.lock();
-            if st.generation != generation {
-                break;
-            }
-            // Real clocks keep moving while we work: fire what is due by now, too.
-            let limit = if st.core.clock.mode() == ClockMode::Real {
-                target.max(st.core.now())
-            } else {
-                target
+    let mut in_flight = FuturesUnordered::new();
+    let mut busy: HashSet<OrderKey> = HashSet::new();
+    // Attempts about an order whose delivery is in flight, put back when one finishes.
+    let mut held: Vec<(Instant, Event)> = Vec::new();
+    'work: loop {
+        // Start everything that is due and may start.
+        while in_flight.len() < MAX_CALLBACKS_IN_FLIGHT && fired < MAX_FIRINGS_PER_ADVANCE {
+            let job: Option<Job> = {
+                let mut st = sb.lock();
+                if st.generation != generation {
+                    break 'work;
+                }
+                let manual = st.core.clock.mode() == ClockMode::Manual;
+                // Real clocks keep moving while we work: fire what is due by now, too.
+                let mut limit = if manual {
+                    target
+                } else {
+                    target.max(st.core.now())
+                };
+                // A manual clock stays put while callbacks are in flight (module docs).
+                if manual && !in_flight.is_empty() {
+                    limit = limit.min(st.core.now());
+                }
+                let Some((due, event)) = st.core.timers.pop_due(limit) else {
+                    break;
+                };
+                if let Event::Notify { instance, id, .. } = &event {
+                    if busy.contains(&order_key(instance, id)) {
+                        held.push((due, event));
+                        continue;
+                    }
+                }
+                if due > st.core.now() {
+                    let _ = st.core.clock.move_to(due);
+                }
+                fired += 1;
+                let what = format!("{event:?}");
+                guarded(&mut st, &what, |st| st.fire(event))
             };
-            let Some(event) = st.pop_due(limit) else {
-                break;
-            };
-            fired += 1;
-            let what = format!("{event:?}");
-            guarded(&mut st, &what, |st| st.fire(event))
-        };
-        if let Some(job) = job {
-            let what = job.describe();
-            if let Err(p) = AssertUnwindSafe(deliver(sb, generation, job))
-                .catch_unwind()
-                .await
-            {
-                record_failure(&mut sb.lock(), &what, &panic_text(&*p));
+            if let Some(job) = job {
+                let key = job.order_key();
+                busy.insert(key.clone());
+                in_flight.push(async move {
+                    let what = job.describe();
+                    if let Err(p) = AssertUnwindSafe(deliver(sb, generation, job))
+                        .catch_unwind()
+                        .await
+                    {
+                        record_failure(&mut sb.lock(), &what, &panic_text(&*p));
+                    }
+                    key
+                });
             }
         }
+        if in_flight.is_empty() {
+            break;
+        }
+        // Wait for a delivery to finish, for new work (a wake), or on a real clock for the
+        // next timer to come due — unless nothing more may start now, which only a
+        // finished delivery changes (waiting on a timer already due would spin).
+        let may_start =
+            in_flight.len() < MAX_CALLBACKS_IN_FLIGHT && fired < MAX_FIRINGS_PER_ADVANCE;
+        let real_wait = {
+            let st = sb.lock();
+            match (st.core.clock.mode(), st.core.timers.next_due()) {
+                (ClockMode::Real, Some(due)) if may_start => Some(
+                    (due - st.core.now())
+                        .to_std()
+                        .unwrap_or_default()
+                        .min(MAX_SLEEP),
+                ),
+                _ => None,
+            }
+        };
+        let timer = async {
+            match real_wait {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            Some(key) = in_flight.next() => {
+                busy.remove(&key);
+                if !held.is_empty() {
+                    let mut st = sb.lock();
+                    // Put back only into the world they were taken from.
+                    if st.generation == generation {
+                        for (due, event) in held.drain(..) {
+                            st.core.schedule(due, event);
+                        }
+                    }
+                }
+            }
+            _ = sb.woken.notified() => {}
+            _ = timer => {}
+        }
     }
+    // A world replaced meanwhile: what was in flight belongs to the old one (dropped here).
+    drop(in_flight);
     let mut st = sb.lock();
     let before = st.core.now();
     if st.generation == generation && target > before {

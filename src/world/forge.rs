@@ -3,7 +3,7 @@
 //! notify URL and journals the answer under the op [`FORGED_OP`]. Nothing else changes: no
 //! money moves, no retry is scheduled.
 
-use super::notify::CALLBACK_TIMEOUT;
+use super::notify::{refused_target, CALLBACK_TIMEOUT};
 use super::state::WorldState;
 use super::Sandbank;
 use crate::core::{ActionError, Callback, Forgery};
@@ -59,26 +59,33 @@ impl Sandbank {
         how: Forgery,
     ) -> Result<ForgedOutcome, ActionError> {
         let callback = self.with(|st| st.forge_notification(channel, reference, how))?;
-        let result = http::post_capped(
-            &callback.url,
-            callback.content_type,
-            callback.body.clone(),
-            CALLBACK_TIMEOUT,
-            http::MAX_CALLBACK_BODY_BYTES,
-        )
-        .await;
-        let (status, response, acknowledged) = match &result {
-            Ok(r) => (
+        let refused = refused_target(&callback.url);
+        let result = match &refused {
+            Some(_) => None,
+            None => Some(
+                http::post_capped(
+                    &callback.url,
+                    callback.content_type,
+                    callback.body.clone(),
+                    CALLBACK_TIMEOUT,
+                    http::MAX_CALLBACK_BODY_BYTES,
+                )
+                .await,
+            ),
+        };
+        let (status, response, acknowledged) = match (&result, &refused) {
+            (Some(Ok(r)), _) => (
                 Some(r.status.as_u16()),
                 r.text(),
                 (callback.ack)(r.status, &r.body),
             ),
-            Err(e) => (None, format!("({e})"), false),
+            (Some(Err(e)), _) => (None, format!("({e})"), false),
+            (None, why) => (None, format!("({})", why.as_deref().unwrap_or("")), false),
         };
-        let verdict = if acknowledged {
-            FORGED_ACCEPTED
-        } else {
-            ": not acknowledged (refused)"
+        let verdict = match &refused {
+            Some(why) => format!(": {why}"),
+            None if acknowledged => FORGED_ACCEPTED.to_string(),
+            None => ": not acknowledged (refused)".to_string(),
         };
         self.with(|st| {
             st.core.record(

@@ -11,7 +11,8 @@
 //! - [`state`] — the world and its actions (customer pays, bank returns, rules and
 //!   mismatches added at run time, statements read from it).
 //! - [`gate`] — the one inbound path: route, decode, decide faults, apply, journal.
-//! - [`driver`] — the task that fires timers in order; clock advances.
+//! - [`driver`] — the task that fires timers in order; clock advances; callbacks delivered
+//!   concurrently across orders, one at a time per order.
 //! - [`notify`] — notifications: prepare under the lock, send outside it, retry.
 //! - [`forge`] — forged notifications, sent once on request.
 //!
@@ -25,7 +26,7 @@ pub mod gate;
 pub mod notify;
 pub mod state;
 
-pub use driver::{AdvanceReport, MAX_FIRINGS_PER_ADVANCE};
+pub use driver::{AdvanceReport, MAX_CALLBACKS_IN_FLIGHT, MAX_FIRINGS_PER_ADVANCE};
 pub use notify::CALLBACK_TIMEOUT;
 pub use state::{AddError, WorldState};
 
@@ -41,6 +42,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub struct Sandbank {
     state: Mutex<WorldState>,
     driver: Mutex<DriverLink>,
+    /// Also signalled by [`Sandbank::wake`]: a driver busy delivering callbacks listens to
+    /// it, so work scheduled meanwhile (another merchant's notification) joins those in
+    /// flight instead of waiting for them.
+    woken: tokio::sync::Notify,
     shutdown_tx: watch::Sender<bool>,
     /// Itself, weakly: what a restarted driver holds.
     me: Weak<Sandbank>,
@@ -63,6 +68,7 @@ impl Sandbank {
                 tx: mpsc::unbounded_channel().0,
                 task: None,
             }),
+            woken: tokio::sync::Notify::new(),
             shutdown_tx,
             me: me.clone(),
         });
@@ -165,6 +171,7 @@ impl Sandbank {
 
     /// Tell the driver something was scheduled.
     pub fn wake(&self) {
+        self.woken.notify_one();
         let _ = self.driver_tx().send(DriverCmd::Wake);
     }
 

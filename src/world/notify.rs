@@ -16,6 +16,31 @@ use crate::kind::Kind;
 /// as failed. WeChat Pay documents no figure for v2; 5 s matches its v3 rule.
 pub const CALLBACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The first path segment of sandbank's control API. A callback whose URL path starts with
+/// it is refused, not sent: a merchant's `notify_url` must not be able to reset the world
+/// or pay an order (on this sandbank or another on the same machine).
+pub const CONTROL_PREFIX: &str = "_sandbank";
+
+/// Why a callback to `url` is refused before it is sent, if it is: its path is under
+/// `/_sandbank/`. The server routes by the first non-empty segment (leading slashes
+/// trimmed), so `//_sandbank/reset` counts too.
+pub fn refused_target(url: &str) -> Option<String> {
+    let uri: hyper::Uri = url.parse().ok()?;
+    let first = uri.path().trim_start_matches('/').split('/').next()?;
+    (first == CONTROL_PREFIX).then(|| {
+        format!("refused, not sent: {url} is under /{CONTROL_PREFIX}/, sandbank's control API")
+    })
+}
+
+/// Which order a notification is about, for delivering one at a time per order: the
+/// channel, the merchant and the order (or refund) number.
+pub(super) type OrderKey = (String, String, String);
+
+/// The [`OrderKey`] of notification `id` from channel `instance`.
+pub(super) fn order_key(instance: &str, id: &NotificationId) -> OrderKey {
+    (instance.into(), id.account.clone(), id.reference.clone())
+}
+
 /// A callback about to be sent, decided under the lock.
 #[derive(Debug)]
 pub struct Job {
@@ -33,6 +58,11 @@ impl Job {
             "notification {} attempt {} from {}",
             self.id.reference, self.attempt, self.instance
         )
+    }
+
+    /// The order it is about.
+    pub(super) fn order_key(&self) -> OrderKey {
+        order_key(&self.instance, &self.id)
     }
 }
 
@@ -181,6 +211,21 @@ impl WorldState {
 /// Send a notification (and its duplicates, all at once), outside the lock; then record the
 /// answers and either tell the channel it was acknowledged or schedule the next attempt.
 pub(super) async fn deliver(sb: &Sandbank, generation: u64, job: Job) {
+    if let Some(why) = refused_target(&job.callback.url) {
+        let mut st = sb.lock();
+        if st.generation == generation {
+            st.record_callback(
+                &job.instance,
+                &job.id,
+                None,
+                None,
+                format!("attempt {} {why}", job.attempt),
+                Some(job.callback.body.clone()),
+            );
+            st.schedule_retry(&job.instance, &job.id, job.attempt, job.callback.ladder);
+        }
+        return;
+    }
     // Copies of a duplicated notification go out at once, as a channel's parallel workers
     // send them: a merchant that books on arrival without a lock sees them race.
     let send = |_| {

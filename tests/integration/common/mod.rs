@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use sandbank::channels::wxpay::xml;
+use sandbank::control::guard::Access;
 use sandbank::http::{self, ClientError, ClientResponse};
 use sandbank::protocol::sign;
 use sandbank::{Running, Sandbank};
@@ -114,12 +115,18 @@ pub struct TestWorld {
 
 /// Start a world from scenario text on `127.0.0.1:0`.
 pub async fn start_toml(toml: &str) -> TestWorld {
+    start_toml_guarded(toml, Access::default()).await
+}
+
+/// Start a world from scenario text on `127.0.0.1:0`, its control API guarded by `access`.
+pub async fn start_toml_guarded(toml: &str, access: Access) -> TestWorld {
     let spec =
         sandbank::scenario::load_str(toml, "test scenario").unwrap_or_else(|e| panic!("{e}"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
-    let running = Running::start(listener, spec).expect("a bound listener has an address");
+    let running =
+        Running::start_with(listener, spec, access).expect("a bound listener has an address");
     TestWorld {
         base: running.url(),
         sb: running.sandbank().clone(),
