@@ -10,6 +10,7 @@ mod common;
 
 mod bank_wire;
 mod control_api;
+mod determinism;
 mod forged_notifications;
 mod layering;
 mod real_clock;

@@ -46,6 +46,8 @@ impl Api {
 /// A decoded, authenticated request.
 #[derive(Debug, Clone)]
 pub struct Call {
+    /// The channel id it came to.
+    pub instance: String,
     /// Which API.
     pub api: Api,
     /// The merchant that signed it.
@@ -65,7 +67,10 @@ impl Call {
             ("return_msg", "OK".into()),
             ("appid", m.appid.clone()),
             ("mch_id", m.mch_id.clone()),
-            ("nonce_str", core.rng.alnum(16)),
+            (
+                "nonce_str",
+                core.rng_for(&self.instance, &self.stream_key()).alnum(16),
+            ),
         ];
         fields.extend(extra);
         let map: BTreeMap<String, String> = fields
@@ -87,6 +92,17 @@ impl Call {
                 ("err_code_des", des.into()),
             ],
         )
+    }
+
+    /// The key of the seeded stream this call's reply draws from: the merchant and the
+    /// order, transaction or bill it is about, so replies about one order get the same
+    /// nonces whatever other requests came between.
+    fn stream_key(&self) -> String {
+        let about = ["out_trade_no", "transaction_id", "bill_date"]
+            .iter()
+            .find_map(|f| self.get(f))
+            .unwrap_or_default();
+        format!("reply/{}/{}/{about}", self.api.op(), self.merchant.mch_id)
     }
 
     /// A non-empty field.
@@ -175,6 +191,7 @@ fn authenticate(spec: &Spec, api: Api, req: &InboundRequest) -> Result<Call, Rep
         return Err(comm_fail("签名错误", "SIGNERROR"));
     }
     Ok(Call {
+        instance: spec.id.clone(),
         api,
         merchant: merchant.clone(),
         fields,
