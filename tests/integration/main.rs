@@ -8,6 +8,7 @@
 
 mod common;
 
+mod bad_input;
 mod bank_wire;
 mod control_api;
 mod determinism;

@@ -169,14 +169,13 @@ fn authenticate(spec: &Spec, api: Api, req: &InboundRequest) -> Result<Call, Rep
         return Err(comm_fail("商户号mch_id不存在", "MCHID_NOT_EXIST"));
     };
     // downloadbill and other tool APIs do not require appid on every call; payment APIs do.
+    // When one is given it must be the merchant's.
     let appid = fields.get("appid").map(String::as_str).unwrap_or("");
-    if api != Api::DownloadBill {
-        if appid.is_empty() {
-            return Err(comm_fail("缺少参数appid", "LACK_PARAMS"));
-        }
-        if appid != merchant.appid {
-            return Err(comm_fail("appid和mch_id不匹配", "APPID_MCHID_NOT_MATCH"));
-        }
+    if appid.is_empty() && api != Api::DownloadBill {
+        return Err(comm_fail("缺少参数appid", "LACK_PARAMS"));
+    }
+    if !appid.is_empty() && appid != merchant.appid {
+        return Err(comm_fail("appid和mch_id不匹配", "APPID_MCHID_NOT_MATCH"));
     }
     if fields
         .get("nonce_str")
