@@ -13,6 +13,7 @@ mod bank_wire;
 mod control_api;
 mod determinism;
 mod forged_notifications;
+mod fuzz;
 mod layering;
 mod real_clock;
 mod statements_control;
