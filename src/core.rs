@@ -16,7 +16,7 @@ use crate::journal::{EntryKind, Journal, Record};
 use crate::ledger::{Ledger, LedgerError, PostingKind};
 use crate::mismatches::MismatchBook;
 use crate::money::Money;
-use crate::rng::WorldRng;
+use crate::rng::{Stream, Streams, WorldRng};
 use hyper::StatusCode;
 use rust_decimal::Decimal;
 use std::sync::Arc;
@@ -175,8 +175,11 @@ pub struct Core {
     pub clock: Clock,
     /// Scheduled work, fired by the world's driver in (due, scheduling order).
     pub timers: Timers<Event>,
-    /// The one random generator: every id, nonce and probability comes from it.
+    /// The world's generator: its seed, and draws that concern no order or payout.
     pub rng: WorldRng,
+    /// Keyed streams derived from the seed: what an order or payout draws comes from its
+    /// own stream ([`Core::rng_for`]).
+    pub streams: Streams,
     /// The truth about money. Write to it through [`Core::transfer`].
     pub ledger: Ledger,
     /// The timeline.
@@ -199,6 +202,7 @@ impl Core {
             clock,
             timers: Timers::default(),
             rng: WorldRng::new(seed),
+            streams: Streams::default(),
             ledger: Ledger::default(),
             journal: Journal::default(),
             mismatches,
@@ -209,6 +213,16 @@ impl Core {
     /// The world clock's current instant.
     pub fn now(&self) -> Instant {
         self.clock.now()
+    }
+
+    /// The seeded stream of `key` (an order, a payout, …) at `instance`: ids, nonces and
+    /// probabilities about one record draw from it, so they do not depend on the order in
+    /// which requests about other records and background notifications reached the world.
+    /// Callers namespace `key` by purpose (e.g. `notify/ORDER1`) where two purposes about one
+    /// record may interleave.
+    pub fn rng_for(&mut self, instance: &str, key: &str) -> Stream<'_> {
+        let seed = self.rng.seed();
+        self.streams.get(seed, instance, key)
     }
 
     /// Journal an entry at the current virtual instant.

@@ -13,7 +13,7 @@
 //! 1. **Primitives**
 //!    - [`clock`] — virtual time, timers, durations, business days in Asia/Shanghai.
 //!    - [`money`] — `rust_decimal` amounts with currency; the one rounding rule.
-//!    - [`rng`] — the one seeded random generator.
+//!    - [`rng`] — the seeded generators: the world's, and a stream per order or payout.
 //!    - [`http`] — owned request/reply types, body cap, spools, the small HTTP client.
 //!    - [`protocol`] — wire pieces several kinds share (the sorted-fields signature).
 //! 2. **Records**

@@ -1,8 +1,10 @@
-//! The one seeded random generator. Every random choice in a world (ids, nonces, fault
-//! probabilities) draws from it, so the same seed and the same inputs give the same run.
+//! The seeded random generators. Every random choice in a world (ids, nonces, fault
+//! probabilities) draws from the world's generator or from a keyed stream derived from the
+//! same seed ([`Streams`]), so the same seed and the same inputs give the same run.
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
+use std::collections::{HashMap, VecDeque};
 
 /// The world's generator.
 #[derive(Debug, Clone)]
@@ -54,6 +56,99 @@ impl WorldRng {
     }
 }
 
+/// How many keyed streams [`Streams`] remembers. Each costs its key and a position (tens of
+/// bytes), so the cap keeps a long run's memory flat; 65,536 covers every order and payout a
+/// test or CI run makes in practice (the journal itself keeps 10,000 entries). A stream
+/// forgotten past the cap starts again from its beginning if its key comes back.
+pub const STREAM_CAPACITY: usize = 65_536;
+
+/// Seeded streams, one per (instance, key), each derived from the world seed and its key:
+/// what one order or payout draws does not depend on what other orders drew before it, so
+/// the same requests give the same ids whatever order concurrent clients' requests and
+/// background notifications reach the world in.
+///
+/// Only each stream's position is kept; a draw rebuilds the generator from the derived seed
+/// (ChaCha has no key schedule, so this is cheap) and seeks to it.
+#[derive(Debug, Clone, Default)]
+pub struct Streams {
+    positions: HashMap<(String, String), u128>,
+    order: VecDeque<(String, String)>,
+}
+
+impl Streams {
+    /// The stream of `key` at `instance` under world seed `seed`, at its current position;
+    /// the position advances by what is drawn through the returned guard.
+    pub fn get(&mut self, seed: u64, instance: &str, key: &str) -> Stream<'_> {
+        let id = (instance.to_string(), key.to_string());
+        if !self.positions.contains_key(&id) {
+            if self.positions.len() >= STREAM_CAPACITY {
+                if let Some(old) = self.order.pop_front() {
+                    self.positions.remove(&old);
+                }
+            }
+            self.order.push_back(id.clone());
+        }
+        let pos = self.positions.entry(id).or_insert(0);
+        let mut inner = ChaCha8Rng::from_seed(derive(seed, instance, key));
+        inner.set_word_pos(*pos);
+        Stream {
+            rng: WorldRng { seed, inner },
+            pos,
+        }
+    }
+
+    /// How many streams are remembered.
+    pub fn len(&self) -> usize {
+        self.positions.len()
+    }
+
+    /// True when none is.
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+}
+
+/// The 32-byte seed of the stream `(instance, key)`: SHA-256 over the world seed and the key,
+/// length-prefixed so that no two (instance, key) pairs share an input.
+fn derive(seed: u64, instance: &str, key: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"sandbank stream v1\0");
+    h.update(seed.to_le_bytes());
+    h.update((instance.len() as u64).to_le_bytes());
+    h.update(instance.as_bytes());
+    h.update((key.len() as u64).to_le_bytes());
+    h.update(key.as_bytes());
+    h.finalize().into()
+}
+
+/// One keyed stream, borrowed: draw from it like the world's generator; its position is
+/// saved when it is dropped.
+#[derive(Debug)]
+pub struct Stream<'a> {
+    rng: WorldRng,
+    pos: &'a mut u128,
+}
+
+impl std::ops::Deref for Stream<'_> {
+    type Target = WorldRng;
+    fn deref(&self) -> &WorldRng {
+        &self.rng
+    }
+}
+
+impl std::ops::DerefMut for Stream<'_> {
+    fn deref_mut(&mut self) -> &mut WorldRng {
+        &mut self.rng
+    }
+}
+
+impl Drop for Stream<'_> {
+    fn drop(&mut self) {
+        *self.pos = self.rng.inner.get_word_pos();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +170,32 @@ mod tests {
         assert!((0..100).all(|_| !r.chance_ppm(0)));
         let hits = (0..10_000).filter(|_| r.chance_ppm(500_000)).count();
         assert!((4_000..6_000).contains(&hits), "{hits}");
+    }
+
+    #[test]
+    fn keyed_streams_do_not_depend_on_interleaving() {
+        let mut a = Streams::default();
+        let x1 = a.get(7, "wxpay", "X").alnum(16);
+        let y1 = a.get(7, "wxpay", "Y").alnum(16);
+        let x2 = a.get(7, "wxpay", "X").alnum(16);
+        let mut b = Streams::default();
+        assert_eq!(b.get(7, "wxpay", "Y").alnum(16), y1);
+        assert_eq!(b.get(7, "wxpay", "X").alnum(16), x1);
+        assert_eq!(b.get(7, "wxpay", "X").alnum(16), x2);
+        assert_ne!(x1, x2, "a stream moves on");
+        assert_ne!(
+            b.get(8, "wxpay", "Z").alnum(16),
+            a.get(7, "wxpay", "Z").alnum(16)
+        );
+        assert_ne!(a.get(7, "bank", "X").alnum(16), x1, "instances are apart");
+    }
+
+    #[test]
+    fn keyed_streams_are_bounded() {
+        let mut s = Streams::default();
+        for i in 0..(STREAM_CAPACITY + 10) {
+            s.get(1, "i", &i.to_string()).next_u64();
+        }
+        assert_eq!(s.len(), STREAM_CAPACITY);
     }
 }

@@ -54,7 +54,10 @@ fn gate<K: Kind>(
         order: key.order.as_deref(),
         amount: key.amount,
     };
-    let fired = faults.decide(gate_key, false, &mut core.rng);
+    // Probabilities draw from the stream of the order the request names (or of its
+    // operation), so concurrent clients do not shift each other's outcomes.
+    let stream = format!("faults/{}/{}", key.op, key.order.as_deref().unwrap_or(""));
+    let fired = faults.decide(gate_key, false, &mut core.rng_for(instance, &stream));
     if let Some(f) = &fired {
         core.record_fault(instance, key.op, key.order.as_deref(), f);
     }

@@ -94,7 +94,10 @@ impl WorldState {
             amount: callback.amount,
         };
         let fired = if gated {
-            faults.decide(key, true, &mut core.rng)
+            {
+                let stream = format!("faults/{op}/{}", id.reference);
+                faults.decide(key, true, &mut core.rng_for(&instance, &stream))
+            }
         } else {
             None
         };

@@ -8,11 +8,14 @@
 
 mod common;
 
+mod bad_input;
 mod bank_wire;
 mod bounds;
 mod control_api;
 mod control_guard;
+mod determinism;
 mod forged_notifications;
+mod fuzz;
 mod layering;
 mod notify_concurrency;
 mod real_clock;

@@ -154,7 +154,17 @@ pub fn submit(spec: &Spec, payouts: &mut Payouts, core: &mut Core, call: &Call) 
     };
     let from = accounts::bank_account(&spec.id, &client.account);
     let balance = core.ledger.balance(&from, s.amount.currency);
-    let payout_id = format!("AP{}{}", compact_local(now), core.rng.digits(6));
+    // From the payout's own stream: the same submissions give the same ids whatever order
+    // concurrent clients' requests arrive in.
+    let payout_id = format!(
+        "AP{}{}",
+        compact_local(now),
+        core.rng_for(
+            &spec.id,
+            &format!("payout/{}/{}", client.mch_id, s.order_no)
+        )
+        .digits(6)
+    );
     let (status, reason, posting) = if balance.amount < s.amount.amount {
         (
             PayoutStatus::Failed,

@@ -129,13 +129,21 @@ pub fn error(code: &str, msg: &str) -> Reply {
     Reply::json(StatusCode::OK, &json!({ "retCode": code, "retMsg": msg }))
 }
 
-/// The flat string form of a JSON object's fields, for signing. Nested values are refused.
+/// The flat string form of a JSON object's fields, for signing. Nested values are refused,
+/// and so are numbers that are not integers (`1e2`, `1.50`, `-0`): the signature is over a
+/// number's text, and only an integer's text survives parsing unchanged (serde_json would
+/// sign `1e2` as `100.0`, not as the client wrote it), so the bank cannot vouch for any other.
 pub fn flat_fields(obj: &Map<String, Value>) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for (k, v) in obj {
         let s = match v {
             Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
+            Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+            Value::Number(_) => {
+                return Err(format!(
+                    "field `{k}` must be an integer (no fraction or exponent) or a string"
+                ))
+            }
             Value::Bool(b) => b.to_string(),
             Value::Null => String::new(),
             Value::Array(_) | Value::Object(_) => {
@@ -187,6 +195,27 @@ mod tests {
         let f = flat_fields(&obj).unwrap();
         assert_eq!(f["a"], "1");
         assert_eq!(f["c"], "");
+    }
+
+    #[test]
+    fn numbers_other_than_integers_are_refused() {
+        for body in [
+            r#"{"a":1e2}"#,
+            r#"{"a":1.5}"#,
+            r#"{"a":-0}"#,
+            r#"{"a":1E0}"#,
+        ] {
+            let obj: Map<String, Value> = serde_json::from_str(body).unwrap();
+            let e = flat_fields(&obj).unwrap_err();
+            assert!(e.contains("`a`"), "{body}: {e}");
+        }
+        let obj: Map<String, Value> =
+            serde_json::from_str(r#"{"a":-5,"b":18446744073709551615}"#).unwrap();
+        let f = flat_fields(&obj).unwrap();
+        assert_eq!(
+            (f["a"].as_str(), f["b"].as_str()),
+            ("-5", "18446744073709551615")
+        );
     }
 
     #[test]

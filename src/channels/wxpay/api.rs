@@ -126,10 +126,20 @@ pub fn unifiedorder(state: &mut WxState, core: &mut Core, call: &Call) -> Reply 
     let prepay_id = format!(
         "wx{}{}",
         now.with_timezone(&SHANGHAI).format("%d%H%M%S"),
-        core.rng.alnum(26).to_lowercase()
+        core.rng_for(
+            &call.instance,
+            &format!("order/{}/{}", m.mch_id, new.out_trade_no)
+        )
+        .alnum(26)
+        .to_lowercase()
     );
-    let code_url = (new.trade_type == "NATIVE")
-        .then(|| format!("weixin://wxpay/bizpayurl?pr={}", core.rng.alnum(7)));
+    let code_url = (new.trade_type == "NATIVE").then(|| {
+        let mut rng = core.rng_for(
+            &call.instance,
+            &format!("order/{}/{}", m.mch_id, new.out_trade_no),
+        );
+        format!("weixin://wxpay/bizpayurl?pr={}", rng.alnum(7))
+    });
     let order = WxOrder {
         appid: m.appid.clone(),
         mch_id: m.mch_id.clone(),

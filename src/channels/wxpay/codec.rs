@@ -55,6 +55,8 @@ pub const OPS: &[&str] = &[
 /// A decoded, authenticated request.
 #[derive(Debug, Clone)]
 pub struct Call {
+    /// The channel id it came to.
+    pub instance: String,
     /// Which API.
     pub api: Api,
     /// The merchant that signed it.
@@ -74,7 +76,10 @@ impl Call {
             ("return_msg", "OK".into()),
             ("appid", m.appid.clone()),
             ("mch_id", m.mch_id.clone()),
-            ("nonce_str", core.rng.alnum(16)),
+            (
+                "nonce_str",
+                core.rng_for(&self.instance, &self.stream_key()).alnum(16),
+            ),
         ];
         fields.extend(extra);
         let map: BTreeMap<String, String> = fields
@@ -96,6 +101,17 @@ impl Call {
                 ("err_code_des", des.into()),
             ],
         )
+    }
+
+    /// The key of the seeded stream this call's reply draws from: the merchant and the
+    /// order, transaction or bill it is about, so replies about one order get the same
+    /// nonces whatever other requests came between.
+    fn stream_key(&self) -> String {
+        let about = ["out_trade_no", "transaction_id", "bill_date"]
+            .iter()
+            .find_map(|f| self.get(f))
+            .unwrap_or_default();
+        format!("reply/{}/{}/{about}", self.api.op(), self.merchant.mch_id)
     }
 
     /// A non-empty field.
@@ -162,14 +178,13 @@ fn authenticate(spec: &Spec, api: Api, req: &InboundRequest) -> Result<Call, Rep
         return Err(comm_fail("商户号mch_id不存在", "MCHID_NOT_EXIST"));
     };
     // downloadbill and other tool APIs do not require appid on every call; payment APIs do.
+    // When one is given it must be the merchant's.
     let appid = fields.get("appid").map(String::as_str).unwrap_or("");
-    if api != Api::DownloadBill {
-        if appid.is_empty() {
-            return Err(comm_fail("缺少参数appid", "LACK_PARAMS"));
-        }
-        if appid != merchant.appid {
-            return Err(comm_fail("appid和mch_id不匹配", "APPID_MCHID_NOT_MATCH"));
-        }
+    if appid.is_empty() && api != Api::DownloadBill {
+        return Err(comm_fail("缺少参数appid", "LACK_PARAMS"));
+    }
+    if !appid.is_empty() && appid != merchant.appid {
+        return Err(comm_fail("appid和mch_id不匹配", "APPID_MCHID_NOT_MATCH"));
     }
     if fields
         .get("nonce_str")
@@ -184,6 +199,7 @@ fn authenticate(spec: &Spec, api: Api, req: &InboundRequest) -> Result<Call, Rep
         return Err(comm_fail("签名错误", "SIGNERROR"));
     }
     Ok(Call {
+        instance: spec.id.clone(),
         api,
         merchant: merchant.clone(),
         fields,

@@ -35,7 +35,13 @@ pub fn build(
         .get(&(id.account.clone(), id.reference.clone()))
         .filter(|o| o.state == TradeState::Success && !o.notified)?;
     let merchant = spec.merchant(&order.mch_id)?;
-    let fields = paid_fields(core, order, &Paid::of(order));
+    let nonce = core
+        .rng_for(
+            &spec.id,
+            &format!("notify/{}/{}", order.mch_id, order.out_trade_no),
+        )
+        .alnum(32);
+    let fields = paid_fields(nonce, order, &Paid::of(order));
     Some(signed_callback(
         order,
         fields,
@@ -65,7 +71,7 @@ impl Paid {
 }
 
 /// The fields of a "paid" notification about `order` saying `paid`, unsigned.
-fn paid_fields(core: &mut Core, order: &WxOrder, paid: &Paid) -> Vec<(&'static str, String)> {
+fn paid_fields(nonce: String, order: &WxOrder, paid: &Paid) -> Vec<(&'static str, String)> {
     let mut fields: Vec<(&str, String)> = vec![
         ("appid", order.appid.clone()),
         ("bank_type", "OTHERS".into()),
@@ -73,7 +79,7 @@ fn paid_fields(core: &mut Core, order: &WxOrder, paid: &Paid) -> Vec<(&'static s
         ("fee_type", "CNY".into()),
         ("is_subscribe", "N".into()),
         ("mch_id", order.mch_id.clone()),
-        ("nonce_str", core.rng.alnum(32)),
+        ("nonce_str", nonce),
         ("openid", order.openid.clone().unwrap_or_default()),
         ("out_trade_no", paid.out_trade_no.clone()),
         ("result_code", "SUCCESS".into()),
@@ -147,12 +153,13 @@ pub fn forge(
         ActionError::NotFound(format!("merchant `{}` is not in the spec", order.mch_id))
     })?;
     let mut paid = Paid::of(order);
+    let stream = format!("forge/{}/{}", order.mch_id, order.out_trade_no);
     if paid.transaction_id.is_empty() {
         let now = core.now();
         paid.transaction_id = format!(
             "42000{}{}",
             now.with_timezone(&SHANGHAI).format("%Y%m%d"),
-            core.rng.digits(15)
+            core.rng_for(&spec.id, &stream).digits(15)
         );
         paid.time_end = compact_local(now);
     }
@@ -161,10 +168,13 @@ pub fn forge(
         // Any other key: the signature cannot verify with the merchant's.
         Forgery::BadSignature => key = key.chars().rev().collect::<String>() + "x",
         Forgery::WrongAmount => paid.total_fee = if order.total_fee == 1 { 2 } else { 1 },
-        Forgery::UnknownOrder => paid.out_trade_no = format!("FORGED{}", core.rng.digits(14)),
+        Forgery::UnknownOrder => {
+            paid.out_trade_no = format!("FORGED{}", core.rng_for(&spec.id, &stream).digits(14))
+        }
     }
     let amount = Decimal::new(paid.total_fee, 2);
-    let fields = paid_fields(core, order, &paid);
+    let nonce = core.rng_for(&spec.id, &stream).alnum(32);
+    let fields = paid_fields(nonce, order, &paid);
     Ok(signed_callback(order, fields, &key, amount))
 }
 

@@ -42,12 +42,13 @@ pub fn pay(
     let transaction_id = format!(
         "42000{}{}",
         now.with_timezone(&SHANGHAI).format("%Y%m%d"),
-        core.rng.digits(15)
+        core.rng_for(&spec.id, &format!("pay/{}/{out_trade_no}", order.mch_id))
+            .digits(15)
     );
-    let openid = order
-        .openid
-        .clone()
-        .unwrap_or_else(|| format!("o{}", core.rng.alnum(27)));
+    let openid = order.openid.clone().unwrap_or_else(|| {
+        let mut rng = core.rng_for(&spec.id, &format!("pay/{}/{out_trade_no}", order.mch_id));
+        format!("o{}", rng.alnum(27))
+    });
     let amount = Money::from_minor(order.total_fee, Currency::Cny);
     let fee = amount.times_rate_rounded(spec.fee_rate);
     core.record(

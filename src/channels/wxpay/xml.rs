@@ -51,7 +51,12 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, String>, XmlError> {
                 match depth {
                     0 if !root_seen => root_seen = true,
                     1 => {
+                        // Empty elements are fields too: counted against the cap like
+                        // the others, or thousands of `<a/>` would slip past it.
                         fields.insert(name, String::new());
+                        if fields.len() > MAX_FIELDS {
+                            return Err(XmlError(format!("more than {MAX_FIELDS} fields")));
+                        }
                     }
                     _ => return Err(XmlError(format!("unexpected element <{name}/>"))),
                 }
@@ -124,6 +129,17 @@ pub fn write<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_elements_count_against_the_field_cap() {
+        let at_cap: String = (0..MAX_FIELDS).map(|i| format!("<e{i}/>")).collect();
+        assert_eq!(
+            parse(&format!("<xml>{at_cap}</xml>")).unwrap().len(),
+            MAX_FIELDS
+        );
+        let over = format!("<xml>{at_cap}<one_more/></xml>");
+        assert!(parse(&over).unwrap_err().0.contains("fields"));
+    }
 
     #[test]
     fn reads_text_and_cdata() {
