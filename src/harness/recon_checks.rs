@@ -7,10 +7,10 @@
 //! "The reconciliation report").
 
 use super::checks::{Report, Violation};
-use super::scene::Scene;
-use super::steps::date;
 use crate::statements::mismatch::StatementLines;
 use crate::statements::ExpectedDiscrepancy;
+use crate::world::WorldState;
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
@@ -26,10 +26,8 @@ pub struct ReconTruth {
 }
 
 impl ReconTruth {
-    /// The truth about `channel`'s statement of `day` at the world's current instant.
-    pub fn now(s: &Scene, channel: &str, day: &str) -> ReconTruth {
-        let d = date(day);
-        let st = s.sb().lock();
+    /// The truth about `channel`'s statement of day `d` in world `st` at its current instant.
+    pub fn now(st: &WorldState, channel: &str, d: NaiveDate) -> ReconTruth {
         let mut expected = st.expected_discrepancies(channel, d);
         let lines = st.statement_lines(channel, d);
         // No bill to read, yet nothing injected says why: the bill was not generated yet

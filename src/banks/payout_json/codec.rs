@@ -29,9 +29,6 @@ impl Api {
     }
 }
 
-/// Every operation name of the bank, as fault rules and the journal spell them.
-pub const OPS: &[&str] = &["payout.submit", "payout.query"];
-
 /// A decoded, authenticated request.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -180,6 +177,7 @@ pub fn sign_request(body: &mut Map<String, Value>, key: &str) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::spec::OPS;
     use super::*;
 
     #[test]

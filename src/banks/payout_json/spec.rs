@@ -12,6 +12,9 @@ use std::str::FromStr;
 /// The kind's name in scenario files.
 pub const KIND: &str = "payout-json";
 
+/// Every operation name of the bank, as fault rules and the journal spell them.
+pub const OPS: &[&str] = &["payout.submit", "payout.query"];
+
 /// Longest a payout may stay PROCESSING: a week covers every real bank's slowest rail
 /// (cross-border, holidays) and keeps the settle instant far inside the calendar.
 pub const SETTLE_AFTER_MAX: Duration = Duration::days(7);
@@ -116,7 +119,7 @@ impl Spec {
             family: Family::Bank,
             kind: KIND,
             accounts: self.accounts.clone(),
-            ops: super::codec::OPS,
+            ops: OPS,
         }
     }
 

@@ -43,15 +43,6 @@ impl Api {
     }
 }
 
-/// Every operation name of the channel, as fault rules and the journal spell them: the
-/// APIs it serves and the payment notification it sends.
-pub const OPS: &[&str] = &[
-    "pay/unifiedorder",
-    "pay/orderquery",
-    "pay/downloadbill",
-    crate::faults::CALLBACK_OP,
-];
-
 /// A decoded, authenticated request.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -219,6 +210,7 @@ pub fn is_ack(status: StatusCode, body: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::spec::OPS;
     use super::*;
 
     #[test]

@@ -10,6 +10,15 @@ use std::str::FromStr;
 /// The kind's name in scenario files.
 pub const KIND: &str = "wechatpay-v2";
 
+/// Every operation name of the channel, as fault rules and the journal spell them: the
+/// APIs it serves and the payment notification it sends.
+pub const OPS: &[&str] = &[
+    "pay/unifiedorder",
+    "pay/orderquery",
+    "pay/downloadbill",
+    crate::faults::CALLBACK_OP,
+];
+
 /// The section's own fields as parsed (`id` and `kind` are read by the scenario).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,7 +89,7 @@ impl Spec {
             id: self.id.clone(),
             family: Family::Channel,
             kind: KIND,
-            ops: super::codec::OPS,
+            ops: OPS,
             accounts: self
                 .merchants
                 .iter()

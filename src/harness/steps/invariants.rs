@@ -78,5 +78,5 @@ fn real_discrepancies(s: &Scene, channel: &str, day: &str) -> ReconTruth {
     s.recon_truth
         .get(&(channel.to_string(), day.to_string()))
         .cloned()
-        .unwrap_or_else(|| ReconTruth::now(s, channel, day))
+        .unwrap_or_else(|| ReconTruth::now(&s.sb().lock(), channel, date(day)))
 }

@@ -128,7 +128,7 @@ async fn reconcile(s: &mut Scene, channel: String, day: String) {
     let report: Report = serde_json::from_str(&out)
         .unwrap_or_else(|e| panic!("the reconciliation report is not the documented JSON (docs/sut-adapter.md): {e}\n  answer: {out}"));
     // The truth is what the statement was when the SUT fetched it (the clock is manual).
-    let truth = crate::harness::recon_checks::ReconTruth::now(s, &channel, &day);
+    let truth = crate::harness::recon_checks::ReconTruth::now(&s.sb().lock(), &channel, date(&day));
     s.recon_truth.insert((channel.clone(), day.clone()), truth);
     s.reports.insert((channel, day), report);
 }

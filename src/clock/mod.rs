@@ -8,7 +8,13 @@
 //!
 //! The clock itself never sleeps; the world's driver (see `world.rs`) decides when to fire.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+mod bounds;
+mod day;
+
+pub use bounds::*;
+pub use day::*;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -19,70 +25,6 @@ pub type Instant = DateTime<Utc>;
 
 /// The time zone the Chinese channels cut their business day in.
 pub const SHANGHAI: Tz = chrono_tz::Asia::Shanghai;
-
-/// Earliest instant the world clock may show: 2000-01-01T00:00:00Z. The wire formats
-/// sandbank speaks print four-digit years (`time_end` is `yyyyMMddHHmmss`), and no
-/// settlement system under test has business before 2000.
-pub const MIN_INSTANT_SECS: i64 = 946_684_800;
-
-/// Latest instant the world clock may show: 2999-12-31T23:59:59Z. Four-digit years on the
-/// wire, and far enough inside chrono's range (year 262 143) that the instant plus any
-/// [`MAX_DURATION`] still fits: adding a bounded duration to a bounded instant cannot overflow.
-pub const MAX_INSTANT_SECS: i64 = 32_503_679_999;
-
-/// Longest duration sandbank reads anywhere (fault delays, settlement delays, mismatch
-/// delays, clock advances): 3,660 days, ten years. Longer than any settlement cycle, retry
-/// ladder or test horizon, and small enough that [`MAX_INSTANT_SECS`] plus it stays a
-/// four-digit-year date chrono can represent.
-pub const MAX_DURATION_DAYS: i64 = 3_660;
-
-/// [`MIN_INSTANT_SECS`] as an instant.
-pub fn min_instant() -> Instant {
-    DateTime::from_timestamp(MIN_INSTANT_SECS, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
-
-/// [`MAX_INSTANT_SECS`] as an instant.
-pub fn max_instant() -> Instant {
-    DateTime::from_timestamp(MAX_INSTANT_SECS, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-/// [`MAX_DURATION_DAYS`] as a duration.
-pub fn max_duration() -> Duration {
-    Duration::days(MAX_DURATION_DAYS)
-}
-
-/// `t` if it lies within [`min_instant`]`..=`[`max_instant`], the range the world clock
-/// may show.
-pub fn check_instant(t: Instant) -> Result<Instant, ClockError> {
-    if t < min_instant() || t > max_instant() {
-        Err(ClockError::OutOfRange { to: t.to_rfc3339() })
-    } else {
-        Ok(t)
-    }
-}
-
-/// `day` if it lies within the years of [`min_instant`] and [`max_instant`].
-pub fn check_date(day: NaiveDate) -> Result<NaiveDate, ClockError> {
-    let (min, max) = (min_instant().date_naive(), max_instant().date_naive());
-    if day < min || day > max {
-        Err(ClockError::OutOfRange {
-            to: day.to_string(),
-        })
-    } else {
-        Ok(day)
-    }
-}
-
-/// `t + d`, never panicking: an error when the sum leaves chrono's range. (Instants on the
-/// world clock are bounded and durations read from input too, so this fails only on a bug;
-/// it is checked so that a bug is an error, not a dead task.)
-pub fn checked_add(t: Instant, d: Duration) -> Result<Instant, ClockError> {
-    t.checked_add_signed(d)
-        .ok_or_else(|| ClockError::OutOfRange {
-            to: format!("{} + {}", t.to_rfc3339(), format_duration(d)),
-        })
-}
-
 /// How the clock moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -357,99 +299,6 @@ pub fn parse_instant(text: &str, tz: Tz) -> Option<Instant> {
     None
 }
 
-/// The half-open span `[start, end)` of business day `day` cut at local midnight in `tz`.
-pub fn business_day(day: NaiveDate, tz: Tz) -> (Instant, Instant) {
-    let start = day
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight always exists as a naive time");
-    // The day after the last date chrono knows is that date again: a zero-length day
-    // rather than a panic (no bounded input reaches it).
-    let next = start.checked_add_signed(Duration::days(1)).unwrap_or(start);
-    // Asia/Shanghai has no DST, so local midnight is never skipped or doubled; for zones
-    // that have DST, `earliest` picks the first instant of an ambiguous midnight.
-    let s = tz
-        .from_local_datetime(&start)
-        .earliest()
-        .unwrap_or_else(|| Utc.from_utc_datetime(&start).with_timezone(&tz));
-    let e = tz
-        .from_local_datetime(&next)
-        .earliest()
-        .unwrap_or_else(|| Utc.from_utc_datetime(&next).with_timezone(&tz));
-    (s.with_timezone(&Utc), e.with_timezone(&Utc))
-}
-
-/// The business day (in `tz`) that instant `t` falls in.
-pub fn day_of(t: Instant, tz: Tz) -> NaiveDate {
-    t.with_timezone(&tz).date_naive()
-}
-
-/// `t` as `yyyyMMddHHmmss` in Beijing time: the compact timestamp of WeChat Pay v2
-/// (`time_end`) and of the payout API (`createTime`, and inside its payout ids).
-pub fn compact_local(t: Instant) -> String {
-    t.with_timezone(&SHANGHAI)
-        .format("%Y%m%d%H%M%S")
-        .to_string()
-}
-
-/// A business day and the instants that bound it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DayWindow {
-    /// The day.
-    pub day: NaiveDate,
-    /// First instant of the day (inclusive).
-    pub start: Instant,
-    /// First instant of the next day (exclusive): the cut-off.
-    pub end: Instant,
-    /// The time zone the day is cut in; dates and times in files are printed in it.
-    pub tz: Tz,
-}
-
-impl DayWindow {
-    /// Business day `day` cut at local midnight in `tz`.
-    pub fn new(day: NaiveDate, tz: Tz) -> DayWindow {
-        let (start, end) = business_day(day, tz);
-        DayWindow {
-            day,
-            start,
-            end,
-            tz,
-        }
-    }
-
-    /// True when `t` falls in the day.
-    pub fn contains(&self, t: Instant) -> bool {
-        self.start <= t && t < self.end
-    }
-
-    /// The calendar date of `t` in the window's time zone.
-    pub fn date_of(&self, t: Instant) -> NaiveDate {
-        t.with_timezone(&self.tz).date_naive()
-    }
-
-    /// `t` as `YYYY-MM-DD HH:MM:SS` in the window's time zone (the bills' time format).
-    pub fn local_time(&self, t: Instant) -> String {
-        t.with_timezone(&self.tz)
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()
-    }
-
-    /// The window of the next day (the same day again at the end of the calendar, which
-    /// no scenario reaches: instants are bounded far inside it).
-    pub fn next(&self) -> DayWindow {
-        DayWindow::new(self.day.succ_opt().unwrap_or(self.day), self.tz)
-    }
-
-    /// The window of the previous day.
-    pub fn previous(&self) -> DayWindow {
-        DayWindow::new(self.day.pred_opt().unwrap_or(self.day), self.tz)
-    }
-}
-
-/// The Chinese channels' business day `day`, cut at 00:00 Asia/Shanghai.
-pub fn day_window(day: NaiveDate) -> DayWindow {
-    DayWindow::new(day, SHANGHAI)
-}
-
 /// Serialize a duration as [`format_duration`] text (`30s`), for JSON views of the world.
 pub fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_duration(*d))
@@ -458,6 +307,7 @@ pub fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
 
     fn at(s: &str) -> Instant {
         parse_instant(s, SHANGHAI).unwrap()

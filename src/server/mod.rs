@@ -12,11 +12,19 @@
 //! the oldest connection is asked to close (at once if idle, after its exchange if busy) to
 //! make room, and a newcomer that finds no room within [`CONNECTION_WAIT`] is closed.
 
+mod limits;
+mod running;
+
+pub use limits::{
+    ServerLimits, BODY_READ_TIMEOUT, CONNECTION_WAIT, HEADER_READ_TIMEOUT, MAX_CONNECTIONS,
+    SHUTDOWN_GRACE,
+};
+pub use running::Running;
+
 use crate::control;
 use crate::control::guard::Access;
 use crate::faults::HANG_MAX_MS;
 use crate::http::{Delivery, InboundRequest, Outcome, Reply, MAX_BODY_BYTES, SPOOL_CHUNK_BYTES};
-use crate::scenario::WorldSpec;
 use crate::world::Sandbank;
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -26,88 +34,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use limits::{Busy, Connections};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-
-/// How long shutdown waits for open connections to finish before dropping them.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// How long a client may take to send a request's headers, counted from when the server is
-/// ready to read them — so it is also how long an idle keep-alive connection stays open.
-/// Real clients send headers in one packet; 15 s tolerates a stalled CI box, while 400
-/// half-sent requests once held their sockets for over a minute.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// How long a client may take to send a request body once its headers are in. Bodies are
-/// at most [`MAX_BODY_BYTES`] (1 MiB), seconds even on a slow link; 30 s is generous.
-pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Most connections open at once. Below the 256 open files a default macOS shell (and some
-/// CI containers) allow, leaving room for the world's own callback sockets and spool files —
-/// 300 idle sockets once exhausted them and locked every client out — and far above the 64
-/// concurrent clients sandbank was measured serving.
-pub const MAX_CONNECTIONS: usize = 200;
-
-/// How long a connection accepted past [`MAX_CONNECTIONS`] waits for room (while the oldest
-/// connection closes) before it is closed unserved.
-pub const CONNECTION_WAIT: Duration = Duration::from_secs(2);
-
-/// The server's resource limits; [`ServerLimits::default`] is the documented constants
-/// (tests shorten the timeouts).
-#[derive(Debug, Clone, Copy)]
-pub struct ServerLimits {
-    /// See [`HEADER_READ_TIMEOUT`].
-    pub header_read_timeout: Duration,
-    /// See [`BODY_READ_TIMEOUT`].
-    pub body_read_timeout: Duration,
-    /// See [`MAX_CONNECTIONS`]; at least 1.
-    pub max_connections: usize,
-    /// See [`CONNECTION_WAIT`].
-    pub connection_wait: Duration,
-}
-
-impl Default for ServerLimits {
-    fn default() -> Self {
-        ServerLimits {
-            header_read_timeout: HEADER_READ_TIMEOUT,
-            body_read_timeout: BODY_READ_TIMEOUT,
-            max_connections: MAX_CONNECTIONS,
-            connection_wait: CONNECTION_WAIT,
-        }
-    }
-}
-
-/// The open connections, oldest first, each with the bell that asks it to close.
-#[derive(Debug, Default)]
-struct Connections {
-    next: u64,
-    open: std::collections::BTreeMap<u64, Arc<tokio::sync::Notify>>,
-}
-
-impl Connections {
-    fn lock(m: &std::sync::Mutex<Connections>) -> std::sync::MutexGuard<'_, Connections> {
-        m.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Counts a connection's exchange as in progress from its request head to the end of its
-/// response body.
-struct Busy(Arc<std::sync::atomic::AtomicUsize>);
-
-impl Busy {
-    fn enter(count: &Arc<std::sync::atomic::AtomicUsize>) -> Busy {
-        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Busy(count.clone())
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
 
 /// The reply was deliberately lost: returning this error makes hyper close the connection
 /// without a response.
@@ -452,105 +383,4 @@ fn index(sb: &Sandbank) -> Reply {
             "control": "/_sandbank/",
         }),
     )
-}
-
-/// A sandbank serving on a listener in the background, stopped when dropped (as wiremock's
-/// `MockServer` is). The server, the harness and the tests all start one this way.
-#[derive(Debug)]
-pub struct Running {
-    addr: std::net::SocketAddr,
-    sb: Arc<Sandbank>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-}
-
-impl Running {
-    /// Serve a world built from `spec` on `listener` (bind `127.0.0.1:0` for a free port).
-    /// Needs a tokio runtime.
-    pub fn start(listener: TcpListener, spec: WorldSpec) -> std::io::Result<Running> {
-        Running::start_configured(listener, spec, ServerLimits::default(), Access::default())
-    }
-
-    /// [`Running::start`] with these limits.
-    pub fn start_with_limits(
-        listener: TcpListener,
-        spec: WorldSpec,
-        limits: ServerLimits,
-    ) -> std::io::Result<Running> {
-        Running::start_configured(listener, spec, limits, Access::default())
-    }
-
-    /// [`Running::start`], with the control API guarded by `access` (allowed host names,
-    /// a token).
-    pub fn start_with(
-        listener: TcpListener,
-        spec: WorldSpec,
-        access: Access,
-    ) -> std::io::Result<Running> {
-        Running::start_configured(listener, spec, ServerLimits::default(), access)
-    }
-
-    /// [`Running::start`] with these limits and this guard on the control API.
-    pub fn start_configured(
-        listener: TcpListener,
-        spec: WorldSpec,
-        limits: ServerLimits,
-        access: Access,
-    ) -> std::io::Result<Running> {
-        let addr = listener.local_addr()?;
-        let sb = Sandbank::start(spec);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run_configured(
-            listener,
-            sb.clone(),
-            async move {
-                let _ = stopped.await;
-            },
-            limits,
-            access,
-        ));
-        Ok(Running {
-            addr,
-            sb,
-            stop: Some(stop),
-            task: Some(task),
-        })
-    }
-
-    /// Where it listens.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.addr
-    }
-
-    /// `http://{addr}` with no trailing slash.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// The world it serves.
-    pub fn sandbank(&self) -> &Arc<Sandbank> {
-        &self.sb
-    }
-
-    /// Stop serving and wait until the server has shut down (open exchanges get up to
-    /// [`SHUTDOWN_GRACE`]).
-    pub async fn stop(mut self) -> std::io::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.unwrap_or(Ok(())),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        // Release anything hanging at once; the task then winds down on its own.
-        self.sb.shutdown();
-    }
 }
