@@ -58,9 +58,18 @@ pub struct Violation {
 
 /// What the ledger says a merchant's order brought in: the gross of its payment postings.
 pub fn paid_in(ledger: &Ledger, order: &Order) -> Money {
+    paid_in_before(ledger, order, None)
+}
+
+/// What `order` brought in by payments booked before `cutoff` (all of them without one).
+fn paid_in_before(ledger: &Ledger, order: &Order, cutoff: Option<Instant>) -> Money {
     let amount = ledger
         .by_reference(&order.out_trade_no)
-        .filter(|p| p.kind == PostingKind::Payment && p.instance == order.channel)
+        .filter(|p| {
+            p.kind == PostingKind::Payment
+                && p.instance == order.channel
+                && cutoff.is_none_or(|c| p.at < c)
+        })
         .flat_map(|p| p.legs.iter())
         .filter(|l| {
             l.amount.amount.is_sign_positive()
@@ -108,7 +117,11 @@ pub fn positions(
             let owed = orders
                 .iter()
                 .filter(|o| o.merchant == m.label)
-                .map(|o| paid_in_before(ledger, o, cutoff))
+                // Nothing is owed before the first settlement run.
+                .map(|o| match cutoff {
+                    Some(c) => paid_in_before(ledger, o, Some(c)),
+                    None => Money::zero(o.amount.currency),
+                })
                 .fold(Money::zero(currency), |a, b| a.checked_add(b).unwrap_or(a));
             let paid = ledger.balance(&accounts::bank_payee(&m.bank, &m.account_no), currency);
             Position {
@@ -118,28 +131,6 @@ pub fn positions(
             }
         })
         .collect()
-}
-
-/// What `order` brought in by payments booked before `cutoff` (nothing without one).
-fn paid_in_before(ledger: &Ledger, order: &Order, cutoff: Option<Instant>) -> Money {
-    let Some(cutoff) = cutoff else {
-        return Money::zero(order.amount.currency);
-    };
-    let amount = ledger
-        .by_reference(&order.out_trade_no)
-        .filter(|p| p.kind == PostingKind::Payment && p.instance == order.channel && p.at < cutoff)
-        .flat_map(|p| p.legs.iter())
-        .filter(|l| {
-            l.amount.amount.is_sign_positive()
-                && l.account
-                    .starts_with(&accounts::channel_merchant_prefix(&order.channel))
-        })
-        .map(|l| l.amount.amount)
-        .sum();
-    Money {
-        amount,
-        currency: order.amount.currency,
-    }
 }
 
 /// **Never double-pays**: no beneficiary received more than it is owed.
