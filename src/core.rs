@@ -226,7 +226,7 @@ impl Core {
     }
 
     /// Journal an entry at the current virtual instant.
-    pub fn record(&mut self, kind: EntryKind, r: Record) -> u64 {
+    pub fn record(&mut self, kind: EntryKind, r: Record<'_>) -> u64 {
         let now = self.clock.now();
         self.journal.push(now, kind, r)
     }
@@ -235,7 +235,7 @@ impl Core {
     pub fn record_fault(
         &mut self,
         instance: &str,
-        op: &str,
+        op: &'static str,
         reference: Option<&str>,
         fired: &Fired,
     ) {

@@ -8,9 +8,12 @@
 //! ([`Journal::after`], [`Journal::latest`]) so no read copies the whole of it.
 
 use crate::clock::Instant;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Most entries kept. 100k entries of a few hundred bytes each is tens of MB at most, enough
 /// for a day of heavy scenario traffic; a soak run loses its oldest history, never memory.
@@ -72,10 +75,10 @@ pub struct Entry {
     pub real_at: DateTime<Utc>,
     /// What it records.
     pub kind: EntryKind,
-    /// The channel or bank id, or `world`.
-    pub instance: String,
+    /// The channel or bank id, or `world` (shared between entries, not copied per entry).
+    pub instance: Arc<str>,
     /// The operation (`pay/unifiedorder`, `notify`, `payout.submit`, …).
-    pub op: String,
+    pub op: Cow<'static, str>,
     /// The business reference (order number) when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
@@ -86,29 +89,85 @@ pub struct Entry {
     pub message: String,
     /// The request body (or callback body), cut at [`JOURNAL_BODY_MAX`].
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub request: Option<String>,
+    pub request: Option<Body>,
     /// The reply body, cut likewise.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub response: Option<String>,
+    pub response: Option<Body>,
+}
+
+/// A body the journal holds: bytes shared with the request or reply they came from (held,
+/// not copied, when they are at most [`JOURNAL_BODY_MAX`]), shown as text (lossy UTF-8:
+/// every protocol sandbank speaks is text).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Body(Bytes);
+
+impl Body {
+    /// The body as text.
+    pub fn text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.0)
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Cut to at most [`JOURNAL_BODY_MAX`] bytes on a character boundary, with a note of
+    /// the whole length; a short body is kept as it is (shared, no copy).
+    fn clipped(self) -> Body {
+        if self.0.len() <= JOURNAL_BODY_MAX {
+            return self;
+        }
+        Body(Bytes::from(clip(&self.text()).into_bytes()))
+    }
+}
+
+impl Serialize for Body {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Body {
+        Body(b)
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Body {
+        Body(Bytes::from(s.into_bytes()))
+    }
+}
+
+impl From<&str> for Body {
+    fn from(s: &str) -> Body {
+        Body(Bytes::copy_from_slice(s.as_bytes()))
+    }
 }
 
 /// What a new entry says; the journal adds the sequence number and timestamps.
 #[derive(Debug, Clone, Default)]
-pub struct Record {
-    /// The channel or bank id, or `world`.
-    pub instance: String,
+pub struct Record<'a> {
+    /// The channel or bank id, or `world` (borrowed: the journal keeps its own shared copy).
+    pub instance: Cow<'a, str>,
     /// The operation.
-    pub op: String,
+    pub op: Cow<'static, str>,
     /// The business reference.
     pub reference: Option<String>,
     /// HTTP status.
     pub status: Option<u16>,
     /// Summary.
     pub message: String,
-    /// Request body text.
-    pub request: Option<String>,
-    /// Reply body text.
-    pub response: Option<String>,
+    /// Request body.
+    pub request: Option<Body>,
+    /// Reply body.
+    pub response: Option<Body>,
 }
 
 /// Which entries to return.
@@ -130,7 +189,7 @@ impl Filter {
     /// True when `e` passes the kind, instance and reference filters (not `after`/`limit`).
     pub fn matches(&self, e: &Entry) -> bool {
         self.kind.is_none_or(|k| e.kind == k)
-            && self.instance.as_deref().is_none_or(|i| e.instance == i)
+            && self.instance.as_deref().is_none_or(|i| &*e.instance == i)
             && self
                 .reference
                 .as_deref()
@@ -147,6 +206,8 @@ pub struct Journal {
     dropped: u64,
     /// Sum of [`Entry::weight`] over `entries`.
     bytes: usize,
+    /// Instance names, each held once and shared by the entries that name it.
+    names: Vec<Arc<str>>,
 }
 
 /// Cut `text` to at most [`JOURNAL_BODY_MAX`] bytes on a character boundary.
@@ -170,22 +231,34 @@ fn clip_owned(text: String) -> String {
     }
 }
 
+/// [`clip`] for a name that may be static: no copy when it is short enough.
+fn clip_cow(text: Cow<'static, str>) -> Cow<'static, str> {
+    if text.len() <= JOURNAL_BODY_MAX {
+        text
+    } else {
+        Cow::Owned(clip(&text))
+    }
+}
+
+/// Most distinct instance names the journal shares; past it, names are held per entry.
+const NAMES_MAX: usize = 64;
+
 impl Journal {
     /// Append an entry at virtual instant `at`.
-    pub fn push(&mut self, at: Instant, kind: EntryKind, r: Record) -> u64 {
+    pub fn push(&mut self, at: Instant, kind: EntryKind, r: Record<'_>) -> u64 {
         self.next_seq += 1;
         let entry = Entry {
             seq: self.next_seq,
             at,
             real_at: Utc::now(),
             kind,
-            instance: clip_owned(r.instance),
-            op: clip_owned(r.op),
+            instance: self.name(r.instance),
+            op: clip_cow(r.op),
             reference: r.reference.map(clip_owned),
             status: r.status,
             message: clip_owned(r.message),
-            request: r.request.as_deref().map(clip),
-            response: r.response.as_deref().map(clip),
+            request: r.request.map(Body::clipped),
+            response: r.response.map(Body::clipped),
         };
         let weight = entry.weight();
         while !self.entries.is_empty()
@@ -200,6 +273,23 @@ impl Journal {
         self.bytes = self.bytes.saturating_add(weight);
         self.entries.push_back(entry);
         self.next_seq
+    }
+
+    /// The shared copy of instance name `name` (instances are few: a world's channels and
+    /// banks, and `world`).
+    fn name(&mut self, name: Cow<'_, str>) -> Arc<str> {
+        if let Some(n) = self.names.iter().find(|n| ***n == *name) {
+            return n.clone();
+        }
+        let n: Arc<str> = if name.len() <= JOURNAL_BODY_MAX {
+            Arc::from(&*name)
+        } else {
+            Arc::from(clip(&name))
+        };
+        if self.names.len() < NAMES_MAX {
+            self.names.push(n.clone());
+        }
+        n
     }
 
     /// Bytes the held entries weigh ([`Entry::weight`]); at most [`JOURNAL_BYTES_MAX`].
@@ -255,14 +345,14 @@ impl Entry {
     /// What the entry counts against [`JOURNAL_BYTES_MAX`]: its text plus
     /// [`ENTRY_OVERHEAD_BYTES`].
     pub fn weight(&self) -> usize {
-        let opt = |o: &Option<String>| o.as_ref().map_or(0, String::len);
+        let body = |o: &Option<Body>| o.as_ref().map_or(0, Body::len);
         ENTRY_OVERHEAD_BYTES
             + self.instance.len()
             + self.op.len()
             + self.message.len()
-            + opt(&self.reference)
-            + opt(&self.request)
-            + opt(&self.response)
+            + self.reference.as_ref().map_or(0, String::len)
+            + body(&self.request)
+            + body(&self.response)
     }
 
     /// One readable line: `#12 2026-03-02 10:00:15 callback wxpay notify ORDER1 [200] message`.
@@ -376,7 +466,7 @@ mod tests {
             after: Some(2),
             ..Default::default()
         };
-        assert_eq!(j.select(&f)[0].instance, "bank");
+        assert_eq!(&*j.select(&f)[0].instance, "bank");
     }
 
     #[test]
@@ -393,8 +483,8 @@ mod tests {
                 Record {
                     instance: "bank".into(),
                     message: format!("e{i}"),
-                    request: Some(body.clone()),
-                    response: Some(body.clone()),
+                    request: Some(body.clone().into()),
+                    response: Some(body.clone().into()),
                     ..Default::default()
                 },
             );

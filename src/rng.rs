@@ -71,25 +71,27 @@ pub const STREAM_CAPACITY: usize = 65_536;
 /// (ChaCha has no key schedule, so this is cheap) and seeks to it.
 #[derive(Debug, Clone, Default)]
 pub struct Streams {
-    positions: HashMap<(String, String), u128>,
-    order: VecDeque<(String, String)>,
+    /// Positions by the stream's derived seed (a SHA-256 of the world seed, instance and
+    /// key): fixed-size keys, so opening a stream allocates nothing.
+    positions: HashMap<[u8; 32], u128>,
+    order: VecDeque<[u8; 32]>,
 }
 
 impl Streams {
     /// The stream of `key` at `instance` under world seed `seed`, at its current position;
     /// the position advances by what is drawn through the returned guard.
     pub fn get(&mut self, seed: u64, instance: &str, key: &str) -> Stream<'_> {
-        let id = (instance.to_string(), key.to_string());
+        let id = derive(seed, instance, key);
         if !self.positions.contains_key(&id) {
             if self.positions.len() >= STREAM_CAPACITY {
                 if let Some(old) = self.order.pop_front() {
                     self.positions.remove(&old);
                 }
             }
-            self.order.push_back(id.clone());
+            self.order.push_back(id);
         }
         let pos = self.positions.entry(id).or_insert(0);
-        let mut inner = ChaCha8Rng::from_seed(derive(seed, instance, key));
+        let mut inner = ChaCha8Rng::from_seed(id);
         inner.set_word_pos(*pos);
         Stream {
             rng: WorldRng { seed, inner },
@@ -146,6 +148,32 @@ impl std::ops::DerefMut for Stream<'_> {
 impl Drop for Stream<'_> {
     fn drop(&mut self) {
         *self.pos = self.rng.inner.get_word_pos();
+    }
+}
+
+/// Something that can answer "does an event of `ppm` parts per million happen?": the
+/// world's generator, a keyed stream, or a closure that opens a stream only when asked (so
+/// a request no probabilistic rule looks at costs no stream).
+pub trait Chance {
+    /// True with probability `ppm` / 1,000,000.
+    fn chance_ppm(&mut self, ppm: u32) -> bool;
+}
+
+impl Chance for WorldRng {
+    fn chance_ppm(&mut self, ppm: u32) -> bool {
+        WorldRng::chance_ppm(self, ppm)
+    }
+}
+
+impl Chance for Stream<'_> {
+    fn chance_ppm(&mut self, ppm: u32) -> bool {
+        self.rng.chance_ppm(ppm)
+    }
+}
+
+impl<F: FnMut(u32) -> bool> Chance for F {
+    fn chance_ppm(&mut self, ppm: u32) -> bool {
+        self(ppm)
     }
 }
 

@@ -17,7 +17,7 @@ pub use rule::{is_callback_op, RawRule, RuleError};
 use rule::rule_err;
 
 use crate::clock::format_duration;
-use crate::rng::WorldRng;
+use crate::rng::Chance;
 use chrono::Duration;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -254,7 +254,7 @@ impl FaultPlan {
         &mut self,
         key: GateKey<'_>,
         callback: bool,
-        rng: &mut WorldRng,
+        rng: &mut impl Chance,
     ) -> Option<Fired> {
         for rule in &mut self.rules {
             if rule.target != key.instance
@@ -296,6 +296,7 @@ impl FaultPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::WorldRng;
 
     fn raw(action: &str) -> RawRule {
         RawRule {

@@ -36,9 +36,9 @@ pub fn every_notification_acknowledged(journal: &[Entry], channel: &str) -> Vec<
     let mut by_order: BTreeMap<&str, Delivery> = BTreeMap::new();
     for e in journal
         .iter()
-        .filter(|e| e.kind == EntryKind::Callback && e.instance == channel && e.op == CALLBACK_OP)
+        .filter(|e| e.kind == EntryKind::Callback && &*e.instance == channel && e.op == CALLBACK_OP)
     {
-        let (Some(reference), Some(response)) = (e.reference.as_deref(), e.response.as_deref())
+        let (Some(reference), Some(response)) = (e.reference.as_deref(), e.response.as_ref())
         else {
             // Scheduling notes and dropped attempts carry no answer.
             continue;
@@ -49,7 +49,7 @@ pub fn every_notification_acknowledged(journal: &[Entry], channel: &str) -> Vec<
             d.acked = true;
         } else {
             let status = e.status.map(|s| format!("HTTP {s} ")).unwrap_or_default();
-            d.last_refusal = Some(format!("{status}`{}`", response.trim()));
+            d.last_refusal = Some(format!("{status}`{}`", response.text().trim()));
         }
     }
     by_order
@@ -72,7 +72,7 @@ pub fn every_notification_acknowledged(journal: &[Entry], channel: &str) -> Vec<
 pub fn forged_notifications_refused(journal: &[Entry], channel: &str) -> Vec<Violation> {
     let forged: Vec<&Entry> = journal
         .iter()
-        .filter(|e| e.kind == EntryKind::Callback && e.instance == channel && e.op == FORGED_OP)
+        .filter(|e| e.kind == EntryKind::Callback && &*e.instance == channel && e.op == FORGED_OP)
         .collect();
     if forged.is_empty() {
         return vec![Violation {
@@ -89,7 +89,7 @@ pub fn forged_notifications_refused(journal: &[Entry], channel: &str) -> Vec<Vio
             detail: format!(
                 "the settlement system acknowledged a {} (it answered `{}`); it must answer FAIL and book nothing",
                 e.message.split(" to ").next().unwrap_or("forged notification"),
-                e.response.as_deref().unwrap_or("").trim()
+                e.response.as_ref().map(|b| b.text()).unwrap_or_default().trim()
             ),
             references: e.reference.iter().cloned().collect(),
         })
@@ -181,7 +181,7 @@ mod tests {
         Money::from_minor(minor, Currency::Cny)
     }
 
-    fn callback(j: &mut Journal, op: &str, reference: &str, response: Option<&str>, message: &str) {
+    fn callback(j: &mut Journal, op: &'static str, reference: &str, response: Option<&str>, message: &str) {
         let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
         j.push(
             at,
@@ -193,7 +193,7 @@ mod tests {
                 status: response.map(|_| 200),
                 message: message.into(),
                 request: None,
-                response: response.map(str::to_string),
+                response: response.map(Into::into),
             },
         );
     }

@@ -268,7 +268,7 @@ impl Scene {
                     e.reference.as_deref() == Some(r.as_str()) || e.message.contains(r.as_str())
                 });
                 let about_payouts =
-                    payouts && banks.contains(&e.instance.as_str()) && e.kind != EntryKind::World;
+                    payouts && banks.contains(&&*e.instance) && e.kind != EntryKind::World;
                 (about_ref || about_payouts) || (payouts && e.kind == EntryKind::Fault)
             })
             .map(|e| format!("    {}", e.line()))

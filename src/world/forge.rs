@@ -100,8 +100,8 @@ impl Sandbank {
                         how.describe(),
                         callback.url
                     ),
-                    request: Some(callback.body.clone()),
-                    response: Some(response.clone()),
+                    request: Some(callback.body.as_str().into()),
+                    response: Some(response.as_str().into()),
                 },
             )
         });

@@ -5,9 +5,11 @@
 
 use super::state::WorldState;
 use crate::core::Core;
+use crate::rng::Chance;
 use crate::faults::{Action, FaultPlan, GateKey, LostReply, HANG_MAX_MS};
 use crate::http::{Delivery, InboundRequest, Outcome, Reply};
-use crate::journal::{EntryKind, Record};
+use crate::journal::{Body, EntryKind, Record};
+use bytes::Bytes;
 use crate::kind::{Decoded, Kind};
 use hyper::StatusCode;
 use std::time::Duration;
@@ -56,8 +58,11 @@ fn gate<K: Kind>(
     };
     // Probabilities draw from the stream of the order the request names (or of its
     // operation), so concurrent clients do not shift each other's outcomes.
-    let stream = format!("faults/{}/{}", key.op, key.order.as_deref().unwrap_or(""));
-    let fired = faults.decide(gate_key, false, &mut core.rng_for(instance, &stream));
+    // The stream is opened only when a probabilistic rule asks.
+    let fired = faults.decide(gate_key, false, &mut |ppm| {
+        let stream = format!("faults/{}/{}", key.op, key.order.as_deref().unwrap_or(""));
+        core.rng_for(instance, &stream).chance_ppm(ppm)
+    });
     if let Some(f) = &fired {
         core.record_fault(instance, key.op, key.order.as_deref(), f);
     }
@@ -108,7 +113,7 @@ fn gate<K: Kind>(
 fn record_inbound(
     core: &mut Core,
     instance: &str,
-    op: &str,
+    op: &'static str,
     order: Option<&str>,
     req: &InboundRequest,
     reply: &Reply,
@@ -123,12 +128,12 @@ fn record_inbound(
         Delivery::Reset => (None, None, "no reply: connection closed".to_string()),
         Delivery::After(d) => (
             Some(reply.status.as_u16()),
-            Some(reply.body_text()),
+            Some(journal_body(reply)),
             format!("replied after {d:?}"),
         ),
         Delivery::Now => (
             Some(reply.status.as_u16()),
-            Some(reply.body_text()),
+            Some(journal_body(reply)),
             "replied".to_string(),
         ),
     };
@@ -146,8 +151,19 @@ fn record_inbound(
             reference: order.map(str::to_string),
             status,
             message,
-            request: Some(String::from_utf8_lossy(&req.body).into_owned()),
+            // A copy of its own: the request's bytes may share the connection's read buffer,
+            // which the journal should not keep alive.
+            request: Some(Bytes::copy_from_slice(&req.body).into()),
             response,
         },
     );
+}
+
+/// A reply's body as the journal keeps it: the reply's own bytes, shared (no copy), or a
+/// note of the size of one streamed from a spool file.
+fn journal_body(reply: &Reply) -> Body {
+    match &reply.spooled {
+        Some(s) => format!("({} bytes, streamed from a spool file)", s.len).into(),
+        None => reply.body.clone().into(),
+    }
 }

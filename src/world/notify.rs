@@ -167,8 +167,8 @@ impl WorldState {
                 reference: Some(id.reference.clone()),
                 status,
                 message,
-                request,
-                response,
+                request: request.map(Into::into),
+                response: response.map(Into::into),
             },
         );
     }

@@ -193,7 +193,7 @@ impl WorldState {
         self.core.record(
             EntryKind::World,
             Record {
-                instance: rule.target.clone(),
+                instance: rule.target.as_str().into(),
                 op: "fault.add".into(),
                 message: format!("fault rule `{}` added", rule.id),
                 ..Default::default()
@@ -217,7 +217,7 @@ impl WorldState {
         self.core.record(
             EntryKind::World,
             Record {
-                instance: m.instance.clone(),
+                instance: m.instance.as_str().into(),
                 op: "statement.mismatch".into(),
                 message: format!("mismatch `{}` ({:?}) on {} added", m.id, m.kind, m.day),
                 ..Default::default()

@@ -19,8 +19,8 @@ fn overfill(w: &TestWorld) -> usize {
                     instance: "bank".into(),
                     op: "payout.submit".into(),
                     message: format!("filler {i}"),
-                    request: Some(body.clone()),
-                    response: Some(body.clone()),
+                    request: Some(body.clone().into()),
+                    response: Some(body.clone().into()),
                     ..Default::default()
                 },
             );

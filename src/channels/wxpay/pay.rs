@@ -54,7 +54,7 @@ pub fn pay(
     core.record(
         EntryKind::Customer,
         Record {
-            instance: spec.id.clone(),
+            instance: spec.id.as_str().into(),
             op: "pay".into(),
             reference: Some(out_trade_no.into()),
             message: format!(

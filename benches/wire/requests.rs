@@ -1,0 +1,252 @@
+//! Signed channel requests: sandbank beside the bare hyper and wiremock-rs baselines, in
+//! interleaved rounds (median of each), then the memory a long run leaves and the cost of
+//! reading a full journal.
+
+use crate::figure::{Better, Figure, Goal};
+use crate::load::{self, Make, Run};
+use crate::procs::{self, Server};
+use crate::sign;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Connections, as in the measurements (wrk -c64).
+const CONNS: usize = 64;
+
+/// How the run is sized: `WIRE_BENCH_SECONDS` per round (default 5), `WIRE_BENCH_ROUNDS`
+/// (default 3), `WIRE_BENCH_LONG` orderqueries for the memory figure (default 3,400,000).
+struct Sizes {
+    round: Duration,
+    rounds: usize,
+    long: u64,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn sizes() -> Sizes {
+    Sizes {
+        round: Duration::from_secs_f64(env_or("WIRE_BENCH_SECONDS", 5.0)),
+        rounds: env_or("WIRE_BENCH_ROUNDS", 3),
+        long: env_or("WIRE_BENCH_LONG", 3_400_000),
+    }
+}
+
+/// One round against `server`: requests per second, and server CPU µs per request.
+fn round(server: &Server, path: &str, round: Duration, make: Make) -> (Run, f64) {
+    let cpu0 = server.cpu_seconds();
+    let run = load::drive(server.addr, CONNS, round, u64::MAX, make);
+    let cpu = server.cpu_seconds() - cpu0;
+    assert!(
+        run.ok > 0,
+        "{} answered no {path} request: {run:?}",
+        server.name
+    );
+    (run, cpu * 1e6 / run.ok.max(1) as f64)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn orderquery_requests() -> Make {
+    let reqs: Vec<Vec<u8>> = (0..CONNS)
+        .map(|c| {
+            load::post(
+                "/wxpay/pay/orderquery",
+                "text/xml",
+                &sign::orderquery(&format!("BENCHQ{c:04}"), "bench0nonce0str0"),
+            )
+        })
+        .collect();
+    let reqs = Arc::new(reqs);
+    Arc::new(move |conn, _| reqs[conn % reqs.len()].clone())
+}
+
+/// Create the orders the orderqueries ask for.
+fn create_orders(server: &Server) {
+    let make: Make = Arc::new(|conn, _| {
+        load::post(
+            "/wxpay/pay/unifiedorder",
+            "text/xml",
+            &sign::unifiedorder(&format!("BENCHQ{conn:04}"), "100", "http://127.0.0.1:9/n"),
+        )
+    });
+    let run = load::drive(server.addr, CONNS, Duration::from_secs(10), CONNS as u64, make);
+    assert!(run.ok >= CONNS as u64, "creating the orders failed: {run:?}");
+}
+
+/// The figures of this part.
+pub fn run(bin: &Path) -> Vec<Figure> {
+    let s = sizes();
+    let sandbank = procs::sandbank(bin, None);
+    let hyper = procs::role("bare hyper", "hyper");
+    let wiremock = procs::role("wiremock-rs", "wiremock");
+    create_orders(&sandbank);
+    let oq = orderquery_requests();
+    let fixed: Make = {
+        let req = load::post("/", "text/xml", &sign::orderquery("BENCHQ0000", "n"));
+        Arc::new(move |_, _| req.clone())
+    };
+    let (mut sb_rps, mut sb_cpu, mut hy_rps, mut hy_cpu, mut wm_rps, mut wm_cpu) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut served = 0u64;
+    for r in 0..s.rounds {
+        let (run, cpu) = round(&sandbank, "orderquery", s.round, oq.clone());
+        assert!(run.failed == 0, "sandbank failed requests: {run:?}");
+        served += run.ok;
+        sb_rps.push(run.per_second());
+        sb_cpu.push(cpu);
+        let (run, cpu) = round(&hyper, "/", s.round, fixed.clone());
+        hy_rps.push(run.per_second());
+        hy_cpu.push(cpu);
+        let (run, cpu) = round(&wiremock, "/", s.round, fixed.clone());
+        wm_rps.push(run.per_second());
+        wm_cpu.push(cpu);
+        eprintln!(
+            "  round {}: sandbank {:.0}/s {:.1} µs, hyper {:.0}/s {:.1} µs, wiremock {:.0}/s {:.1} µs",
+            r + 1,
+            sb_rps[r],
+            sb_cpu[r],
+            hy_rps[r],
+            hy_cpu[r],
+            wm_rps[r],
+            wm_cpu[r]
+        );
+    }
+    let (sb_rps, sb_cpu, hy_rps, hy_cpu, wm_rps, wm_cpu) = (
+        median(sb_rps),
+        median(sb_cpu),
+        median(hy_rps),
+        median(hy_cpu),
+        median(wm_rps),
+        median(wm_cpu),
+    );
+    let mut figures = vec![
+        Figure {
+            name: format!("signed pay/orderquery, c{CONNS}, req/s"),
+            unit: "req/s",
+            value: sb_rps,
+            baseline: Some(("bare hyper", hy_rps)),
+            better: Better::Higher,
+            goal: Goal::Ratio(0.6),
+        },
+        Figure {
+            name: format!("signed pay/orderquery, c{CONNS}, req/s"),
+            unit: "req/s",
+            value: sb_rps,
+            baseline: Some(("wiremock-rs", wm_rps)),
+            better: Better::Higher,
+            goal: Goal::Ratio(1.2),
+        },
+        Figure {
+            name: "server CPU per orderquery".into(),
+            unit: "µs/req",
+            value: sb_cpu,
+            baseline: Some(("bare hyper", hy_cpu)),
+            better: Better::Lower,
+            goal: Goal::Absolute(12.0),
+        },
+        Figure {
+            name: "server CPU per request, wiremock-rs".into(),
+            unit: "µs/req",
+            value: wm_cpu,
+            baseline: Some(("bare hyper", hy_cpu)),
+            better: Better::Lower,
+            goal: Goal::None,
+        },
+    ];
+    drop(wiremock);
+
+    // Unique order numbers: every request creates an order.
+    let uo: Make = Arc::new(|conn, i| {
+        load::post(
+            "/wxpay/pay/unifiedorder",
+            "text/xml",
+            &sign::unifiedorder(&format!("BU{conn:03}X{i:010}"), "100", "http://127.0.0.1:9/n"),
+        )
+    });
+    let (run, cpu) = round(&sandbank, "unifiedorder", s.round, uo);
+    figures.push(Figure {
+        name: format!("signed pay/unifiedorder (new orders), c{CONNS}"),
+        unit: "req/s",
+        value: run.per_second(),
+        baseline: Some(("bare hyper", hy_rps)),
+        better: Better::Higher,
+        goal: Goal::None,
+    });
+    figures.push(Figure {
+        name: "server CPU per unifiedorder".into(),
+        unit: "µs/req",
+        value: cpu,
+        baseline: Some(("bare hyper", hy_cpu)),
+        better: Better::Lower,
+        goal: Goal::None,
+    });
+    drop(hyper);
+
+    // A long run: what memory the journal and the allocator settle at.
+    let rest = s.long.saturating_sub(served);
+    let t = Instant::now();
+    let long = load::drive(sandbank.addr, CONNS, Duration::from_secs(120), rest, oq);
+    eprintln!(
+        "  long run: {} more orderqueries in {:.1} s ({} in all)",
+        long.ok,
+        t.elapsed().as_secs_f64(),
+        served + long.ok
+    );
+    figures.push(Figure {
+        name: format!("RSS after {:.1}M orderqueries", (served + long.ok) as f64 / 1e6),
+        unit: "MiB",
+        value: sandbank.kib("VmRSS") as f64 / 1024.0,
+        baseline: None,
+        better: Better::Lower,
+        goal: Goal::Absolute(64.0),
+    });
+    figures.push(Figure {
+        name: "peak RSS (VmHWM) over that run".into(),
+        unit: "MiB",
+        value: sandbank.kib("VmHWM") as f64 / 1024.0,
+        baseline: None,
+        better: Better::Lower,
+        goal: Goal::Absolute(64.0),
+    });
+
+    // Reading the newest entry of a full journal, idle and while 64 clients query.
+    figures.push(journal_read(&sandbank, "idle", None));
+    figures.push(journal_read(&sandbank, "under load", Some(orderquery_requests())));
+    figures
+}
+
+/// Median latency of `GET /_sandbank/journal?limit=1` over 50 reads, in ms.
+fn journal_read(sandbank: &Server, when: &str, load: Option<Make>) -> Figure {
+    let addr = sandbank.addr;
+    let background = load.map(|make| {
+        std::thread::spawn(move || load::drive(addr, CONNS, Duration::from_secs(5), u64::MAX, make))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let get: Make = Arc::new(|_, _| load::get("/_sandbank/journal?limit=1"));
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let run = load::drive(addr, 1, Duration::from_secs(5), 1, get.clone());
+        assert_eq!(run.ok, 1, "journal read failed: {run:?}");
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    if let Some(b) = background {
+        let _ = b.join();
+    }
+    Figure {
+        name: format!("GET journal?limit=1, full journal, {when}"),
+        unit: "ms",
+        value: median(times),
+        baseline: None,
+        better: Better::Lower,
+        goal: Goal::Absolute(5.0),
+    }
+}
