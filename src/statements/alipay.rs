@@ -32,10 +32,14 @@ pub const DETAIL_HEADER: &str = "支付宝交易号,商户订单号,业务类型
 /// The summary header (our reading; see the module doc).
 pub const SUMMARY_HEADER: &str = "门店编号,门店名称,交易订单总笔数,退款订单总笔数,订单金额（元）,商家实收（元）,支付宝优惠（元）,商家优惠（元）,卡消费金额（元）,服务费（元）,分润（元）,实收净额（元）";
 
+// The rule lines, byte for byte as public Alipay bill readers split on them (docs/statements.md,
+// "Alipay bill: fixed lines"). The dash counts differ between them: `#` + 41 dashes around
+// `业务明细列表` (40 after it), `业务明细列表结束` and `业务汇总列表` (36 and 40 after), but the
+// summary's closing rule is `#` + 40 dashes + `业务汇总列表结束` + 37 dashes.
 const RULE_OPEN: &str = "#-----------------------------------------业务明细列表----------------------------------------";
 const RULE_CLOSE: &str = "#-----------------------------------------业务明细列表结束------------------------------------";
 const SUMMARY_RULE_OPEN: &str = "#-----------------------------------------业务汇总列表----------------------------------------";
-const SUMMARY_RULE_CLOSE: &str = "#-----------------------------------------业务汇总列表结束------------------------------------";
+const SUMMARY_RULE_CLOSE: &str = "#----------------------------------------业务汇总列表结束-------------------------------------";
 
 /// Whether the CSVs inside are GBK (the real bill) or left in UTF-8 (the `encoding`
 /// mismatch).
@@ -239,6 +243,19 @@ mod tests {
         assert_eq!(account_id("10000100"), "20880000100001000156");
         assert_eq!(account_id("2088021109625633"), "20880211096256330156");
         assert_eq!(account_id("2088021109625633").len(), 20);
+    }
+
+    /// `#`, `lead` dashes, the words, `tail` dashes.
+    fn rule(lead: usize, words: &str, tail: usize) -> String {
+        format!("#{}{words}{}", "-".repeat(lead), "-".repeat(tail))
+    }
+
+    #[test]
+    fn the_rule_lines_have_the_dash_counts_of_the_real_files() {
+        assert_eq!(RULE_OPEN, rule(41, "业务明细列表", 40));
+        assert_eq!(RULE_CLOSE, rule(41, "业务明细列表结束", 36));
+        assert_eq!(SUMMARY_RULE_OPEN, rule(41, "业务汇总列表", 40));
+        assert_eq!(SUMMARY_RULE_CLOSE, rule(40, "业务汇总列表结束", 37));
     }
 
     #[test]
