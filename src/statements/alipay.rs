@@ -17,14 +17,16 @@
 //! Lines end with `\r\n` (the files come from a Windows ANSI export). Product names that
 //! GBK cannot encode come out as `&#NNNN;` references, as the Encoding Standard specifies.
 //!
-//! The ZIP is written as a stream (data descriptors after each member), so nothing but the
-//! deflate window and [`super::WRITE_BUFFER_BYTES`] is held.
+//! The ZIP is written as a stream ([`super::zipstream`]: data descriptors after each member),
+//! so nothing but the deflate window and [`super::WRITE_BUFFER_BYTES`] is held. Its member
+//! names are GBK bytes without the UTF-8 flag, as in the real downloads (docs/statements.md,
+//! "ZIP member names"); [`member_names`] gives them as text.
 
 use super::encode::Transcode;
+use super::zipstream::ZipStream;
 use super::{Entry, EntryKind, StatementHead, WRITE_BUFFER_BYTES};
 use rust_decimal::Decimal;
 use std::io::{self, BufWriter, Write};
-use zip::write::SimpleFileOptions;
 
 /// The detail header (25 columns).
 pub const DETAIL_HEADER: &str = "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注";
@@ -191,47 +193,48 @@ pub fn write_summary<W: Write>(mut out: W, head: &StatementHead) -> io::Result<(
     out.flush()
 }
 
-fn zip_err(e: zip::result::ZipError) -> io::Error {
-    match e {
-        zip::result::ZipError::Io(e) => e,
-        other => io::Error::other(other),
+/// A member name as the bill stores it: GBK bytes (docs/statements.md, "ZIP member names").
+fn gbk_name(name: &str) -> io::Result<Vec<u8>> {
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode(name);
+    if unmappable {
+        return Err(io::Error::other(format!(
+            "{name}: not representable in GBK"
+        )));
     }
+    Ok(bytes.into_owned())
 }
 
-/// Stream the whole bill: a ZIP holding the detail and the summary, each in `encoding`.
+/// Stream the whole bill: a ZIP holding the detail and the summary, each in `encoding`, the
+/// member names in GBK without the UTF-8 flag whatever the CSVs' encoding.
 pub fn write_bill<W: Write>(
     out: W,
     head: &StatementHead,
     entries: impl Iterator<Item = Entry>,
     encoding: CsvEncoding,
 ) -> io::Result<()> {
-    let mut zip = zip::ZipWriter::new_stream(out);
-    // A fixed timestamp in the members keeps the archive byte-for-byte reproducible (golden
-    // files); the bill's own export time is inside the CSVs.
-    let options = SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .last_modified_time(zip::DateTime::default());
+    let mut zip = ZipStream::new(out);
     let (detail, summary) = member_names(head);
-    zip.start_file(detail, options).map_err(zip_err)?;
+    let mut member = zip.member(&gbk_name(&detail)?)?;
     match encoding {
         CsvEncoding::Gbk => {
-            let mut enc = Transcode::new(&mut zip, encoding_rs::GBK);
+            let mut enc = Transcode::new(&mut member, encoding_rs::GBK);
             write_detail(&mut enc, head, entries)?;
             enc.finish()?;
         }
-        CsvEncoding::Utf8 => write_detail(&mut zip, head, entries)?,
+        CsvEncoding::Utf8 => write_detail(&mut member, head, entries)?,
     }
-    zip.start_file(summary, options).map_err(zip_err)?;
+    member.finish()?;
+    let mut member = zip.member(&gbk_name(&summary)?)?;
     match encoding {
         CsvEncoding::Gbk => {
-            let mut enc = Transcode::new(&mut zip, encoding_rs::GBK);
+            let mut enc = Transcode::new(&mut member, encoding_rs::GBK);
             write_summary(&mut enc, head)?;
             enc.finish()?;
         }
-        CsvEncoding::Utf8 => write_summary(&mut zip, head)?,
+        CsvEncoding::Utf8 => write_summary(&mut member, head)?,
     }
-    let mut inner = zip.finish().map_err(zip_err)?.into_inner();
-    inner.flush()
+    member.finish()?;
+    zip.finish()?.flush()
 }
 
 #[cfg(test)]

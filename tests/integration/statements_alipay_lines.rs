@@ -31,9 +31,24 @@ fn members(zip_bytes: &[u8]) -> Vec<(String, String)> {
             let mut f = z.by_index(i).unwrap();
             let mut bytes = Vec::new();
             f.read_to_end(&mut bytes).unwrap();
+            // The name is GBK bytes without the UTF-8 flag (bit 11 of the general purpose
+            // flags, in the local and in the central header), as in the real downloads.
+            let flags = |at: u64| {
+                let at = at as usize;
+                u16::from_le_bytes([zip_bytes[at], zip_bytes[at + 1]])
+            };
+            assert_eq!(flags(f.header_start() + 6) & (1 << 11), 0, "local header");
+            assert_eq!(
+                flags(f.central_header_start() + 8) & (1 << 11),
+                0,
+                "central"
+            );
+            assert!(std::str::from_utf8(f.name_raw()).is_err(), "not UTF-8");
+            let (name, _, bad_name) = encoding_rs::GBK.decode(f.name_raw());
+            assert!(!bad_name, "{:?} is not a GBK name", f.name_raw());
             let (text, _, had_errors) = encoding_rs::GBK.decode(&bytes);
-            assert!(!had_errors, "{} is not valid GBK", f.name());
-            (f.name().to_string(), text.into_owned())
+            assert!(!had_errors, "{name} is not valid GBK");
+            (name.into_owned(), text.into_owned())
         })
         .collect()
 }
@@ -73,6 +88,7 @@ fn is_bracketed_time(s: &str) -> bool {
 /// What the bill of one day must say in its fixed lines.
 struct Expect {
     account: &'static str,
+    day: &'static str,
     start: &'static str,
     end: &'static str,
     exported: &'static str,
@@ -98,6 +114,14 @@ fn received(rows: &[&str]) -> String {
 fn check(zip_bytes: &[u8], e: &Expect) {
     let m = members(zip_bytes);
     assert_eq!(m.len(), 2, "the detail and the summary");
+    assert_eq!(
+        [m[0].0.as_str(), m[1].0.as_str()],
+        [
+            format!("{}_{}_业务明细.csv", e.account, e.day),
+            format!("{}_{}_业务明细(汇总).csv", e.account, e.day)
+        ],
+        "member names"
+    );
     let (detail, summary) = (lines(&m[0].1), lines(&m[1].1));
 
     // The preamble, the same three lines in both but for the title.
@@ -201,6 +225,7 @@ fn the_fixed_lines_of_the_fixture_day() {
         &zip,
         &Expect {
             account: "20880000100001000156",
+            day: "20260302",
             start: "2026年03月02日 00:00:00",
             end: "2026年03月03日 00:00:00",
             exported: "2026年03月04日 10:00:00",
@@ -226,6 +251,7 @@ fn the_fixed_lines_of_a_day_with_refunds() {
         &zip,
         &Expect {
             account: "20880000100001000156",
+            day: "20260302",
             start: "2026年03月02日 00:00:00",
             end: "2026年03月03日 00:00:00",
             exported: "2026年03月03日 06:00:00",

@@ -163,9 +163,16 @@ def between_rules(lines, open_rule, close_rule):
 
 
 def alipay_members(path):
-    """(name, text) of the members of an Alipay bill ZIP, the CSVs decoded from GBK."""
+    """(name, text) of the members of an Alipay bill ZIP, names and CSVs decoded from GBK.
+
+    The names are GBK bytes without the UTF-8 flag (bit 11), as in the real downloads, so
+    zipfile hands them out decoded as CP437: encoding them back gives the bytes stored."""
     with zipfile.ZipFile(path) as z:
-        return [(i.filename, z.read(i).decode("gbk")) for i in z.infolist()]
+        members = []
+        for i in z.infolist():
+            assert not i.flag_bits & 0x800, f"{i.filename!r}: the UTF-8 flag is set"
+            members.append((i.filename.encode("cp437").decode("gbk"), z.read(i).decode("gbk")))
+        return members
 
 
 def alipay_bill(path):
