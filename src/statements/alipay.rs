@@ -7,9 +7,13 @@
 //!   comma (Alipay's counterpart of WeChat's backtick). Refunds are `退款` rows with negative
 //!   amounts and the refund request number in `退款批次号/请求号`.
 //! - `{account}_{yyyymmdd}_业务明细(汇总).csv`: `#支付宝业务汇总查询`, the same preamble, one
-//!   `合计` row of counts and sums, the closing rule and `#导出时间`. The column set of the
-//!   summary has no public source (docs/protocols.md, B.6); it follows the detail's money
-//!   columns (UNCONFIRMED).
+//!   `合计` row of counts and sums, the closing rule and `#导出时间`. Public readers read its
+//!   12 columns by name and position; what the amounts in the `合计` row are is our reading
+//!   (UNCONFIRMED; docs/protocols.md, B.6).
+//!
+//! Every fixed line (titles, account, period, the four rule lines, headers, totals, export
+//! time) is as public readers of real bills split on it: docs/statements.md, "The Alipay
+//! bill's fixed lines".
 //!
 //! The account (`#账号`) is the partner id plus `0156` (docs/protocols.md, B.6); a channel merchant id is turned
 //! into a 16-digit partner id `2088…` by zero-padding. `服务费（元）` is negative on trades
@@ -31,13 +35,13 @@ use std::io::{self, BufWriter, Write};
 /// The detail header (25 columns).
 pub const DETAIL_HEADER: &str = "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注";
 
-/// The summary header (our reading; see the module doc).
+/// The summary header (12 columns, as public readers read them; see the module doc).
 pub const SUMMARY_HEADER: &str = "门店编号,门店名称,交易订单总笔数,退款订单总笔数,订单金额（元）,商家实收（元）,支付宝优惠（元）,商家优惠（元）,卡消费金额（元）,服务费（元）,分润（元）,实收净额（元）";
 
-// The rule lines, byte for byte as public Alipay bill readers split on them (docs/statements.md,
-// "Alipay bill: fixed lines"). The dash counts differ between them: `#` + 41 dashes around
-// `业务明细列表` (40 after it), `业务明细列表结束` and `业务汇总列表` (36 and 40 after), but the
-// summary's closing rule is `#` + 40 dashes + `业务汇总列表结束` + 37 dashes.
+// The rule lines, byte for byte as public readers of real bills split on them
+// (docs/statements.md, "The Alipay bill's fixed lines"): `#`, 41 dashes, the words, then 40
+// dashes (`业务明细列表`, `业务汇总列表`) or 36 (`业务明细列表结束`); the summary's closing rule
+// alone has 40 dashes before `业务汇总列表结束` and 37 after.
 const RULE_OPEN: &str = "#-----------------------------------------业务明细列表----------------------------------------";
 const RULE_CLOSE: &str = "#-----------------------------------------业务明细列表结束------------------------------------";
 const SUMMARY_RULE_OPEN: &str = "#-----------------------------------------业务汇总列表----------------------------------------";

@@ -1,7 +1,7 @@
 //! The fixed lines of the Alipay bill, pinned byte for byte: the title, account and period
 //! lines, the rule lines around each table (dash counts spelled out as counts, since a reader
 //! that splits on them compares whole lines), the table headers, the detail's totals lines
-//! and `#导出时间`. Each is sourced in docs/statements.md, "Alipay bill: fixed lines".
+//! and `#导出时间`. Each is sourced in docs/statements.md, "The Alipay bill's fixed lines".
 //!
 //! Unlike the golden files (which pin whole members), this names each line, so a change to a
 //! line that real readers depend on fails here with the line's name, and the counts can be

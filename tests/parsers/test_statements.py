@@ -137,7 +137,7 @@ def test_wechat_bills_with_refunds(statement_dir, truth):
 
 
 # The rule lines as public Alipay bill readers split on them, whole lines compared
-# (docs/statements.md, "Alipay bill: fixed lines"): the summary's closing rule has one dash
+# (docs/statements.md, "The Alipay bill's fixed lines"): the summary's closing rule has one dash
 # fewer before its words and one more after them than the detail's.
 def alipay_rule(lead, words, tail):
     return "#" + "-" * lead + words + "-" * tail
