@@ -7,9 +7,13 @@
 //!   comma (Alipay's counterpart of WeChat's backtick). Refunds are `退款` rows with negative
 //!   amounts and the refund request number in `退款批次号/请求号`.
 //! - `{account}_{yyyymmdd}_业务明细(汇总).csv`: `#支付宝业务汇总查询`, the same preamble, one
-//!   `合计` row of counts and sums, the closing rule and `#导出时间`. The column set of the
-//!   summary has no public source (docs/protocols.md, B.6); it follows the detail's money
-//!   columns (UNCONFIRMED).
+//!   `合计` row of counts and sums, the closing rule and `#导出时间`. Public readers read its
+//!   12 columns by name and position; what the amounts in the `合计` row are is our reading
+//!   (UNCONFIRMED; docs/protocols.md, B.6).
+//!
+//! Every fixed line (titles, account, period, the four rule lines, headers, totals, export
+//! time) is as public readers of real bills split on it: docs/statements.md, "The Alipay
+//! bill's fixed lines".
 //!
 //! The account (`#账号`) is the partner id plus `0156` (docs/protocols.md, B.6); a channel merchant id is turned
 //! into a 16-digit partner id `2088…` by zero-padding. `服务费（元）` is negative on trades
@@ -17,25 +21,31 @@
 //! Lines end with `\r\n` (the files come from a Windows ANSI export). Product names that
 //! GBK cannot encode come out as `&#NNNN;` references, as the Encoding Standard specifies.
 //!
-//! The ZIP is written as a stream (data descriptors after each member), so nothing but the
-//! deflate window and [`super::WRITE_BUFFER_BYTES`] is held.
+//! The ZIP is written as a stream ([`super::zipstream`]: data descriptors after each member),
+//! so nothing but the deflate window and [`super::WRITE_BUFFER_BYTES`] is held. Its member
+//! names are GBK bytes without the UTF-8 flag, as in the real downloads (docs/statements.md,
+//! "ZIP member names"); [`member_names`] gives them as text.
 
 use super::encode::Transcode;
+use super::zipstream::ZipStream;
 use super::{Entry, EntryKind, StatementHead, WRITE_BUFFER_BYTES};
 use rust_decimal::Decimal;
 use std::io::{self, BufWriter, Write};
-use zip::write::SimpleFileOptions;
 
 /// The detail header (25 columns).
 pub const DETAIL_HEADER: &str = "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注";
 
-/// The summary header (our reading; see the module doc).
+/// The summary header (12 columns, as public readers read them; see the module doc).
 pub const SUMMARY_HEADER: &str = "门店编号,门店名称,交易订单总笔数,退款订单总笔数,订单金额（元）,商家实收（元）,支付宝优惠（元）,商家优惠（元）,卡消费金额（元）,服务费（元）,分润（元）,实收净额（元）";
 
+// The rule lines, byte for byte as public readers of real bills split on them
+// (docs/statements.md, "The Alipay bill's fixed lines"): `#`, 41 dashes, the words, then 40
+// dashes (`业务明细列表`, `业务汇总列表`) or 36 (`业务明细列表结束`); the summary's closing rule
+// alone has 40 dashes before `业务汇总列表结束` and 37 after.
 const RULE_OPEN: &str = "#-----------------------------------------业务明细列表----------------------------------------";
 const RULE_CLOSE: &str = "#-----------------------------------------业务明细列表结束------------------------------------";
 const SUMMARY_RULE_OPEN: &str = "#-----------------------------------------业务汇总列表----------------------------------------";
-const SUMMARY_RULE_CLOSE: &str = "#-----------------------------------------业务汇总列表结束------------------------------------";
+const SUMMARY_RULE_CLOSE: &str = "#----------------------------------------业务汇总列表结束-------------------------------------";
 
 /// Whether the CSVs inside are GBK (the real bill) or left in UTF-8 (the `encoding`
 /// mismatch).
@@ -187,47 +197,48 @@ pub fn write_summary<W: Write>(mut out: W, head: &StatementHead) -> io::Result<(
     out.flush()
 }
 
-fn zip_err(e: zip::result::ZipError) -> io::Error {
-    match e {
-        zip::result::ZipError::Io(e) => e,
-        other => io::Error::other(other),
+/// A member name as the bill stores it: GBK bytes (docs/statements.md, "ZIP member names").
+fn gbk_name(name: &str) -> io::Result<Vec<u8>> {
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode(name);
+    if unmappable {
+        return Err(io::Error::other(format!(
+            "{name}: not representable in GBK"
+        )));
     }
+    Ok(bytes.into_owned())
 }
 
-/// Stream the whole bill: a ZIP holding the detail and the summary, each in `encoding`.
+/// Stream the whole bill: a ZIP holding the detail and the summary, each in `encoding`, the
+/// member names in GBK without the UTF-8 flag whatever the CSVs' encoding.
 pub fn write_bill<W: Write>(
     out: W,
     head: &StatementHead,
     entries: impl Iterator<Item = Entry>,
     encoding: CsvEncoding,
 ) -> io::Result<()> {
-    let mut zip = zip::ZipWriter::new_stream(out);
-    // A fixed timestamp in the members keeps the archive byte-for-byte reproducible (golden
-    // files); the bill's own export time is inside the CSVs.
-    let options = SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .last_modified_time(zip::DateTime::default());
+    let mut zip = ZipStream::new(out);
     let (detail, summary) = member_names(head);
-    zip.start_file(detail, options).map_err(zip_err)?;
+    let mut member = zip.member(&gbk_name(&detail)?)?;
     match encoding {
         CsvEncoding::Gbk => {
-            let mut enc = Transcode::new(&mut zip, encoding_rs::GBK);
+            let mut enc = Transcode::new(&mut member, encoding_rs::GBK);
             write_detail(&mut enc, head, entries)?;
             enc.finish()?;
         }
-        CsvEncoding::Utf8 => write_detail(&mut zip, head, entries)?,
+        CsvEncoding::Utf8 => write_detail(&mut member, head, entries)?,
     }
-    zip.start_file(summary, options).map_err(zip_err)?;
+    member.finish()?;
+    let mut member = zip.member(&gbk_name(&summary)?)?;
     match encoding {
         CsvEncoding::Gbk => {
-            let mut enc = Transcode::new(&mut zip, encoding_rs::GBK);
+            let mut enc = Transcode::new(&mut member, encoding_rs::GBK);
             write_summary(&mut enc, head)?;
             enc.finish()?;
         }
-        CsvEncoding::Utf8 => write_summary(&mut zip, head)?,
+        CsvEncoding::Utf8 => write_summary(&mut member, head)?,
     }
-    let mut inner = zip.finish().map_err(zip_err)?.into_inner();
-    inner.flush()
+    member.finish()?;
+    zip.finish()?.flush()
 }
 
 #[cfg(test)]
@@ -239,6 +250,19 @@ mod tests {
         assert_eq!(account_id("10000100"), "20880000100001000156");
         assert_eq!(account_id("2088021109625633"), "20880211096256330156");
         assert_eq!(account_id("2088021109625633").len(), 20);
+    }
+
+    /// `#`, `lead` dashes, the words, `tail` dashes.
+    fn rule(lead: usize, words: &str, tail: usize) -> String {
+        format!("#{}{words}{}", "-".repeat(lead), "-".repeat(tail))
+    }
+
+    #[test]
+    fn the_rule_lines_have_the_dash_counts_of_the_real_files() {
+        assert_eq!(RULE_OPEN, rule(41, "业务明细列表", 40));
+        assert_eq!(RULE_CLOSE, rule(41, "业务明细列表结束", 36));
+        assert_eq!(SUMMARY_RULE_OPEN, rule(41, "业务汇总列表", 40));
+        assert_eq!(SUMMARY_RULE_CLOSE, rule(40, "业务汇总列表结束", 37));
     }
 
     #[test]

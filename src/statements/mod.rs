@@ -20,8 +20,9 @@
 //!   ([`crate::mismatches`]) applied to the entry stream (or to the file), and the
 //!   *expected discrepancies* they stand for, which the harness holds the SUT against.
 //! - [`render`] ties them together for one account and day; [`encode`] holds the streaming
-//!   byte transformers (GBK, UTF-16, truncation); [`synthetic`] makes deterministic days of
-//!   any size for golden files and benchmarks.
+//!   byte transformers (GBK, UTF-16, truncation); [`zipstream`] writes the Alipay bill's ZIP
+//!   as a stream; [`synthetic`] makes deterministic days of any size for golden files and
+//!   benchmarks.
 //!
 //! Because the head (balances, totals) comes before the entries in camt.053 and MT940, a
 //! statement is walked twice: once to total it, once to write it. Both walks are streams.
@@ -35,6 +36,7 @@ pub mod mt940;
 pub mod render;
 pub mod synthetic;
 pub mod wechat;
+pub mod zipstream;
 
 pub use books::{account_info, ledger_entries, opening_balance, Books, Describe, Phantom};
 pub use mismatch::{expected_discrepancies, ExpectedDiscrepancy};

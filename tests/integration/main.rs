@@ -20,6 +20,7 @@ mod layering;
 mod notify_concurrency;
 mod real_clock;
 mod resources;
+mod statements_alipay_lines;
 mod statements_control;
 mod statements_golden;
 mod statements_http_streaming;

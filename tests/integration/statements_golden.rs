@@ -72,9 +72,12 @@ fn alipay_members(zip_bytes: &[u8]) -> Vec<(String, String)> {
             let mut f = z.by_index(i).unwrap();
             let mut bytes = Vec::new();
             f.read_to_end(&mut bytes).unwrap();
+            // The name is GBK bytes without the UTF-8 flag, as in the real downloads.
+            let (name, _, bad_name) = encoding_rs::GBK.decode(f.name_raw());
+            assert!(!bad_name, "{:?} is not a GBK name", f.name_raw());
             let (text, _, had_errors) = encoding_rs::GBK.decode(&bytes);
-            assert!(!had_errors, "{} is not valid GBK", f.name());
-            (f.name().to_string(), text.into_owned())
+            assert!(!had_errors, "{name} is not valid GBK");
+            (name.into_owned(), text.into_owned())
         })
         .collect()
 }

@@ -1,6 +1,7 @@
 """Real parsers read sandbank's statement files without adapters, into exactly what the
 ledger holds: `mt-940` for MT940, `pycamt` for camt.053 (.02 and .08), Python's csv for the
-WeChat bill and (after unzip and GBK decoding) the Alipay bill.
+WeChat bill and (after unzip and GBK decoding) the Alipay bill, whose tables are cut out
+between their exact rule lines as public Alipay bill readers do.
 """
 import csv
 import io
@@ -135,28 +136,79 @@ def test_wechat_bills_with_refunds(statement_dir, truth):
 # ---------------------------------------------------------------------- the Alipay bill
 
 
-def alipay_bill(path):
-    """(detail rows as dicts, footer lines, summary rows as dicts) of an Alipay bill ZIP."""
+# The rule lines as public Alipay bill readers split on them, whole lines compared
+# (docs/statements.md, "The Alipay bill's fixed lines"): the summary's closing rule has one dash
+# fewer before its words and one more after them than the detail's.
+def alipay_rule(lead, words, tail):
+    return "#" + "-" * lead + words + "-" * tail
+
+
+DETAIL_OPEN = alipay_rule(41, "业务明细列表", 40)
+DETAIL_CLOSE = alipay_rule(41, "业务明细列表结束", 36)
+SUMMARY_OPEN = alipay_rule(41, "业务汇总列表", 40)
+SUMMARY_CLOSE = alipay_rule(40, "业务汇总列表结束", 37)
+
+
+def between_rules(lines, open_rule, close_rule):
+    """The lines strictly between the exact opening rule and the exact closing rule, as the
+    public readers cut a table out of the file (a substring between the two whole lines, or
+    the lines from one rule to the other). No closing rule is an error: such a reader never
+    finds the end of the table and its run fails."""
+    assert open_rule in lines, f"no opening rule {open_rule!r}"
+    start = lines.index(open_rule)
+    if close_rule not in lines[start + 1 :]:
+        raise LookupError(f"no closing rule {close_rule!r} after the opening one")
+    end = lines.index(close_rule, start + 1)
+    return start, end
+
+
+def alipay_members(path):
+    """(name, text) of the members of an Alipay bill ZIP, names and CSVs decoded from GBK.
+
+    The names are GBK bytes without the UTF-8 flag (bit 11), as in the real downloads, so
+    zipfile hands them out decoded as CP437: encoding them back gives the bytes stored."""
     with zipfile.ZipFile(path) as z:
-        names = z.namelist()
-        assert len(names) == 2 and names[0].endswith("_业务明细.csv") and names[1].endswith("_业务明细(汇总).csv")
-        detail_text = z.read(names[0]).decode("gbk")
-        summary_text = z.read(names[1]).decode("gbk")
-    lines = detail_text.splitlines()
+        members = []
+        for i in z.infolist():
+            assert not i.flag_bits & 0x800, f"{i.filename!r}: the UTF-8 flag is set"
+            members.append((i.filename.encode("cp437").decode("gbk"), z.read(i).decode("gbk")))
+        return members
+
+
+def alipay_bill(path):
+    """(detail rows as dicts, footer lines, summary rows as dicts) of an Alipay bill ZIP,
+    each table cut out between its exact rule lines, tabs dropped, then read as CSV."""
+    (detail_name, detail_text), (summary_name, summary_text) = alipay_members(path)
+    assert detail_name.endswith("_业务明细.csv") and summary_name.endswith("_业务明细(汇总).csv")
+    for text in (detail_text, summary_text):
+        assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
+    lines = detail_text[: -len("\r\n")].split("\r\n")
     assert lines[0] == "#支付宝业务明细查询" and lines[1].startswith("#账号：[2088") and lines[1].endswith("0156]")
-    header_at = next(i for i, l in enumerate(lines) if l.startswith("支付宝交易号,"))
-    end = next(i for i, l in enumerate(lines) if l.startswith("#") and "业务明细列表结束" in l)
-    table = list(csv.reader(io.StringIO("\n".join(lines[header_at:end]))))
-    header = table[0]
-    assert len(header) == 25
-    details = [dict(zip(header, (f.rstrip("\t") for f in r))) for r in table[1:]]
+    start, end = between_rules(lines, DETAIL_OPEN, DETAIL_CLOSE)
+    table = list(csv.reader(io.StringIO("\n".join(lines[start + 1 : end]))))
     assert all(r[0].endswith("\t") for r in table[1:]), "text fields end with a TAB"
-    slines = summary_text.splitlines()
+    table = [[f.replace("\t", "") for f in r] for r in table]
+    header = table[0]
+    assert len(header) == 25 and header[0] == "支付宝交易号"
+    details = [dict(zip(header, r)) for r in table[1:]]
+    slines = summary_text[: -len("\r\n")].split("\r\n")
     assert slines[0] == "#支付宝业务汇总查询"
-    sheader_at = next(i for i, l in enumerate(slines) if l.startswith("门店编号,"))
-    stable = list(csv.reader(io.StringIO("\n".join(l for l in slines[sheader_at:] if not l.startswith("#")))))
-    summary = [dict(zip(stable[0], (f.rstrip("\t") for f in r))) for r in stable[1:]]
+    sstart, send = between_rules(slines, SUMMARY_OPEN, SUMMARY_CLOSE)
+    assert slines[send + 1 :] == [lines[-1]], "the summary ends with the detail's export line"
+    stable = list(csv.reader(io.StringIO("\n".join(l.replace("\t", "") for l in slines[sstart + 1 : send]))))
+    assert len(stable[0]) == 12 and stable[0][0] == "门店编号"
+    summary = [dict(zip(stable[0], r)) for r in stable[1:]]
     return details, lines[end + 1 :], summary
+
+
+def test_a_reader_that_splits_on_the_rules_fails_on_the_old_summary_close():
+    """The reader above is as strict as the public ones: a summary closed with the detail's
+    41/36 rule (what sandbank wrote before) has no end for it."""
+    old = alipay_rule(41, "业务汇总列表结束", 36)
+    lines = ["#支付宝业务汇总查询", SUMMARY_OPEN, "门店编号,门店名称", "合计\t,\t", old, "#导出时间：[2026年03月03日 06:00:00]"]
+    with pytest.raises(LookupError):
+        between_rules(lines, SUMMARY_OPEN, SUMMARY_CLOSE)
+    assert between_rules(lines[:4] + [SUMMARY_CLOSE] + lines[5:], SUMMARY_OPEN, SUMMARY_CLOSE) == (1, 4)
 
 
 def footer_numbers(footer):
