@@ -8,13 +8,18 @@
 //! Likewise for what happens later: a kind schedules [`Event`]s and the world hands them
 //! back to it ([`Kind::on_timer`], [`Kind::notification`]).
 //!
+//! Reading a request needs only the instance's scenario section (credentials, merchants),
+//! never its state: each family's spec enum decodes (`ChannelSpec::decode`,
+//! `BankSpec::decode`), so the world decodes and authenticates outside its lock and takes
+//! the lock only to decide and apply.
+//!
 //! Each family (`channels`, `banks`) implements this trait on an enum of its kinds, one
 //! line per verb; the world is written once against the trait.
 //!
 //! [`Event`]: crate::core::Event
 
 use crate::core::{Callback, Core, NotificationId, Timer};
-use crate::http::{InboundRequest, Reply};
+use crate::http::Reply;
 use rust_decimal::Decimal;
 
 /// What a request is, for fault matching and the journal.
@@ -69,9 +74,6 @@ impl<C> Decoded<C> {
 pub trait Kind {
     /// A decoded, authenticated request.
     type Call;
-
-    /// Read and authenticate a request. Never changes anything.
-    fn decode(&self, req: &InboundRequest) -> Decoded<Self::Call>;
 
     /// Perform the call and build its reply.
     fn apply(&mut self, core: &mut Core, call: Self::Call) -> Reply;

@@ -5,6 +5,7 @@
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// The world's generator.
 #[derive(Debug, Clone)]
@@ -37,9 +38,11 @@ impl WorldRng {
 
     /// A random string of `len` ASCII letters and digits (nonces).
     pub fn alnum(&mut self, len: usize) -> String {
-        (0..len)
-            .map(|_| ALNUM[(self.inner.next_u32() as usize) % ALNUM.len()] as char)
-            .collect()
+        let mut s = String::with_capacity(len);
+        for _ in 0..len {
+            s.push(ALNUM[(self.inner.next_u32() as usize) % ALNUM.len()] as char);
+        }
+        s
     }
 
     /// A random string of `len` decimal digits (transaction ids).
@@ -71,31 +74,69 @@ pub const STREAM_CAPACITY: usize = 65_536;
 /// (ChaCha has no key schedule, so this is cheap) and seeks to it.
 #[derive(Debug, Clone, Default)]
 pub struct Streams {
-    /// Positions by the stream's derived seed (a SHA-256 of the world seed, instance and
-    /// key): fixed-size keys, so opening a stream allocates nothing.
-    positions: HashMap<[u8; 32], u128>,
-    order: VecDeque<[u8; 32]>,
+    /// Each stream's derived seed and position, by `instance \0 key`: a stream opened again
+    /// is found without hashing its key again or allocating.
+    positions: HashMap<Arc<str>, Slot>,
+    /// Names in the order they were first opened, oldest first (forgotten first).
+    order: VecDeque<Arc<str>>,
+    /// Where the name of the stream asked for is put together, reused.
+    scratch: String,
+    /// A slot for a stream that could not be remembered (see [`Streams::get`]).
+    spare: Slot,
+}
+
+/// One remembered stream.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    /// The world seed it was derived under.
+    world_seed: u64,
+    /// Its ChaCha seed ([`derive`]).
+    seed: [u8; 32],
+    /// Words drawn so far.
+    pos: u128,
 }
 
 impl Streams {
     /// The stream of `key` at `instance` under world seed `seed`, at its current position;
     /// the position advances by what is drawn through the returned guard.
     pub fn get(&mut self, seed: u64, instance: &str, key: &str) -> Stream<'_> {
-        let id = derive(seed, instance, key);
-        if !self.positions.contains_key(&id) {
-            if self.positions.len() >= STREAM_CAPACITY {
-                if let Some(old) = self.order.pop_front() {
-                    self.positions.remove(&old);
+        self.scratch.clear();
+        self.scratch.push_str(instance);
+        self.scratch.push('\0');
+        self.scratch.push_str(key);
+        let fresh = || Slot {
+            world_seed: seed,
+            seed: derive(seed, instance, key),
+            pos: 0,
+        };
+        match self.positions.get_mut(self.scratch.as_str()) {
+            Some(slot) if slot.world_seed != seed => *slot = fresh(),
+            Some(_) => {}
+            None => {
+                if self.positions.len() >= STREAM_CAPACITY {
+                    if let Some(old) = self.order.pop_front() {
+                        self.positions.remove(&old);
+                    }
                 }
+                let name: Arc<str> = Arc::from(self.scratch.as_str());
+                self.order.push_back(name.clone());
+                self.positions.insert(name, fresh());
             }
-            self.order.push_back(id);
         }
-        let pos = self.positions.entry(id).or_insert(0);
-        let mut inner = ChaCha8Rng::from_seed(id);
-        inner.set_word_pos(*pos);
+        // Present: found or inserted just above. Were it not, the draw would come from an
+        // unremembered stream at its start, as for one forgotten past the cap.
+        let slot = match self.positions.get_mut(self.scratch.as_str()) {
+            Some(slot) => slot,
+            None => {
+                self.spare = fresh();
+                &mut self.spare
+            }
+        };
+        let mut inner = ChaCha8Rng::from_seed(slot.seed);
+        inner.set_word_pos(slot.pos);
         Stream {
             rng: WorldRng { seed, inner },
-            pos,
+            pos: &mut slot.pos,
         }
     }
 

@@ -22,7 +22,10 @@ pub fn hyper_server() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        println!("bare hyper listening on http://{}", listener.local_addr().expect("addr"));
+        println!(
+            "bare hyper listening on http://{}",
+            listener.local_addr().expect("addr")
+        );
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;

@@ -23,7 +23,10 @@ fn main() {
         _ => {}
     }
     // `cargo bench` passes `--bench`; a filter word runs only the parts it names.
-    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let wants = |part: &str| only.is_empty() || only.iter().any(|o| part.contains(o.as_str()));
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_sandbank"));
     println!(

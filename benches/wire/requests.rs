@@ -77,8 +77,17 @@ fn create_orders(server: &Server) {
             &sign::unifiedorder(&format!("BENCHQ{conn:04}"), "100", "http://127.0.0.1:9/n"),
         )
     });
-    let run = load::drive(server.addr, CONNS, Duration::from_secs(10), CONNS as u64, make);
-    assert!(run.ok >= CONNS as u64, "creating the orders failed: {run:?}");
+    let run = load::drive(
+        server.addr,
+        CONNS,
+        Duration::from_secs(10),
+        CONNS as u64,
+        make,
+    );
+    assert!(
+        run.ok >= CONNS as u64,
+        "creating the orders failed: {run:?}"
+    );
 }
 
 /// The figures of this part.
@@ -168,7 +177,11 @@ pub fn run(bin: &Path) -> Vec<Figure> {
         load::post(
             "/wxpay/pay/unifiedorder",
             "text/xml",
-            &sign::unifiedorder(&format!("BU{conn:03}X{i:010}"), "100", "http://127.0.0.1:9/n"),
+            &sign::unifiedorder(
+                &format!("BU{conn:03}X{i:010}"),
+                "100",
+                "http://127.0.0.1:9/n",
+            ),
         )
     });
     let (run, cpu) = round(&sandbank, "unifiedorder", s.round, uo);
@@ -201,7 +214,10 @@ pub fn run(bin: &Path) -> Vec<Figure> {
         served + long.ok
     );
     figures.push(Figure {
-        name: format!("RSS after {:.1}M orderqueries", (served + long.ok) as f64 / 1e6),
+        name: format!(
+            "RSS after {:.1}M orderqueries",
+            (served + long.ok) as f64 / 1e6
+        ),
         unit: "MiB",
         value: sandbank.kib("VmRSS") as f64 / 1024.0,
         baseline: None,
@@ -219,7 +235,11 @@ pub fn run(bin: &Path) -> Vec<Figure> {
 
     // Reading the newest entry of a full journal, idle and while 64 clients query.
     figures.push(journal_read(&sandbank, "idle", None));
-    figures.push(journal_read(&sandbank, "under load", Some(orderquery_requests())));
+    figures.push(journal_read(
+        &sandbank,
+        "under load",
+        Some(orderquery_requests()),
+    ));
     figures
 }
 

@@ -181,7 +181,13 @@ mod tests {
         Money::from_minor(minor, Currency::Cny)
     }
 
-    fn callback(j: &mut Journal, op: &'static str, reference: &str, response: Option<&str>, message: &str) {
+    fn callback(
+        j: &mut Journal,
+        op: &'static str,
+        reference: &str,
+        response: Option<&str>,
+        message: &str,
+    ) {
         let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
         j.push(
             at,

@@ -41,6 +41,14 @@ impl SignType {
 
 /// The string that is hashed: sorted non-empty fields except `sign`, then `&key=…`.
 pub fn string_to_sign(fields: &BTreeMap<String, String>, key: &str) -> String {
+    sorted_string_to_sign(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), key)
+}
+
+/// [`string_to_sign`] of fields already sorted by name.
+fn sorted_string_to_sign<'a>(
+    fields: impl Iterator<Item = (&'a str, &'a str)>,
+    key: &str,
+) -> String {
     let mut s = String::with_capacity(256);
     for (k, v) in fields {
         if k == "sign" || v.is_empty() {
@@ -58,7 +66,23 @@ pub fn string_to_sign(fields: &BTreeMap<String, String>, key: &str) -> String {
 
 /// The signature of `fields` with `key`.
 pub fn sign(fields: &BTreeMap<String, String>, key: &str, sign_type: SignType) -> String {
-    let text = string_to_sign(fields, key);
+    digest(&string_to_sign(fields, key), key, sign_type)
+}
+
+/// The signature of `fields`, in any order (names unique), with `key`: what [`sign`] gives
+/// for the same fields, without building a map.
+pub fn sign_pairs(fields: &[(&str, &str)], key: &str, sign_type: SignType) -> String {
+    let mut sorted: Vec<(&str, &str)> = fields.to_vec();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    digest(
+        &sorted_string_to_sign(sorted.into_iter(), key),
+        key,
+        sign_type,
+    )
+}
+
+/// Upper-case hex MD5 of `text`, or HMAC-SHA256 keyed with `key`.
+fn digest(text: &str, key: &str, sign_type: SignType) -> String {
     match sign_type {
         SignType::Md5 => hex::encode_upper(Md5::digest(text.as_bytes())),
         SignType::HmacSha256 => {
@@ -86,6 +110,23 @@ pub fn verify(fields: &BTreeMap<String, String>, key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signing_pairs_in_any_order_equals_signing_the_map() {
+        let pairs = [
+            ("mch_id", "10000100"),
+            ("appid", "wxd930ea5d5a258f4f"),
+            ("empty", ""),
+            ("body", "test"),
+        ];
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for st in [SignType::Md5, SignType::HmacSha256] {
+            assert_eq!(sign_pairs(&pairs, KEY, st), sign(&map, KEY, st));
+        }
+    }
 
     fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

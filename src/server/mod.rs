@@ -314,10 +314,11 @@ async fn deliver(sb: &Sandbank, outcome: Outcome) -> Result<Response<Body>, Repl
 }
 
 fn to_response(reply: Reply) -> Response<Body> {
+    use hyper::header::{HeaderValue, CONTENT_TYPE, SERVER};
     let mut b = Response::builder()
         .status(reply.status)
-        .header("content-type", reply.content_type)
-        .header("server", "sandbank");
+        .header(CONTENT_TYPE, static_value(reply.content_type))
+        .header(SERVER, HeaderValue::from_static("sandbank"));
     for (k, v) in &reply.headers {
         b = b.header(*k, v.as_str());
     }
@@ -342,6 +343,16 @@ fn to_response(reply: Reply) -> Response<Body> {
                 .boxed_unsync(),
         )
     })
+}
+
+/// A header value from a constant without copying it; one that is not a valid header value
+/// (none in the code today) becomes `application/octet-stream` rather than a panic.
+fn static_value(v: &'static str) -> hyper::header::HeaderValue {
+    if v.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+        hyper::header::HeaderValue::from_static(v)
+    } else {
+        hyper::header::HeaderValue::from_static("application/octet-stream")
+    }
 }
 
 /// Stream a spool file in [`SPOOL_CHUNK_BYTES`] chunks: memory per response stays one chunk,

@@ -1,22 +1,61 @@
 //! The one inbound path: resolve the instance, let its kind decode the request (or refuse
 //! it), decide faults on what it decoded, let the kind apply it or answer the protocol's
-//! error, journal the exchange. All under the one lock the caller holds, so the instance
-//! cannot change between routing and applying.
+//! error, journal the exchange.
+//!
+//! Decoding (parsing, checking the signature) needs only the scenario's spec, so it runs
+//! outside the world's lock ([`predecode`]) against the spec of a known generation; the
+//! rest runs under the lock ([`WorldState::serve_predecoded`]), and only if the world is
+//! still that generation — a world replaced meanwhile decodes again under the lock, so the
+//! instance cannot change between routing and applying.
 
 use super::state::WorldState;
 use crate::core::Core;
-use crate::rng::Chance;
 use crate::faults::{Action, FaultPlan, GateKey, LostReply, HANG_MAX_MS};
 use crate::http::{Delivery, InboundRequest, Outcome, Reply};
 use crate::journal::{Body, EntryKind, Record};
-use bytes::Bytes;
 use crate::kind::{Decoded, Kind};
+use crate::rng::Chance;
+use crate::scenario::WorldSpec;
+use crate::{banks, channels};
+use bytes::Bytes;
 use hyper::StatusCode;
 use std::time::Duration;
+
+/// A request decoded by the channel or bank it was sent to.
+#[derive(Debug)]
+pub enum Predecoded {
+    /// Sent to a channel.
+    Channel(Decoded<channels::Call>),
+    /// Sent to a bank.
+    Bank(Decoded<banks::Call>),
+}
+
+/// Decode `req` for the instance mounted at `mount` in `spec`; `None` when nothing is.
+/// Changes nothing: safe outside the lock.
+pub fn predecode(spec: &WorldSpec, mount: &str, req: &InboundRequest) -> Option<Predecoded> {
+    if let Some(c) = spec.channels.iter().find(|c| c.id() == mount) {
+        return Some(Predecoded::Channel(c.decode(req)));
+    }
+    spec.banks
+        .iter()
+        .find(|b| b.id() == mount)
+        .map(|b| Predecoded::Bank(b.decode(req)))
+}
 
 impl WorldState {
     /// Serve `req` to the channel or bank mounted at `mount`; `None` when nothing is.
     pub fn serve(&mut self, mount: &str, req: &InboundRequest) -> Option<Outcome> {
+        let decoded = predecode(&self.spec, mount, req)?;
+        self.serve_predecoded(mount, req, decoded)
+    }
+
+    /// Serve `req`, already decoded against this world's spec, to the instance at `mount`.
+    pub fn serve_predecoded(
+        &mut self,
+        mount: &str,
+        req: &InboundRequest,
+        decoded: Predecoded,
+    ) -> Option<Outcome> {
         let WorldState {
             core,
             faults,
@@ -24,12 +63,14 @@ impl WorldState {
             banks,
             ..
         } = self;
-        if let Some(c) = channels.get_mut(mount) {
-            return Some(gate(core, faults, mount, c, req));
+        match decoded {
+            Predecoded::Channel(d) => channels
+                .get_mut(mount)
+                .map(|c| gate(core, faults, mount, c, d, req)),
+            Predecoded::Bank(d) => banks
+                .get_mut(mount)
+                .map(|b| gate(core, faults, mount, b, d, req)),
         }
-        banks
-            .get_mut(mount)
-            .map(|b| gate(core, faults, mount, b, req))
     }
 }
 
@@ -39,9 +80,10 @@ fn gate<K: Kind>(
     faults: &mut FaultPlan,
     instance: &str,
     kind: &mut K,
+    decoded: Decoded<K::Call>,
     req: &InboundRequest,
 ) -> Outcome {
-    let (call, key) = match kind.decode(req) {
+    let (call, key) = match decoded {
         Decoded::NoSuchApi(reply) => return reply.into(),
         Decoded::Refused { op, reply } => {
             // Refused before it meant anything: journalled, but no rule counts or hits it.

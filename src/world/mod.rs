@@ -34,13 +34,16 @@ use crate::clock::{ClockError, Instant};
 use crate::http::{InboundRequest, Outcome};
 use crate::scenario::WorldSpec;
 use driver::DriverCmd;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// One running sandbank: the world behind its lock, and the driver that fires its timers.
 #[derive(Debug)]
 pub struct Sandbank {
     state: Mutex<WorldState>,
+    /// The world's generation and spec, readable without the world's lock: requests are
+    /// decoded against it before the lock is taken. Written under the world's lock.
+    current: RwLock<(u64, Arc<WorldSpec>)>,
     driver: Mutex<DriverLink>,
     /// Also signalled by [`Sandbank::wake`]: a driver busy delivering callbacks listens to
     /// it, so work scheduled meanwhile (another merchant's notification) joins those in
@@ -62,8 +65,10 @@ impl Sandbank {
     /// Build the world from `spec` and start its driver. Needs a tokio runtime.
     pub fn start(spec: WorldSpec) -> Arc<Sandbank> {
         let (shutdown_tx, _) = watch::channel(false);
+        let spec = Arc::new(spec);
         let sb = Arc::new_cyclic(|me| Sandbank {
-            state: Mutex::new(WorldState::new(Arc::new(spec), 1)),
+            state: Mutex::new(WorldState::new(spec.clone(), 1)),
+            current: RwLock::new((1, spec)),
             driver: Mutex::new(DriverLink {
                 tx: mpsc::unbounded_channel().0,
                 task: None,
@@ -145,10 +150,21 @@ impl Sandbank {
     }
 
     /// Serve a request to the channel or bank mounted at `mount`; `None` when nothing is.
-    /// Routing and applying happen under one lock, so a world replaced meanwhile cannot
-    /// see half a request.
+    /// The request is decoded and authenticated before the lock is taken, against the
+    /// current spec; under the lock it is applied only if the world is still the one it was
+    /// decoded for (else decoded again there), so a world replaced meanwhile cannot see half
+    /// a request.
     pub fn serve(&self, mount: &str, req: &InboundRequest) -> Option<Outcome> {
-        self.with(|st| st.serve(mount, req))
+        let (generation, spec) = {
+            let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+            (current.0, current.1.clone())
+        };
+        let decoded = gate::predecode(&spec, mount, req);
+        self.with(|st| match decoded {
+            Some(d) if st.generation == generation => st.serve_predecoded(mount, req, d),
+            None if st.generation == generation => None,
+            _ => st.serve(mount, req),
+        })
     }
 
     /// The current spec.
@@ -161,7 +177,8 @@ impl Sandbank {
     pub fn load(&self, spec: Arc<WorldSpec>) {
         let mut st = self.lock();
         let generation = st.generation + 1;
-        *st = WorldState::new(spec, generation);
+        *st = WorldState::new(spec.clone(), generation);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = (generation, spec);
         drop(st);
         if !self.driver_alive() {
             self.spawn_driver();

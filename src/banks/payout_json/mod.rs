@@ -20,8 +20,8 @@ pub use spec::{Client, OnDuplicate, Spec};
 
 use super::payouts::{self, Payouts};
 use crate::core::{Callback, Core, NotificationId, Timer};
-use crate::http::{InboundRequest, Reply};
-use crate::kind::{Decoded, Kind};
+use crate::http::Reply;
+use crate::kind::Kind;
 use crate::ledger::Posting;
 use crate::money::Money;
 use crate::statements::{Describe, Entry, Phantom, Source};
@@ -50,10 +50,6 @@ impl Bank {
 
 impl Kind for Bank {
     type Call = Call;
-
-    fn decode(&self, req: &InboundRequest) -> Decoded<Call> {
-        codec::decode(&self.spec, req)
-    }
 
     fn apply(&mut self, core: &mut Core, call: Call) -> Reply {
         match call.api {

@@ -11,6 +11,7 @@ use crate::protocol::sign::{self, SignType};
 use hyper::{Method, StatusCode};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The APIs the channel serves, by path under its mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +51,8 @@ pub struct Call {
     pub instance: String,
     /// Which API.
     pub api: Api,
-    /// The merchant that signed it.
-    pub merchant: Merchant,
+    /// The merchant that signed it (shared with the spec, not copied per request).
+    pub merchant: Arc<Merchant>,
     /// Its fields, `sign` included.
     pub fields: BTreeMap<String, String>,
     /// The algorithm it was signed with; the reply is signed the same way.
@@ -73,11 +74,8 @@ impl Call {
             ),
         ];
         fields.extend(extra);
-        let map: BTreeMap<String, String> = fields
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
-        let s = sign::sign(&map, &m.key, self.sign_type);
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let s = sign::sign_pairs(&pairs, &m.key, self.sign_type);
         fields.push(("sign", s));
         Reply::xml(xml::write(fields.iter().map(|(k, v)| (*k, v.as_str()))))
     }

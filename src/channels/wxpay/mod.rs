@@ -37,8 +37,8 @@ pub use order::{TradeState, WxOrder, WxState};
 pub use spec::{Merchant, Spec};
 
 use crate::core::{ActionError, Callback, Core, Forgery, NotificationId, OrderView, Timer};
-use crate::http::{InboundRequest, Reply};
-use crate::kind::{Decoded, Kind};
+use crate::http::Reply;
+use crate::kind::Kind;
 use crate::ledger::Posting;
 use crate::money::{Currency, Money};
 use crate::statements::{Books, Describe, Entry, Phantom, Source};
@@ -93,10 +93,6 @@ impl Channel {
 
 impl Kind for Channel {
     type Call = Call;
-
-    fn decode(&self, req: &InboundRequest) -> Decoded<Call> {
-        codec::decode(&self.spec, req)
-    }
 
     fn apply(&mut self, core: &mut Core, call: Call) -> Reply {
         match call.api {

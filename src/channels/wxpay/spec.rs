@@ -6,6 +6,7 @@ use crate::money::{Currency, Money};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// The kind's name in scenario files.
 pub const KIND: &str = "wechatpay-v2";
@@ -48,7 +49,7 @@ pub struct Spec {
     /// payment to the fen (`Money::times_rate_rounded`).
     pub fee_rate: Decimal,
     /// The merchants that may call it, with their credentials.
-    pub merchants: Vec<Merchant>,
+    pub merchants: Vec<Arc<Merchant>>,
 }
 
 /// A WeChat Pay merchant's credentials.
@@ -64,7 +65,7 @@ pub struct Merchant {
 
 impl Spec {
     /// The merchant with `mch_id`.
-    pub fn merchant(&self, mch_id: &str) -> Option<&Merchant> {
+    pub fn merchant(&self, mch_id: &str) -> Option<&Arc<Merchant>> {
         self.merchants.iter().find(|m| m.mch_id == mch_id)
     }
 
@@ -126,7 +127,7 @@ pub fn validate(
     if raw.merchants.is_empty() {
         return Err(section.err("merchants", "a channel needs at least one merchant"));
     }
-    let mut merchants: Vec<Merchant> = Vec::new();
+    let mut merchants: Vec<Arc<Merchant>> = Vec::new();
     for (j, m) in raw.merchants.iter().enumerate() {
         let s = section.item("merchants", j);
         let key = s.need("key", &m.key)?;
@@ -137,11 +138,11 @@ pub fn validate(
         if merchants.iter().any(|x| x.mch_id == mch_id) {
             return Err(s.err("mch_id", format!("`{mch_id}` is listed twice")));
         }
-        merchants.push(Merchant {
+        merchants.push(Arc::new(Merchant {
             appid: s.need("appid", &m.appid)?.to_string(),
             mch_id: mch_id.to_string(),
             key: key.to_string(),
-        });
+        }));
     }
     Ok(Spec {
         id: id.to_string(),
