@@ -19,14 +19,17 @@ use std::sync::Arc;
 /// for a day of heavy scenario traffic; a soak run loses its oldest history, never memory.
 pub const JOURNAL_CAPACITY: usize = 100_000;
 
-/// Most bytes of entry text kept in all (bodies, messages, names; see [`Entry::weight`]).
-/// The count cap alone let 110,000 refused 8 KB requests grow the process to 855 MB; 64 MiB
-/// holds a long scenario run's full history (a typical entry is a few hundred bytes, so the
-/// count cap binds first) and keeps an abusive run's journal a small fraction of a CI box.
-pub const JOURNAL_BYTES_MAX: usize = 64 << 20;
+/// Most bytes the held entries weigh in all (their text and bodies plus
+/// [`ENTRY_OVERHEAD_BYTES`] each; see [`Entry::weight`]). The count cap alone let 110,000
+/// refused 8 KB requests grow the process to 855 MB. 32 MiB holds every entry of any
+/// scenario run (a conformance scenario writes a few hundred) and the last ~35,000 exchanges
+/// of a load test (a signed orderquery and its reply weigh about 950 bytes), and keeps a
+/// server under sustained load within 64 MiB of memory in all (`cargo bench --bench wire`).
+pub const JOURNAL_BYTES_MAX: usize = 32 << 20;
 
-/// What an entry costs beyond its text: timestamps, numbers, the allocations' headers.
-pub const ENTRY_OVERHEAD_BYTES: usize = 128;
+/// What an entry costs beyond its text and bodies: the entry itself (about 200 bytes in the
+/// ring), and the headers and slack of its three or four allocations.
+pub const ENTRY_OVERHEAD_BYTES: usize = 256;
 
 /// Longest body text kept per entry. Bills can be megabytes; the journal keeps their head.
 pub const JOURNAL_BODY_MAX: usize = 4096;
