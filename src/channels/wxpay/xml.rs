@@ -115,7 +115,11 @@ pub fn write<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> String
         } else {
             out.push_str("<![CDATA[");
             // `]]>` cannot appear inside CDATA; split it the standard way.
-            out.push_str(&v.replace("]]>", "]]]]><![CDATA[>"));
+            if v.contains("]]>") {
+                out.push_str(&v.replace("]]>", "]]]]><![CDATA[>"));
+            } else {
+                out.push_str(v);
+            }
             out.push_str("]]>");
         }
         out.push_str("</");
