@@ -256,6 +256,20 @@ impl FaultPlan {
         callback: bool,
         rng: &mut WorldRng,
     ) -> Option<Fired> {
+        self.decide_with(key, callback, || rng)
+    }
+
+    /// [`FaultPlan::decide`], asking for the generator only when a rule with a probability
+    /// is reached (deriving an order's stream costs a hash; most requests match no such
+    /// rule). What is drawn, and so the decision, is the same.
+    pub fn decide_with<R: std::ops::DerefMut<Target = WorldRng>>(
+        &mut self,
+        key: GateKey<'_>,
+        callback: bool,
+        rng: impl FnOnce() -> R,
+    ) -> Option<Fired> {
+        let mut make = Some(rng);
+        let mut rng: Option<R> = None;
         for rule in &mut self.rules {
             if rule.target != key.instance
                 || rule.op.as_deref().is_some_and(|o| o != key.op)
@@ -279,7 +293,10 @@ impl FaultPlan {
                 continue;
             }
             if let Some(ppm) = rule.probability_ppm {
-                if !rng.chance_ppm(ppm) {
+                if rng.is_none() {
+                    rng = make.take().map(|f| f());
+                }
+                if !rng.as_deref_mut().is_some_and(|r| r.chance_ppm(ppm)) {
                     continue;
                 }
             }
