@@ -18,6 +18,7 @@ mod forged_notifications;
 mod fuzz;
 mod layering;
 mod notify_concurrency;
+mod notify_pool;
 mod real_clock;
 mod resources;
 mod statements_control;
