@@ -3,9 +3,12 @@
 //! baseline, the ratio and the goal. Loopback only; every phase is bounded in time.
 
 mod figure;
+mod notify;
 
 fn main() {
-    let figures: Vec<figure::Figure> = Vec::new();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_sandbank"));
+    let mut figures: Vec<figure::Figure> = Vec::new();
+    figures.extend(notify::run(bin));
     let missed = figure::print(&figures);
     println!("\n{missed} goal(s) missed");
 }
