@@ -3,9 +3,13 @@
 //! baseline, the ratio and the goal. Loopback only; every phase is bounded in time.
 
 mod figure;
+mod orders;
 
 fn main() {
-    let figures: Vec<figure::Figure> = Vec::new();
+    let mut figures: Vec<figure::Figure> = Vec::new();
+    figures.extend(orders::run(std::path::Path::new(env!(
+        "CARGO_BIN_EXE_sandbank"
+    ))));
     let missed = figure::print(&figures);
     println!("\n{missed} goal(s) missed");
 }

@@ -31,14 +31,13 @@ pub fn build(
         return None;
     }
     let order = state
-        .orders
-        .get(&(id.account.clone(), id.reference.clone()))
-        .filter(|o| o.state == TradeState::Success && !o.notified)?;
-    let merchant = spec.merchant(&order.mch_id)?;
+        .get(&id.account, &id.reference)
+        .filter(|o| o.state() == TradeState::Success && !o.notified())?;
+    let merchant = spec.merchant(order.mch_id())?;
     let nonce = core
         .rng_for(
             &spec.id,
-            &format!("notify/{}/{}", order.mch_id, order.out_trade_no),
+            &format!("notify/{}/{}", order.mch_id(), order.out_trade_no()),
         )
         .alnum(32);
     let fields = paid_fields(nonce, order, &Paid::of(order));
@@ -46,7 +45,7 @@ pub fn build(
         order,
         fields,
         &merchant.key,
-        Decimal::new(order.total_fee, 2),
+        Decimal::new(order.total_fee(), 2),
     ))
 }
 
@@ -62,10 +61,10 @@ impl Paid {
     /// The payment as it really happened.
     fn of(order: &WxOrder) -> Paid {
         Paid {
-            out_trade_no: order.out_trade_no.clone(),
-            total_fee: order.total_fee,
-            transaction_id: order.transaction_id.clone().unwrap_or_default(),
-            time_end: order.paid_at.map(compact_local).unwrap_or_default(),
+            out_trade_no: order.out_trade_no().to_string(),
+            total_fee: order.total_fee(),
+            transaction_id: order.transaction_id().unwrap_or_default().to_string(),
+            time_end: order.paid_at().map(compact_local).unwrap_or_default(),
         }
     }
 }
@@ -73,27 +72,27 @@ impl Paid {
 /// The fields of a "paid" notification about `order` saying `paid`, unsigned.
 fn paid_fields(nonce: String, order: &WxOrder, paid: &Paid) -> Vec<(&'static str, String)> {
     let mut fields: Vec<(&str, String)> = vec![
-        ("appid", order.appid.clone()),
+        ("appid", order.appid().to_string()),
         ("bank_type", "OTHERS".into()),
         ("cash_fee", paid.total_fee.to_string()),
         ("fee_type", "CNY".into()),
         ("is_subscribe", "N".into()),
-        ("mch_id", order.mch_id.clone()),
+        ("mch_id", order.mch_id().to_string()),
         ("nonce_str", nonce),
-        ("openid", order.openid.clone().unwrap_or_default()),
+        ("openid", order.openid().unwrap_or_default().to_string()),
         ("out_trade_no", paid.out_trade_no.clone()),
         ("result_code", "SUCCESS".into()),
         ("return_code", "SUCCESS".into()),
         ("time_end", paid.time_end.clone()),
         ("total_fee", paid.total_fee.to_string()),
-        ("trade_type", order.trade_type.clone()),
+        ("trade_type", order.trade_type().as_str().to_string()),
         ("transaction_id", paid.transaction_id.clone()),
     ];
-    if let Some(a) = &order.attach {
-        fields.push(("attach", a.clone()));
+    if let Some(a) = order.attach() {
+        fields.push(("attach", a.to_string()));
     }
-    if let Some(d) = &order.device_info {
-        fields.push(("device_info", d.clone()));
+    if let Some(d) = order.device_info() {
+        fields.push(("device_info", d.to_string()));
     }
     fields
 }
@@ -114,9 +113,9 @@ fn signed_callback(
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
-    fields.push(("sign", sign::sign(&map, key, order.sign_type)));
+    fields.push(("sign", sign::sign(&map, key, order.sign_type())));
     Callback {
-        url: order.notify_url.clone(),
+        url: order.notify_url().to_string(),
         content_type: "text/xml",
         body: xml::write(fields.iter().map(|(k, v)| (*k, v.as_str()))),
         ack: is_ack,
@@ -149,11 +148,11 @@ pub fn forge(
             )))
         }
     };
-    let merchant = spec.merchant(&order.mch_id).ok_or_else(|| {
-        ActionError::NotFound(format!("merchant `{}` is not in the spec", order.mch_id))
+    let merchant = spec.merchant(order.mch_id()).ok_or_else(|| {
+        ActionError::NotFound(format!("merchant `{}` is not in the spec", order.mch_id()))
     })?;
     let mut paid = Paid::of(order);
-    let stream = format!("forge/{}/{}", order.mch_id, order.out_trade_no);
+    let stream = format!("forge/{}/{}", order.mch_id(), order.out_trade_no());
     if paid.transaction_id.is_empty() {
         let now = core.now();
         paid.transaction_id = format!(
@@ -167,7 +166,7 @@ pub fn forge(
     match how {
         // Any other key: the signature cannot verify with the merchant's.
         Forgery::BadSignature => key = key.chars().rev().collect::<String>() + "x",
-        Forgery::WrongAmount => paid.total_fee = if order.total_fee == 1 { 2 } else { 1 },
+        Forgery::WrongAmount => paid.total_fee = if order.total_fee() == 1 { 2 } else { 1 },
         Forgery::UnknownOrder => {
             paid.out_trade_no = format!("FORGED{}", core.rng_for(&spec.id, &stream).digits(14))
         }
@@ -180,11 +179,8 @@ pub fn forge(
 
 /// Mark notification `id` acknowledged: no more attempts.
 pub fn acked(state: &mut WxState, id: &NotificationId) {
-    if let Some(o) = state
-        .orders
-        .get_mut(&(id.account.clone(), id.reference.clone()))
-    {
-        o.notified = true;
+    if let Some(o) = state.get_mut(&id.account, &id.reference) {
+        o.set_notified();
     }
 }
 
