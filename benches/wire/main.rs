@@ -4,10 +4,12 @@
 
 mod figure;
 mod notify;
+mod orders;
 
 fn main() {
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_sandbank"));
     let mut figures: Vec<figure::Figure> = Vec::new();
+    figures.extend(orders::run(bin));
     figures.extend(notify::run(bin));
     let missed = figure::print(&figures);
     println!("\n{missed} goal(s) missed");

@@ -31,14 +31,13 @@ pub fn build(
         return None;
     }
     let order = state
-        .orders
-        .get(&(id.account.clone(), id.reference.clone()))
-        .filter(|o| o.state == TradeState::Success && !o.notified)?;
-    let merchant = spec.merchant(&order.mch_id)?;
+        .get(&id.account, &id.reference)
+        .filter(|o| o.state() == TradeState::Success && !o.notified())?;
+    let merchant = spec.merchant(order.mch_id())?;
     let nonce = core
         .rng_for(
             &spec.id,
-            &format!("notify/{}/{}", order.mch_id, order.out_trade_no),
+            &format!("notify/{}/{}", order.mch_id(), order.out_trade_no()),
         )
         .alnum(32);
     let paid = Paid::of(order);
@@ -47,7 +46,7 @@ pub fn build(
         order,
         &fields,
         &merchant.key,
-        Decimal::new(order.total_fee, 2),
+        Decimal::new(order.total_fee(), 2),
     ))
 }
 
@@ -63,10 +62,10 @@ impl<'a> Paid<'a> {
     /// The payment as it really happened.
     fn of(order: &'a WxOrder) -> Paid<'a> {
         Paid {
-            out_trade_no: Cow::Borrowed(&order.out_trade_no),
-            total_fee: order.total_fee.to_string(),
-            transaction_id: Cow::Borrowed(order.transaction_id.as_deref().unwrap_or_default()),
-            time_end: order.paid_at.map(compact_local).unwrap_or_default(),
+            out_trade_no: Cow::Borrowed(order.out_trade_no()),
+            total_fee: order.total_fee().to_string(),
+            transaction_id: Cow::Borrowed(order.transaction_id().unwrap_or_default()),
+            time_end: order.paid_at().map(compact_local).unwrap_or_default(),
         }
     }
 }
@@ -79,26 +78,26 @@ fn paid_fields<'a>(
     paid: &'a Paid<'a>,
 ) -> Vec<(&'static str, &'a str)> {
     let mut fields: Vec<(&str, &str)> = vec![
-        ("appid", &order.appid),
+        ("appid", order.appid()),
         ("bank_type", "OTHERS"),
         ("cash_fee", &paid.total_fee),
         ("fee_type", "CNY"),
         ("is_subscribe", "N"),
-        ("mch_id", &order.mch_id),
+        ("mch_id", order.mch_id()),
         ("nonce_str", nonce),
-        ("openid", order.openid.as_deref().unwrap_or_default()),
+        ("openid", order.openid().unwrap_or_default()),
         ("out_trade_no", &paid.out_trade_no),
         ("result_code", "SUCCESS"),
         ("return_code", "SUCCESS"),
         ("time_end", &paid.time_end),
         ("total_fee", &paid.total_fee),
-        ("trade_type", &order.trade_type),
+        ("trade_type", order.trade_type().as_str()),
         ("transaction_id", &paid.transaction_id),
     ];
-    if let Some(a) = &order.attach {
+    if let Some(a) = order.attach() {
         fields.push(("attach", a));
     }
-    if let Some(d) = &order.device_info {
+    if let Some(d) = order.device_info() {
         fields.push(("device_info", d));
     }
     fields
@@ -118,9 +117,9 @@ fn signed_callback(
     // default (WxJava issues #1585 and #1633; wechatpy's parse_payment_result is MD5-only).
     let mut sorted = fields.to_vec();
     sorted.sort_by_key(|(k, _)| *k);
-    let signature = sign::sign_sorted(sorted, key, order.sign_type);
+    let signature = sign::sign_sorted(sorted, key, order.sign_type());
     Callback {
-        url: order.notify_url.clone(),
+        url: order.notify_url().to_string(),
         content_type: "text/xml",
         body: xml::write(
             fields
@@ -158,11 +157,11 @@ pub fn forge(
             )))
         }
     };
-    let merchant = spec.merchant(&order.mch_id).ok_or_else(|| {
-        ActionError::NotFound(format!("merchant `{}` is not in the spec", order.mch_id))
+    let merchant = spec.merchant(order.mch_id()).ok_or_else(|| {
+        ActionError::NotFound(format!("merchant `{}` is not in the spec", order.mch_id()))
     })?;
     let mut paid = Paid::of(order);
-    let stream = format!("forge/{}/{}", order.mch_id, order.out_trade_no);
+    let stream = format!("forge/{}/{}", order.mch_id(), order.out_trade_no());
     if paid.transaction_id.is_empty() {
         let now = core.now();
         paid.transaction_id = Cow::Owned(format!(
@@ -173,12 +172,12 @@ pub fn forge(
         paid.time_end = compact_local(now);
     }
     let mut key = merchant.key.clone();
-    let mut total_fee = order.total_fee;
+    let mut total_fee = order.total_fee();
     match how {
         // Any other key: the signature cannot verify with the merchant's.
         Forgery::BadSignature => key = key.chars().rev().collect::<String>() + "x",
         Forgery::WrongAmount => {
-            total_fee = if order.total_fee == 1 { 2 } else { 1 };
+            total_fee = if order.total_fee() == 1 { 2 } else { 1 };
             paid.total_fee = total_fee.to_string();
         }
         Forgery::UnknownOrder => {
@@ -196,11 +195,8 @@ pub fn forge(
 
 /// Mark notification `id` acknowledged: no more attempts.
 pub fn acked(state: &mut WxState, id: &NotificationId) {
-    if let Some(o) = state
-        .orders
-        .get_mut(&(id.account.clone(), id.reference.clone()))
-    {
-        o.notified = true;
+    if let Some(o) = state.get_mut(&id.account, &id.reference) {
+        o.set_notified();
     }
 }
 
