@@ -157,6 +157,21 @@ pub struct OrderView {
     pub detail: serde_json::Value,
 }
 
+/// How many orders a channel holds, the most it will, and how many held orders its lookups
+/// have examined so far (a lookup by key examines one or two; a count that grows with the
+/// number held would mean a scan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct OrderStats {
+    /// Orders held now.
+    pub held: usize,
+    /// The most it holds (`max_orders`); past it the oldest are forgotten.
+    pub max_orders: usize,
+    /// Orders forgotten so far to stay within `max_orders`.
+    pub forgotten: u64,
+    /// Held orders looked at by lookups so far.
+    pub examined: u64,
+}
+
 /// Why a simulated customer or bank action was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {
@@ -223,6 +238,13 @@ impl Core {
     pub fn rng_for(&mut self, instance: &str, key: &str) -> Stream<'_> {
         let seed = self.rng.seed();
         self.streams.get(seed, instance, key)
+    }
+
+    /// The stream of `key` at `instance` from its beginning, not remembered: what
+    /// [`Core::rng_for`] gave first, derived again (a kind that draws an id once, from a
+    /// fresh stream, can derive it when asked instead of holding it).
+    pub fn stream_from_start(&self, instance: &str, key: &str) -> WorldRng {
+        crate::rng::stream_from_start(self.rng.seed(), instance, key)
     }
 
     /// Journal an entry at the current virtual instant.

@@ -14,7 +14,8 @@
 //!    - [`clock`] — virtual time, timers, durations, business days in Asia/Shanghai.
 //!    - [`money`] — `rust_decimal` amounts with currency; the one rounding rule.
 //!    - [`rng`] — the seeded generators: the world's, and a stream per order or payout.
-//!    - [`http`] — owned request/reply types, body cap, spools, the small HTTP client.
+//!    - [`http`] — owned request/reply types, body cap, spools, the small HTTP client and
+//!      the keep-alive connection pool callbacks go out over.
 //!    - [`protocol`] — wire pieces several kinds share (the sorted-fields signature).
 //! 2. **Records**
 //!    - [`ledger`] — double-entry postings, and the account names: the truth about money.

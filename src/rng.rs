@@ -136,6 +136,7 @@ impl Streams {
         inner.set_word_pos(slot.pos);
         Stream {
             rng: WorldRng { seed, inner },
+            start: slot.pos,
             pos: &mut slot.pos,
         }
     }
@@ -148,6 +149,16 @@ impl Streams {
     /// True when none is.
     pub fn is_empty(&self) -> bool {
         self.positions.is_empty()
+    }
+}
+
+/// The stream of `key` at `instance` under world seed `seed` from its beginning, whatever
+/// has been drawn from it: what it gave (or will give) first, derived again. Nothing is
+/// remembered.
+pub fn stream_from_start(seed: u64, instance: &str, key: &str) -> WorldRng {
+    WorldRng {
+        seed,
+        inner: ChaCha8Rng::from_seed(derive(seed, instance, key)),
     }
 }
 
@@ -170,7 +181,16 @@ fn derive(seed: u64, instance: &str, key: &str) -> [u8; 32] {
 #[derive(Debug)]
 pub struct Stream<'a> {
     rng: WorldRng,
+    start: u128,
     pos: &'a mut u128,
+}
+
+impl Stream<'_> {
+    /// True when nothing had been drawn from the stream before this guard (or it was
+    /// forgotten since): its draws are then exactly [`stream_from_start`]'s.
+    pub fn at_start(&self) -> bool {
+        self.start == 0
+    }
 }
 
 impl std::ops::Deref for Stream<'_> {
@@ -257,6 +277,19 @@ mod tests {
             a.get(7, "wxpay", "Z").alnum(16)
         );
         assert_ne!(a.get(7, "bank", "X").alnum(16), x1, "instances are apart");
+    }
+
+    #[test]
+    fn a_stream_from_its_start_repeats_its_first_draws() {
+        let mut a = Streams::default();
+        let mut s = a.get(7, "wxpay", "X");
+        assert!(s.at_start());
+        let first = s.alnum(26);
+        let second = s.alnum(7);
+        drop(s);
+        let mut again = stream_from_start(7, "wxpay", "X");
+        assert_eq!((again.alnum(26), again.alnum(7)), (first, second));
+        assert!(!a.get(7, "wxpay", "X").at_start(), "the stream moved on");
     }
 
     #[test]

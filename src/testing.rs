@@ -97,7 +97,7 @@ fn at(text: &str) -> Instant {
 /// notification attempts are prepared and dropped: nobody listens for them).
 fn advance_to(st: &mut WorldState, to: Instant) {
     while let Some(event) = st.pop_due(to) {
-        let _ = st.fire(event);
+        let _ = st.fire(&event);
     }
     // Orders are created up to 30 s before they are paid, which may be before an earlier
     // step's instant: the clock then stays where it is.

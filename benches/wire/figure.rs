@@ -72,8 +72,8 @@ impl Figure {
 /// Print the figures as a table; returns how many goals were missed.
 pub fn print(figures: &[Figure]) -> usize {
     println!(
-        "\n{:<52} {:>12} {:<8} {:>26} {:>8}  {:<22} {}",
-        "figure", "sandbank", "unit", "baseline", "ratio", "goal", "met"
+        "\n{:<52} {:>12} {:<8} {:>26} {:>8}  {:<22} met",
+        "figure", "sandbank", "unit", "baseline", "ratio", "goal"
     );
     let mut missed = 0;
     for f in figures {

@@ -12,6 +12,8 @@
 mod baseline;
 mod figure;
 mod load;
+mod notify;
+mod orders;
 mod procs;
 mod requests;
 mod sign;
@@ -37,6 +39,14 @@ fn main() {
     if wants("requests") {
         eprintln!("requests: signed orderquery/unifiedorder beside bare hyper and wiremock-rs");
         figures.extend(requests::run(bin));
+    }
+    if wants("orders") {
+        eprintln!("orders: memory per order held, control-API pay, the WeChat bill");
+        figures.extend(orders::run(bin));
+    }
+    if wants("notify") {
+        eprintln!("notifications: a burst, and pays while notifications flow");
+        figures.extend(notify::run(bin));
     }
     let missed = figure::print(&figures);
     println!("\n{missed} goal(s) missed");

@@ -79,9 +79,9 @@ pub struct Payout {
 pub struct Payouts {
     /// Every payout, in order of submission.
     pub list: Vec<Payout>,
-    /// Indexes into `list` by (client id, order number), oldest first: a bank that pays a
-    /// repeated order number again has several.
-    pub by_order: HashMap<(String, String), Vec<usize>>,
+    /// Indexes into `list` by order number, oldest first, whatever the client: a bank that
+    /// pays a repeated order number again has several, and clients may share a number.
+    by_order: HashMap<String, Vec<usize>>,
     /// Index into `list` by the ledger posting that paid or returned it.
     by_posting: HashMap<u64, usize>,
 }
@@ -94,20 +94,35 @@ impl Payouts {
             self.by_posting.insert(p, index);
         }
         self.by_order
-            .entry((payout.mch_id.clone(), payout.order_no.clone()))
+            .entry(payout.order_no.clone())
             .or_default()
             .push(index);
         self.list.push(payout);
         index
     }
 
-    /// The payouts under (client, order number), oldest first.
-    pub fn under(&self, mch_id: &str, order_no: &str) -> impl Iterator<Item = &Payout> + '_ {
+    /// The payouts under order number `order_no` of any client, oldest first, with their
+    /// indexes.
+    fn numbered<'a>(
+        &'a self,
+        order_no: &str,
+    ) -> impl DoubleEndedIterator<Item = (usize, &'a Payout)> + 'a {
         self.by_order
-            .get(&(mch_id.to_string(), order_no.to_string()))
+            .get(order_no)
             .into_iter()
             .flatten()
-            .filter_map(|i| self.list.get(*i))
+            .filter_map(|i| Some((*i, self.list.get(*i)?)))
+    }
+
+    /// The payouts under (client, order number), oldest first.
+    pub fn under<'a>(
+        &'a self,
+        mch_id: &'a str,
+        order_no: &str,
+    ) -> impl DoubleEndedIterator<Item = &'a Payout> + 'a {
+        self.numbered(order_no)
+            .map(|(_, p)| p)
+            .filter(move |p| p.mch_id == mch_id)
     }
 
     /// Payout `index` of bank `bank` stops processing: PROCESSING → SUCCESS, journalled.
@@ -147,20 +162,29 @@ impl Payouts {
         payout_id: Option<&str>,
         reason: Option<&str>,
     ) -> Result<Payout, ActionError> {
-        let matching =
-            |p: &Payout| p.order_no == order_no && payout_id.is_none_or(|id| p.payout_id == id);
+        let matching = |p: &Payout| payout_id.is_none_or(|id| p.payout_id == id);
         let Some(index) = self
-            .list
-            .iter()
-            .rposition(|p| matching(p) && p.status == PayoutStatus::Success)
+            .numbered(order_no)
+            .rev()
+            .find(|(_, p)| matching(p) && p.status == PayoutStatus::Success)
+            .map(|(i, _)| i)
         else {
-            return Err(match self.list.iter().rev().find(|p| matching(p)) {
-                None => ActionError::NotFound(format!("no payout `{order_no}` at bank `{bank}`")),
-                Some(p) => ActionError::Conflict(format!(
-                    "payout `{order_no}` is {}: only a SUCCESS payout can be returned",
-                    p.status.as_str()
-                )),
-            });
+            return Err(
+                match self
+                    .numbered(order_no)
+                    .rev()
+                    .map(|(_, p)| p)
+                    .find(|p| matching(p))
+                {
+                    None => {
+                        ActionError::NotFound(format!("no payout `{order_no}` at bank `{bank}`"))
+                    }
+                    Some(p) => ActionError::Conflict(format!(
+                        "payout `{order_no}` is {}: only a SUCCESS payout can be returned",
+                        p.status.as_str()
+                    )),
+                },
+            );
         };
         let p = &mut self.list[index];
         p.status = PayoutStatus::Returned;

@@ -13,7 +13,9 @@
 pub mod wxpay;
 
 use crate::config::{ScenarioError, Section};
-use crate::core::{ActionError, Callback, Core, Forgery, NotificationId, OrderView, Timer};
+use crate::core::{
+    ActionError, Callback, Core, Forgery, NotificationId, OrderStats, OrderView, Timer,
+};
 use crate::directory::Instance;
 use crate::http::{InboundRequest, Reply};
 use crate::kind::{Decoded, Kind};
@@ -128,9 +130,24 @@ impl Channel {
     }
 
     /// Order `reference` as the channel holds it.
-    pub fn order(&self, reference: &str) -> Option<OrderView> {
+    pub fn order(&self, core: &Core, reference: &str) -> Option<OrderView> {
         match self {
-            Channel::WechatPayV2(c) => c.order(reference),
+            Channel::WechatPayV2(c) => c.order(core, reference),
+        }
+    }
+
+    /// How many orders the channel holds, its bound, and the work of its lookups.
+    pub fn order_stats(&self) -> OrderStats {
+        match self {
+            Channel::WechatPayV2(c) => c.order_stats(),
+        }
+    }
+
+    /// Hold `n` unpaid orders numbered `{prefix}{i:08}` without requests (tests).
+    #[cfg(any(test, feature = "testing"))]
+    pub fn hold_orders(&mut self, core: &mut Core, prefix: &str, n: usize) {
+        match self {
+            Channel::WechatPayV2(c) => c.hold_orders(core, prefix, n),
         }
     }
 }

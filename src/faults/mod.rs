@@ -250,6 +250,8 @@ impl FaultPlan {
 
     /// Decide what happens to a request or callback. `callback` says which side of the world
     /// edge it is on, so that a rule for `*` operations picks only actions that apply.
+    /// `rng` is asked only when a rule with a probability is reached (a closure can open an
+    /// order's stream then: deriving it costs a hash, and most requests match no such rule).
     pub fn decide(
         &mut self,
         key: GateKey<'_>,

@@ -8,6 +8,7 @@
 use super::MAX_CLIENT_BODY_BYTES;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
 use hyper::{HeaderMap, Method, Request, StatusCode, Uri};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -140,58 +141,107 @@ async fn send_inner(
     body: Bytes,
     cap: usize,
 ) -> Result<ClientResponse, ClientError> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|_| ClientError::BadUrl(url.to_string()))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(ClientError::BadUrl(url.to_string()));
-    }
-    let host = uri
-        .host()
-        .ok_or_else(|| ClientError::BadUrl(url.to_string()))?
-        .to_string();
-    let port = uri.port_u16().unwrap_or(80);
-    let authority = uri
-        .authority()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| host.clone());
-    let path = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    let host_for_connect = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let stream = TcpStream::connect((host_for_connect.as_str(), port))
-        .await
-        .map_err(|e| ClientError::Io(format!("connect {authority}: {e}")))?;
-    let _ = stream.set_nodelay(true);
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| ClientError::Io(format!("handshake: {e}")))?;
-    // The connection task ends when the exchange is over; it is dropped with the sender.
-    let conn_task = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", authority);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let req = req
-        .body(Full::new(body))
-        .map_err(|e| ClientError::Io(format!("request: {e}")))?;
+    let target = Target::parse(url)?;
+    let (mut sender, conn_task) = connect(&target).await?;
+    let req = request(method, &target, headers, body)?;
     let resp = sender
         .send_request(req)
         .await
         .map_err(|e| ClientError::Io(format!("{e}")))?;
+    let (response, _) = read_capped(resp, cap).await?;
+    // Dropping the sender and the connection task closes the socket: an unread rest is
+    // never read.
+    drop(sender);
+    conn_task.abort();
+    Ok(response)
+}
+
+/// Where a request goes: parsed once from its URL.
+#[derive(Debug, Clone)]
+pub(super) struct Target {
+    /// Host to connect to (IPv6 brackets removed).
+    pub(super) host: String,
+    /// Port (80 when the URL gives none).
+    pub(super) port: u16,
+    /// The `Host` header: the URL's authority as written.
+    pub(super) authority: String,
+    /// Origin-form path and query.
+    pub(super) path: String,
+}
+
+impl Target {
+    /// Parse `http://host[:port]/path?query`.
+    pub(super) fn parse(url: &str) -> Result<Target, ClientError> {
+        let bad = || ClientError::BadUrl(url.to_string());
+        let uri: Uri = url.parse().map_err(|_| bad())?;
+        if uri.scheme_str() != Some("http") {
+            return Err(bad());
+        }
+        let host = uri.host().ok_or_else(bad)?;
+        let authority = uri
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| host.to_string());
+        Ok(Target {
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port: uri.port_u16().unwrap_or(80),
+            authority,
+            path: uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".into()),
+        })
+    }
+}
+
+/// Open a connection to `target`: the sender, and the task driving the connection (abort it
+/// to close the socket).
+pub(super) async fn connect(
+    target: &Target,
+) -> Result<(SendRequest<Full<Bytes>>, tokio::task::JoinHandle<()>), ClientError> {
+    let stream = TcpStream::connect((target.host.as_str(), target.port))
+        .await
+        .map_err(|e| ClientError::Io(format!("connect {}: {e}", target.authority)))?;
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| ClientError::Io(format!("handshake: {e}")))?;
+    let conn_task = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok((sender, conn_task))
+}
+
+/// The request to send to `target`.
+pub(super) fn request(
+    method: Method,
+    target: &Target,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Request<Full<Bytes>>, ClientError> {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(target.path.as_str())
+        .header("host", target.authority.as_str());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body(Full::new(body))
+        .map_err(|e| ClientError::Io(format!("request: {e}")))
+}
+
+/// Read `resp`'s body up to `cap` bytes. The second value is true when the whole body was
+/// read (so the connection may carry another exchange), false when it was cut at the cap.
+pub(super) async fn read_capped(
+    resp: hyper::Response<hyper::body::Incoming>,
+    cap: usize,
+) -> Result<(ClientResponse, bool), ClientError> {
     let status = resp.status();
-    let headers = resp.headers().clone();
-    let mut incoming = resp.into_body();
+    let (parts, mut incoming) = resp.into_parts();
     let mut body = bytes::BytesMut::new();
     let mut truncated = false;
     while let Some(frame) = incoming.frame().await {
@@ -207,15 +257,13 @@ async fn send_inner(
         }
         body.extend_from_slice(&data);
     }
-    // Dropping the body and the connection task closes the socket: an unread rest is never
-    // read.
-    drop(incoming);
-    drop(sender);
-    conn_task.abort();
-    Ok(ClientResponse {
-        status,
-        headers,
-        body: body.freeze(),
-        truncated,
-    })
+    Ok((
+        ClientResponse {
+            status,
+            headers: parts.headers,
+            body: body.freeze(),
+            truncated,
+        },
+        !truncated,
+    ))
 }

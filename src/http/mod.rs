@@ -5,13 +5,16 @@
 //! and handlers are synchronous and testable without a socket. Handlers answer with a
 //! [`Reply`] and a [`Delivery`] that says how the server hands it over (now, late, never).
 //!
-//! The client is what the world uses to send callbacks; the reference settlement system
-//! and the harness use it too. Plain HTTP/1.1 over TCP: every target is local.
+//! The client is what the world uses to send callbacks, over kept-alive connections pooled
+//! per destination ([`pool`]); the reference settlement system and the harness use it too,
+//! a connection per request. Plain HTTP/1.1 over TCP: every target is local.
 
 pub mod client;
+pub mod pool;
 pub mod spool;
 
 pub use client::{get, post, post_capped, send, send_capped, ClientError, ClientResponse};
+pub use pool::{Pool, IDLE_TIMEOUT, MAX_CONNECTIONS_PER_DESTINATION, MAX_IDLE_CONNECTIONS};
 pub use spool::{Spool, SpoolBody, Spooled, SPOOL_CHUNK_BYTES, SPOOL_MEMORY_BYTES};
 
 use bytes::Bytes;

@@ -19,8 +19,9 @@
 //!   next day ([`BILL_READY_AFTER`]); before that (or while a `late` mismatch holds it) the
 //!   answer is `Bill Creating` (`error_code` 20003, ours).
 
-use super::{Entry, EntryKind, EntryStatus, StatementHead, WRITE_BUFFER_BYTES};
-use chrono::Duration;
+use super::{DayWindow, Entry, EntryKind, EntryStatus, StatementHead, WRITE_BUFFER_BYTES};
+use crate::clock::Instant;
+use chrono::{Datelike, Duration, Timelike};
 use rust_decimal::Decimal;
 use std::io::{self, BufWriter, Write};
 
@@ -84,6 +85,10 @@ pub fn includes(bill_type: BillType, e: &Entry) -> bool {
 
 /// Stream the bill: header, one row per entry, summary (from `head.totals`). The caller
 /// filters `entries` with [`includes`]; `head` was totalled over the same stream.
+///
+/// Each row is put together in one reused buffer (times, amounts and the rate written
+/// straight into it, the rate formatted once per distinct rate) and handed to the buffered
+/// writer in one piece: a million-row bill allocates nothing per row.
 pub fn write_bill<W: Write>(
     out: W,
     head: &StatementHead,
@@ -93,8 +98,9 @@ pub fn write_bill<W: Write>(
     out.write_all(ALL_HEADER.as_bytes())?;
     out.write_all(b"\r\n")?;
     let w = &head.window;
+    let mut row = Row::default();
+    let mut rate: Option<(Decimal, String)> = None;
     for e in entries {
-        let time = w.local_time(e.at);
         let abs = e.amount.amount.abs();
         let is_refund = e.kind == EntryKind::Refund;
         let (settle, refund) = if is_refund {
@@ -115,46 +121,43 @@ pub fn write_bill<W: Write>(
             (true, EntryStatus::Pending) => "PROCESSING",
             (true, EntryStatus::Failed) => "REFUNDCLOSE",
         };
-        let (settle_s, refund_s, fee_s, rate_s) = (
-            yuan(settle, 2),
-            yuan(refund, 2),
-            yuan(e.fee.amount, 5),
-            rate_percent(d.fee_rate),
-        );
-        let fields: [&str; 27] = [
-            &time,
-            &d.app_id,
-            &d.merchant_id,
-            "0",
-            &d.device_info,
-            &e.issuer_ref,
-            &e.reference,
-            &d.payer,
-            &d.trade_type,
-            trade_state,
-            "OTHERS",
-            e.amount.currency.code(),
-            &settle_s,
-            "0.00",
-            e.refund_id
-                .as_deref()
-                .unwrap_or(if is_refund { "" } else { "0" }),
-            e.refund_reference
-                .as_deref()
-                .unwrap_or(if is_refund { "" } else { "0" }),
-            &refund_s,
-            "0.00",
-            if is_refund { "ORIGINAL" } else { "" },
-            refund_state,
-            &d.subject,
-            &d.attach,
-            &fee_s,
-            &rate_s,
-            &settle_s,
-            &refund_s,
-            "",
-        ];
-        write_row(&mut out, &fields)?;
+        let rate_s = match &rate {
+            Some((r, s)) if *r == d.fee_rate => s.as_str(),
+            _ => {
+                let (_, s) = rate.insert((d.fee_rate, rate_percent(d.fee_rate)));
+                s.as_str()
+            }
+        };
+        let zero_or_empty = if is_refund { "" } else { "0" };
+        row.clear();
+        row.time(w, e.at);
+        row.text(&d.app_id);
+        row.text(&d.merchant_id);
+        row.text("0");
+        row.text(&d.device_info);
+        row.text(&e.issuer_ref);
+        row.text(&e.reference);
+        row.text(&d.payer);
+        row.text(&d.trade_type);
+        row.text(trade_state);
+        row.text("OTHERS");
+        row.text(e.amount.currency.code());
+        row.yuan(settle, 2);
+        row.text("0.00");
+        row.text(e.refund_id.as_deref().unwrap_or(zero_or_empty));
+        row.text(e.refund_reference.as_deref().unwrap_or(zero_or_empty));
+        row.yuan(refund, 2);
+        row.text("0.00");
+        row.text(if is_refund { "ORIGINAL" } else { "" });
+        row.text(refund_state);
+        row.text(&d.subject);
+        row.text(&d.attach);
+        row.yuan(e.fee.amount, 5);
+        row.text(rate_s);
+        row.yuan(settle, 2);
+        row.yuan(refund, 2);
+        row.text("");
+        out.write_all(row.end())?;
     }
     out.write_all(SUMMARY_HEADER.as_bytes())?;
     out.write_all(b"\r\n")?;
@@ -173,21 +176,142 @@ pub fn write_bill<W: Write>(
     out.flush()
 }
 
-/// One backtick-prefixed, comma-separated line. Commas inside a field (a product name)
-/// would break the columns; WeChat's bill does not quote, so they are replaced by spaces.
-fn write_row(out: &mut impl Write, fields: &[&str]) -> io::Result<()> {
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.write_all(b",")?;
+/// One bill line being put together: backtick-prefixed, comma-separated fields.
+#[derive(Debug, Default)]
+struct Row {
+    buf: Vec<u8>,
+}
+
+impl Row {
+    fn clear(&mut self) {
+        self.buf.clear();
+    }
+
+    /// Start the next field: a comma after the previous one, then the backtick.
+    fn next_field(&mut self) {
+        if !self.buf.is_empty() {
+            self.buf.push(b',');
         }
-        out.write_all(b"`")?;
-        if f.contains([',', '\r', '\n']) {
-            out.write_all(f.replace([',', '\r', '\n'], " ").as_bytes())?;
+        self.buf.push(b'`');
+    }
+
+    /// A text field. Commas inside a field (a product name) would break the columns;
+    /// WeChat's bill does not quote, so they (and line breaks) are replaced by spaces.
+    fn text(&mut self, f: &str) {
+        self.next_field();
+        let bytes = f.as_bytes();
+        let separator = |b: u8| matches!(b, b',' | b'\r' | b'\n');
+        if bytes.iter().any(|&b| separator(b)) {
+            // ASCII bytes never occur inside a multi-byte UTF-8 sequence.
+            self.buf
+                .extend(bytes.iter().map(|&b| if separator(b) { b' ' } else { b }));
         } else {
-            out.write_all(f.as_bytes())?;
+            self.buf.extend_from_slice(bytes);
         }
     }
-    out.write_all(b"\r\n")
+
+    /// `t` as `YYYY-MM-DD HH:MM:SS` in the window's time zone.
+    fn time(&mut self, w: &DayWindow, t: Instant) {
+        self.next_field();
+        push_local_time(&mut self.buf, w, t);
+    }
+
+    /// An amount in yuan with `dp` decimals (see [`yuan`]).
+    fn yuan(&mut self, d: Decimal, dp: u32) {
+        self.next_field();
+        push_yuan(&mut self.buf, d, dp);
+    }
+
+    /// The finished line, with its `\r\n`.
+    fn end(&mut self) -> &[u8] {
+        self.buf.extend_from_slice(b"\r\n");
+        &self.buf
+    }
+}
+
+/// Append `t` as [`DayWindow::local_time`] prints it, without formatting machinery.
+fn push_local_time(buf: &mut Vec<u8>, w: &DayWindow, t: Instant) {
+    let local = t.with_timezone(&w.tz).naive_local();
+    let year = local.year();
+    if !(0..=9999).contains(&year) {
+        buf.extend_from_slice(w.local_time(t).as_bytes());
+        return;
+    }
+    let digits = |buf: &mut Vec<u8>, v: u32, width: usize| push_digits(buf, v.into(), width);
+    digits(buf, year as u32, 4);
+    buf.push(b'-');
+    digits(buf, local.month(), 2);
+    buf.push(b'-');
+    digits(buf, local.day(), 2);
+    buf.push(b' ');
+    digits(buf, local.hour(), 2);
+    buf.push(b':');
+    digits(buf, local.minute(), 2);
+    buf.push(b':');
+    // A leap second shows as :60, as chrono prints it.
+    digits(buf, local.second() + local.nanosecond() / 1_000_000_000, 2);
+}
+
+/// Append `d` as [`yuan`] prints it: rounded half away from zero to `dp` decimals, no sign
+/// on zero.
+fn push_yuan(buf: &mut Vec<u8>, d: Decimal, dp: u32) {
+    let (m, scale) = (d.mantissa(), d.scale());
+    // Amounts of a bill (at most `money::MAX_MAJOR`, 2 to 5 decimals) fit 64 bits; the
+    // rest take the slow road.
+    let small = scale <= 18 && dp <= 18 && i64::try_from(m).is_ok();
+    let q = if !small {
+        None
+    } else if scale <= dp {
+        i64::try_from(m)
+            .ok()
+            .and_then(|m| m.checked_mul(10i64.pow(dp - scale)))
+    } else {
+        let p = 10i64.pow(scale - dp);
+        i64::try_from(m).ok().map(|m| {
+            let (q, r) = (m / p, m % p);
+            if r.unsigned_abs() * 2 >= p.unsigned_abs() {
+                q + m.signum()
+            } else {
+                q
+            }
+        })
+    };
+    let Some(q) = q else {
+        buf.extend_from_slice(yuan(d, dp).as_bytes());
+        return;
+    };
+    if q < 0 {
+        buf.push(b'-');
+    }
+    let q = q.unsigned_abs();
+    let unit = 10u64.pow(dp);
+    push_digits(buf, q / unit, 1);
+    if dp > 0 {
+        buf.push(b'.');
+        push_digits(buf, q % unit, dp as usize);
+    }
+}
+
+/// Append `v` in decimal, zero-padded to at least `width` digits.
+fn push_digits(buf: &mut Vec<u8>, mut v: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut i = digits.len();
+    while v > 0 {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let start = i.min(digits.len().saturating_sub(width.max(1)));
+    buf.extend_from_slice(&digits[start..]);
+}
+
+/// One backtick-prefixed, comma-separated line (the summary).
+fn write_row(out: &mut impl Write, fields: &[&str]) -> io::Result<()> {
+    let mut row = Row::default();
+    for f in fields {
+        row.text(f);
+    }
+    out.write_all(row.end())
 }
 
 #[cfg(test)]
@@ -218,5 +342,48 @@ mod tests {
     fn fees_print_with_five_decimals_and_sign() {
         assert_eq!(yuan(Decimal::new(-6, 5), 5), "-0.00006");
         assert_eq!(yuan(Decimal::new(1, 2), 5), "0.01000");
+    }
+
+    #[test]
+    fn amounts_written_in_place_print_as_formatted() {
+        let cases = [
+            Decimal::ZERO,
+            Decimal::new(-0, 2),
+            Decimal::new(5, 3),
+            Decimal::new(-5, 3),
+            Decimal::new(-4, 3),
+            Decimal::new(123_456_789, 4),
+            Decimal::new(-123_456_785, 4),
+            Decimal::new(1_000_000_000_000, 0),
+            Decimal::new(7, 28),
+            Decimal::new(-6, 5),
+            Decimal::new(149_999, 5),
+            Decimal::new(i64::MAX, 0),
+            Decimal::MAX,
+            Decimal::MIN,
+        ];
+        for d in cases {
+            for dp in [0, 2, 5] {
+                let mut buf = Vec::new();
+                push_yuan(&mut buf, d, dp);
+                assert_eq!(String::from_utf8(buf).unwrap(), yuan(d, dp), "{d} at {dp}");
+            }
+        }
+    }
+
+    #[test]
+    fn times_written_in_place_print_as_formatted() {
+        let w = crate::clock::day_window(chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
+        for t in [
+            w.start,
+            w.end,
+            w.start + Duration::seconds(86_399),
+            w.start + Duration::milliseconds(1_500),
+            w.start - Duration::days(400),
+        ] {
+            let mut buf = Vec::new();
+            push_local_time(&mut buf, &w, t);
+            assert_eq!(String::from_utf8(buf).unwrap(), w.local_time(t));
+        }
     }
 }

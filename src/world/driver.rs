@@ -7,9 +7,15 @@
 //! # Callbacks in flight
 //! Firing a notification starts its delivery; the driver does not wait for it before firing
 //! what else is due, so one merchant's hanging endpoint does not hold up another's. Up to
-//! [`MAX_CALLBACKS_IN_FLIGHT`] deliveries run at once, and at most one per order: a later
+//! [`MAX_CALLBACKS_IN_FLIGHT`] deliveries run at once, at most
+//! [`MAX_CALLBACKS_PER_DESTINATION`] to one destination (host and port: the connections the
+//! world keeps to it, see [`crate::http::pool`]), and at most one per order: a later
 //! attempt about an order whose delivery is in flight waits for it, so an order's attempts
-//! go out in order. On a **manual** clock the clock does not move while deliveries are in
+//! go out in order. An attempt prepared for a destination that has no room waits, in order,
+//! for one of its deliveries to finish (at most [`MAX_CALLBACKS_WAITING`] wait in all), so a
+//! merchant with many notifications due takes no room from the others. Every firing due at
+//! once is prepared under one lock, and every delivery that has finished is taken in before
+//! the lock is taken again. On a **manual** clock the clock does not move while deliveries are in
 //! flight — only what is due at the current instant joins them — so each answer is
 //! journalled, and its retry scheduled, at the instant the attempt was sent, exactly as
 //! when deliveries ran one by one. An advance crossing several instants therefore takes
@@ -23,7 +29,7 @@
 //! earlier timer wakes it ([`Sandbank::with`] does that for every change), so it never
 //! sleeps past a timer it did not know about.
 
-use super::notify::{deliver, order_key, Job, OrderKey};
+use super::notify::{deliver, order_key_into, Job, OrderKey};
 use super::state::WorldState;
 use super::Sandbank;
 use crate::clock::{format_duration, ClockError, ClockMode, Instant};
@@ -32,7 +38,7 @@ use crate::journal::{EntryKind, Record};
 use crate::kind::Kind;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -45,6 +51,17 @@ pub const MAX_FIRINGS_PER_ADVANCE: usize = 1_000_000;
 /// merchants still deliver to the rest without waiting, while keeping the sockets an
 /// advance can open far below a default 1024 file-descriptor limit.
 pub const MAX_CALLBACKS_IN_FLIGHT: usize = 32;
+
+/// Most deliveries in flight to one destination (scheme, host and port): as many as the
+/// connections the world keeps to it ([`crate::http::MAX_CONNECTIONS_PER_DESTINATION`]).
+pub const MAX_CALLBACKS_PER_DESTINATION: usize = crate::http::MAX_CONNECTIONS_PER_DESTINATION;
+
+/// Most prepared attempts waiting for their destination to have room. A merchant with many
+/// notifications due at once (a hanging one, say) queues them here instead of filling
+/// [`MAX_CALLBACKS_IN_FLIGHT`], so other merchants are still served; past this many the
+/// driver prepares nothing more until one goes out. An attempt is a few hundred bytes to a
+/// few KB (its body), so the queue stays within a few MB.
+pub const MAX_CALLBACKS_WAITING: usize = 1024;
 
 /// Longest the driver sleeps on a real clock before it looks again, whatever is scheduled.
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -90,7 +107,7 @@ impl WorldState {
 
     /// Run a due event under the lock. Events with no I/O finish here; a notification
     /// returns the job of sending it.
-    pub fn fire(&mut self, event: Event) -> Option<Job> {
+    pub fn fire(&mut self, event: &Event) -> Option<Job> {
         match event {
             Event::Kind { instance, timer } => {
                 let WorldState {
@@ -99,10 +116,10 @@ impl WorldState {
                     banks,
                     ..
                 } = self;
-                if let Some(c) = channels.get_mut(&instance) {
-                    c.on_timer(core, &timer);
-                } else if let Some(b) = banks.get_mut(&instance) {
-                    b.on_timer(core, &timer);
+                if let Some(c) = channels.get_mut(instance) {
+                    c.on_timer(core, timer);
+                } else if let Some(b) = banks.get_mut(instance) {
+                    b.on_timer(core, timer);
                 }
                 None
             }
@@ -111,7 +128,7 @@ impl WorldState {
                 id,
                 attempt,
                 gated,
-            } => self.prepare_notification(instance, id, attempt, gated),
+            } => self.prepare_notification(instance, id, *attempt, *gated),
         }
     }
 }
@@ -151,6 +168,7 @@ pub(super) async fn drive(
                         let _ = reply.send(r);
                     }
                     Some(DriverCmd::Wake) => {
+                        sb.wake_taken();
                         let _ = run_until(&sb, None).await;
                     }
                 }
@@ -164,32 +182,113 @@ pub(super) async fn drive(
     }
 }
 
+/// Deliveries started by one advance, and what waits for them.
+#[derive(Default)]
+struct Deliveries {
+    /// Orders with an attempt in flight or waiting for its destination.
+    busy: HashSet<OrderKey>,
+    /// Later attempts about a busy order, put back (in order) when its delivery finishes.
+    held: HashMap<OrderKey, Vec<(Instant, Event)>>,
+    /// Held attempts whose order is free again, to schedule at the next lock.
+    put_back: Vec<(Instant, Event)>,
+    /// Deliveries in flight per destination.
+    per_destination: HashMap<String, usize>,
+    /// Prepared attempts waiting for their destination to have room, in order.
+    waiting: HashMap<String, VecDeque<Job>>,
+    /// How many attempts are in `waiting`.
+    waiting_total: usize,
+}
+
+impl Deliveries {
+    /// Room to prepare another attempt.
+    fn may_start(&self, in_flight: usize, fired: usize) -> bool {
+        in_flight < MAX_CALLBACKS_IN_FLIGHT
+            && self.waiting_total < MAX_CALLBACKS_WAITING
+            && fired < MAX_FIRINGS_PER_ADVANCE
+    }
+
+    /// Take `job` on: it goes out now when its destination has room, else it waits.
+    fn admit(&mut self, job: Job) -> Option<Job> {
+        self.busy.insert(job.order_key().to_string());
+        let dest = job.destination();
+        let n = self.per_destination.entry(dest.to_string()).or_default();
+        if *n < MAX_CALLBACKS_PER_DESTINATION {
+            *n += 1;
+            Some(job)
+        } else {
+            self.waiting
+                .entry(dest.to_string())
+                .or_default()
+                .push_back(job);
+            self.waiting_total += 1;
+            None
+        }
+    }
+
+    /// A delivery about `key` to `dest` finished: free the order (putting back its held
+    /// attempts) and return the next attempt waiting for `dest`, if any.
+    fn finished(&mut self, key: &str, dest: &str) -> Option<Job> {
+        self.busy.remove(key);
+        if let Some(held) = self.held.remove(key) {
+            self.put_back.extend(held);
+        }
+        if let Some(next) = self.waiting.get_mut(dest).and_then(VecDeque::pop_front) {
+            self.waiting_total -= 1;
+            return Some(next);
+        }
+        self.waiting.remove(dest);
+        match self.per_destination.get_mut(dest) {
+            Some(n) if *n > 1 => *n -= 1,
+            _ => {
+                self.per_destination.remove(dest);
+            }
+        }
+        None
+    }
+}
+
 /// Fire every timer due up to `to` (default: now), in order, delivering callbacks
 /// concurrently (see the module docs), then move the clock to `to`.
 async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, ClockError> {
-    let (target, generation) = {
+    let (target, generation, manual) = {
         let st = sb.lock();
         let now = st.core.now();
         let target = to.unwrap_or(now);
         if target < now {
             return Err(ClockError::Backwards { now, to: target });
         }
-        (target, st.generation)
+        (
+            target,
+            st.generation,
+            st.core.clock.mode() == ClockMode::Manual,
+        )
     };
     let mut fired = 0;
     let mut in_flight = FuturesUnordered::new();
-    let mut busy: HashSet<OrderKey> = HashSet::new();
-    // Attempts about an order whose delivery is in flight, put back when one finishes.
-    let mut held: Vec<(Instant, Event)> = Vec::new();
+    let mut d = Deliveries::default();
+    // An order's key, written here to look it up without allocating.
+    let mut scratch = String::new();
+    let start = move |job: Job| async move {
+        let r = AssertUnwindSafe(deliver(sb, generation, &job))
+            .catch_unwind()
+            .await;
+        if let Err(p) = r {
+            record_failure(&mut sb.lock(), &job.describe(), &panic_text(&*p));
+        }
+        job
+    };
     'work: loop {
-        // Start everything that is due and may start.
-        while in_flight.len() < MAX_CALLBACKS_IN_FLIGHT && fired < MAX_FIRINGS_PER_ADVANCE {
-            let job: Option<Job> = {
-                let mut st = sb.lock();
-                if st.generation != generation {
-                    break 'work;
-                }
-                let manual = st.core.clock.mode() == ClockMode::Manual;
+        // Under one lock: put back what was held, start everything that is due and may
+        // start, and see when the next timer is due.
+        let real_wait = {
+            let mut st = sb.lock();
+            if st.generation != generation {
+                break 'work;
+            }
+            for (due, event) in d.put_back.drain(..) {
+                st.core.schedule(due, event);
+            }
+            while d.may_start(in_flight.len(), fired) {
                 // Real clocks keep moving while we work: fire what is due by now, too.
                 let mut limit = if manual {
                     target
@@ -204,8 +303,12 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
                     break;
                 };
                 if let Event::Notify { instance, id, .. } = &event {
-                    if busy.contains(&order_key(instance, id)) {
-                        held.push((due, event));
+                    order_key_into(&mut scratch, instance, id);
+                    if d.busy.contains(&scratch) {
+                        d.held
+                            .entry(scratch.clone())
+                            .or_default()
+                            .push((due, event));
                         continue;
                     }
                 }
@@ -213,36 +316,18 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
                     let _ = st.core.clock.move_to(due);
                 }
                 fired += 1;
-                let what = format!("{event:?}");
-                guarded(&mut st, &what, |st| st.fire(event))
-            };
-            if let Some(job) = job {
-                let key = job.order_key();
-                busy.insert(key.clone());
-                in_flight.push(async move {
-                    let what = job.describe();
-                    if let Err(p) = AssertUnwindSafe(deliver(sb, generation, job))
-                        .catch_unwind()
-                        .await
-                    {
-                        record_failure(&mut sb.lock(), &what, &panic_text(&*p));
+                let what = || format!("{event:?}");
+                if let Some(job) = guarded(&mut st, what, |st| st.fire(&event)) {
+                    if let Some(job) = d.admit(job) {
+                        in_flight.push(start(job));
                     }
-                    key
-                });
+                }
             }
-        }
-        if in_flight.is_empty() {
-            break;
-        }
-        // Wait for a delivery to finish, for new work (a wake), or on a real clock for the
-        // next timer to come due — unless nothing more may start now, which only a
-        // finished delivery changes (waiting on a timer already due would spin).
-        let may_start =
-            in_flight.len() < MAX_CALLBACKS_IN_FLIGHT && fired < MAX_FIRINGS_PER_ADVANCE;
-        let real_wait = {
-            let st = sb.lock();
-            match (st.core.clock.mode(), st.core.timers.next_due()) {
-                (ClockMode::Real, Some(due)) if may_start => Some(
+            // Wait for a delivery to finish, for new work (a wake), or on a real clock for
+            // the next timer to come due — unless nothing more may start now, which only a
+            // finished delivery changes (waiting on a timer already due would spin).
+            match st.core.timers.next_due() {
+                Some(due) if !manual && d.may_start(in_flight.len(), fired) => Some(
                     (due - st.core.now())
                         .to_std()
                         .unwrap_or_default()
@@ -251,6 +336,9 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
                 _ => None,
             }
         };
+        if in_flight.is_empty() {
+            break;
+        }
         let timer = async {
             match real_wait {
                 Some(d) => tokio::time::sleep(d).await,
@@ -258,15 +346,15 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
             }
         };
         tokio::select! {
-            Some(key) = in_flight.next() => {
-                busy.remove(&key);
-                if !held.is_empty() {
-                    let mut st = sb.lock();
-                    // Put back only into the world they were taken from.
-                    if st.generation == generation {
-                        for (due, event) in held.drain(..) {
-                            st.core.schedule(due, event);
-                        }
+            Some(job) = in_flight.next() => {
+                // Take every other delivery that has finished too, before locking again.
+                let mut done = vec![job];
+                while let Some(Some(job)) = in_flight.next().now_or_never() {
+                    done.push(job);
+                }
+                for job in done {
+                    if let Some(next) = d.finished(job.order_key(), job.destination()) {
+                        in_flight.push(start(next));
                     }
                 }
             }
@@ -278,6 +366,11 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
     drop(in_flight);
     let mut st = sb.lock();
     let before = st.core.now();
+    if st.generation == generation {
+        for (due, event) in d.put_back.drain(..) {
+            st.core.schedule(due, event);
+        }
+    }
     if st.generation == generation && target > before {
         st.core.clock.move_to(target)?;
         st.core.record(
@@ -305,13 +398,13 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
 /// step completes its own invariants before anything can fail).
 fn guarded(
     st: &mut WorldState,
-    what: &str,
+    what: impl FnOnce() -> String,
     fire: impl FnOnce(&mut WorldState) -> Option<Job>,
 ) -> Option<Job> {
     match std::panic::catch_unwind(AssertUnwindSafe(|| fire(st))) {
         Ok(job) => job,
         Err(p) => {
-            record_failure(st, what, &panic_text(&*p));
+            record_failure(st, &what(), &panic_text(&*p));
             None
         }
     }
@@ -347,7 +440,7 @@ mod tests {
     #[test]
     fn a_failing_firing_is_journalled_and_skipped() {
         let mut st = WorldState::new(Arc::new(WorldSpec::default_world()), 1);
-        let job = guarded(&mut st, "test timer", |_| panic!("boom"));
+        let job = guarded(&mut st, || "test timer".into(), |_| panic!("boom"));
         assert!(job.is_none());
         let last = st.core.journal.select(&Default::default());
         let line = last.last().expect("an entry").line();

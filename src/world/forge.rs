@@ -63,14 +63,15 @@ impl Sandbank {
         let result = match &refused {
             Some(_) => None,
             None => Some(
-                http::post_capped(
-                    &callback.url,
-                    callback.content_type,
-                    callback.body.clone(),
-                    CALLBACK_TIMEOUT,
-                    http::MAX_CALLBACK_BODY_BYTES,
-                )
-                .await,
+                self.pool
+                    .post_capped(
+                        &callback.url,
+                        callback.content_type,
+                        bytes::Bytes::copy_from_slice(callback.body.as_bytes()),
+                        CALLBACK_TIMEOUT,
+                        http::MAX_CALLBACK_BODY_BYTES,
+                    )
+                    .await,
             ),
         };
         let (status, response, acknowledged) = match (&result, &refused) {

@@ -26,7 +26,10 @@ pub mod gate;
 pub mod notify;
 pub mod state;
 
-pub use driver::{AdvanceReport, MAX_CALLBACKS_IN_FLIGHT, MAX_FIRINGS_PER_ADVANCE};
+pub use driver::{
+    AdvanceReport, MAX_CALLBACKS_IN_FLIGHT, MAX_CALLBACKS_PER_DESTINATION, MAX_CALLBACKS_WAITING,
+    MAX_FIRINGS_PER_ADVANCE,
+};
 pub use notify::CALLBACK_TIMEOUT;
 pub use state::{AddError, WorldState};
 
@@ -34,6 +37,7 @@ use crate::clock::{ClockError, Instant};
 use crate::http::{InboundRequest, Outcome};
 use crate::scenario::WorldSpec;
 use driver::DriverCmd;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -49,9 +53,14 @@ pub struct Sandbank {
     /// it, so work scheduled meanwhile (another merchant's notification) joins those in
     /// flight instead of waiting for them.
     woken: tokio::sync::Notify,
+    /// True while a [`DriverCmd::Wake`] is queued and not yet taken: a burst of changes (a
+    /// payment each) queues one, not one each.
+    wake_queued: std::sync::atomic::AtomicBool,
     shutdown_tx: watch::Sender<bool>,
     /// Itself, weakly: what a restarted driver holds.
     me: Weak<Sandbank>,
+    /// Kept-alive connections callbacks go out over, per destination; they outlive a reset.
+    pub(crate) pool: crate::http::Pool,
 }
 
 /// The way to the driver task, and the task itself (to see whether it is still running).
@@ -74,8 +83,10 @@ impl Sandbank {
                 task: None,
             }),
             woken: tokio::sync::Notify::new(),
+            wake_queued: std::sync::atomic::AtomicBool::new(false),
             shutdown_tx,
             me: me.clone(),
+            pool: crate::http::Pool::new(),
         });
         sb.spawn_driver();
         sb
@@ -96,6 +107,8 @@ impl Sandbank {
         if let Some(old) = link.task.take() {
             old.abort();
         }
+        // A wake queued to the old driver died with it.
+        self.wake_queued.store(false, Ordering::SeqCst);
         *link = DriverLink {
             tx,
             task: Some(task),
@@ -189,7 +202,18 @@ impl Sandbank {
     /// Tell the driver something was scheduled.
     pub fn wake(&self) {
         self.woken.notify_one();
-        let _ = self.driver_tx().send(DriverCmd::Wake);
+        // One queued wake is enough: the driver takes it (clearing the flag) before it looks
+        // at the timers, so it sees every change made before a wake that found it queued.
+        if !self.wake_queued.swap(true, Ordering::SeqCst)
+            && self.driver_tx().send(DriverCmd::Wake).is_err()
+        {
+            self.wake_queued.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// The driver took the queued wake.
+    fn wake_taken(&self) {
+        self.wake_queued.store(false, Ordering::SeqCst);
     }
 
     /// Move the clock to `to` (or stay at now when `None`), firing everything due on the way,

@@ -11,6 +11,7 @@ use crate::faults::{Action, GateKey};
 use crate::http;
 use crate::journal::{EntryKind, Record};
 use crate::kind::Kind;
+use crate::rng::Chance;
 
 /// How long the world waits for a merchant to answer a callback before counting the attempt
 /// as failed. WeChat Pay documents no figure for v2; 5 s matches its v3 rule.
@@ -33,12 +34,18 @@ pub fn refused_target(url: &str) -> Option<String> {
 }
 
 /// Which order a notification is about, for delivering one at a time per order: the
-/// channel, the merchant and the order (or refund) number.
-pub(super) type OrderKey = (String, String, String);
+/// channel, the merchant and the order (or refund) number, joined by NULs (none of them
+/// holds one).
+pub(super) type OrderKey = String;
 
-/// The [`OrderKey`] of notification `id` from channel `instance`.
-pub(super) fn order_key(instance: &str, id: &NotificationId) -> OrderKey {
-    (instance.into(), id.account.clone(), id.reference.clone())
+/// Write the [`OrderKey`] of notification `id` from channel `instance` into `key`.
+pub(super) fn order_key_into(key: &mut OrderKey, instance: &str, id: &NotificationId) {
+    key.clear();
+    key.push_str(instance);
+    key.push('\0');
+    key.push_str(&id.account);
+    key.push('\0');
+    key.push_str(&id.reference);
 }
 
 /// A callback about to be sent, decided under the lock.
@@ -49,6 +56,11 @@ pub struct Job {
     attempt: u32,
     callback: Callback,
     copies: u32,
+    /// The order it is about.
+    key: OrderKey,
+    /// Where it goes, as connections are pooled ([`http::pool::destination`]); the URL
+    /// itself when it is not one the client can send to.
+    destination: String,
 }
 
 impl Job {
@@ -61,8 +73,13 @@ impl Job {
     }
 
     /// The order it is about.
-    pub(super) fn order_key(&self) -> OrderKey {
-        order_key(&self.instance, &self.id)
+    pub(super) fn order_key(&self) -> &str {
+        &self.key
+    }
+
+    /// Where it goes (host and port).
+    pub(super) fn destination(&self) -> &str {
+        &self.destination
     }
 }
 
@@ -72,8 +89,8 @@ impl WorldState {
     /// `gated` is false for an attempt a `delay` rule already held back.
     pub(super) fn prepare_notification(
         &mut self,
-        instance: String,
-        id: NotificationId,
+        instance: &str,
+        id: &NotificationId,
         attempt: u32,
         gated: bool,
     ) -> Option<Job> {
@@ -84,37 +101,38 @@ impl WorldState {
             ..
         } = self;
         let callback = channels
-            .get_mut(&instance)?
-            .notification(core, &id, attempt)?;
+            .get_mut(instance)?
+            .notification(core, id, attempt)?;
         let op = id.kind.op();
         let key = GateKey {
-            instance: &instance,
+            instance,
             op,
             order: Some(&id.reference),
             amount: callback.amount,
         };
+        // The order's fault stream is derived only when a rule draws from it.
         let fired = if gated {
-            {
-                let stream = format!("faults/{op}/{}", id.reference);
-                faults.decide(key, true, &mut core.rng_for(&instance, &stream))
-            }
+            faults.decide(key, true, &mut |ppm| {
+                core.rng_for(instance, &format!("faults/{op}/{}", id.reference))
+                    .chance_ppm(ppm)
+            })
         } else {
             None
         };
         let mut copies = 1;
         if let Some(f) = &fired {
-            core.record_fault(&instance, op, Some(&id.reference), f);
+            core.record_fault(instance, op, Some(&id.reference), f);
             match f.action {
                 Action::Drop => {
                     self.record_callback(
-                        &instance,
-                        &id,
+                        instance,
+                        id,
                         None,
                         None,
                         format!("attempt {attempt} not sent (dropped) to {}", callback.url),
                         Some(callback.body.clone()),
                     );
-                    self.schedule_retry(&instance, &id, attempt, callback.ladder);
+                    self.schedule_retry(instance, id, attempt, callback.ladder);
                     return None;
                 }
                 Action::Delay { delay_ms } => {
@@ -129,8 +147,8 @@ impl WorldState {
                     core.schedule(
                         at,
                         Event::Notify {
-                            instance,
-                            id,
+                            instance: instance.into(),
+                            id: id.clone(),
                             attempt,
                             gated: false,
                         },
@@ -141,12 +159,18 @@ impl WorldState {
                 _ => {}
             }
         }
+        let destination =
+            http::pool::destination(&callback.url).unwrap_or_else(|| callback.url.clone());
+        let mut key = OrderKey::new();
+        order_key_into(&mut key, instance, id);
         Some(Job {
-            instance,
-            id,
+            instance: instance.into(),
+            id: id.clone(),
             attempt,
             callback,
             copies,
+            key,
+            destination,
         })
     }
 
@@ -211,9 +235,10 @@ impl WorldState {
     }
 }
 
-/// Send a notification (and its duplicates, all at once), outside the lock; then record the
-/// answers and either tell the channel it was acknowledged or schedule the next attempt.
-pub(super) async fn deliver(sb: &Sandbank, generation: u64, job: Job) {
+/// Send a notification (and its duplicates, all at once) over the world's pooled
+/// connections, outside the lock; then record the answers and either tell the channel it was
+/// acknowledged or schedule the next attempt.
+pub(super) async fn deliver(sb: &Sandbank, generation: u64, job: &Job) {
     if let Some(why) = refused_target(&job.callback.url) {
         let mut st = sb.lock();
         if st.generation == generation {
@@ -229,47 +254,59 @@ pub(super) async fn deliver(sb: &Sandbank, generation: u64, job: Job) {
         }
         return;
     }
+    // One copy of the body for every copy sent (shared, not cloned).
+    let body = bytes::Bytes::copy_from_slice(job.callback.body.as_bytes());
     // Copies of a duplicated notification go out at once, as a channel's parallel workers
     // send them: a merchant that books on arrival without a lock sees them race.
     let send = |_| {
-        http::post_capped(
+        sb.pool.post_capped(
             &job.callback.url,
             job.callback.content_type,
-            job.callback.body.clone(),
+            body.clone(),
             CALLBACK_TIMEOUT,
             http::MAX_CALLBACK_BODY_BYTES,
         )
     };
-    let results = futures::future::join_all((1..=job.copies).map(send)).await;
+    let results = if job.copies == 1 {
+        vec![send(1).await]
+    } else {
+        futures::future::join_all((1..=job.copies).map(send)).await
+    };
+    // Judge the answers and word the entries before taking the lock.
     let mut acked = false;
+    let entries: Vec<_> = (1..=job.copies)
+        .zip(results)
+        .map(|(copy, result)| {
+            let (status, response, ok) = match result {
+                Ok(r) => {
+                    let ok = (job.callback.ack)(r.status, &r.body);
+                    (Some(r.status.as_u16()), Some(r.text()), ok)
+                }
+                Err(e) => (None, Some(format!("({e})")), false),
+            };
+            acked |= ok;
+            let copy_note = if job.copies > 1 {
+                format!(" (copy {copy} of {}, sent together)", job.copies)
+            } else {
+                String::new()
+            };
+            let verdict = if ok {
+                "acknowledged"
+            } else {
+                "not acknowledged"
+            };
+            let message = format!(
+                "attempt {}{copy_note} to {}: {verdict}",
+                job.attempt, job.callback.url
+            );
+            (status, response, message)
+        })
+        .collect();
     let mut st = sb.lock();
     if st.generation != generation {
         return;
     }
-    for (copy, result) in (1..=job.copies).zip(results) {
-        let (status, response, ok) = match &result {
-            Ok(r) => (
-                Some(r.status.as_u16()),
-                Some(r.text()),
-                (job.callback.ack)(r.status, &r.body),
-            ),
-            Err(e) => (None, Some(format!("({e})")), false),
-        };
-        acked |= ok;
-        let copy_note = if job.copies > 1 {
-            format!(" (copy {copy} of {}, sent together)", job.copies)
-        } else {
-            String::new()
-        };
-        let verdict = if ok {
-            "acknowledged"
-        } else {
-            "not acknowledged"
-        };
-        let message = format!(
-            "attempt {}{copy_note} to {}: {verdict}",
-            job.attempt, job.callback.url
-        );
+    for (status, response, message) in entries {
         st.record_callback(
             &job.instance,
             &job.id,

@@ -5,7 +5,7 @@
 use crate::banks::{Bank, Payout};
 use crate::channels::Channel;
 use crate::clock::{Clock, ClockMode, Instant};
-use crate::core::{ActionError, Core, OrderView};
+use crate::core::{ActionError, Core, OrderStats, OrderView};
 use crate::faults::{FaultPlan, RawRule, Rule};
 use crate::journal::{EntryKind, Record};
 use crate::ledger::{accounts, Posting, PostingKind};
@@ -158,8 +158,27 @@ impl WorldState {
             .channels
             .get(channel)
             .ok_or_else(|| ActionError::NotFound(format!("no channel `{channel}`")))?;
-        c.order(reference)
+        c.order(&self.core, reference)
             .ok_or_else(|| ActionError::NotFound(format!("no order `{reference}` at `{channel}`")))
+    }
+
+    /// How many orders channel `channel` holds, its bound, and the work of its lookups.
+    pub fn order_stats(&self, channel: &str) -> Option<OrderStats> {
+        self.channels.get(channel).map(Channel::order_stats)
+    }
+
+    /// Make channel `channel` hold `n` unpaid orders numbered `{prefix}{i:08}` without
+    /// sending requests (tests that need many orders held).
+    #[cfg(any(test, feature = "testing"))]
+    pub fn hold_orders(&mut self, channel: &str, prefix: &str, n: usize) -> bool {
+        let WorldState { core, channels, .. } = self;
+        match channels.get_mut(channel) {
+            Some(c) => {
+                c.hold_orders(core, prefix, n);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Bank `bank`'s payouts, in order of submission.

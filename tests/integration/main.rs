@@ -16,8 +16,11 @@ mod control_guard;
 mod determinism;
 mod forged_notifications;
 mod fuzz;
+
 mod layering;
 mod notify_concurrency;
+mod notify_pool;
+mod orders_held;
 mod real_clock;
 mod resources;
 mod statements_alipay_lines;

@@ -226,7 +226,7 @@ pub fn query(payouts: &Payouts, call: &Call) -> Reply {
     let Some(order_no) = call.fields.get("mchOrderNo").filter(|v| !v.is_empty()) else {
         return error("PARAM_ERROR", "missing mchOrderNo");
     };
-    match payouts.under(&call.client.mch_id, order_no).last() {
+    match payouts.under(&call.client.mch_id, order_no).next_back() {
         Some(p) => payout_reply(&call.client, p),
         None => error("ORDER_NOT_EXIST", &format!("no payout {order_no}")),
     }

@@ -1,10 +1,11 @@
 //! The WeChat Pay v2 payment APIs: `pay/unifiedorder` and `pay/orderquery`.
 
 use super::codec::Call;
-use super::order::{TradeState, WxOrder, WxState};
-use crate::clock::{compact_local, SHANGHAI};
+use super::order::{Issued, OrderText, TradeState, TradeType, WxOrder, WxState};
+use crate::clock::compact_local;
 use crate::core::Core;
 use crate::http::Reply;
+use crate::journal::{EntryKind, Record};
 
 pub(crate) fn valid_out_trade_no(s: &str) -> bool {
     (6..=32).contains(&s.len())
@@ -13,22 +14,16 @@ pub(crate) fn valid_out_trade_no(s: &str) -> bool {
 }
 
 /// The fields of a `pay/unifiedorder` request, checked.
-struct NewOrder {
-    out_trade_no: String,
-    body: String,
+struct NewOrder<'a> {
+    text: OrderText<'a>,
     total_fee: i64,
-    trade_type: String,
-    notify_url: String,
-    openid: Option<String>,
-    product_id: Option<String>,
-    attach: Option<String>,
-    device_info: Option<String>,
+    trade_type: TradeType,
+    notify_url: &'a str,
 }
 
 /// Check a `pay/unifiedorder` request's fields in the channel's order, or the business
 /// error (`err_code`, description) for the first that is wrong.
-fn read_order(call: &Call) -> Result<NewOrder, (&'static str, String)> {
-    let f = &call.fields;
+fn read_order(call: &Call) -> Result<NewOrder<'_>, (&'static str, String)> {
     for name in [
         "body",
         "out_trade_no",
@@ -37,68 +32,77 @@ fn read_order(call: &Call) -> Result<NewOrder, (&'static str, String)> {
         "notify_url",
         "trade_type",
     ] {
-        if call.get(name).is_none() {
+        if call.field(name).is_none() {
             return Err(("LACK_PARAMS", format!("缺少参数{name}")));
         }
     }
     let param = |field: &str| Err(("PARAM_ERROR", format!("{field}参数格式错误")));
-    let out_trade_no = f["out_trade_no"].clone();
-    if !valid_out_trade_no(&out_trade_no) {
+    let given = |name: &str| call.field(name).unwrap_or("");
+    let out_trade_no = given("out_trade_no");
+    if !valid_out_trade_no(out_trade_no) {
         return param("out_trade_no");
     }
-    let Some(total_fee) = f["total_fee"].parse::<i64>().ok().filter(|v| *v > 0) else {
+    let Some(total_fee) = given("total_fee").parse::<i64>().ok().filter(|v| *v > 0) else {
         return param("total_fee");
     };
-    let trade_type = f["trade_type"].clone();
-    if !matches!(trade_type.as_str(), "JSAPI" | "NATIVE" | "APP" | "MWEB") {
+    let Some(trade_type) = TradeType::parse(given("trade_type")) else {
         return param("trade_type");
-    }
-    if trade_type == "JSAPI" && call.get("openid").is_none() {
+    };
+    if trade_type == TradeType::Jsapi && call.field("openid").is_none() {
         return Err(("LACK_PARAMS", "JSAPI支付必须传openid".into()));
     }
-    if trade_type == "NATIVE" && call.get("product_id").is_none() {
+    if trade_type == TradeType::Native && call.field("product_id").is_none() {
         return Err(("LACK_PARAMS", "NATIVE支付必须传product_id".into()));
     }
-    if call.get("fee_type").is_some_and(|t| t != "CNY") {
+    if call.field("fee_type").is_some_and(|t| t != "CNY") {
         return param("fee_type");
     }
-    let notify_url = f["notify_url"].clone();
+    let notify_url = given("notify_url");
     if !(notify_url.starts_with("http://") || notify_url.starts_with("https://"))
         || notify_url.contains('?')
     {
         return param("notify_url");
     }
     Ok(NewOrder {
-        out_trade_no,
-        body: f["body"].clone(),
+        text: OrderText {
+            out_trade_no,
+            body: given("body"),
+            openid: call.field("openid"),
+            product_id: call.field("product_id"),
+            attach: call.field("attach"),
+            device_info: call.field("device_info"),
+        },
         total_fee,
         trade_type,
         notify_url,
-        openid: call.get("openid"),
-        product_id: call.get("product_id"),
-        attach: call.get("attach"),
-        device_info: call.get("device_info"),
     })
 }
 
 /// The answer to an order number the merchant used before: paid or closed orders refuse,
 /// an unpaid one answers its `prepay_id` again only if the request repeats it faithfully.
-fn reentry(core: &mut Core, call: &Call, existing: &WxOrder, new: &NewOrder) -> Reply {
-    match existing.state {
+fn reentry(
+    state: &WxState,
+    core: &mut Core,
+    call: &Call,
+    existing: &WxOrder,
+    new: &NewOrder<'_>,
+) -> Reply {
+    match existing.state() {
         TradeState::Success => call.biz_fail(core, "ORDERPAID", "该订单已支付"),
         TradeState::Closed => call.biz_fail(core, "ORDERCLOSED", "该订单已关闭"),
         TradeState::NotPay
-            if existing.trade_type != new.trade_type || existing.appid != call.merchant.appid =>
+            if existing.trade_type() != new.trade_type
+                || existing.appid() != call.merchant.appid =>
         {
             call.biz_fail(core, "OUT_TRADE_NO_USED", "商户订单号重复")
         }
         TradeState::NotPay
-            if existing.total_fee != new.total_fee
-                || existing.body != new.body
-                || existing.notify_url != new.notify_url
-                || existing.openid != new.openid
-                || existing.product_id != new.product_id
-                || existing.attach != new.attach =>
+            if existing.total_fee() != new.total_fee
+                || existing.body() != new.text.body
+                || existing.notify_url() != new.notify_url
+                || existing.openid() != new.text.openid
+                || existing.product_id() != new.text.product_id
+                || existing.attach() != new.text.attach =>
         {
             call.biz_fail(
                 core,
@@ -107,8 +111,22 @@ fn reentry(core: &mut Core, call: &Call, existing: &WxOrder, new: &NewOrder) -> 
             )
         }
         // A faithful re-entry: the same prepay_id again.
-        TradeState::NotPay => prepay_reply(core, call, existing),
+        TradeState::NotPay => {
+            let issued = issued(state, core, &call.instance, existing);
+            prepay_reply(core, call, existing, &issued)
+        }
     }
+}
+
+/// What order `o` of channel `instance` was issued at creation: derived again from its
+/// stream, or kept when it could not be.
+pub fn issued(state: &WxState, core: &Core, instance: &str, o: &WxOrder) -> Issued {
+    if let Some(kept) = state.kept_issued(o) {
+        return kept.clone();
+    }
+    let mut rng =
+        core.stream_from_start(instance, &WxOrder::stream_key(o.mch_id(), o.out_trade_no()));
+    Issued::draw(&mut rng, o.created_at(), o.trade_type())
 }
 
 /// `pay/unifiedorder`: create an order, or answer a repeated one as the channel does.
@@ -118,71 +136,77 @@ pub fn unifiedorder(state: &mut WxState, core: &mut Core, call: &Call) -> Reply 
         Err((code, des)) => return call.biz_fail(core, code, &des),
     };
     let m = &call.merchant;
-    let key = (m.mch_id.clone(), new.out_trade_no.clone());
-    if let Some(existing) = state.orders.get(&key) {
-        return reentry(core, call, existing, &new);
+    if let Some(existing) = state.get(&m.mch_id, new.text.out_trade_no) {
+        return reentry(state, core, call, existing, &new);
     }
     let now = core.now();
-    let prepay_id = format!(
-        "wx{}{}",
-        now.with_timezone(&SHANGHAI).format("%d%H%M%S"),
-        core.rng_for(
-            &call.instance,
-            &format!("order/{}/{}", m.mch_id, new.out_trade_no)
-        )
-        .alnum(26)
-        .to_lowercase()
-    );
-    let code_url = (new.trade_type == "NATIVE").then(|| {
+    let (issued, from_start) = {
         let mut rng = core.rng_for(
             &call.instance,
-            &format!("order/{}/{}", m.mch_id, new.out_trade_no),
+            &WxOrder::stream_key(&m.mch_id, new.text.out_trade_no),
         );
-        format!("weixin://wxpay/bizpayurl?pr={}", rng.alnum(7))
-    });
-    let order = WxOrder {
-        appid: m.appid.clone(),
-        mch_id: m.mch_id.clone(),
-        out_trade_no: new.out_trade_no,
-        body: new.body,
-        total_fee: new.total_fee,
-        trade_type: new.trade_type,
-        notify_url: new.notify_url,
-        openid: new.openid,
-        product_id: new.product_id,
-        attach: new.attach,
-        device_info: new.device_info,
-        sign_type: call.sign_type,
-        prepay_id,
-        code_url,
-        created_at: now,
-        state: TradeState::NotPay,
-        transaction_id: None,
-        paid_at: None,
-        fee: None,
-        notified: false,
+        let from_start = rng.at_start();
+        (Issued::draw(&mut rng, now, new.trade_type), from_start)
     };
-    let reply = prepay_reply(core, call, &order);
-    state.orders.insert(key, order);
+    if !from_start {
+        // The number was used before, by an order since forgotten: these ids cannot be
+        // derived again from the stream's start, so the channel keeps them.
+        state.keep_issued(&m.mch_id, new.text.out_trade_no, issued.clone());
+    }
+    let order = WxOrder::new(
+        state.merchant(&m.appid, &m.mch_id),
+        new.text,
+        new.total_fee,
+        new.trade_type,
+        state.notify_url(new.notify_url),
+        call.sign_type,
+        now,
+    );
+    let reply = prepay_reply(core, call, &order, &issued);
+    hold(state, core, &call.instance, order);
     reply
 }
 
-fn prepay_reply(core: &mut Core, call: &Call, o: &WxOrder) -> Reply {
+/// Hold `order` at channel `instance`; when that makes the channel forget its oldest
+/// order (`max_orders` were held), journal it (op `order.forget`).
+pub fn hold(state: &mut WxState, core: &mut Core, instance: &str, order: WxOrder) {
+    let Some(gone) = state.insert(order) else {
+        return;
+    };
+    core.record(
+        EntryKind::World,
+        Record {
+            instance: instance.into(),
+            op: "order.forget".into(),
+            reference: Some(gone.out_trade_no().into()),
+            message: format!(
+                "order {} of merchant {} ({}) forgotten: the channel holds at most max_orders = {} orders",
+                gone.out_trade_no(),
+                gone.mch_id(),
+                gone.state().as_str(),
+                state.max_orders()
+            ),
+            ..Default::default()
+        },
+    );
+}
+
+fn prepay_reply(core: &mut Core, call: &Call, o: &WxOrder, issued: &Issued) -> Reply {
     let mut extra = vec![("result_code", "SUCCESS".to_string())];
-    if let Some(d) = &o.device_info {
-        extra.push(("device_info", d.clone()));
+    if let Some(d) = o.device_info() {
+        extra.push(("device_info", d.to_string()));
     }
-    extra.push(("prepay_id", o.prepay_id.clone()));
-    extra.push(("trade_type", o.trade_type.clone()));
-    if let Some(c) = &o.code_url {
+    extra.push(("prepay_id", issued.prepay_id.clone()));
+    extra.push(("trade_type", o.trade_type().as_str().to_string()));
+    if let Some(c) = &issued.code_url {
         extra.push(("code_url", c.clone()));
     }
-    if o.trade_type == "MWEB" {
+    if o.trade_type() == TradeType::Mweb {
         extra.push((
             "mweb_url",
             format!(
                 "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={}",
-                o.prepay_id
+                issued.prepay_id
             ),
         ));
     }
@@ -191,53 +215,46 @@ fn prepay_reply(core: &mut Core, call: &Call, o: &WxOrder) -> Reply {
 
 /// `pay/orderquery`: an order's state, by `transaction_id` or `out_trade_no`.
 pub fn orderquery(state: &WxState, core: &mut Core, call: &Call) -> Reply {
-    let (m, f) = (&call.merchant, &call.fields);
-    let txn = f.get("transaction_id").filter(|v| !v.is_empty());
-    let otn = f.get("out_trade_no").filter(|v| !v.is_empty());
-    let ws = state;
-    let key = match (txn, otn) {
-        (Some(t), _) => ws.by_transaction.get(t).cloned(),
-        (None, Some(o)) => Some((m.mch_id.clone(), o.clone())),
+    let m = &call.merchant;
+    let found = match (call.field("transaction_id"), call.field("out_trade_no")) {
+        (Some(t), _) => state.by_transaction(t),
+        (None, Some(o)) => state.get(&m.mch_id, o),
         (None, None) => {
             return call.biz_fail(core, "LACK_PARAMS", "缺少参数transaction_id或out_trade_no")
         }
     };
-    let Some(order) = key
-        .and_then(|k| ws.orders.get(&k))
-        .filter(|o| o.mch_id == m.mch_id)
-        .cloned()
-    else {
+    let Some(order) = found.filter(|o| o.mch_id() == m.mch_id) else {
         return call.biz_fail(core, "ORDERNOTEXIST", "此交易订单号不存在");
     };
     let mut extra = vec![("result_code", "SUCCESS".to_string())];
-    if let Some(d) = &order.device_info {
-        extra.push(("device_info", d.clone()));
+    if let Some(d) = order.device_info() {
+        extra.push(("device_info", d.to_string()));
     }
-    if order.state == TradeState::Success {
-        extra.push(("openid", order.openid.clone().unwrap_or_default()));
+    if order.state() == TradeState::Success {
+        extra.push(("openid", order.openid().unwrap_or_default().to_string()));
         extra.push(("is_subscribe", "N".into()));
-        extra.push(("trade_type", order.trade_type.clone()));
+        extra.push(("trade_type", order.trade_type().as_str().into()));
         extra.push(("bank_type", "OTHERS".into()));
-        extra.push(("total_fee", order.total_fee.to_string()));
+        extra.push(("total_fee", order.total_fee().to_string()));
         extra.push(("fee_type", "CNY".into()));
-        extra.push(("cash_fee", order.total_fee.to_string()));
+        extra.push(("cash_fee", order.total_fee().to_string()));
         extra.push(("cash_fee_type", "CNY".into()));
         extra.push((
             "transaction_id",
-            order.transaction_id.clone().unwrap_or_default(),
+            order.transaction_id().unwrap_or_default().to_string(),
         ));
         extra.push((
             "time_end",
-            order.paid_at.map(compact_local).unwrap_or_default(),
+            order.paid_at().map(compact_local).unwrap_or_default(),
         ));
     } else {
-        extra.push(("total_fee", order.total_fee.to_string()));
+        extra.push(("total_fee", order.total_fee().to_string()));
     }
-    extra.push(("out_trade_no", order.out_trade_no.clone()));
-    if let Some(a) = &order.attach {
-        extra.push(("attach", a.clone()));
+    extra.push(("out_trade_no", order.out_trade_no().to_string()));
+    if let Some(a) = order.attach() {
+        extra.push(("attach", a.to_string()));
     }
-    extra.push(("trade_state", order.state.as_str().into()));
-    extra.push(("trade_state_desc", order.state.desc().into()));
+    extra.push(("trade_state", order.state().as_str().into()));
+    extra.push(("trade_state_desc", order.state().desc().into()));
     call.signed(core, extra)
 }

@@ -98,14 +98,22 @@ impl Call {
     fn stream_key(&self) -> String {
         let about = ["out_trade_no", "transaction_id", "bill_date"]
             .iter()
-            .find_map(|f| self.get(f))
+            .find_map(|f| self.field(f))
             .unwrap_or_default();
         format!("reply/{}/{}/{about}", self.api.op(), self.merchant.mch_id)
     }
 
     /// A non-empty field.
     pub fn get(&self, name: &str) -> Option<String> {
-        self.fields.get(name).filter(|v| !v.is_empty()).cloned()
+        self.field(name).map(str::to_string)
+    }
+
+    /// A non-empty field, borrowed.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 

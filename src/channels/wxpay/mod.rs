@@ -33,10 +33,12 @@ pub mod xml;
 
 pub use codec::{is_ack, Api, Call};
 pub use notify::RETRY_LADDER_SECS;
-pub use order::{TradeState, WxOrder, WxState};
+pub use order::{TradeState, TradeType, WxOrder, WxState, MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
 pub use spec::{Merchant, Spec};
 
-use crate::core::{ActionError, Callback, Core, Forgery, NotificationId, OrderView, Timer};
+use crate::core::{
+    ActionError, Callback, Core, Forgery, NotificationId, OrderStats, OrderView, Timer,
+};
 use crate::http::Reply;
 use crate::kind::Kind;
 use crate::ledger::Posting;
@@ -56,8 +58,8 @@ impl Channel {
     /// A channel with no orders yet.
     pub fn new(spec: Spec) -> Channel {
         Channel {
+            state: WxState::new(spec.max_orders),
             spec,
-            state: WxState::default(),
         }
     }
 
@@ -82,12 +84,59 @@ impl Channel {
     }
 
     /// Order `out_trade_no` as the channel holds it.
-    pub fn order(&self, out_trade_no: &str) -> Option<OrderView> {
+    pub fn order(&self, core: &Core, out_trade_no: &str) -> Option<OrderView> {
         let o = self.state.find(out_trade_no, None).ok()?;
+        let issued = api::issued(&self.state, core, &self.spec.id, o);
         Some(OrderView {
-            amount: Money::from_minor(o.total_fee, Currency::Cny),
-            detail: serde_json::to_value(o).unwrap_or_default(),
+            amount: Money::from_minor(o.total_fee(), Currency::Cny),
+            detail: serde_json::to_value(o.detail(issued)).unwrap_or_default(),
         })
+    }
+
+    /// How many orders the channel holds, its bound, and the work of its lookups.
+    pub fn order_stats(&self) -> OrderStats {
+        OrderStats {
+            held: self.state.len(),
+            max_orders: self.state.max_orders(),
+            forgotten: self.state.forgotten(),
+            examined: self.state.examined(),
+        }
+    }
+
+    /// Hold `n` unpaid NATIVE orders of the first merchant numbered `{prefix}{i:08}`, made
+    /// directly (no request; journalled only when they make the channel forget older
+    /// orders): for tests that need many orders held without sending as many requests.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn hold_orders(&mut self, core: &mut Core, prefix: &str, n: usize) {
+        let Some(m) = self.spec.merchants.first() else {
+            return;
+        };
+        let now = core.now();
+        let merchant = self.state.merchant(&m.appid, &m.mch_id);
+        let url = self.state.notify_url("http://127.0.0.1:9/notify");
+        for i in 0..n {
+            let no = format!("{prefix}{i:08}");
+            if self.state.get(&m.mch_id, &no).is_some() {
+                continue;
+            }
+            let order = WxOrder::new(
+                merchant.clone(),
+                order::OrderText {
+                    out_trade_no: &no,
+                    body: "held",
+                    openid: None,
+                    product_id: Some("SKU1"),
+                    attach: None,
+                    device_info: None,
+                },
+                100,
+                TradeType::Native,
+                url.clone(),
+                crate::protocol::sign::SignType::Md5,
+                now,
+            );
+            api::hold(&mut self.state, core, &self.spec.id, order);
+        }
     }
 }
 

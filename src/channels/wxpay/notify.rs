@@ -9,7 +9,7 @@ use crate::clock::{compact_local, SHANGHAI};
 use crate::core::{ActionError, Callback, Core, Forgery, NotificationId, NotificationKind};
 use crate::protocol::sign;
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 /// The notification retry ladder: waits between successive attempts, in seconds
 /// (15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h, 24h4m in all; see
@@ -31,69 +31,74 @@ pub fn build(
         return None;
     }
     let order = state
-        .orders
-        .get(&(id.account.clone(), id.reference.clone()))
-        .filter(|o| o.state == TradeState::Success && !o.notified)?;
-    let merchant = spec.merchant(&order.mch_id)?;
+        .get(&id.account, &id.reference)
+        .filter(|o| o.state() == TradeState::Success && !o.notified())?;
+    let merchant = spec.merchant(order.mch_id())?;
     let nonce = core
         .rng_for(
             &spec.id,
-            &format!("notify/{}/{}", order.mch_id, order.out_trade_no),
+            &format!("notify/{}/{}", order.mch_id(), order.out_trade_no()),
         )
         .alnum(32);
-    let fields = paid_fields(nonce, order, &Paid::of(order));
+    let paid = Paid::of(order);
+    let fields = paid_fields(&nonce, order, &paid);
     Some(signed_callback(
         order,
-        fields,
+        &fields,
         &merchant.key,
-        Decimal::new(order.total_fee, 2),
+        Decimal::new(order.total_fee(), 2),
     ))
 }
 
 /// What a "paid" notification says about its payment.
-struct Paid {
-    out_trade_no: String,
-    total_fee: i64,
-    transaction_id: String,
+struct Paid<'a> {
+    out_trade_no: Cow<'a, str>,
+    total_fee: String,
+    transaction_id: Cow<'a, str>,
     time_end: String,
 }
 
-impl Paid {
+impl<'a> Paid<'a> {
     /// The payment as it really happened.
-    fn of(order: &WxOrder) -> Paid {
+    fn of(order: &'a WxOrder) -> Paid<'a> {
         Paid {
-            out_trade_no: order.out_trade_no.clone(),
-            total_fee: order.total_fee,
-            transaction_id: order.transaction_id.clone().unwrap_or_default(),
-            time_end: order.paid_at.map(compact_local).unwrap_or_default(),
+            out_trade_no: Cow::Borrowed(order.out_trade_no()),
+            total_fee: order.total_fee().to_string(),
+            transaction_id: Cow::Borrowed(order.transaction_id().unwrap_or_default()),
+            time_end: order.paid_at().map(compact_local).unwrap_or_default(),
         }
     }
 }
 
-/// The fields of a "paid" notification about `order` saying `paid`, unsigned.
-fn paid_fields(nonce: String, order: &WxOrder, paid: &Paid) -> Vec<(&'static str, String)> {
-    let mut fields: Vec<(&str, String)> = vec![
-        ("appid", order.appid.clone()),
-        ("bank_type", "OTHERS".into()),
-        ("cash_fee", paid.total_fee.to_string()),
-        ("fee_type", "CNY".into()),
-        ("is_subscribe", "N".into()),
-        ("mch_id", order.mch_id.clone()),
+/// The fields of a "paid" notification about `order` saying `paid`, unsigned, in the order
+/// they are written.
+fn paid_fields<'a>(
+    nonce: &'a str,
+    order: &'a WxOrder,
+    paid: &'a Paid<'a>,
+) -> Vec<(&'static str, &'a str)> {
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("appid", order.appid()),
+        ("bank_type", "OTHERS"),
+        ("cash_fee", &paid.total_fee),
+        ("fee_type", "CNY"),
+        ("is_subscribe", "N"),
+        ("mch_id", order.mch_id()),
         ("nonce_str", nonce),
-        ("openid", order.openid.clone().unwrap_or_default()),
-        ("out_trade_no", paid.out_trade_no.clone()),
-        ("result_code", "SUCCESS".into()),
-        ("return_code", "SUCCESS".into()),
-        ("time_end", paid.time_end.clone()),
-        ("total_fee", paid.total_fee.to_string()),
-        ("trade_type", order.trade_type.clone()),
-        ("transaction_id", paid.transaction_id.clone()),
+        ("openid", order.openid().unwrap_or_default()),
+        ("out_trade_no", &paid.out_trade_no),
+        ("result_code", "SUCCESS"),
+        ("return_code", "SUCCESS"),
+        ("time_end", &paid.time_end),
+        ("total_fee", &paid.total_fee),
+        ("trade_type", order.trade_type().as_str()),
+        ("transaction_id", &paid.transaction_id),
     ];
-    if let Some(a) = &order.attach {
-        fields.push(("attach", a.clone()));
+    if let Some(a) = order.attach() {
+        fields.push(("attach", a));
     }
-    if let Some(d) = &order.device_info {
-        fields.push(("device_info", d.clone()));
+    if let Some(d) = order.device_info() {
+        fields.push(("device_info", d));
     }
     fields
 }
@@ -102,7 +107,7 @@ fn paid_fields(nonce: String, order: &WxOrder, paid: &Paid) -> Vec<(&'static str
 /// `notify_url`.
 fn signed_callback(
     order: &WxOrder,
-    mut fields: Vec<(&'static str, String)>,
+    fields: &[(&'static str, &str)],
     key: &str,
     amount: Decimal,
 ) -> Callback {
@@ -110,15 +115,18 @@ fn signed_callback(
     // field, as the real channel does: an HMAC-SHA256 order's notification has a 64-hex
     // sign and nothing saying so, which trips SDKs that verify notifications as MD5 by
     // default (WxJava issues #1585 and #1633; wechatpy's parse_payment_result is MD5-only).
-    let map: BTreeMap<String, String> = fields
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    fields.push(("sign", sign::sign(&map, key, order.sign_type)));
+    let mut sorted = fields.to_vec();
+    sorted.sort_by_key(|(k, _)| *k);
+    let signature = sign::sign_sorted(sorted, key, order.sign_type());
     Callback {
-        url: order.notify_url.clone(),
+        url: order.notify_url().to_string(),
         content_type: "text/xml",
-        body: xml::write(fields.iter().map(|(k, v)| (*k, v.as_str()))),
+        body: xml::write(
+            fields
+                .iter()
+                .copied()
+                .chain(std::iter::once(("sign", signature.as_str()))),
+        ),
         ack: is_ack,
         ladder: &RETRY_LADDER_SECS,
         amount: Some(amount),
@@ -149,42 +157,46 @@ pub fn forge(
             )))
         }
     };
-    let merchant = spec.merchant(&order.mch_id).ok_or_else(|| {
-        ActionError::NotFound(format!("merchant `{}` is not in the spec", order.mch_id))
+    let merchant = spec.merchant(order.mch_id()).ok_or_else(|| {
+        ActionError::NotFound(format!("merchant `{}` is not in the spec", order.mch_id()))
     })?;
     let mut paid = Paid::of(order);
-    let stream = format!("forge/{}/{}", order.mch_id, order.out_trade_no);
+    let stream = format!("forge/{}/{}", order.mch_id(), order.out_trade_no());
     if paid.transaction_id.is_empty() {
         let now = core.now();
-        paid.transaction_id = format!(
+        paid.transaction_id = Cow::Owned(format!(
             "42000{}{}",
             now.with_timezone(&SHANGHAI).format("%Y%m%d"),
             core.rng_for(&spec.id, &stream).digits(15)
-        );
+        ));
         paid.time_end = compact_local(now);
     }
     let mut key = merchant.key.clone();
+    let mut total_fee = order.total_fee();
     match how {
         // Any other key: the signature cannot verify with the merchant's.
         Forgery::BadSignature => key = key.chars().rev().collect::<String>() + "x",
-        Forgery::WrongAmount => paid.total_fee = if order.total_fee == 1 { 2 } else { 1 },
+        Forgery::WrongAmount => {
+            total_fee = if order.total_fee() == 1 { 2 } else { 1 };
+            paid.total_fee = total_fee.to_string();
+        }
         Forgery::UnknownOrder => {
-            paid.out_trade_no = format!("FORGED{}", core.rng_for(&spec.id, &stream).digits(14))
+            paid.out_trade_no = Cow::Owned(format!(
+                "FORGED{}",
+                core.rng_for(&spec.id, &stream).digits(14)
+            ))
         }
     }
-    let amount = Decimal::new(paid.total_fee, 2);
+    let amount = Decimal::new(total_fee, 2);
     let nonce = core.rng_for(&spec.id, &stream).alnum(32);
-    let fields = paid_fields(nonce, order, &paid);
-    Ok(signed_callback(order, fields, &key, amount))
+    let fields = paid_fields(&nonce, order, &paid);
+    Ok(signed_callback(order, &fields, &key, amount))
 }
 
 /// Mark notification `id` acknowledged: no more attempts.
 pub fn acked(state: &mut WxState, id: &NotificationId) {
-    if let Some(o) = state
-        .orders
-        .get_mut(&(id.account.clone(), id.reference.clone()))
-    {
-        o.notified = true;
+    if let Some(o) = state.get_mut(&id.account, &id.reference) {
+        o.set_notified();
     }
 }
 

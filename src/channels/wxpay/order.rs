@@ -1,10 +1,37 @@
-//! Orders as a WeChat Pay v2 channel holds them.
+//! Orders as a WeChat Pay v2 channel holds them: compact records, found by order number or
+//! transaction id through hash indexes, at most `max_orders` of them.
+//!
+//! An order holds what it was created with and what paying it added, and nothing that can
+//! be had elsewhere: the merchant's ids are shared by all its orders, a notify URL by the
+//! orders that repeat it, the variable texts sit in one allocation, and the prepay id and
+//! QR code URL are derived again from the order's seeded stream when asked (they are the
+//! first draws of a fresh stream; see [`Issued`]). The indexes hold a 4-byte position per
+//! order, not a copy of its key.
+//!
+//! **Retention**: a channel holds at most `max_orders` orders (the scenario's `max_orders`,
+//! default [`MAX_ORDERS_DEFAULT`]). Creating one more forgets the oldest order held, in order
+//! of creation whatever its state; the world journals it (`order.forget`). A forgotten
+//! order is unknown from then on, as an order the channel never had: `pay/orderquery`
+//! answers `ORDERNOTEXIST`, the control API 404, its number may be used again, a
+//! notification still due about it is no longer sent, and a bill line of its payment shows
+//! the ledger's amounts without the order's details (see `docs/architecture.md`, "Bounds").
 
-use crate::clock::Instant;
+use crate::clock::{Instant, SHANGHAI};
 use crate::money::Money;
 use crate::protocol::sign::SignType;
+use crate::rng::WorldRng;
+use hashbrown::HashTable;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Orders a channel holds when its scenario section sets no `max_orders`.
+pub const MAX_ORDERS_DEFAULT: usize = 1_000_000;
+
+/// The largest `max_orders` a scenario may set.
+pub const MAX_ORDERS_LIMIT: usize = 10_000_000;
 
 /// `trade_state` of an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,58 +65,344 @@ impl TradeState {
     }
 }
 
-/// An order as the channel holds it.
-#[derive(Debug, Clone, Serialize)]
+/// `trade_type` of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TradeType {
+    /// In-app browser / official account payment.
+    Jsapi,
+    /// QR code payment.
+    Native,
+    /// Mobile app payment.
+    App,
+    /// Mobile web (H5) payment.
+    Mweb,
+}
+
+impl TradeType {
+    /// Read the wire value.
+    pub fn parse(s: &str) -> Option<TradeType> {
+        match s {
+            "JSAPI" => Some(TradeType::Jsapi),
+            "NATIVE" => Some(TradeType::Native),
+            "APP" => Some(TradeType::App),
+            "MWEB" => Some(TradeType::Mweb),
+            _ => None,
+        }
+    }
+
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TradeType::Jsapi => "JSAPI",
+            TradeType::Native => "NATIVE",
+            TradeType::App => "APP",
+            TradeType::Mweb => "MWEB",
+        }
+    }
+}
+
+/// A merchant's ids, shared by all its orders.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MerchantIds {
+    /// App id its orders are created under.
+    pub appid: Box<str>,
+    /// Merchant id.
+    pub mch_id: Box<str>,
+}
+
+/// What paying adds to an order.
+#[derive(Debug, Clone)]
+struct Paid {
+    transaction_id: Box<str>,
+    paid_at: Instant,
+    fee: Money,
+    /// The payer's openid when the order was created without one.
+    assigned_openid: Option<Box<str>>,
+}
+
+/// The texts a new order is created with; empty optional fields are `None`.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderText<'a> {
+    /// The merchant's order number.
+    pub out_trade_no: &'a str,
+    /// Product description.
+    pub body: &'a str,
+    /// Payer openid (JSAPI).
+    pub openid: Option<&'a str>,
+    /// NATIVE product id.
+    pub product_id: Option<&'a str>,
+    /// Merchant data.
+    pub attach: Option<&'a str>,
+    /// Device info.
+    pub device_info: Option<&'a str>,
+}
+
+// Positions of the texts in `WxOrder::text`.
+const OUT_TRADE_NO: usize = 0;
+const BODY: usize = 1;
+const OPENID: usize = 2;
+const PRODUCT_ID: usize = 3;
+const ATTACH: usize = 4;
+const DEVICE_INFO: usize = 5;
+
+/// An order as the channel holds it. Read it through its methods; [`WxOrder::detail`] is
+/// the whole of it as the control API shows it.
+#[derive(Debug, Clone)]
 pub struct WxOrder {
+    merchant: Arc<MerchantIds>,
+    /// out_trade_no, body, openid, product_id, attach, device_info, one after the other
+    /// (an absent optional text is empty: the channel treats an empty field as absent).
+    text: Box<str>,
+    /// Where each text but the last ends in `text`.
+    ends: [u32; 5],
+    total_fee: i64,
+    created_at: Instant,
+    notify_url: Arc<str>,
+    paid: Option<Box<Paid>>,
+    trade_type: TradeType,
+    sign_type: SignType,
+    state: TradeState,
+    notified: bool,
+}
+
+impl WxOrder {
+    /// A new unpaid order.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        merchant: Arc<MerchantIds>,
+        text: OrderText<'_>,
+        total_fee: i64,
+        trade_type: TradeType,
+        notify_url: Arc<str>,
+        sign_type: SignType,
+        created_at: Instant,
+    ) -> WxOrder {
+        let parts = [
+            text.out_trade_no,
+            text.body,
+            text.openid.unwrap_or(""),
+            text.product_id.unwrap_or(""),
+            text.attach.unwrap_or(""),
+            text.device_info.unwrap_or(""),
+        ];
+        let mut joined = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        let mut ends = [0u32; 5];
+        for (i, p) in parts.iter().enumerate() {
+            joined.push_str(p);
+            if let Some(end) = ends.get_mut(i) {
+                // Bodies are capped far below 4 GiB (`http::MAX_BODY_BYTES`).
+                *end = u32::try_from(joined.len()).unwrap_or(u32::MAX);
+            }
+        }
+        WxOrder {
+            merchant,
+            text: joined.into_boxed_str(),
+            ends,
+            total_fee,
+            created_at,
+            notify_url,
+            paid: None,
+            trade_type,
+            sign_type,
+            state: TradeState::NotPay,
+            notified: false,
+        }
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = match i {
+            0 => 0,
+            _ => self.ends.get(i - 1).map_or(0, |e| *e as usize),
+        };
+        let end = self.ends.get(i).map_or(self.text.len(), |e| *e as usize);
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    fn optional(&self, i: usize) -> Option<&str> {
+        Some(self.part(i)).filter(|s| !s.is_empty())
+    }
+
+    /// App id the order was created under.
+    pub fn appid(&self) -> &str {
+        &self.merchant.appid
+    }
+    /// Merchant id.
+    pub fn mch_id(&self) -> &str {
+        &self.merchant.mch_id
+    }
+    /// The merchant's order number.
+    pub fn out_trade_no(&self) -> &str {
+        self.part(OUT_TRADE_NO)
+    }
+    /// Product description (`body`), printed in the bill as 商品名称.
+    pub fn body(&self) -> &str {
+        self.part(BODY)
+    }
+    /// Amount in fen.
+    pub fn total_fee(&self) -> i64 {
+        self.total_fee
+    }
+    /// JSAPI, NATIVE, APP or MWEB.
+    pub fn trade_type(&self) -> TradeType {
+        self.trade_type
+    }
+    /// Where the notification goes.
+    pub fn notify_url(&self) -> &str {
+        &self.notify_url
+    }
+    /// Payer openid: the one given at creation (JSAPI), or the one assigned at payment.
+    pub fn openid(&self) -> Option<&str> {
+        self.optional(OPENID).or_else(|| {
+            self.paid
+                .as_ref()
+                .and_then(|p| p.assigned_openid.as_deref())
+        })
+    }
+    /// NATIVE product id.
+    pub fn product_id(&self) -> Option<&str> {
+        self.optional(PRODUCT_ID)
+    }
+    /// Merchant data echoed back in queries, notifications and the bill.
+    pub fn attach(&self) -> Option<&str> {
+        self.optional(ATTACH)
+    }
+    /// Device info echoed back.
+    pub fn device_info(&self) -> Option<&str> {
+        self.optional(DEVICE_INFO)
+    }
+    /// Algorithm the merchant signs with; notifications use it too.
+    pub fn sign_type(&self) -> SignType {
+        self.sign_type
+    }
+    /// When it was created.
+    pub fn created_at(&self) -> Instant {
+        self.created_at
+    }
+    /// Payment state.
+    pub fn state(&self) -> TradeState {
+        self.state
+    }
+    /// WeChat's transaction id, once paid.
+    pub fn transaction_id(&self) -> Option<&str> {
+        self.paid.as_ref().map(|p| &*p.transaction_id)
+    }
+    /// When it was paid (`time_end`).
+    pub fn paid_at(&self) -> Option<Instant> {
+        self.paid.as_ref().map(|p| p.paid_at)
+    }
+    /// The channel's fee on it, once paid.
+    pub fn fee(&self) -> Option<Money> {
+        self.paid.as_ref().map(|p| p.fee)
+    }
+    /// True once the merchant acknowledged the payment notification: no more attempts.
+    pub fn notified(&self) -> bool {
+        self.notified
+    }
+
+    /// The seeded stream the order's prepay id and QR code URL are drawn from.
+    pub fn stream_key(mch_id: &str, out_trade_no: &str) -> String {
+        format!("order/{mch_id}/{out_trade_no}")
+    }
+
+    /// The whole order as the control API shows it, with the ids it was issued.
+    pub fn detail(&self, issued: Issued) -> OrderDetail {
+        OrderDetail {
+            appid: self.appid().to_string(),
+            mch_id: self.mch_id().to_string(),
+            out_trade_no: self.out_trade_no().to_string(),
+            body: self.body().to_string(),
+            total_fee: self.total_fee,
+            trade_type: self.trade_type.as_str(),
+            notify_url: self.notify_url().to_string(),
+            openid: self.openid().map(str::to_string),
+            product_id: self.product_id().map(str::to_string),
+            attach: self.attach().map(str::to_string),
+            device_info: self.device_info().map(str::to_string),
+            sign_type: self.sign_type,
+            prepay_id: issued.prepay_id,
+            code_url: issued.code_url,
+            created_at: self.created_at,
+            state: self.state,
+            transaction_id: self.transaction_id().map(str::to_string),
+            paid_at: self.paid_at(),
+            fee: self.fee(),
+            notified: self.notified,
+        }
+    }
+}
+
+/// What the channel issued when it created an order: the prepay id (returned at creation
+/// and again on a faithful re-entry) and the NATIVE QR code URL. Both are the first draws of
+/// the order's stream ([`WxOrder::stream_key`]), so [`Issued::draw`] on that stream from its
+/// start gives them again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// `prepay_id`.
+    pub prepay_id: String,
+    /// `code_url` of a NATIVE order.
+    pub code_url: Option<String>,
+}
+
+impl Issued {
+    /// Draw the ids of an order of `trade_type` created at `created_at` from `rng`.
+    pub fn draw(rng: &mut WorldRng, created_at: Instant, trade_type: TradeType) -> Issued {
+        let prepay_id = format!(
+            "wx{}{}",
+            created_at.with_timezone(&SHANGHAI).format("%d%H%M%S"),
+            rng.alnum(26).to_lowercase()
+        );
+        let code_url = (trade_type == TradeType::Native)
+            .then(|| format!("weixin://wxpay/bizpayurl?pr={}", rng.alnum(7)));
+        Issued {
+            prepay_id,
+            code_url,
+        }
+    }
+}
+
+/// An order as the control API shows it (`GET /_sandbank/channels/{id}/orders/{no}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderDetail {
     /// App id the order was created under.
     pub appid: String,
     /// Merchant id.
     pub mch_id: String,
     /// The merchant's order number.
     pub out_trade_no: String,
-    /// Product description (`body`), printed in the bill as 商品名称.
+    /// Product description.
     pub body: String,
     /// Amount in fen.
     pub total_fee: i64,
     /// JSAPI, NATIVE, APP or MWEB.
-    pub trade_type: String,
+    pub trade_type: &'static str,
     /// Where the notification goes.
     pub notify_url: String,
-    /// Payer openid (JSAPI), or the one assigned at payment.
+    /// Payer openid.
     pub openid: Option<String>,
     /// NATIVE product id.
     pub product_id: Option<String>,
-    /// Merchant data echoed back in queries, notifications and the bill.
+    /// Merchant data.
     pub attach: Option<String>,
-    /// Device info echoed back.
+    /// Device info.
     pub device_info: Option<String>,
-    /// Algorithm the merchant signs with; notifications use it too.
+    /// Algorithm the merchant signs with.
     pub sign_type: SignType,
-    /// Prepay id returned at creation (and again on a faithful re-entry).
+    /// Prepay id returned at creation.
     pub prepay_id: String,
     /// NATIVE QR code URL.
     pub code_url: Option<String>,
-    /// When it was created (the Alipay-style 创建时间 of statement lines).
+    /// When it was created.
     pub created_at: Instant,
     /// Payment state.
     pub state: TradeState,
     /// WeChat's transaction id, once paid.
     pub transaction_id: Option<String>,
-    /// When it was paid (`time_end`).
+    /// When it was paid.
     pub paid_at: Option<Instant>,
     /// The channel's fee on it, once paid.
     pub fee: Option<Money>,
-    /// True once the merchant acknowledged the payment notification: no more attempts.
+    /// True once the payment notification was acknowledged.
     pub notified: bool,
-}
-
-/// All orders of one channel instance.
-#[derive(Debug, Default)]
-pub struct WxState {
-    /// Orders by (mch_id, out_trade_no): an order number is unique per merchant only.
-    pub orders: BTreeMap<(String, String), WxOrder>,
-    /// (mch_id, out_trade_no) by transaction id, for queries by `transaction_id`.
-    pub by_transaction: HashMap<String, (String, String)>,
 }
 
 /// Why an order lookup failed.
@@ -101,17 +414,398 @@ pub enum FindError {
     Ambiguous,
 }
 
+/// How many recently seen notify URLs a channel remembers to share with new orders.
+const RECENT_URLS: usize = 4;
+
+/// All orders of one channel instance.
+#[derive(Debug)]
+pub struct WxState {
+    /// Orders in order of creation; the front one is number `first`.
+    orders: VecDeque<WxOrder>,
+    /// The number (in order of creation, from 0) of the front order.
+    first: u64,
+    /// Positions of orders by `out_trade_no` (several merchants may share one), as the low
+    /// 32 bits of their number.
+    by_number: HashTable<u32>,
+    /// Positions of paid orders by `transaction_id`.
+    by_transaction: HashTable<u32>,
+    hasher: RandomState,
+    /// Each merchant's ids, shared by its orders.
+    merchants: Vec<Arc<MerchantIds>>,
+    /// The notify URLs last used, shared by orders that repeat one.
+    recent_urls: VecDeque<Arc<str>>,
+    /// Issued ids that cannot be derived again: an order number used again after its order
+    /// was forgotten, while its stream was still remembered (rare; see [`Issued`]).
+    reissued: HashMap<(Box<str>, Box<str>), Issued>,
+    max_orders: usize,
+    forgotten: u64,
+    /// Held orders looked at by lookups (a statistic: see [`crate::core::OrderStats`]).
+    examined: AtomicU64,
+}
+
+impl Default for WxState {
+    fn default() -> Self {
+        WxState::new(MAX_ORDERS_DEFAULT)
+    }
+}
+
 impl WxState {
+    /// No orders yet; at most `max_orders` (at least 1) held.
+    pub fn new(max_orders: usize) -> WxState {
+        WxState {
+            orders: VecDeque::new(),
+            first: 0,
+            by_number: HashTable::new(),
+            by_transaction: HashTable::new(),
+            hasher: RandomState::new(),
+            merchants: Vec::new(),
+            recent_urls: VecDeque::new(),
+            reissued: HashMap::new(),
+            max_orders: max_orders.max(1),
+            forgotten: 0,
+            examined: AtomicU64::new(0),
+        }
+    }
+
+    /// Orders held.
+    pub fn len(&self) -> usize {
+        self.orders.len()
+    }
+
+    /// True when none is held.
+    pub fn is_empty(&self) -> bool {
+        self.orders.is_empty()
+    }
+
+    /// The most orders held.
+    pub fn max_orders(&self) -> usize {
+        self.max_orders
+    }
+
+    /// Orders forgotten so far to stay within [`WxState::max_orders`].
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
+    }
+
+    /// Held orders looked at by lookups so far.
+    pub fn examined(&self) -> u64 {
+        self.examined.load(Ordering::Relaxed)
+    }
+
+    /// Every order held, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &WxOrder> + '_ {
+        self.orders.iter()
+    }
+
+    fn hash(&self, s: &str) -> u64 {
+        self.hasher.hash_one(s)
+    }
+
+    /// The position in `orders` of the order whose number's low 32 bits are `slot`.
+    fn position(first: u64, slot: u32) -> usize {
+        slot.wrapping_sub(first as u32) as usize
+    }
+
+    fn at(&self, slot: u32) -> Option<&WxOrder> {
+        self.examined.fetch_add(1, Ordering::Relaxed);
+        self.orders.get(Self::position(self.first, slot))
+    }
+
+    fn slot_of(&self, mch_id: &str, out_trade_no: &str) -> Option<u32> {
+        self.by_number
+            .find(self.hash(out_trade_no), |&s| {
+                self.at(s)
+                    .is_some_and(|o| o.out_trade_no() == out_trade_no && o.mch_id() == mch_id)
+            })
+            .copied()
+    }
+
+    /// Merchant `mch_id`'s order `out_trade_no`.
+    pub fn get(&self, mch_id: &str, out_trade_no: &str) -> Option<&WxOrder> {
+        let slot = self.slot_of(mch_id, out_trade_no)?;
+        self.orders.get(Self::position(self.first, slot))
+    }
+
+    /// Merchant `mch_id`'s order `out_trade_no`, to change.
+    pub fn get_mut(&mut self, mch_id: &str, out_trade_no: &str) -> Option<&mut WxOrder> {
+        let slot = self.slot_of(mch_id, out_trade_no)?;
+        self.orders.get_mut(Self::position(self.first, slot))
+    }
+
     /// The order with `out_trade_no` (under `mch_id` when given).
     pub fn find(&self, out_trade_no: &str, mch_id: Option<&str>) -> Result<&WxOrder, FindError> {
         let mut hits = self
-            .orders
-            .values()
-            .filter(|o| o.out_trade_no == out_trade_no && mch_id.is_none_or(|m| o.mch_id == m));
+            .by_number
+            .iter_hash(self.hash(out_trade_no))
+            .filter_map(|&s| self.at(s))
+            .filter(|o| o.out_trade_no() == out_trade_no && mch_id.is_none_or(|m| o.mch_id() == m));
         match (hits.next(), hits.next()) {
             (Some(o), None) => Ok(o),
             (None, _) => Err(FindError::NotFound),
             (Some(_), Some(_)) => Err(FindError::Ambiguous),
         }
+    }
+
+    /// The paid order with `transaction_id`.
+    pub fn by_transaction(&self, transaction_id: &str) -> Option<&WxOrder> {
+        let slot = self
+            .by_transaction
+            .find(self.hash(transaction_id), |&s| {
+                self.at(s)
+                    .is_some_and(|o| o.transaction_id() == Some(transaction_id))
+            })
+            .copied()?;
+        self.orders.get(Self::position(self.first, slot))
+    }
+
+    /// The shared ids of merchant `mch_id` under `appid`.
+    pub fn merchant(&mut self, appid: &str, mch_id: &str) -> Arc<MerchantIds> {
+        if let Some(m) = self
+            .merchants
+            .iter()
+            .find(|m| &*m.mch_id == mch_id && &*m.appid == appid)
+        {
+            return m.clone();
+        }
+        let m = Arc::new(MerchantIds {
+            appid: appid.into(),
+            mch_id: mch_id.into(),
+        });
+        self.merchants.push(m.clone());
+        m
+    }
+
+    /// `url`, shared with the orders that used it lately.
+    pub fn notify_url(&mut self, url: &str) -> Arc<str> {
+        if let Some(i) = self.recent_urls.iter().position(|u| &**u == url) {
+            let u = self.recent_urls.remove(i).unwrap_or_else(|| url.into());
+            self.recent_urls.push_front(u.clone());
+            return u;
+        }
+        let u: Arc<str> = url.into();
+        self.recent_urls.push_front(u.clone());
+        self.recent_urls.truncate(RECENT_URLS);
+        u
+    }
+
+    /// Hold `order`, which must not be held yet (look it up first). When `max_orders` are
+    /// held, the oldest is forgotten first and returned.
+    pub fn insert(&mut self, order: WxOrder) -> Option<WxOrder> {
+        let forgotten = if self.orders.len() >= self.max_orders {
+            self.forget_oldest()
+        } else {
+            None
+        };
+        let slot = (self.first + self.orders.len() as u64) as u32;
+        let hash = self.hash(order.out_trade_no());
+        self.orders.push_back(order);
+        let WxState {
+            orders,
+            first,
+            by_number,
+            hasher,
+            ..
+        } = self;
+        by_number.insert_unique(hash, slot, |&s| {
+            orders
+                .get(Self::position(*first, s))
+                .map_or(0, |o| hasher.hash_one(o.out_trade_no()))
+        });
+        forgotten
+    }
+
+    /// Forget the oldest order held.
+    fn forget_oldest(&mut self) -> Option<WxOrder> {
+        let slot = self.first as u32;
+        let order = self.orders.pop_front()?;
+        self.first += 1;
+        self.forgotten += 1;
+        let hash = self.hash(order.out_trade_no());
+        if let Ok(e) = self.by_number.find_entry(hash, |&s| s == slot) {
+            e.remove();
+        }
+        if let Some(t) = order.transaction_id() {
+            let hash = self.hash(t);
+            if let Ok(e) = self.by_transaction.find_entry(hash, |&s| s == slot) {
+                e.remove();
+            }
+        }
+        if !self.reissued.is_empty() {
+            self.reissued
+                .remove(&(order.mch_id().into(), order.out_trade_no().into()));
+        }
+        Some(order)
+    }
+
+    /// Record that merchant `mch_id`'s order `out_trade_no` was issued `issued`, which its
+    /// stream from its start would not give again.
+    pub fn keep_issued(&mut self, mch_id: &str, out_trade_no: &str, issued: Issued) {
+        self.reissued
+            .insert((mch_id.into(), out_trade_no.into()), issued);
+    }
+
+    /// What the order was issued, when it could not be derived again.
+    pub fn kept_issued(&self, order: &WxOrder) -> Option<&Issued> {
+        if self.reissued.is_empty() {
+            return None;
+        }
+        self.reissued
+            .get(&(order.mch_id().into(), order.out_trade_no().into()))
+    }
+
+    /// Merchant `mch_id`'s order `out_trade_no` was paid: SUCCESS, with its transaction id
+    /// (indexed), payment time, fee and, when it had none, the payer's openid.
+    pub fn mark_paid(
+        &mut self,
+        mch_id: &str,
+        out_trade_no: &str,
+        transaction_id: &str,
+        openid: &str,
+        paid_at: Instant,
+        fee: Money,
+    ) {
+        let Some(slot) = self.slot_of(mch_id, out_trade_no) else {
+            return;
+        };
+        let hash = self.hash(transaction_id);
+        let WxState {
+            orders,
+            first,
+            by_transaction,
+            hasher,
+            ..
+        } = self;
+        let Some(o) = orders.get_mut(Self::position(*first, slot)) else {
+            return;
+        };
+        let assigned_openid = o.optional(OPENID).is_none().then(|| openid.into());
+        o.state = TradeState::Success;
+        o.paid = Some(Box::new(Paid {
+            transaction_id: transaction_id.into(),
+            paid_at,
+            fee,
+            assigned_openid,
+        }));
+        by_transaction.insert_unique(hash, slot, |&s| {
+            orders
+                .get(Self::position(*first, s))
+                .and_then(|o| o.transaction_id())
+                .map_or(0, |t| hasher.hash_one(t))
+        });
+    }
+}
+
+impl WxOrder {
+    /// Mark the payment notification acknowledged: no more attempts.
+    pub fn set_notified(&mut self) {
+        self.notified = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn order(st: &mut WxState, mch: &str, no: &str) -> WxOrder {
+        let m = st.merchant("wx1", mch);
+        let url = st.notify_url("http://127.0.0.1:9/notify");
+        WxOrder::new(
+            m,
+            OrderText {
+                out_trade_no: no,
+                body: "body",
+                openid: None,
+                product_id: Some("SKU1"),
+                attach: None,
+                device_info: Some("POS1"),
+            },
+            100,
+            TradeType::Native,
+            url,
+            SignType::Md5,
+            chrono::Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).unwrap(),
+        )
+    }
+
+    #[test]
+    fn texts_read_back() {
+        let mut st = WxState::default();
+        let o = order(&mut st, "M1", "ORDER001");
+        assert_eq!(
+            (o.out_trade_no(), o.body(), o.openid(), o.product_id()),
+            ("ORDER001", "body", None, Some("SKU1"))
+        );
+        assert_eq!((o.attach(), o.device_info()), (None, Some("POS1")));
+        assert_eq!((o.appid(), o.mch_id()), ("wx1", "M1"));
+    }
+
+    #[test]
+    fn a_number_two_merchants_share_is_ambiguous_without_the_merchant() {
+        let mut st = WxState::default();
+        for mch in ["M1", "M2"] {
+            let o = order(&mut st, mch, "SHARED01");
+            assert!(st.insert(o).is_none());
+        }
+        let o = order(&mut st, "M1", "ALONE001");
+        st.insert(o);
+        assert_eq!(st.find("SHARED01", None).err(), Some(FindError::Ambiguous));
+        assert_eq!(
+            st.find("SHARED01", Some("M2")).map(|o| o.mch_id()),
+            Ok("M2")
+        );
+        assert_eq!(st.find("ALONE001", None).map(|o| o.mch_id()), Ok("M1"));
+        assert_eq!(st.find("NOPE0001", None).err(), Some(FindError::NotFound));
+        assert!(st.get("M2", "ALONE001").is_none());
+    }
+
+    #[test]
+    fn past_the_bound_the_oldest_is_forgotten() {
+        let mut st = WxState::new(3);
+        for i in 0..3 {
+            let o = order(&mut st, "M1", &format!("ORDER{i:03}"));
+            assert!(st.insert(o).is_none());
+        }
+        st.mark_paid(
+            "M1",
+            "ORDER000",
+            "4200001",
+            "oPAYER",
+            chrono::Utc::now(),
+            Money::zero(crate::money::Currency::Cny),
+        );
+        assert!(st.by_transaction("4200001").is_some());
+        let o = order(&mut st, "M1", "ORDER003");
+        let gone = st.insert(o).expect("the oldest is forgotten");
+        assert_eq!(gone.out_trade_no(), "ORDER000");
+        assert_eq!((st.len(), st.forgotten()), (3, 1));
+        assert!(st.get("M1", "ORDER000").is_none());
+        assert!(st.by_transaction("4200001").is_none());
+        for i in 1..=3 {
+            assert!(st.get("M1", &format!("ORDER{i:03}")).is_some(), "{i}");
+        }
+    }
+
+    #[test]
+    fn lookups_examine_a_handful_of_orders_however_many_are_held() {
+        let mut st = WxState::default();
+        for i in 0..20_000 {
+            let o = order(&mut st, "M1", &format!("ORDER{i:06}"));
+            st.insert(o);
+        }
+        let before = st.examined();
+        assert!(st.find("ORDER012345", None).is_ok());
+        assert!(st.get("M1", "ORDER000007").is_some());
+        assert!(st.find("ORDER999999", None).is_err());
+        assert!(st.examined() - before <= 6, "{}", st.examined() - before);
+    }
+
+    #[test]
+    fn an_order_holds_little() {
+        assert!(
+            std::mem::size_of::<WxOrder>() <= 96,
+            "{}",
+            std::mem::size_of::<WxOrder>()
+        );
     }
 }

@@ -20,7 +20,7 @@ pub fn pay(
     mch_id: Option<&str>,
 ) -> Result<serde_json::Value, ActionError> {
     let order = match state.find(out_trade_no, mch_id) {
-        Ok(o) => o.clone(),
+        Ok(o) => o,
         Err(FindError::NotFound) => {
             return Err(ActionError::NotFound(format!(
                 "no order `{out_trade_no}` at this channel"
@@ -32,24 +32,26 @@ pub fn pay(
             )))
         }
     };
-    if order.state != TradeState::NotPay {
+    if order.state() != TradeState::NotPay {
         return Err(ActionError::Conflict(format!(
             "order `{out_trade_no}` is {}, not payable",
-            order.state.as_str()
+            order.state().as_str()
         )));
     }
+    let (mch_id, total_fee) = (order.mch_id().to_string(), order.total_fee());
+    let given_openid = order.openid().map(str::to_string);
     let now = core.now();
     let transaction_id = format!(
         "42000{}{}",
         now.with_timezone(&SHANGHAI).format("%Y%m%d"),
-        core.rng_for(&spec.id, &format!("pay/{}/{out_trade_no}", order.mch_id))
+        core.rng_for(&spec.id, &format!("pay/{mch_id}/{out_trade_no}"))
             .digits(15)
     );
-    let openid = order.openid.clone().unwrap_or_else(|| {
-        let mut rng = core.rng_for(&spec.id, &format!("pay/{}/{out_trade_no}", order.mch_id));
+    let openid = given_openid.unwrap_or_else(|| {
+        let mut rng = core.rng_for(&spec.id, &format!("pay/{mch_id}/{out_trade_no}"));
         format!("o{}", rng.alnum(27))
     });
-    let amount = Money::from_minor(order.total_fee, Currency::Cny);
+    let amount = Money::from_minor(total_fee, Currency::Cny);
     let fee = amount.times_rate_rounded(spec.fee_rate);
     core.record(
         EntryKind::Customer,
@@ -63,25 +65,15 @@ pub fn pay(
             ..Default::default()
         },
     );
-    book(spec, core, &order.mch_id, out_trade_no, amount, fee);
-    let key = (order.mch_id.clone(), order.out_trade_no.clone());
-    state
-        .by_transaction
-        .insert(transaction_id.clone(), key.clone());
-    if let Some(o) = state.orders.get_mut(&key) {
-        o.state = TradeState::Success;
-        o.transaction_id = Some(transaction_id.clone());
-        o.openid = Some(openid);
-        o.paid_at = Some(now);
-        o.fee = Some(fee);
-    }
+    book(spec, core, &mch_id, out_trade_no, amount, fee);
+    state.mark_paid(&mch_id, out_trade_no, &transaction_id, &openid, now, fee);
     core.schedule(
         now,
         Event::Notify {
             instance: spec.id.clone(),
             id: NotificationId {
                 kind: NotificationKind::Payment,
-                account: order.mch_id.clone(),
+                account: mch_id.clone(),
                 reference: out_trade_no.into(),
             },
             attempt: 1,
@@ -90,7 +82,7 @@ pub fn pay(
     );
     Ok(serde_json::json!({
         "channel": spec.id,
-        "mch_id": order.mch_id,
+        "mch_id": mch_id,
         "out_trade_no": out_trade_no,
         "transaction_id": transaction_id,
         "amount": amount.major_string(),

@@ -24,7 +24,7 @@ pub fn entry(
         _ => EntryKind::Other,
     };
     let mch_id = source.account();
-    let order = state.orders.get(&(mch_id.to_string(), p.reference.clone()));
+    let order = state.get(mch_id, &p.reference);
     let zero = Money::zero(amount.currency);
     let mut details = Details {
         merchant_id: mch_id.to_string(),
@@ -33,16 +33,16 @@ pub fn entry(
     };
     let (mut issuer_ref, mut created_at, mut fee) = (String::new(), None, zero);
     if let Some(o) = order {
-        details.app_id = o.appid.clone();
-        details.payer = o.openid.clone().unwrap_or_default();
-        details.trade_type = o.trade_type.clone();
-        details.subject = o.body.clone();
-        details.attach = o.attach.clone().unwrap_or_default();
-        details.device_info = o.device_info.clone().unwrap_or_default();
-        issuer_ref = o.transaction_id.clone().unwrap_or_default();
-        created_at = Some(o.created_at);
+        details.app_id = o.appid().to_string();
+        details.payer = o.openid().unwrap_or_default().to_string();
+        details.trade_type = o.trade_type().as_str().to_string();
+        details.subject = o.body().to_string();
+        details.attach = o.attach().unwrap_or_default().to_string();
+        details.device_info = o.device_info().unwrap_or_default().to_string();
+        issuer_ref = o.transaction_id().unwrap_or_default().to_string();
+        created_at = Some(o.created_at());
         if kind == EntryKind::Payment {
-            fee = o.fee.unwrap_or(zero);
+            fee = o.fee().unwrap_or(zero);
         }
     }
     Some(Entry {

@@ -1,5 +1,7 @@
-//! A WeChat Pay v2 channel's scenario section: `fee_rate` and `[[channels.merchants]]`.
+//! A WeChat Pay v2 channel's scenario section: `fee_rate`, `max_orders` and
+//! `[[channels.merchants]]`.
 
+use super::order::{MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
 use crate::config::{ScenarioError, Section};
 use crate::directory::{Account, Family, Instance};
 use crate::money::{Currency, Money};
@@ -29,6 +31,8 @@ struct RawSection {
     /// Merchants with their credentials.
     #[serde(default)]
     merchants: Vec<RawMerchant>,
+    /// Most orders held; past it the oldest are forgotten.
+    max_orders: Option<i64>,
 }
 
 /// `[[channels.merchants]]` as parsed.
@@ -50,6 +54,9 @@ pub struct Spec {
     pub fee_rate: Decimal,
     /// The merchants that may call it, with their credentials.
     pub merchants: Vec<Arc<Merchant>>,
+    /// The most orders it holds (1 – [`MAX_ORDERS_LIMIT`], default [`MAX_ORDERS_DEFAULT`]);
+    /// creating one more forgets the oldest (see [`super::order`]).
+    pub max_orders: usize,
 }
 
 /// A WeChat Pay merchant's credentials.
@@ -124,6 +131,18 @@ pub fn validate(
                 )
             })?,
     };
+    let max_orders = match raw.max_orders {
+        None => MAX_ORDERS_DEFAULT,
+        Some(n) => usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_ORDERS_LIMIT).contains(n))
+            .ok_or_else(|| {
+                section.err(
+                    "max_orders",
+                    format!("`{n}` is not between 1 and {MAX_ORDERS_LIMIT}"),
+                )
+            })?,
+    };
     if raw.merchants.is_empty() {
         return Err(section.err("merchants", "a channel needs at least one merchant"));
     }
@@ -148,5 +167,6 @@ pub fn validate(
         id: id.to_string(),
         fee_rate,
         merchants,
+        max_orders,
     })
 }
