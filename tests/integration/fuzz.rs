@@ -229,6 +229,64 @@ fn xml_parse_never_panics_and_errors_say_what() {
 }
 
 #[test]
+fn xml_fast_path_reads_what_the_general_reader_reads() {
+    // Documents near the flat shape: CDATA or text values with the characters that matter
+    // (`<`, `&`, `]`, `>`, line ends, non-ASCII), whitespace, declarations, empty elements,
+    // mismatched and odd names, repeated names, missing and extra ends.
+    let name = prop_oneof![
+        "[a-c]{1,2}",
+        Just("c_1".to_string()),
+        Just("d-e".to_string()),
+        Just("x:y".to_string())
+    ];
+    let value = prop_oneof![
+        "[a-zA-Z0-9 _中\\]\\[>;#-]{0,6}",
+        "[a-z&;#\r\n\t]{0,4}",
+        "<!\\[CDATA\\[[a-z<>&\\] ]{0,6}\\]\\]>",
+    ];
+    let field = (name, value, any::<u8>()).prop_map(|(n, v, k)| {
+        let gap = ["", " ", "\n  "][usize::from(k % 3)];
+        match k % 16 {
+            0 => format!("{gap}<{n}/>"),
+            1 => format!("{gap}<{n}>{v}</{n}x>"),
+            2 => format!("{gap}<{n}>{v}"),
+            _ => format!("{gap}<{n}>{v}</{n}>"),
+        }
+    });
+    let doc = (proptest::collection::vec(field, 0..6), any::<u8>()).prop_map(|(fields, k)| {
+        let body = fields.concat();
+        match k % 8 {
+            0 => format!("<?xml version=\"1.0\"?><xml>{body}</xml>"),
+            1 => format!("<xml>{body}"),
+            2 => format!("<xml>{body}</xml>x"),
+            3 => format!("\n<xml>{body}\n</xml>\n"),
+            _ => format!("<xml>{body}</xml>"),
+        }
+    });
+    let scanned = std::sync::atomic::AtomicUsize::new(0);
+    let cases = std::sync::atomic::AtomicUsize::new(0);
+    TestRunner::new(config())
+        .run(&doc, |text| {
+            cases.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let general = xml::parse_general(&text);
+            if let Some(fields) = xml::scan_flat(&text) {
+                scanned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                prop_assert_eq!(Ok(fields), general.clone(), "{:?}", text);
+            }
+            // And `parse` answers as the general reader does, whichever path it took.
+            prop_assert_eq!(xml::parse(&text).is_ok(), general.is_ok());
+            Ok(())
+        })
+        .unwrap();
+    // Not vacuous: a good share of the documents took the scanner's path.
+    let (scanned, cases) = (scanned.into_inner(), cases.into_inner());
+    assert!(
+        scanned * 10 >= cases,
+        "only {scanned} of {cases} documents were scanned"
+    );
+}
+
+#[test]
 fn xml_written_fields_read_back() {
     let fields = proptest::collection::btree_map("[a-z_]{1,12}", any::<String>(), 0..12);
     TestRunner::new(config())

@@ -6,6 +6,7 @@ use crate::clock::compact_local;
 use crate::core::Core;
 use crate::http::Reply;
 use crate::journal::{EntryKind, Record};
+use std::borrow::Cow;
 
 pub(crate) fn valid_out_trade_no(s: &str) -> bool {
     (6..=32).contains(&s.len())
@@ -192,14 +193,14 @@ pub fn hold(state: &mut WxState, core: &mut Core, instance: &str, order: WxOrder
 }
 
 fn prepay_reply(core: &mut Core, call: &Call, o: &WxOrder, issued: &Issued) -> Reply {
-    let mut extra = vec![("result_code", "SUCCESS".to_string())];
+    let mut extra = vec![("result_code", Cow::Borrowed("SUCCESS"))];
     if let Some(d) = o.device_info() {
-        extra.push(("device_info", d.to_string()));
+        extra.push(("device_info", d.into()));
     }
-    extra.push(("prepay_id", issued.prepay_id.clone()));
-    extra.push(("trade_type", o.trade_type().as_str().to_string()));
+    extra.push(("prepay_id", issued.prepay_id.as_str().into()));
+    extra.push(("trade_type", o.trade_type().as_str().into()));
     if let Some(c) = &issued.code_url {
-        extra.push(("code_url", c.clone()));
+        extra.push(("code_url", c.as_str().into()));
     }
     if o.trade_type() == TradeType::Mweb {
         extra.push((
@@ -207,7 +208,8 @@ fn prepay_reply(core: &mut Core, call: &Call, o: &WxOrder, issued: &Issued) -> R
             format!(
                 "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={}",
                 issued.prepay_id
-            ),
+            )
+            .into(),
         ));
     }
     call.signed(core, extra)
@@ -226,33 +228,37 @@ pub fn orderquery(state: &WxState, core: &mut Core, call: &Call) -> Reply {
     let Some(order) = found.filter(|o| o.mch_id() == m.mch_id) else {
         return call.biz_fail(core, "ORDERNOTEXIST", "此交易订单号不存在");
     };
-    let mut extra = vec![("result_code", "SUCCESS".to_string())];
+    let mut extra = vec![("result_code", Cow::Borrowed("SUCCESS"))];
     if let Some(d) = order.device_info() {
-        extra.push(("device_info", d.to_string()));
+        extra.push(("device_info", d.into()));
     }
     if order.state() == TradeState::Success {
-        extra.push(("openid", order.openid().unwrap_or_default().to_string()));
+        extra.push(("openid", order.openid().unwrap_or_default().into()));
         extra.push(("is_subscribe", "N".into()));
         extra.push(("trade_type", order.trade_type().as_str().into()));
         extra.push(("bank_type", "OTHERS".into()));
-        extra.push(("total_fee", order.total_fee().to_string()));
+        extra.push(("total_fee", order.total_fee().to_string().into()));
         extra.push(("fee_type", "CNY".into()));
-        extra.push(("cash_fee", order.total_fee().to_string()));
+        extra.push(("cash_fee", order.total_fee().to_string().into()));
         extra.push(("cash_fee_type", "CNY".into()));
         extra.push((
             "transaction_id",
-            order.transaction_id().unwrap_or_default().to_string(),
+            order.transaction_id().unwrap_or_default().into(),
         ));
         extra.push((
             "time_end",
-            order.paid_at().map(compact_local).unwrap_or_default(),
+            order
+                .paid_at()
+                .map(compact_local)
+                .unwrap_or_default()
+                .into(),
         ));
     } else {
-        extra.push(("total_fee", order.total_fee().to_string()));
+        extra.push(("total_fee", order.total_fee().to_string().into()));
     }
-    extra.push(("out_trade_no", order.out_trade_no().to_string()));
+    extra.push(("out_trade_no", order.out_trade_no().into()));
     if let Some(a) = order.attach() {
-        extra.push(("attach", a.to_string()));
+        extra.push(("attach", a.into()));
     }
     extra.push(("trade_state", order.state().as_str().into()));
     extra.push(("trade_state_desc", order.state().desc().into()));

@@ -10,6 +10,7 @@ use crate::kind::{Decoded, Key};
 use crate::protocol::sign::{self, SignType};
 use hyper::{Method, StatusCode};
 use rust_decimal::Decimal;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -61,23 +62,25 @@ pub struct Call {
 
 impl Call {
     /// A signed reply to this call: the common fields, then `extra`, then `sign`.
-    pub fn signed(&self, core: &mut Core, extra: Vec<(&str, String)>) -> Reply {
+    pub fn signed(&self, core: &mut Core, extra: Vec<(&str, Cow<'_, str>)>) -> Reply {
         let m = &self.merchant;
-        let mut fields: Vec<(&str, String)> = vec![
+        let mut fields: Vec<(&str, Cow<'_, str>)> = vec![
             ("return_code", "SUCCESS".into()),
             ("return_msg", "OK".into()),
-            ("appid", m.appid.clone()),
-            ("mch_id", m.mch_id.clone()),
+            ("appid", m.appid.as_str().into()),
+            ("mch_id", m.mch_id.as_str().into()),
             (
                 "nonce_str",
-                core.rng_for(&self.instance, &self.stream_key()).alnum(16),
+                core.rng_for(&self.instance, &self.stream_key())
+                    .alnum(16)
+                    .into(),
             ),
         ];
         fields.extend(extra);
-        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let s = sign::sign_pairs(&pairs, &m.key, self.sign_type);
-        fields.push(("sign", s));
-        Reply::xml(xml::write(fields.iter().map(|(k, v)| (*k, v.as_str()))))
+        let mut pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, &**v)).collect();
+        let s = sign::sign_pairs(&mut pairs, &m.key, self.sign_type);
+        fields.push(("sign", s.into()));
+        Reply::xml(xml::write(fields.iter().map(|(k, v)| (*k, &**v))))
     }
 
     /// A signed business failure: `result_code=FAIL` with `err_code` and its description.
@@ -100,7 +103,12 @@ impl Call {
             .iter()
             .find_map(|f| self.field(f))
             .unwrap_or_default();
-        format!("reply/{}/{}/{about}", self.api.op(), self.merchant.mch_id)
+        let (op, mch) = (self.api.op(), self.merchant.mch_id.as_str());
+        let mut key = String::with_capacity(8 + op.len() + mch.len() + about.len());
+        for part in ["reply/", op, "/", mch, "/", about] {
+            key.push_str(part);
+        }
+        key
     }
 
     /// A non-empty field.
