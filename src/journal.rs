@@ -200,10 +200,32 @@ impl Filter {
     }
 }
 
+/// Where a [`Journal::scan`] starts, and which way it walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// Oldest first, from the entry after this seq.
+    After(u64),
+    /// Newest first, from the entry before this seq (`u64::MAX`: the newest).
+    Before(u64),
+}
+
+/// What one [`Journal::scan`] found.
+#[derive(Debug)]
+pub struct Scanned {
+    /// The matching entries, in the order walked.
+    pub found: Vec<Arc<Entry>>,
+    /// Entries examined.
+    pub scanned: usize,
+    /// Where to go on when the scan stopped before the journal's end (for want or budget).
+    pub resume: Option<Scan>,
+}
+
 /// The bounded timeline.
 #[derive(Debug, Default)]
 pub struct Journal {
-    entries: VecDeque<Entry>,
+    /// Shared, so a reader copies a page of handles under the world's lock and formats
+    /// them after releasing it.
+    entries: VecDeque<Arc<Entry>>,
     next_seq: u64,
     /// Entries dropped because the journal was full.
     dropped: u64,
@@ -274,7 +296,7 @@ impl Journal {
             }
         }
         self.bytes = self.bytes.saturating_add(weight);
-        self.entries.push_back(entry);
+        self.entries.push_back(Arc::new(entry));
         self.next_seq
     }
 
@@ -310,12 +332,61 @@ impl Journal {
     /// costs each page its own length, not the journal's.
     pub fn after<'a>(&'a self, f: &'a Filter, after: u64) -> impl Iterator<Item = &'a Entry> + 'a {
         let start = self.entries.partition_point(|e| e.seq <= after);
-        self.entries.range(start..).filter(move |e| f.matches(e))
+        self.entries
+            .range(start..)
+            .map(|e| &**e)
+            .filter(move |e| f.matches(e))
+    }
+
+    /// At most `budget` entries examined, from just after seq `from.0` forwards (or just
+    /// before it backwards), keeping those matching `f` until `want` are found: what one turn
+    /// of the world's lock costs a reader, whatever the journal's size. Finding the start is
+    /// a binary search.
+    pub fn scan(&self, f: &Filter, from: Scan, want: usize, budget: usize) -> Scanned {
+        let mut found = Vec::new();
+        let mut scanned = 0;
+        let mut last = None;
+        let mut visit = |e: &Arc<Entry>| -> bool {
+            if found.len() >= want || scanned >= budget {
+                return false;
+            }
+            scanned += 1;
+            last = Some(e.seq);
+            if f.matches(e) {
+                found.push(e.clone());
+            }
+            true
+        };
+        let exhausted = match from {
+            Scan::After(after) => {
+                let start = self.entries.partition_point(|e| e.seq <= after);
+                self.entries.range(start..).all(&mut visit)
+            }
+            Scan::Before(before) => {
+                let end = self.entries.partition_point(|e| e.seq < before);
+                self.entries.range(..end).rev().all(&mut visit)
+            }
+        };
+        Scanned {
+            found,
+            scanned,
+            resume: match (exhausted, last) {
+                (false, Some(seq)) => Some(match from {
+                    Scan::After(_) => Scan::After(seq),
+                    Scan::Before(_) => Scan::Before(seq),
+                }),
+                _ => None,
+            },
+        }
     }
 
     /// Entries matching `f`, newest first: the latest page is `.take(n)` of this, reversed.
     pub fn latest<'a>(&'a self, f: &'a Filter) -> impl Iterator<Item = &'a Entry> + 'a {
-        self.entries.iter().rev().filter(move |e| f.matches(e))
+        self.entries
+            .iter()
+            .rev()
+            .map(|e| &**e)
+            .filter(move |e| f.matches(e))
     }
 
     /// Entries dropped for lack of room.
@@ -496,7 +567,7 @@ mod tests {
         assert!(j.len() < n && j.len() < JOURNAL_CAPACITY, "{}", j.len());
         assert_eq!(j.dropped() as usize + j.len(), n);
         assert!(j.bytes() > JOURNAL_BYTES_MAX - 3 * JOURNAL_BODY_MAX);
-        let held: usize = j.entries.iter().map(Entry::weight).sum();
+        let held: usize = j.entries.iter().map(|e| e.weight()).sum();
         assert_eq!(held, j.bytes(), "the running total is exact");
 
         // Walk it in pages of 1,000: every held entry once, in order.

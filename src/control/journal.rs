@@ -4,10 +4,11 @@
 
 use super::err;
 use crate::http::{InboundRequest, Reply};
-use crate::journal::{EntryKind, Filter};
+use crate::journal::{Entry, EntryKind, Filter, Scan};
 use crate::world::Sandbank;
 use hyper::StatusCode;
 use serde_json::json;
+use std::sync::Arc;
 
 /// Default entries in one JSON page of `GET journal`: enough for any one scenario's story,
 /// small enough to read at a glance.
@@ -22,8 +23,8 @@ pub const JOURNAL_PAGE_MAX: usize = 10_000;
 /// process at 2.26 GB; a page costs at most this.
 pub const JOURNAL_PAGE_BYTES: usize = 4 << 20;
 
-/// Entries the `jsonl`/`text` formats render per turn of the world's lock before writing them
-/// to the spool: the lock is held for one chunk, and memory is one chunk plus the spool's.
+/// Entries the `jsonl`/`text` formats gather per turn of the world's lock and render (after
+/// releasing it) before writing them to the spool: memory is one chunk plus the spool's.
 pub const JOURNAL_STREAM_CHUNK: usize = 1000;
 
 /// `GET journal`. JSON answers one page: with `after`, the first `limit` matching entries
@@ -99,51 +100,68 @@ pub fn journal(sb: &Sandbank, req: &InboundRequest) -> Reply {
     }
 }
 
-/// One JSON page, serialised under the lock entry by entry and cut at `limit` entries or
-/// [`JOURNAL_PAGE_BYTES`].
+/// Entries examined per turn of the world's lock when a read filters: a page or a stream
+/// takes as many turns as it needs, and the lock is never held for more than this many.
+pub const JOURNAL_SCAN_CHUNK: usize = 10_000;
+
+/// Up to `want` entries matching `filter` from `from`, gathered over as many turns of the
+/// lock as needed ([`JOURNAL_SCAN_CHUNK`] entries examined per turn), with the number of
+/// entries examined in all. Only handles are copied under the lock.
+fn gather(sb: &Sandbank, filter: &Filter, from: Scan, want: usize) -> (Vec<Arc<Entry>>, usize) {
+    let mut found = Vec::new();
+    let mut scanned = 0;
+    let mut at = Some(from);
+    while let Some(from) = at {
+        if found.len() >= want {
+            break;
+        }
+        let turn =
+            sb.lock()
+                .core
+                .journal
+                .scan(filter, from, want - found.len(), JOURNAL_SCAN_CHUNK);
+        scanned += turn.scanned;
+        found.extend(turn.found);
+        at = turn.resume;
+    }
+    (found, scanned)
+}
+
+/// One JSON page, cut at `limit` entries or [`JOURNAL_PAGE_BYTES`]: the entries gathered
+/// under the lock (handles only, [`gather`]) and serialised after it is released. `scanned`
+/// in the answer says how many entries were examined to make it.
 fn journal_page(sb: &Sandbank, filter: &Filter, after: Option<u64>, limit: usize) -> Reply {
-    let st = sb.lock();
-    let journal = &st.core.journal;
+    // One more than the page, to know whether a forward page has a next.
+    let (found, scanned) = match after {
+        Some(a) => gather(sb, filter, Scan::After(a), limit.saturating_add(1)),
+        None => gather(sb, filter, Scan::Before(u64::MAX), limit),
+    };
+    let (last_seq, dropped, held, journal_bytes) = {
+        let st = sb.lock();
+        let j = &st.core.journal;
+        (j.last_seq(), j.dropped(), j.len(), j.bytes())
+    };
     let mut pieces: Vec<Vec<u8>> = Vec::new();
     let mut bytes = 0usize;
-    let mut last_seq = None;
+    let mut last = None;
     let mut more = false;
-    {
-        let mut take = |e: &crate::journal::Entry| -> bool {
-            if pieces.len() >= limit {
-                more = true;
-                return false;
-            }
-            let piece = serde_json::to_vec(e).unwrap_or_default();
-            if !pieces.is_empty() && bytes.saturating_add(piece.len()) > JOURNAL_PAGE_BYTES {
-                more = true;
-                return false;
-            }
-            bytes = bytes.saturating_add(piece.len() + 1);
-            last_seq = Some(e.seq);
-            pieces.push(piece);
-            true
-        };
-        match after {
-            Some(a) => {
-                for e in journal.after(filter, a) {
-                    if !take(e) {
-                        break;
-                    }
-                }
-            }
-            None => {
-                for e in journal.latest(filter) {
-                    if !take(e) {
-                        break;
-                    }
-                }
-            }
+    for e in &found {
+        if pieces.len() >= limit {
+            more = true;
+            break;
         }
+        let piece = serde_json::to_vec(&**e).unwrap_or_default();
+        if !pieces.is_empty() && bytes.saturating_add(piece.len()) > JOURNAL_PAGE_BYTES {
+            more = true;
+            break;
+        }
+        bytes = bytes.saturating_add(piece.len() + 1);
+        last = Some(e.seq);
+        pieces.push(piece);
     }
     // Forward pages continue after their last entry; the latest page is the end already.
     let next = match (after, more) {
-        (Some(_), true) => last_seq,
+        (Some(_), true) => last,
         _ => None,
     };
     if after.is_none() {
@@ -159,10 +177,11 @@ fn journal_page(sb: &Sandbank, filter: &Filter, after: Option<u64>, limit: usize
     }
     let tail = json!({
         "next": next,
-        "last_seq": journal.last_seq(),
-        "dropped": journal.dropped(),
-        "held": journal.len(),
-        "bytes": journal.bytes(),
+        "last_seq": last_seq,
+        "dropped": dropped,
+        "held": held,
+        "bytes": journal_bytes,
+        "scanned": scanned,
     });
     out.extend_from_slice(b"],");
     // `tail` is an object: splice its members after `entries`.
@@ -172,61 +191,50 @@ fn journal_page(sb: &Sandbank, filter: &Filter, after: Option<u64>, limit: usize
 }
 
 /// Every matching entry after `after` (or the latest `limit`) rendered by `render` into a
-/// spool, [`JOURNAL_STREAM_CHUNK`] entries per turn of the lock. Entries appended meanwhile
-/// are left for the next read; `x-sandbank-next` carries the cursor when `limit` cut it short.
+/// spool, [`JOURNAL_STREAM_CHUNK`] entries gathered per turn of the lock and rendered after
+/// it is released. Entries appended meanwhile are left for the next read; `x-sandbank-next`
+/// carries the cursor when `limit` cut it short.
 fn journal_stream(
     sb: &Sandbank,
     filter: &Filter,
     after: Option<u64>,
     limit: Option<usize>,
     content_type: &'static str,
-    render: impl Fn(&crate::journal::Entry) -> Vec<u8>,
+    render: impl Fn(&Entry) -> Vec<u8>,
 ) -> Reply {
     use std::io::Write;
-    let (mut cursor, end) = {
-        let st = sb.lock();
-        let journal = &st.core.journal;
-        let start = match (after, limit) {
-            (Some(a), _) => a,
-            (None, None) => 0,
-            // The latest `limit`: start just before the oldest of them.
-            (None, Some(n)) => journal
-                .latest(filter)
-                .take(n)
-                .last()
-                .map_or(0, |e| e.seq.saturating_sub(1)),
-        };
-        (start, journal.last_seq())
+    let end = sb.lock().core.journal.last_seq();
+    let mut cursor = match (after, limit) {
+        (Some(a), _) => a,
+        (None, None) => 0,
+        // The latest `limit`: start just before the oldest of them.
+        (None, Some(n)) => gather(sb, filter, Scan::Before(end.saturating_add(1)), n)
+            .0
+            .last()
+            .map_or(0, |e| e.seq.saturating_sub(1)),
     };
     let mut left = limit.unwrap_or(usize::MAX);
     let mut spool = crate::http::Spool::new();
     let mut next = None;
     loop {
-        let (chunk, last, more) = {
-            let st = sb.lock();
-            let mut chunk = Vec::new();
-            let mut last = None;
-            let mut n = 0;
-            let mut iter = st
-                .core
-                .journal
-                .after(filter, cursor)
-                .take_while(|e| e.seq <= end);
-            for e in iter.by_ref().take(JOURNAL_STREAM_CHUNK.min(left)) {
-                chunk.extend_from_slice(&render(e));
-                last = Some(e.seq);
-                n += 1;
-            }
-            left -= n;
-            (chunk, last, iter.next().is_some())
-        };
-        if let Err(e) = spool.write_all(&chunk) {
+        let want = JOURNAL_STREAM_CHUNK.min(left);
+        // One more than wanted, to know whether there is more.
+        let (mut chunk, _) = gather(sb, filter, Scan::After(cursor), want + 1);
+        chunk.retain(|e| e.seq <= end);
+        let more = chunk.len() > want;
+        chunk.truncate(want);
+        let mut text = Vec::new();
+        for e in &chunk {
+            text.extend_from_slice(&render(e));
+        }
+        left -= chunk.len();
+        if let Err(e) = spool.write_all(&text) {
             return err(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("journal: could not spool the answer: {e}"),
             );
         }
-        match last {
+        match chunk.last().map(|e| e.seq) {
             Some(l) if more && left > 0 => cursor = l,
             Some(l) if more => {
                 next = Some(l);

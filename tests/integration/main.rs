@@ -16,6 +16,7 @@ mod control_guard;
 mod determinism;
 mod forged_notifications;
 mod fuzz;
+mod journal_reads;
 
 mod layering;
 mod notify_concurrency;
