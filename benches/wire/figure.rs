@@ -69,6 +69,12 @@ impl Figure {
     }
 }
 
+/// The median of `values` (the upper one of an even count; 0 when there are none).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
 /// Print the figures as a table; returns how many goals were missed.
 pub fn print(figures: &[Figure]) -> usize {
     println!(

@@ -7,7 +7,11 @@
 //! ```text
 //! cargo bench --bench wire
 //! WIRE_BENCH_SECONDS=2 WIRE_BENCH_ROUNDS=1 WIRE_BENCH_LONG=200000 cargo bench --bench wire  # quick look
+//! cargo bench --bench wire -- statements                                                   # one part
 //! ```
+//!
+//! Parts: `requests`, `orders` (`ORDERS_BENCH_N`), `notify` (`NOTIFY_BENCH_BURST`,
+//! `NOTIFY_BENCH_PAYS`), `statements` (in-process, no sockets).
 
 mod baseline;
 mod figure;
@@ -17,6 +21,8 @@ mod orders;
 mod procs;
 mod requests;
 mod sign;
+mod statements;
+mod world;
 
 fn main() {
     match std::env::var("WIRE_BENCH_ROLE").as_deref() {
@@ -41,8 +47,12 @@ fn main() {
         figures.extend(requests::run(bin));
     }
     if wants("orders") {
-        eprintln!("orders: memory per order held, control-API pay, the WeChat bill");
+        eprintln!("orders: memory per order held, control-API pay");
         figures.extend(orders::run(bin));
+    }
+    if wants("statements") {
+        eprintln!("statements: the WeChat bill and camt.053, in-process");
+        figures.extend(statements::run());
     }
     if wants("notify") {
         eprintln!("notifications: a burst, and pays while notifications flow");
@@ -50,4 +60,12 @@ fn main() {
     }
     let missed = figure::print(&figures);
     println!("\n{missed} goal(s) missed");
+}
+
+/// The environment variable `name` parsed, else `default`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }

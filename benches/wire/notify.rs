@@ -19,6 +19,9 @@
 //! Every phase stops by itself: at its count, or at its deadline ([`PHASE_DEADLINE`]).
 
 use crate::figure::{Better, Figure, Goal};
+use crate::procs;
+use crate::sign::{Order, APPID, MCH_ID};
+use crate::world::ScenarioFile;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -26,12 +29,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use sandbank::channels::wxpay::xml;
-use sandbank::protocol::sign::{self, SignType};
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,30 +47,6 @@ const PHASE_DEADLINE: Duration = Duration::from_secs(30);
 /// How long the merchant alone is driven for its baseline.
 const BASELINE_FOR: Duration = Duration::from_secs(2);
 
-const APPID: &str = "wx2421b1c4370ec43b";
-const MCH_ID: &str = "10000100";
-const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
-
-/// The world: the default world's channel on a manual clock.
-const SCENARIO: &str = r#"
-[world]
-name = "bench-notify"
-seed = 42
-clock = "manual"
-start = "2026-03-02 10:00"
-timezone = "Asia/Shanghai"
-
-[[channels]]
-id = "wxpay"
-kind = "wechatpay-v2"
-fee_rate = "0.006"
-
-[[channels.merchants]]
-appid = "wx2421b1c4370ec43b"
-mch_id = "10000100"
-key = "192006250b4c09247ec02edce69f6a2d"
-"#;
-
 const ACK: &str = "<xml><return_code><![CDATA[SUCCESS]]></return_code></xml>";
 const NACK: &str = "<xml><return_code><![CDATA[FAIL]]></return_code></xml>";
 
@@ -85,23 +60,13 @@ pub fn run(bin: &Path) -> Vec<Figure> {
     rt.block_on(measure(bin))
 }
 
-/// `name` from the environment, else `default`.
-fn count(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 async fn measure(bin: &Path) -> Vec<Figure> {
-    let burst = count("NOTIFY_BENCH_BURST", BURST);
-    let to_pay = count("NOTIFY_BENCH_PAYS", PAY_ORDERS);
+    let burst = crate::env_or("NOTIFY_BENCH_BURST", BURST);
+    let to_pay = crate::env_or("NOTIFY_BENCH_PAYS", PAY_ORDERS);
     let merchant = Merchant::start().await;
-    let scenario =
-        std::env::temp_dir().join(format!("sandbank-bench-notify-{}.toml", std::process::id()));
-    std::fs::write(&scenario, SCENARIO).expect("write the bench scenario");
-    let server = Server::start(bin, &scenario);
-    let _ = std::fs::remove_file(&scenario);
+    let scenario = ScenarioFile::write("bench-notify").expect("write the bench scenario");
+    let server = procs::sandbank(bin, Some(scenario.path()));
+    drop(scenario);
     let mut figures = Vec::new();
 
     // The merchant alone, for the baseline.
@@ -202,64 +167,6 @@ async fn measure(bin: &Path) -> Vec<Figure> {
     });
     drop(server);
     figures
-}
-
-// ------------------------------------------------------------------ the sandbank process
-
-/// The sandbank child process; killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(bin: &Path, scenario: &Path) -> Server {
-        let mut child = Command::new(bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--scenario"])
-            .arg(scenario)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sandbank");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .and_then(Result::ok)
-                .expect("sandbank says where it listens");
-            if let Some(rest) = line.strip_prefix("sandbank listening on http://") {
-                break rest.trim().parse().expect("a socket address");
-            }
-        };
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, addr }
-    }
-
-    /// User and system CPU the process has used, in seconds.
-    fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        // Linux reports them in clock ticks of 1/100 s on every platform this runs on.
-        (ticks(11) + ticks(12)) / 100.0
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 // ------------------------------------------------------------------ the merchant
@@ -492,29 +399,19 @@ async fn create_orders(addr: SocketAddr, prefix: &str, n: usize, notify_url: &st
     let requests: Vec<(String, &'static str, Bytes)> = numbers
         .iter()
         .map(|no| {
-            let fields = [
-                ("appid", APPID),
-                ("mch_id", MCH_ID),
-                ("nonce_str", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"),
-                ("body", "sandbank bench order"),
-                ("out_trade_no", no.as_str()),
-                ("total_fee", "100"),
-                ("spbill_create_ip", "127.0.0.1"),
-                ("notify_url", notify_url),
-                ("trade_type", "NATIVE"),
-                ("product_id", "P-0001"),
-            ];
-            let map: BTreeMap<String, String> = fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            let s = sign::sign(&map, KEY, SignType::Md5);
-            let mut all = fields.to_vec();
-            all.push(("sign", &s));
+            let body = Order {
+                out_trade_no: no,
+                nonce: "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
+                body: "sandbank bench order",
+                total_fee: "100",
+                notify_url,
+                product_id: "P-0001",
+            }
+            .signed_xml();
             (
                 "/wxpay/pay/unifiedorder".to_string(),
                 "text/xml",
-                Bytes::from(xml::write(all)),
+                Bytes::from(body),
             )
         })
         .collect();

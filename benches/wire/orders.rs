@@ -1,7 +1,6 @@
 //! Orders held and what they cost: the resident memory per order after N signed
 //! `pay/unifiedorder`s (sent over keep-alive connections by a few threads), the control
-//! API's pay with that many orders held beside the same with 1,000, and the WeChat bill of
-//! 1,000,000 entries (totals pass + writing, in-process, as `benches/statements.rs` does).
+//! API's pay with that many orders held beside the same with 1,000.
 //!
 //! The journal keeps recent requests (bounded by count and by bytes): its own estimate of
 //! its size (`bytes` of `GET /_sandbank/journal?limit=1`) is subtracted from the growth of
@@ -11,23 +10,16 @@
 //! `ORDERS_BENCH_N` sets N (default 1,000,000); the order phase stops at
 //! [`ORDER_PHASE_LIMIT`] and the figure names the N reached.
 
-use crate::figure::{Better, Figure, Goal};
-use sandbank::protocol::sign::{self, SignType};
-use sandbank::statements::render::{write_format, BillType, Format};
-use sandbank::statements::synthetic::{self, Flavour};
-use std::collections::BTreeMap;
+use crate::figure::{self, Better, Figure, Goal};
+use crate::procs;
+use crate::sign::Order;
+use crate::world::ScenarioFile;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The default world's WeChat Pay merchant (scenarios/default.toml).
-const APPID: &str = "wx2421b1c4370ec43b";
-const MCH_ID: &str = "10000100";
-const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
 
 /// Orders created by default.
 const DEFAULT_ORDERS: u64 = 1_000_000;
@@ -42,53 +34,29 @@ const THREADS: u64 = 4;
 const PAYS: u64 = 300;
 /// Orders held in the comparison world.
 const SMALL_WORLD: u64 = 1_000;
-/// Entries of the WeChat bill.
-const BILL_ENTRIES: u64 = 1_000_000;
 /// A port nothing listens on: notifications of paid orders are refused at once.
 const NOTIFY_URL: &str = "http://127.0.0.1:9/notify";
 
-/// The default world's channel on a manual clock (no timer fires by itself).
-const SCENARIO: &str = r#"
-[world]
-name = "bench-orders"
-seed = 42
-clock = "manual"
-start = "2026-03-02 10:00"
-timezone = "Asia/Shanghai"
-
-[[channels]]
-id = "wxpay"
-kind = "wechatpay-v2"
-fee_rate = "0.006"
-
-[[channels.merchants]]
-appid = "wx2421b1c4370ec43b"
-mch_id = "10000100"
-key = "192006250b4c09247ec02edce69f6a2d"
-"#;
-
-/// Run the three measurements.
+/// Run the two measurements.
 pub fn run(bin: &Path) -> Vec<Figure> {
-    let n: u64 = std::env::var("ORDERS_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_ORDERS);
-    let scenario =
-        std::env::temp_dir().join(format!("sandbank-bench-orders-{}.toml", std::process::id()));
-    if let Err(e) = std::fs::write(&scenario, SCENARIO) {
-        eprintln!("orders: cannot write the scenario: {e}");
-        return Vec::new();
-    }
+    let n = crate::env_or("ORDERS_BENCH_N", DEFAULT_ORDERS);
+    let scenario = match ScenarioFile::write("bench-orders") {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("orders: cannot write the scenario: {e}");
+            return Vec::new();
+        }
+    };
     let mut figures = Vec::new();
 
     // (a) Resident memory per order held, (b) pay with N orders held.
-    let big = Server::start(bin, &scenario);
-    send_orders(&big.addr, "WARM", WARM_UP, "0", Duration::from_secs(30));
-    let (rss0, journal0) = (big.rss_kib(), journal_bytes(&big.addr));
+    let big = procs::sandbank(bin, Some(scenario.path()));
+    send_orders(big.addr, "WARM", WARM_UP, "0", Duration::from_secs(30));
+    let (rss0, journal0) = (big.kib("VmRSS"), journal_bytes(big.addr));
     let t = Instant::now();
-    let held = send_orders(&big.addr, "BENCH", n, "100", ORDER_PHASE_LIMIT);
+    let held = send_orders(big.addr, "BENCH", n, "100", ORDER_PHASE_LIMIT);
     let secs = t.elapsed().as_secs_f64();
-    let (rss1, journal1) = (big.rss_kib(), journal_bytes(&big.addr));
+    let (rss1, journal1) = (big.kib("VmRSS"), journal_bytes(big.addr));
     let rss_growth = (rss1.saturating_sub(rss0) * 1024) as f64;
     let journal_growth = journal1 as f64 - journal0 as f64;
     let per_order = (rss_growth - journal_growth) / held.max(1) as f64;
@@ -108,12 +76,12 @@ pub fn run(bin: &Path) -> Vec<Figure> {
         better: Better::Lower,
         goal: Goal::Absolute(400.0),
     });
-    let pay_big = median_pay_us(&big.addr, "BENCH", held);
+    let pay_big = median_pay_us(big.addr, "BENCH", held);
     drop(big);
 
-    let small = Server::start(bin, &scenario);
-    let made = send_orders(&small.addr, "SMALL", SMALL_WORLD, "100", ORDER_PHASE_LIMIT);
-    let pay_small = median_pay_us(&small.addr, "SMALL", made);
+    let small = procs::sandbank(bin, Some(scenario.path()));
+    let made = send_orders(small.addr, "SMALL", SMALL_WORLD, "100", ORDER_PHASE_LIMIT);
+    let pay_small = median_pay_us(small.addr, "SMALL", made);
     drop(small);
     println!("orders: control-API pay median {pay_big:.0} µs with {held} held, {pay_small:.0} µs with {made}");
     figures.push(Figure {
@@ -124,102 +92,23 @@ pub fn run(bin: &Path) -> Vec<Figure> {
         better: Better::Lower,
         goal: Goal::Ratio(2.0),
     });
-    let _ = std::fs::remove_file(&scenario);
-
-    // (c) The WeChat bill of 1M entries: totals pass + writing.
-    let format = Format::Wechat(BillType::All);
-    let t = Instant::now();
-    let head = synthetic::head(Flavour::Channel, BILL_ENTRIES, |e| format.includes(e));
-    let totals = t.elapsed().as_secs_f64();
-    let result = write_format(
-        format,
-        std::io::sink(),
-        &head,
-        synthetic::entries(Flavour::Channel, BILL_ENTRIES).filter(|e| format.includes(e)),
-    );
-    let total = t.elapsed().as_secs_f64();
-    if let Err(e) = result {
-        eprintln!("orders: writing the bill failed: {e}");
-    }
-    println!(
-        "orders: WeChat bill of {BILL_ENTRIES} entries: totals {totals:.2} s + writing {:.2} s",
-        total - totals
-    );
-    figures.push(Figure {
-        name: format!("WeChat bill, {BILL_ENTRIES} entries (totals + write)"),
-        unit: "s",
-        value: total,
-        baseline: None,
-        better: Better::Lower,
-        goal: Goal::Absolute(1.0),
-    });
     figures
-}
-
-/// A `sandbank serve` child process, killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(bin: &Path, scenario: &Path) -> Server {
-        let mut child = Command::new(bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--scenario"])
-            .arg(scenario)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sandbank serve");
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = BufReader::new(out).read_line(&mut line);
-        }
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        assert!(
-            !addr.is_empty(),
-            "sandbank did not say where it listens: {line:?}"
-        );
-        Server { child, addr }
-    }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// One keep-alive HTTP/1.1 connection.
 struct Conn {
     reader: BufReader<TcpStream>,
-    addr: String,
+    addr: SocketAddr,
 }
 
 impl Conn {
-    fn open(addr: &str) -> Conn {
+    fn open(addr: SocketAddr) -> Conn {
         let stream = TcpStream::connect(addr).expect("connect to sandbank");
         let _ = stream.set_nodelay(true);
         let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
         Conn {
             reader: BufReader::new(stream),
-            addr: addr.to_string(),
+            addr,
         }
     }
 
@@ -288,29 +177,15 @@ impl Conn {
 
 /// A signed `pay/unifiedorder` for a NATIVE order `no` of `total_fee` fen.
 fn unifiedorder(no: &str, total_fee: &str) -> Vec<u8> {
-    let mut f: BTreeMap<String, String> = [
-        ("appid", APPID),
-        ("mch_id", MCH_ID),
-        ("nonce_str", no),
-        ("body", "sandbank bench order"),
-        ("out_trade_no", no),
-        ("total_fee", total_fee),
-        ("spbill_create_ip", "127.0.0.1"),
-        ("notify_url", NOTIFY_URL),
-        ("trade_type", "NATIVE"),
-        ("product_id", "SKU1001"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let s = sign::sign(&f, KEY, SignType::Md5);
-    f.insert("sign".into(), s);
-    let mut xml = String::from("<xml>");
-    for (k, v) in &f {
-        xml.push_str(&format!("<{k}>{v}</{k}>"));
+    Order {
+        out_trade_no: no,
+        nonce: no,
+        body: "sandbank bench order",
+        total_fee,
+        notify_url: NOTIFY_URL,
+        product_id: "SKU1001",
     }
-    xml.push_str("</xml>");
-    xml.into_bytes()
+    .signed_xml()
 }
 
 /// Order number `i` under `prefix`.
@@ -321,16 +196,16 @@ fn order_no(prefix: &str, i: u64) -> String {
 /// Send `n` unifiedorders (`total_fee` "0" makes each a refused one) from [`THREADS`]
 /// threads, stopping at `limit`; returns how many orders were created (or, for refused
 /// ones, how many were answered).
-fn send_orders(addr: &str, prefix: &str, n: u64, total_fee: &str, limit: Duration) -> u64 {
+fn send_orders(addr: SocketAddr, prefix: &str, n: u64, total_fee: &str, limit: Duration) -> u64 {
     let next = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + limit;
     let threads: Vec<_> = (0..THREADS)
         .map(|_| {
             let (next, done) = (next.clone(), done.clone());
-            let (addr, prefix, fee) = (addr.to_string(), prefix.to_string(), total_fee.to_string());
+            let (prefix, fee) = (prefix.to_string(), total_fee.to_string());
             std::thread::spawn(move || {
-                let mut conn = Conn::open(&addr);
+                let mut conn = Conn::open(addr);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= n || Instant::now() >= deadline {
@@ -364,7 +239,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The journal's own estimate of its size in bytes.
-fn journal_bytes(addr: &str) -> u64 {
+fn journal_bytes(addr: SocketAddr) -> u64 {
     let (_, body) =
         Conn::open(addr).send("GET", "/_sandbank/journal?limit=1", "application/json", b"");
     serde_json::from_slice::<serde_json::Value>(&body)
@@ -375,7 +250,7 @@ fn journal_bytes(addr: &str) -> u64 {
 
 /// The median time of [`PAYS`] control-API pays of orders spread over the first `held`
 /// under `prefix`, in µs, over one keep-alive connection.
-fn median_pay_us(addr: &str, prefix: &str, held: u64) -> f64 {
+fn median_pay_us(addr: SocketAddr, prefix: &str, held: u64) -> f64 {
     let mut conn = Conn::open(addr);
     let count = PAYS.min(held);
     let mut times: Vec<f64> = Vec::new();
@@ -396,6 +271,5 @@ fn median_pay_us(addr: &str, prefix: &str, held: u64) -> f64 {
             );
         }
     }
-    times.sort_by(|a, b| a.total_cmp(b));
-    times.get(times.len() / 2).copied().unwrap_or(0.0)
+    figure::median(times)
 }

@@ -2,7 +2,8 @@
 //! interleaved rounds (median of each), then the memory a long run leaves and the cost of
 //! reading a full journal.
 
-use crate::figure::{Better, Figure, Goal};
+use crate::env_or;
+use crate::figure::{median, Better, Figure, Goal};
 use crate::load::{self, Make, Run};
 use crate::procs::{self, Server};
 use crate::sign;
@@ -19,13 +20,6 @@ struct Sizes {
     round: Duration,
     rounds: usize,
     long: u64,
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn sizes() -> Sizes {
@@ -70,11 +64,6 @@ fn round(server: &Server, what: &str, round: Duration, load: &Load) -> (Run, f64
         run.failed
     );
     (run, cpu * 1e6 / run.ok.max(1) as f64)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 fn orderquery_requests() -> Make {
