@@ -263,14 +263,13 @@ async fn handle(
             return Ok(r);
         }
     };
-    let full_path = parts.uri.path().trim_start_matches('/').to_string();
-    let (mount, rest) = full_path
-        .split_once('/')
-        .unwrap_or((full_path.as_str(), ""));
+    let uri = parts.uri;
+    let full_path = uri.path().trim_start_matches('/');
+    let (mount, rest) = full_path.split_once('/').unwrap_or((full_path, ""));
     let req = InboundRequest {
         method: parts.method,
         path: rest.to_string(),
-        query: parts.uri.query().map(str::to_string),
+        query: uri.query().map(str::to_string),
         headers: parts.headers,
         body,
     };
