@@ -34,33 +34,45 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, String>, XmlError> {
 /// The scanner of [`parse`] alone: `None` when `text` is not of the plain flat shape (or
 /// has more than [`MAX_FIELDS`] fields), for the general reader to judge.
 pub fn scan_flat(text: &str) -> Option<BTreeMap<String, String>> {
-    const WS: &[char] = &[' ', '\t', '\n'];
-    let mut rest = text.trim_start_matches(WS).strip_prefix("<xml>")?;
+    // Byte by byte: every delimiter is ASCII, so every cut below is on a char boundary.
+    fn skip_ws(s: &str) -> &str {
+        let n = s
+            .bytes()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n'))
+            .count();
+        &s[n..]
+    }
+    let mut rest = skip_ws(text).strip_prefix("<xml>")?;
     let mut fields = BTreeMap::new();
     loop {
-        rest = rest.trim_start_matches(WS);
+        rest = skip_ws(rest);
         if let Some(after) = rest.strip_prefix("</xml>") {
-            return after.trim_start_matches(WS).is_empty().then_some(fields);
+            return skip_ws(after).is_empty().then_some(fields);
         }
         let open = rest.strip_prefix('<')?;
-        let name_len = open.find('>')?;
-        let name = &open[..name_len];
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        let name_len = open
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
+        if name_len == 0 || open.as_bytes().get(name_len) != Some(&b'>') {
             return None;
         }
+        let name = &open[..name_len];
         let body = &open[name_len + 1..];
         let (value, after) = match body.strip_prefix("<![CDATA[") {
             Some(cdata) => {
-                let end = cdata.find("]]>")?;
+                let end = cdata.as_bytes().windows(3).position(|w| w == b"]]>")?;
                 (&cdata[..end], &cdata[end + 3..])
             }
             None => {
-                let end = body.find('<')?;
-                let value = &body[..end];
-                if value.contains(['&', '\r']) {
+                // A reference to unescape or a line end to normalise: the general reader's.
+                let end = body
+                    .bytes()
+                    .position(|b| matches!(b, b'<' | b'&' | b'\r'))?;
+                if body.as_bytes()[end] != b'<' {
                     return None;
                 }
-                (value, &body[end..])
+                (&body[..end], &body[end..])
             }
         };
         let close = after.strip_prefix("</")?;
