@@ -420,6 +420,11 @@ mod tests {
         assert_eq!(e, "x.toml: faults[0].delay: required by action `delay`");
         let e = err_of("[[channels]]\nid = \"Bad Id\"\nkind = \"wechatpay-v2\"\n");
         assert!(e.contains("channels[0].id"), "{e}");
+        let e = err_of("[[banks]]\nid = \"b\"\nkind = \"payout-json\"\n[[banks.accounts]]\nno = \"6222_0001\"\n");
+        assert_eq!(
+            e,
+            "x.toml: banks[0].accounts[0].no: `6222_0001` is not 1–34 letters and digits (an account number)"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ between their exact rule lines as public Alipay bill readers do.
 """
 import csv
 import io
+import re
 import zipfile
 from decimal import Decimal
 
@@ -13,6 +14,8 @@ import pytest
 from pycamt.parser import Camt053Parser
 
 DAYS = ["20260302", "20260303"]
+# The SWIFT x character set, lines joined by the parser with a newline.
+SWIFT_X_LINES = re.compile(r"[A-Za-z0-9/\-?:().,'+ \n]*")
 
 
 def dec(text):
@@ -38,6 +41,8 @@ def test_mt940_parses_into_the_ledger_movements_and_balances(statement_dir, trut
         assert tx.data["customer_reference"] == m["reference"]
         assert str(tx.data["date"]) == m["date"]
         assert f"/EREF/{m['reference']}" in tx.data["transaction_details"]
+        # Payee names and the rest are carried inside the SWIFT x set (docs/statements.md).
+        assert SWIFT_X_LINES.fullmatch(tx.data["transaction_details"]), tx.data["transaction_details"]
         assert tx.data["status"] == ("RD" if m["kind"] == "payout_return" else "D" if dec(m["amount"]) < 0 else "C")
     opening = dec(bank["opening"])
     assert opening + sum(tx.data["amount"].amount for tx in parsed.transactions) == dec(bank["closing"])

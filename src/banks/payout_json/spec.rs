@@ -183,6 +183,14 @@ fn accounts(raw: &[RawAccount], section: &Section<'_>) -> Result<Vec<Account>, S
         let opening = Money::parse(a.opening.as_deref().unwrap_or("0"), currency)
             .map_err(|e| s.err("opening", e.to_string()))?;
         let no = s.need("no", &a.no)?.to_string();
+        // The statements carry it whole: camt.053 `Othr/Id` (Max34Text), MT940 `:25:` (35x
+        // of the SWIFT `x` set); and it is part of ledger account names (`…:account:{no}`).
+        if !(1..=34).contains(&no.len()) || !no.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(s.err(
+                "no",
+                format!("`{no}` is not 1–34 letters and digits (an account number)"),
+            ));
+        }
         if accounts.iter().any(|x| x.number == no) {
             return Err(s.err("no", format!("account `{no}` is listed twice")));
         }
