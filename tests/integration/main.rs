@@ -29,4 +29,5 @@ mod statements_control;
 mod statements_golden;
 mod statements_http_streaming;
 mod statements_mismatch;
+mod wxpay_refunds;
 mod wxpay_wire;
