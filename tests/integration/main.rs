@@ -29,5 +29,6 @@ mod statements_control;
 mod statements_golden;
 mod statements_http_streaming;
 mod statements_mismatch;
+mod wxpay_close_micropay;
 mod wxpay_refunds;
 mod wxpay_wire;
