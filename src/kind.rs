@@ -33,6 +33,18 @@ pub struct Key {
     pub amount: Option<Decimal>,
 }
 
+/// How what a request starts is to end, from an `outcome` fault rule: a refund's final
+/// status (`SUCCESS`, `CHANGE`, `REFUNDCLOSE`) or a barcode payment's first answer
+/// (`USERPAYING`), and how long on the world clock until it happens. A kind ignores an
+/// outcome that does not apply to the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome<'a> {
+    /// The status, as [`crate::faults::OUTCOMES`] spells it.
+    pub status: &'a str,
+    /// How long until it happens; the kind's own timing when `None`.
+    pub after: Option<chrono::Duration>,
+}
+
 /// A request as a kind read it.
 #[derive(Debug)]
 pub enum Decoded<C> {
@@ -77,6 +89,13 @@ pub trait Kind {
 
     /// Perform the call and build its reply.
     fn apply(&mut self, core: &mut Core, call: Self::Call) -> Reply;
+
+    /// Perform the call as [`Kind::apply`] does, but let what it starts end as `outcome`
+    /// says (an `outcome` fault rule). Kinds without such outcomes just apply it.
+    fn apply_outcome(&mut self, core: &mut Core, call: Self::Call, outcome: &Outcome<'_>) -> Reply {
+        let _ = outcome;
+        self.apply(core, call)
+    }
 
     /// The protocol's own error reply to `call` for a `protocol_error` fault (`code`, and
     /// `message` or the protocol's usual text when empty). Changes nothing but the nonce.

@@ -18,7 +18,7 @@ use crate::core::{
 };
 use crate::directory::Instance;
 use crate::http::{InboundRequest, Reply};
-use crate::kind::{Decoded, Kind};
+use crate::kind::{Decoded, Kind, Outcome};
 use crate::ledger::Posting;
 use crate::money::Money;
 use crate::statements::{Describe, Entry, Phantom, Source};
@@ -158,6 +158,14 @@ impl Kind for Channel {
     fn apply(&mut self, core: &mut Core, call: Call) -> Reply {
         match (self, call) {
             (Channel::WechatPayV2(c), Call::WechatPayV2(call)) => c.apply(core, call),
+        }
+    }
+
+    fn apply_outcome(&mut self, core: &mut Core, call: Call, outcome: &Outcome<'_>) -> Reply {
+        match (self, call) {
+            (Channel::WechatPayV2(c), Call::WechatPayV2(call)) => {
+                c.apply_outcome(core, call, outcome)
+            }
         }
     }
 

@@ -7,8 +7,8 @@
 //! [`Action`]. The first rule that fires wins; each firing is journalled with the rule's id.
 //!
 //! Actions on inbound requests: `delay`, `hang`, `reset`, `http_error`, `protocol_error`,
-//! `commit_then_fail`. Actions on callbacks (operation `notify`): `duplicate`, `delay`,
-//! `drop`. New kinds of fault are new [`Action`] variants; matching does not change.
+//! `commit_then_fail`, `outcome`. Actions on callbacks (operations `notify` and
+//! `refund.notify`): `duplicate`, `delay`, `drop`. New kinds of fault are new [`Action`] variants; matching does not change.
 
 pub mod rule;
 
@@ -75,7 +75,19 @@ pub enum Action {
     },
     /// Callback: this attempt is not sent (the channel will retry on its ladder).
     Drop,
+    /// Inbound: the request is applied, and what it starts ends as `outcome` says (a refund
+    /// `CHANGE`, `REFUNDCLOSE`, or `SUCCESS` only after `delay_ms`; a barcode payment
+    /// `USERPAYING`, paid `delay_ms` later), on the world clock.
+    Outcome {
+        /// One of [`OUTCOMES`].
+        outcome: String,
+        /// How long until it happens, in milliseconds; the kind's own timing when `None`.
+        delay_ms: Option<i64>,
+    },
 }
+
+/// The statuses an `outcome` rule may name.
+pub const OUTCOMES: &[&str] = &["SUCCESS", "CHANGE", "REFUNDCLOSE", "USERPAYING"];
 
 impl Action {
     /// True for the actions that only make sense on an outbound callback.
@@ -91,6 +103,7 @@ impl Action {
                 | Action::HttpError { .. }
                 | Action::ProtocolError { .. }
                 | Action::CommitThenFail { .. }
+                | Action::Outcome { .. }
         )
     }
 }
@@ -170,6 +183,13 @@ impl Fired {
             } => "commit, then lose the reply (reset)".into(),
             Action::Duplicate { count } => format!("duplicate ×{count}"),
             Action::Drop => "drop".into(),
+            Action::Outcome { outcome, delay_ms } => match delay_ms {
+                Some(ms) => format!(
+                    "outcome {outcome} after {}",
+                    format_duration(Duration::milliseconds(*ms))
+                ),
+                None => format!("outcome {outcome}"),
+            },
         };
         format!("rule `{}` fired: {what}", self.rule)
     }

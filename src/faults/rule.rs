@@ -42,6 +42,9 @@ pub struct RawRule {
     pub code: Option<String>,
     /// For `duplicate`: how many extra copies.
     pub count: Option<u32>,
+    /// For `outcome`: how what the request starts ends (`SUCCESS`, `CHANGE`,
+    /// `REFUNDCLOSE`, `USERPAYING`); `delay` says when.
+    pub outcome: Option<String>,
 }
 
 /// Why a rule is invalid; `field` names the offending field.
@@ -63,7 +66,7 @@ pub(super) fn rule_err(field: &str, problem: impl Into<String>) -> RuleError {
 
 /// Every action, as rules spell them.
 const ACTIONS: &str =
-    "delay, hang, reset, http_error, protocol_error, commit_then_fail, duplicate, drop";
+    "delay, hang, reset, http_error, protocol_error, commit_then_fail, outcome, duplicate, drop";
 
 impl RawRule {
     /// Validate into a [`Rule`]; `default_id` names it if the rule has no id.
@@ -189,6 +192,24 @@ impl RawRule {
                 Action::Duplicate { count }
             }
             "drop" => Action::Drop,
+            "outcome" => {
+                let outcome = need("outcome", &self.outcome)?;
+                if !super::OUTCOMES.contains(&outcome.as_str()) {
+                    return Err(rule_err(
+                        "outcome",
+                        format!("`{outcome}` is not one of {}", super::OUTCOMES.join(", ")),
+                    ));
+                }
+                let delay_ms = match &self.delay {
+                    None => None,
+                    Some(d) => Some(
+                        parse_duration(d)
+                            .map_err(|e| rule_err("delay", e.to_string()))?
+                            .num_milliseconds(),
+                    ),
+                };
+                Action::Outcome { outcome, delay_ms }
+            }
             other => {
                 return Err(rule_err(
                     "action",

@@ -136,6 +136,13 @@ fn gate<K: Kind>(
             };
             (reply, delivery)
         }
+        Some(Action::Outcome { outcome, delay_ms }) => {
+            let o = crate::kind::Outcome {
+                status: &outcome,
+                after: delay_ms.and_then(chrono::Duration::try_milliseconds),
+            };
+            (kind.apply_outcome(core, call, &o), Delivery::Now)
+        }
         // Callback-only actions never match an inbound request (see `FaultPlan::decide`).
         Some(Action::Duplicate { .. } | Action::Drop) => (kind.apply(core, call), Delivery::Now),
     };

@@ -30,4 +30,6 @@ mod statements_golden;
 mod statements_http_streaming;
 mod statements_mismatch;
 mod statements_mt940;
+mod wxpay_close_micropay;
+mod wxpay_refunds;
 mod wxpay_wire;

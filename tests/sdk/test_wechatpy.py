@@ -178,3 +178,150 @@ def test_jsapi_order_signed_with_hmac(pay, control, order_no, receiver):
             out_trade_no=order_no + "X",
         )
     assert e.value.errcode == "LACK_PARAMS"
+
+
+# ---------------------------------------------------------------- refunds, close, barcode
+# docs/protocols.md, A.6–A.9. The refund endpoint needs a client certificate at the real
+# channel; wechatpy sends one only when given `mch_cert`/`mch_key`, and sandbank's plain HTTP
+# endpoint checks the signature alone, so the unmodified client works without one.
+
+
+def paid_order(pay, control, order_no, receiver, total_fee=1000):
+    create_native(pay, order_no, receiver.url, total_fee=total_fee)
+    paid = control.pay(order_no)
+    control.settle()
+    return paid
+
+
+def test_refund_query_and_refund_notification_decrypted_by_wechatpy(pay, control, order_no, receiver):
+    paid = paid_order(pay, control, order_no, receiver)
+    refund_no = "R" + order_no
+    res = pay.refund.apply(
+        total_fee=1000,
+        refund_fee=300,
+        out_refund_no=refund_no,
+        out_trade_no=order_no,
+        notify_url=receiver.url,
+    )
+    assert res["result_code"] == "SUCCESS"
+    assert res["out_refund_no"] == refund_no and res["refund_fee"] == "300"
+    assert res["transaction_id"] == paid["transaction_id"]
+    assert pay.check_signature(dict(res))
+    refund_id = res["refund_id"]
+
+    q = pay.refund.query(out_refund_no=refund_no)
+    assert q["refund_count"] == "1"
+    assert q["refund_status_0"] == "PROCESSING"
+    assert q["refund_id_0"] == refund_id
+    assert pay.check_signature(dict(q))
+
+    # The channel's refund_after (10 s in the default world) on the world clock.
+    control.advance("10s")
+    q = pay.refund.query(out_trade_no=order_no)
+    assert q["refund_status_0"] == "SUCCESS"
+    assert q["refund_success_time_0"]
+    assert pay.order.query(out_trade_no=order_no)["trade_state"] == "REFUND"
+
+    assert receiver.count() == 2, "the payment notification, then the refund's"
+    data = pay.parse_refund_notify_result(receiver.bodies[1])  # decrypts req_info
+    assert data["out_refund_no"] == refund_no
+    assert data["out_trade_no"] == order_no
+    assert data["refund_id"] == refund_id
+    assert data["refund_status"] == "SUCCESS"
+    assert data["refund_fee"] == 300 and data["total_fee"] == 1000
+    assert data["settlement_refund_fee"] == 300
+    assert data["transaction_id"] == paid["transaction_id"]
+
+    # The refund is a ledger movement merchant → customer.
+    refunds = [p for p in control.ledger()["postings"] if p["kind"] == "refund"]
+    assert [p["reference"] for p in refunds] == [refund_no]
+
+
+def test_refund_is_idempotent_on_out_refund_no_and_keeps_to_the_rules(pay, control, order_no, receiver):
+    paid_order(pay, control, order_no, receiver, total_fee=500)
+    first = pay.refund.apply(total_fee=500, refund_fee=200, out_refund_no="A" + order_no, out_trade_no=order_no)
+    again = pay.refund.apply(total_fee=500, refund_fee=200, out_refund_no="A" + order_no, out_trade_no=order_no)
+    assert again["refund_id"] == first["refund_id"]
+    # A second refund of the order within a minute.
+    with pytest.raises(WeChatPayException) as e:
+        pay.refund.apply(total_fee=500, refund_fee=100, out_refund_no="B" + order_no, out_trade_no=order_no)
+    assert e.value.errcode == "FREQUENCY_LIMITED"
+    control.advance("1m")
+    with pytest.raises(WeChatPayException) as e:
+        pay.refund.apply(total_fee=500, refund_fee=301, out_refund_no="B" + order_no, out_trade_no=order_no)
+    assert e.value.errcode == "INVALID_REQUEST"
+    pay.refund.apply(total_fee=500, refund_fee=300, out_refund_no="B" + order_no, out_trade_no=order_no)
+    control.advance("1m")
+    refunds = [p for p in control.ledger()["postings"] if p["kind"] == "refund"]
+    assert sorted(p["reference"] for p in refunds) == sorted(["A" + order_no, "B" + order_no])
+    with pytest.raises(WeChatPayException) as e:
+        pay.refund.query(out_refund_no="C" + order_no)
+    assert e.value.errcode == "REFUNDNOTEXIST"
+
+
+def test_refund_with_a_wrong_key_moves_no_money(make_pay, pay, control, order_no, receiver):
+    paid_order(pay, control, order_no, receiver)
+    before = len(control.ledger()["postings"])
+    with pytest.raises(WeChatPayException) as e:
+        make_pay(api_key="0" * 32).refund.apply(
+            total_fee=1000, refund_fee=1000, out_refund_no="W" + order_no, out_trade_no=order_no
+        )
+    assert e.value.errcode == "SIGNERROR"
+    control.advance("1h")
+    assert len(control.ledger()["postings"]) == before
+
+
+def test_refunds_are_rows_of_the_refund_bill(pay, control, order_no, receiver):
+    paid_order(pay, control, order_no, receiver, total_fee=250)
+    pay.refund.apply(total_fee=250, refund_fee=250, out_refund_no="B" + order_no, out_trade_no=order_no)
+    control.advance("10s")
+    today = datetime.date.fromisoformat(control.get("clock")["now_local"][:10])
+    tomorrow = today + datetime.timedelta(days=1)
+    control.post("clock", {"to": f"{tomorrow.isoformat()} 09:00"})
+    bill = pay.tools.download_bill(today, bill_type="REFUND")
+    lines = bill.splitlines()
+    row = [f.lstrip("`") for f in lines[1].split(",")]
+    assert row[6] == order_no and row[15] == "B" + order_no
+    assert (row[9], row[16], row[18], row[19]) == ("REFUND", "2.50", "ORIGINAL", "SUCCESS")
+
+
+def test_close_order_after_five_minutes(pay, control, order_no, receiver):
+    create_native(pay, order_no, receiver.url)
+    with pytest.raises(WeChatPayException) as e:
+        pay.order.close(order_no)
+    assert e.value.errcode == "SYSTEMERROR", "not within 5 minutes of creation"
+    control.advance("5m")
+    res = pay.order.close(order_no)
+    assert res["result_code"] == "SUCCESS"
+    assert pay.order.query(out_trade_no=order_no)["trade_state"] == "CLOSED"
+
+
+def test_close_a_paid_order_is_orderpaid(pay, control, order_no, receiver):
+    paid_order(pay, control, order_no, receiver)
+    with pytest.raises(WeChatPayException) as e:
+        pay.order.close(order_no)
+    assert e.value.errcode == "ORDERPAID"
+
+
+def test_micropay_userpaying_then_paid_then_reversed(pay, control, order_no):
+    res = pay.micropay.create(
+        body="barcode", total_fee=100, auth_code="134567890123456789", client_ip="127.0.0.1",
+        out_trade_no=order_no,
+    )
+    assert res["result_code"] == "SUCCESS" and res["trade_type"] == "MICROPAY"
+    assert pay.check_signature(dict(res))
+
+    waiting = order_no + "W"
+    control.post("faults", {"target": "wxpay", "op": "pay/micropay", "order": waiting,
+                            "action": "outcome", "outcome": "USERPAYING", "delay": "20s"})
+    with pytest.raises(WeChatPayException) as e:
+        pay.micropay.create(body="barcode", total_fee=100, auth_code="134567890123456789",
+                            client_ip="127.0.0.1", out_trade_no=waiting)
+    assert e.value.errcode == "USERPAYING"
+    assert pay.micropay.query(out_trade_no=waiting)["trade_state"] == "USERPAYING"
+    control.advance("20s")
+    assert pay.micropay.query(out_trade_no=waiting)["trade_state"] == "SUCCESS"
+
+    rev = pay.order.reverse(out_trade_no=waiting)
+    assert rev["result_code"] == "SUCCESS" and rev["recall"] == "N"
+    assert pay.micropay.query(out_trade_no=waiting)["trade_state"] == "REVOKED"

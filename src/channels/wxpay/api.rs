@@ -1,7 +1,9 @@
-//! The WeChat Pay v2 payment APIs: `pay/unifiedorder` and `pay/orderquery`.
+//! The WeChat Pay v2 payment APIs: `pay/unifiedorder`, `pay/orderquery` and
+//! `pay/closeorder`.
 
 use super::codec::Call;
 use super::order::{Issued, OrderText, TradeState, TradeType, WxOrder, WxState};
+use super::spec::Spec;
 use crate::clock::compact_local;
 use crate::core::Core;
 use crate::http::Reply;
@@ -89,8 +91,14 @@ fn reentry(
     new: &NewOrder<'_>,
 ) -> Reply {
     match existing.state() {
-        TradeState::Success => call.biz_fail(core, "ORDERPAID", "该订单已支付"),
+        TradeState::Success | TradeState::Refund => {
+            call.biz_fail(core, "ORDERPAID", "该订单已支付")
+        }
         TradeState::Closed => call.biz_fail(core, "ORDERCLOSED", "该订单已关闭"),
+        // Barcode orders: the number is taken by another product.
+        TradeState::Revoked | TradeState::UserPaying => {
+            call.biz_fail(core, "OUT_TRADE_NO_USED", "商户订单号重复")
+        }
         TradeState::NotPay
             if existing.trade_type() != new.trade_type
                 || existing.appid() != call.merchant.appid =>
@@ -232,7 +240,7 @@ pub fn orderquery(state: &WxState, core: &mut Core, call: &Call) -> Reply {
     if let Some(d) = order.device_info() {
         extra.push(("device_info", d.into()));
     }
-    if order.state() == TradeState::Success {
+    if order.is_paid() {
         extra.push(("openid", order.openid().unwrap_or_default().into()));
         extra.push(("is_subscribe", "N".into()));
         extra.push(("trade_type", order.trade_type().as_str().into()));
@@ -263,4 +271,62 @@ pub fn orderquery(state: &WxState, core: &mut Core, call: &Call) -> Reply {
     extra.push(("trade_state", order.state().as_str().into()));
     extra.push(("trade_state_desc", order.state().desc().into()));
     call.signed(core, extra)
+}
+
+/// `pay/closeorder`: close an unpaid order, no sooner than `close_after` (5 minutes) after
+/// it was created. A paid order answers `ORDERPAID` (the merchant must then treat it as
+/// paid), a closed one `ORDERCLOSED`.
+pub fn closeorder(spec: &Spec, state: &mut WxState, core: &mut Core, call: &Call) -> Reply {
+    let m = &call.merchant;
+    let Some(no) = call.field("out_trade_no") else {
+        return call.biz_fail(core, "LACK_PARAMS", "缺少参数out_trade_no");
+    };
+    let Some(order) = state.get(&m.mch_id, no) else {
+        return call.biz_fail(core, "ORDERNOTEXIST", "订单不存在");
+    };
+    match order.state() {
+        TradeState::Success | TradeState::Refund => {
+            return call.biz_fail(core, "ORDERPAID", "订单已支付，不能发起关单")
+        }
+        TradeState::Closed => {
+            return call.biz_fail(core, "ORDERCLOSED", "订单已关闭，无需继续调用")
+        }
+        TradeState::Revoked | TradeState::UserPaying => {
+            return call.biz_fail(core, "TRADE_STATE_ERROR", "订单状态错误")
+        }
+        TradeState::NotPay => {}
+    }
+    let now = core.now();
+    let age = now.signed_duration_since(order.created_at());
+    if age < spec.close_after {
+        return call.biz_fail(
+            core,
+            "SYSTEMERROR",
+            &format!(
+                "订单创建后{}内不能关单，请稍后再试",
+                crate::clock::format_duration(spec.close_after)
+            ),
+        );
+    }
+    let no = no.to_string();
+    if let Some(o) = state.get_mut(&m.mch_id, &no) {
+        o.set_state(TradeState::Closed);
+    }
+    core.record(
+        EntryKind::World,
+        Record {
+            instance: call.instance.as_str().into(),
+            op: "order.close".into(),
+            reference: Some(no.clone()),
+            message: format!("order {no} closed unpaid"),
+            ..Default::default()
+        },
+    );
+    call.signed(
+        core,
+        vec![
+            ("result_code", "SUCCESS".into()),
+            ("result_msg", "OK".into()),
+        ],
+    )
 }

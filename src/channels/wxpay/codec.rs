@@ -23,7 +23,29 @@ pub enum Api {
     OrderQuery,
     /// `pay/downloadbill`: a day's bill.
     DownloadBill,
+    /// `pay/closeorder`: close an unpaid order.
+    CloseOrder,
+    /// `secapi/pay/refund`: refund a paid order (mutual TLS at the real channel).
+    Refund,
+    /// `pay/refundquery`: an order's refunds.
+    RefundQuery,
+    /// `pay/micropay`: a barcode payment.
+    Micropay,
+    /// `secapi/pay/reverse`: cancel a barcode payment (mutual TLS at the real channel).
+    Reverse,
 }
+
+/// Every API, for tests and the list of operations.
+pub const APIS: [Api; 8] = [
+    Api::UnifiedOrder,
+    Api::OrderQuery,
+    Api::DownloadBill,
+    Api::CloseOrder,
+    Api::Refund,
+    Api::RefundQuery,
+    Api::Micropay,
+    Api::Reverse,
+];
 
 impl Api {
     fn route(path: &str) -> Option<Api> {
@@ -31,6 +53,11 @@ impl Api {
             "pay/unifiedorder" => Some(Api::UnifiedOrder),
             "pay/orderquery" => Some(Api::OrderQuery),
             "pay/downloadbill" => Some(Api::DownloadBill),
+            "pay/closeorder" => Some(Api::CloseOrder),
+            "secapi/pay/refund" => Some(Api::Refund),
+            "pay/refundquery" => Some(Api::RefundQuery),
+            "pay/micropay" => Some(Api::Micropay),
+            "secapi/pay/reverse" => Some(Api::Reverse),
             _ => None,
         }
     }
@@ -41,6 +68,11 @@ impl Api {
             Api::UnifiedOrder => "pay/unifiedorder",
             Api::OrderQuery => "pay/orderquery",
             Api::DownloadBill => "pay/downloadbill",
+            Api::CloseOrder => "pay/closeorder",
+            Api::Refund => "secapi/pay/refund",
+            Api::RefundQuery => "pay/refundquery",
+            Api::Micropay => "pay/micropay",
+            Api::Reverse => "secapi/pay/reverse",
         }
     }
 }
@@ -99,10 +131,16 @@ impl Call {
     /// order, transaction or bill it is about, so replies about one order get the same
     /// nonces whatever other requests came between.
     fn stream_key(&self) -> String {
-        let about = ["out_trade_no", "transaction_id", "bill_date"]
-            .iter()
-            .find_map(|f| self.field(f))
-            .unwrap_or_default();
+        let about = [
+            "out_refund_no",
+            "out_trade_no",
+            "transaction_id",
+            "refund_id",
+            "bill_date",
+        ]
+        .iter()
+        .find_map(|f| self.field(f))
+        .unwrap_or_default();
         let (op, mch) = (self.api.op(), self.merchant.mch_id.as_str());
         let mut key = String::with_capacity(8 + op.len() + mch.len() + about.len());
         for part in ["reply/", op, "/", mch, "/", about] {
@@ -152,12 +190,28 @@ pub fn decode(spec: &Spec, req: &InboundRequest) -> Decoded<Call> {
             reply,
         },
         Ok(call) => {
+            // Refund operations are named by their refund number when they give one, so a
+            // fault rule's `order` pattern can pick one refund of an order.
+            let (order, amount) = match api {
+                Api::Refund => (
+                    call.field("out_refund_no").or(call.field("out_trade_no")),
+                    "refund_fee",
+                ),
+                Api::RefundQuery => (
+                    call.field("out_refund_no").or(call.field("out_trade_no")),
+                    "refund_fee",
+                ),
+                _ => (
+                    call.fields.get("out_trade_no").map(String::as_str),
+                    "total_fee",
+                ),
+            };
             let key = Key {
                 op: api.op(),
-                order: call.fields.get("out_trade_no").cloned(),
+                order: order.map(str::to_string),
                 amount: call
                     .fields
-                    .get("total_fee")
+                    .get(amount)
                     .and_then(|t| t.parse::<i64>().ok())
                     .map(|f| Decimal::new(f, 2)),
             };
@@ -229,12 +283,17 @@ mod tests {
 
     #[test]
     fn every_operation_is_listed() {
-        for api in [Api::UnifiedOrder, Api::OrderQuery, Api::DownloadBill] {
+        for api in APIS {
             assert_eq!(Api::route(api.op()), Some(api));
             assert!(OPS.contains(&api.op()), "{}", api.op());
         }
-        let payment = crate::core::NotificationKind::Payment.op();
-        assert!(OPS.contains(&payment));
+        for kind in [
+            crate::core::NotificationKind::Payment,
+            crate::core::NotificationKind::Refund,
+        ] {
+            assert!(OPS.contains(&kind.op()), "{}", kind.op());
+        }
+        assert_eq!(OPS.len(), APIS.len() + 2);
     }
 
     #[test]

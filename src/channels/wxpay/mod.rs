@@ -2,9 +2,13 @@
 //! `docs/protocols.md`, "A. WeChat Pay v2".
 //!
 //! Endpoints under the channel's mount: `pay/unifiedorder`, `pay/orderquery`,
-//! `pay/downloadbill`. Requests are verified with the merchant's key (MD5 or HMAC-SHA256);
-//! replies are signed the same way. A paid order's notification is sent to its
-//! `notify_url` on the documented retry ladder until a correct acknowledgement.
+//! `pay/closeorder`, `pay/downloadbill`, `secapi/pay/refund`, `pay/refundquery`,
+//! `pay/micropay` and `secapi/pay/reverse`. Requests are verified with the merchant's key
+//! (MD5 or HMAC-SHA256); replies are signed the same way. The real `secapi/` endpoints also
+//! demand the merchant's client certificate (mutual TLS); sandbank serves them over plain
+//! HTTP and checks the signature only. A paid order's notification, and a finished
+//! refund's, is sent to its `notify_url` on the documented retry ladder until a correct
+//! acknowledgement.
 //!
 //! Errors are the channel's own: `return_code=FAIL` for communication-level problems
 //! (`SIGNERROR`, `XML_FORMAT_ERROR`, `REQUIRE_POST_METHOD`, …) and `result_code=FAIL` with an
@@ -14,19 +18,25 @@
 //! - [`spec`] — the scenario section: fee rate, merchants and their keys.
 //! - [`order`] — orders as the channel holds them.
 //! - [`codec`] — decode and authenticate a request; signed replies and errors.
-//! - [`api`] — `pay/unifiedorder`, `pay/orderquery`.
+//! - [`api`] — `pay/unifiedorder`, `pay/orderquery`, `pay/closeorder`.
 //! - [`bill`] — `pay/downloadbill`.
-//! - [`pay`] — the customer pays (a control-API action).
-//! - [`notify`] — notifications and the retry ladder.
+//! - [`pay`] — the customer pays (a control-API action, or a barcode payment).
+//! - [`micropay`] — `pay/micropay`, `secapi/pay/reverse`.
+//! - [`refund`] — `secapi/pay/refund`, `pay/refundquery`, the refund timer.
+//! - [`notify`] — payment notifications and the retry ladder.
+//! - [`refund_notify`] — refund notifications and their encrypted `req_info`.
 //! - [`rows`] — how its movements read as bill lines.
 //! - [`xml`] — the flat `<xml>` documents.
 
 pub mod api;
 pub mod bill;
 pub mod codec;
+pub mod micropay;
 pub mod notify;
 pub mod order;
 pub mod pay;
+pub mod refund;
+pub mod refund_notify;
 pub mod rows;
 pub mod spec;
 pub mod xml;
@@ -34,13 +44,15 @@ pub mod xml;
 pub use codec::{is_ack, Api, Call};
 pub use notify::RETRY_LADDER_SECS;
 pub use order::{TradeState, TradeType, WxOrder, WxState, MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
+pub use refund::{RefundStatus, WxRefund};
 pub use spec::{Merchant, Spec};
 
 use crate::core::{
-    ActionError, Callback, Core, Forgery, NotificationId, OrderStats, OrderView, Timer,
+    ActionError, Callback, Core, Forgery, NotificationId, NotificationKind, OrderStats, OrderView,
+    Timer,
 };
 use crate::http::Reply;
-use crate::kind::Kind;
+use crate::kind::{Kind, Outcome};
 use crate::ledger::Posting;
 use crate::money::{Currency, Money};
 use crate::statements::{Books, Describe, Entry, Phantom, Source};
@@ -140,15 +152,32 @@ impl Channel {
     }
 }
 
+impl Channel {
+    /// Perform `call`, with what it starts ending as `outcome` says when given.
+    fn apply_with(&mut self, core: &mut Core, call: &Call, outcome: Option<&Outcome<'_>>) -> Reply {
+        let (spec, state) = (&self.spec, &mut self.state);
+        match call.api {
+            Api::UnifiedOrder => api::unifiedorder(state, core, call),
+            Api::OrderQuery => api::orderquery(state, core, call),
+            Api::CloseOrder => api::closeorder(spec, state, core, call),
+            Api::DownloadBill => bill::downloadbill(&Books::of(core, self), &self.spec, call),
+            Api::Refund => refund::refund(spec, state, core, call, outcome),
+            Api::RefundQuery => refund::refundquery(state, core, call),
+            Api::Micropay => micropay::micropay(spec, state, core, call, outcome),
+            Api::Reverse => micropay::reverse(spec, state, core, call),
+        }
+    }
+}
+
 impl Kind for Channel {
     type Call = Call;
 
     fn apply(&mut self, core: &mut Core, call: Call) -> Reply {
-        match call.api {
-            Api::UnifiedOrder => api::unifiedorder(&mut self.state, core, &call),
-            Api::OrderQuery => api::orderquery(&self.state, core, &call),
-            Api::DownloadBill => bill::downloadbill(&Books::of(core, self), &self.spec, &call),
-        }
+        self.apply_with(core, &call, None)
+    }
+
+    fn apply_outcome(&mut self, core: &mut Core, call: Call, outcome: &Outcome<'_>) -> Reply {
+        self.apply_with(core, &call, Some(outcome))
     }
 
     fn protocol_error(&self, core: &mut Core, call: &Call, code: &str, message: &str) -> Reply {
@@ -160,8 +189,12 @@ impl Kind for Channel {
         call.biz_fail(core, code, des)
     }
 
-    fn on_timer(&mut self, _core: &mut Core, _timer: &Timer) {
-        // The channel sets no timers of its own: notifications are the world's to send.
+    fn on_timer(&mut self, core: &mut Core, timer: &Timer) {
+        match timer.name {
+            refund::TIMER => refund::settle(&self.spec, &mut self.state, core, &timer.key),
+            micropay::TIMER => micropay::on_timer(&self.spec, &mut self.state, core, &timer.key),
+            _ => {}
+        }
     }
 
     fn notification(
@@ -170,11 +203,17 @@ impl Kind for Channel {
         id: &NotificationId,
         _attempt: u32,
     ) -> Option<Callback> {
-        notify::build(&self.spec, &self.state, core, id)
+        match id.kind {
+            NotificationKind::Payment => notify::build(&self.spec, &self.state, core, id),
+            NotificationKind::Refund => refund_notify::build(&self.spec, &self.state, core, id),
+        }
     }
 
     fn notification_acked(&mut self, id: &NotificationId) {
-        notify::acked(&mut self.state, id)
+        match id.kind {
+            NotificationKind::Payment => notify::acked(&mut self.state, id),
+            NotificationKind::Refund => refund_notify::acked(&mut self.state, id),
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! channel's retry ladder, until the merchant acknowledges it.
 
 use super::codec::is_ack;
-use super::order::{FindError, TradeState, WxOrder, WxState};
+use super::order::{FindError, TradeType, WxOrder, WxState};
 use super::spec::Spec;
 use super::xml;
 use crate::clock::{compact_local, SHANGHAI};
@@ -32,7 +32,7 @@ pub fn build(
     }
     let order = state
         .get(&id.account, &id.reference)
-        .filter(|o| o.state() == TradeState::Success && !o.notified())?;
+        .filter(|o| o.is_paid() && o.trade_type() != TradeType::Micropay && !o.notified())?;
     let merchant = spec.merchant(order.mch_id())?;
     let nonce = core
         .rng_for(

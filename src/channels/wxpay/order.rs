@@ -16,6 +16,7 @@
 //! notification still due about it is no longer sent, and a bill line of its payment shows
 //! the ledger's amounts without the order's details (see `docs/architecture.md`, "Bounds").
 
+use super::refund::{RefundStatus, WxRefund};
 use crate::clock::{Instant, SHANGHAI};
 use crate::money::Money;
 use crate::protocol::sign::SignType;
@@ -41,8 +42,14 @@ pub enum TradeState {
     NotPay,
     /// Paid.
     Success,
-    /// Closed unpaid.
+    /// Paid, and a refund was accepted since (`REFUND`, 转入退款).
+    Refund,
+    /// Closed unpaid (`pay/closeorder`).
     Closed,
+    /// A barcode (MICROPAY) order cancelled by `secapi/pay/reverse`.
+    Revoked,
+    /// A barcode order waiting for the customer to enter a password.
+    UserPaying,
 }
 
 impl TradeState {
@@ -51,7 +58,10 @@ impl TradeState {
         match self {
             TradeState::NotPay => "NOTPAY",
             TradeState::Success => "SUCCESS",
+            TradeState::Refund => "REFUND",
             TradeState::Closed => "CLOSED",
+            TradeState::Revoked => "REVOKED",
+            TradeState::UserPaying => "USERPAYING",
         }
     }
 
@@ -60,7 +70,10 @@ impl TradeState {
         match self {
             TradeState::NotPay => "订单未支付",
             TradeState::Success => "支付成功",
+            TradeState::Refund => "订单发生过退款",
             TradeState::Closed => "订单已关闭",
+            TradeState::Revoked => "订单已撤销",
+            TradeState::UserPaying => "需要用户输入支付密码",
         }
     }
 }
@@ -76,6 +89,8 @@ pub enum TradeType {
     App,
     /// Mobile web (H5) payment.
     Mweb,
+    /// Barcode payment (付款码支付, `pay/micropay`): the merchant scans the customer's code.
+    Micropay,
 }
 
 impl TradeType {
@@ -86,6 +101,7 @@ impl TradeType {
             "NATIVE" => Some(TradeType::Native),
             "APP" => Some(TradeType::App),
             "MWEB" => Some(TradeType::Mweb),
+            // MICROPAY orders are made by `pay/micropay`, never by `pay/unifiedorder`.
             _ => None,
         }
     }
@@ -97,6 +113,7 @@ impl TradeType {
             TradeType::Native => "NATIVE",
             TradeType::App => "APP",
             TradeType::Mweb => "MWEB",
+            TradeType::Micropay => "MICROPAY",
         }
     }
 }
@@ -118,6 +135,8 @@ struct Paid {
     fee: Money,
     /// The payer's openid when the order was created without one.
     assigned_openid: Option<Box<str>>,
+    /// Its refunds, in the order they were accepted (at most [`super::refund::MAX_REFUNDS`]).
+    refunds: Vec<WxRefund>,
 }
 
 /// The texts a new order is created with; empty optional fields are `None`.
@@ -278,9 +297,49 @@ impl WxOrder {
     pub fn created_at(&self) -> Instant {
         self.created_at
     }
-    /// Payment state.
+    /// Payment state as `pay/orderquery` reports it: a paid order with a refund is `REFUND`.
     pub fn state(&self) -> TradeState {
-        self.state
+        match &self.paid {
+            Some(p) if self.state == TradeState::Success && !p.refunds.is_empty() => {
+                TradeState::Refund
+            }
+            _ => self.state,
+        }
+    }
+    /// True when the customer paid it (whatever was refunded or reversed since).
+    pub fn is_paid(&self) -> bool {
+        self.paid.is_some()
+    }
+    /// Its refunds, oldest first (none before it is paid).
+    pub fn refunds(&self) -> &[WxRefund] {
+        self.paid.as_ref().map_or(&[], |p| &p.refunds)
+    }
+    /// Its refunds, to change.
+    pub fn refunds_mut(&mut self) -> &mut [WxRefund] {
+        match &mut self.paid {
+            Some(p) => &mut p.refunds,
+            None => &mut [],
+        }
+    }
+    /// Fen refunded or being refunded (every refund not closed).
+    pub fn refunded_fee(&self) -> i64 {
+        self.refunds()
+            .iter()
+            .filter(|r| r.counts())
+            .map(|r| r.refund_fee)
+            .sum()
+    }
+    /// The fee returned by its successful refunds so far.
+    pub fn fee_returned(&self) -> Money {
+        let zero = Money::zero(crate::money::Currency::Cny);
+        self.refunds()
+            .iter()
+            .filter(|r| r.status == RefundStatus::Success)
+            .fold(zero, |acc, r| acc.checked_add(r.fee_back).unwrap_or(acc))
+    }
+    /// Set the payment state (closing, reversing, waiting for the customer's password).
+    pub fn set_state(&mut self, state: TradeState) {
+        self.state = state;
     }
     /// WeChat's transaction id, once paid.
     pub fn transaction_id(&self) -> Option<&str> {
@@ -327,6 +386,7 @@ impl WxOrder {
             paid_at: self.paid_at(),
             fee: self.fee(),
             notified: self.notified,
+            refunds: self.refunds().to_vec(),
         }
     }
 }
@@ -403,6 +463,8 @@ pub struct OrderDetail {
     pub fee: Option<Money>,
     /// True once the payment notification was acknowledged.
     pub notified: bool,
+    /// Its refunds, oldest first.
+    pub refunds: Vec<WxRefund>,
 }
 
 /// Why an order lookup failed.
@@ -429,6 +491,14 @@ pub struct WxState {
     by_number: HashTable<u32>,
     /// Positions of paid orders by `transaction_id`.
     by_transaction: HashTable<u32>,
+    /// Refunds by `out_refund_no`, as (position of the order, index among its refunds).
+    by_refund_no: HashTable<(u32, u8)>,
+    /// Refunds by `refund_id`, likewise.
+    by_refund_id: HashTable<(u32, u8)>,
+    /// Per merchant, the fen its refunds still PROCESSING will take from its balance (the
+    /// refund less the fee it gives back): the channel counts them as spent when it accepts
+    /// a refund, so two refunds cannot both draw on the same money.
+    in_flight: HashMap<Box<str>, i64>,
     hasher: RandomState,
     /// Each merchant's ids, shared by its orders.
     merchants: Vec<Arc<MerchantIds>>,
@@ -457,6 +527,9 @@ impl WxState {
             first: 0,
             by_number: HashTable::new(),
             by_transaction: HashTable::new(),
+            by_refund_no: HashTable::new(),
+            by_refund_id: HashTable::new(),
+            in_flight: HashMap::new(),
             hasher: RandomState::new(),
             merchants: Vec::new(),
             recent_urls: VecDeque::new(),
@@ -630,6 +703,20 @@ impl WxState {
                 e.remove();
             }
         }
+        for r in order.refunds() {
+            for (table, key) in [
+                (&mut self.by_refund_no, &*r.out_refund_no),
+                (&mut self.by_refund_id, &*r.refund_id),
+            ] {
+                let hash = self.hasher.hash_one(key);
+                if let Ok(e) = table.find_entry(hash, |&(s, _)| s == slot) {
+                    e.remove();
+                }
+            }
+            if r.status == RefundStatus::Processing {
+                self.release(order.mch_id(), r.net_fen);
+            }
+        }
         if !self.reissued.is_empty() {
             self.reissued
                 .remove(&(order.mch_id().into(), order.out_trade_no().into()));
@@ -651,6 +738,117 @@ impl WxState {
         }
         self.reissued
             .get(&(order.mch_id().into(), order.out_trade_no().into()))
+    }
+
+    fn refund_at(&self, (slot, index): (u32, u8)) -> Option<(&WxOrder, usize)> {
+        let o = self.at(slot)?;
+        let i = usize::from(index);
+        (i < o.refunds().len()).then_some((o, i))
+    }
+
+    /// Merchant `mch_id`'s order holding the refund numbered `out_refund_no`, and the
+    /// refund's position among the order's refunds.
+    pub fn refund_by_no(&self, mch_id: &str, out_refund_no: &str) -> Option<(&WxOrder, usize)> {
+        self.by_refund_no
+            .iter_hash(self.hash(out_refund_no))
+            .filter_map(|&k| self.refund_at(k))
+            .find(|(o, i)| {
+                o.mch_id() == mch_id
+                    && o.refunds()
+                        .get(*i)
+                        .is_some_and(|r| &*r.out_refund_no == out_refund_no)
+            })
+    }
+
+    /// The order holding the refund with WeChat's id `refund_id`, and its position.
+    pub fn refund_by_id(&self, refund_id: &str) -> Option<(&WxOrder, usize)> {
+        self.by_refund_id
+            .iter_hash(self.hash(refund_id))
+            .filter_map(|&k| self.refund_at(k))
+            .find(|(o, i)| {
+                o.refunds()
+                    .get(*i)
+                    .is_some_and(|r| &*r.refund_id == refund_id)
+            })
+    }
+
+    /// Add `refund` to merchant `mch_id`'s paid order `out_trade_no` (indexed by its
+    /// numbers; its net amount counted in flight while it is PROCESSING). False when the
+    /// order is not held, not paid, or has [`super::refund::MAX_REFUNDS`] refunds already.
+    pub fn add_refund(&mut self, mch_id: &str, out_trade_no: &str, refund: WxRefund) -> bool {
+        let Some(slot) = self.slot_of(mch_id, out_trade_no) else {
+            return false;
+        };
+        let (no_hash, id_hash) = (
+            self.hash(&refund.out_refund_no),
+            self.hash(&refund.refund_id),
+        );
+        let net = refund.net_fen;
+        let processing = refund.status == RefundStatus::Processing;
+        let WxState {
+            orders,
+            first,
+            by_refund_no,
+            by_refund_id,
+            hasher,
+            ..
+        } = self;
+        let Some(paid) = orders
+            .get_mut(Self::position(*first, slot))
+            .and_then(|o| o.paid.as_mut())
+        else {
+            return false;
+        };
+        let Ok(index) = u8::try_from(paid.refunds.len()) else {
+            return false;
+        };
+        if usize::from(index) >= super::refund::MAX_REFUNDS {
+            return false;
+        }
+        paid.refunds.push(refund);
+        let first = *first;
+        by_refund_no.insert_unique(no_hash, (slot, index), |&k| {
+            refund_key(orders, first, k, |r| &r.out_refund_no).map_or(0, |k| hasher.hash_one(k))
+        });
+        by_refund_id.insert_unique(id_hash, (slot, index), |&k| {
+            refund_key(orders, first, k, |r| &r.refund_id).map_or(0, |k| hasher.hash_one(k))
+        });
+        if processing {
+            *self.in_flight.entry(mch_id.into()).or_default() += net;
+        }
+        true
+    }
+
+    /// Merchant `mch_id`'s order `out_trade_no`, to change its refund `index`.
+    pub fn refund_mut(
+        &mut self,
+        mch_id: &str,
+        out_trade_no: &str,
+        index: usize,
+    ) -> Option<&mut WxRefund> {
+        self.get_mut(mch_id, out_trade_no)?
+            .refunds_mut()
+            .get_mut(index)
+    }
+
+    /// Fen merchant `mch_id`'s PROCESSING refunds will still take from its balance.
+    pub fn in_flight(&self, mch_id: &str) -> i64 {
+        self.in_flight.get(mch_id).copied().unwrap_or(0)
+    }
+
+    /// A refund of merchant `mch_id` is PROCESSING again: `net_fen` more in flight.
+    pub fn hold_in_flight(&mut self, mch_id: &str, net_fen: i64) {
+        *self.in_flight.entry(mch_id.into()).or_default() += net_fen;
+    }
+
+    /// A refund of merchant `mch_id` left PROCESSING: its `net_fen` is no longer in flight.
+    pub fn release(&mut self, mch_id: &str, net_fen: i64) {
+        if let Some(v) = self.in_flight.get_mut(mch_id) {
+            *v -= net_fen;
+            if *v <= 0 {
+                self.in_flight.remove(mch_id);
+            }
+        }
     }
 
     /// Merchant `mch_id`'s order `out_trade_no` was paid: SUCCESS, with its transaction id
@@ -685,6 +883,7 @@ impl WxState {
             paid_at,
             fee,
             assigned_openid,
+            refunds: Vec::new(),
         }));
         by_transaction.insert_unique(hash, slot, |&s| {
             orders
@@ -693,6 +892,19 @@ impl WxState {
                 .map_or(0, |t| hasher.hash_one(t))
         });
     }
+}
+
+/// The key `key` gives of refund `(slot, index)`, for rehashing a refund index.
+fn refund_key<'a>(
+    orders: &'a VecDeque<WxOrder>,
+    first: u64,
+    (slot, index): (u32, u8),
+    key: impl Fn(&'a WxRefund) -> &'a str,
+) -> Option<&'a str> {
+    orders
+        .get(WxState::position(first, slot))
+        .and_then(|o| o.refunds().get(usize::from(index)))
+        .map(key)
 }
 
 impl WxOrder {

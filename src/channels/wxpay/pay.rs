@@ -1,8 +1,10 @@
 //! The customer side of a WeChat Pay order: the customer pays (a control-API action, since
-//! no real customer can reach a fake). Money moves into the channel less its fee, the order
-//! turns SUCCESS, and the first notification attempt is due at once.
+//! no real customer can reach a fake; or a barcode payment, `pay/micropay`). Money moves
+//! into the channel less its fee, the order turns SUCCESS, and — for every product but
+//! barcode payments, which have no notification — the first notification attempt is due at
+//! once.
 
-use super::order::{FindError, TradeState, WxState};
+use super::order::{FindError, TradeState, TradeType, WxState};
 use super::spec::Spec;
 use crate::clock::SHANGHAI;
 use crate::core::{ActionError, Core, Event, NotificationId, NotificationKind};
@@ -32,13 +34,30 @@ pub fn pay(
             )))
         }
     };
-    if order.state() != TradeState::NotPay {
+    if !matches!(order.state(), TradeState::NotPay | TradeState::UserPaying) {
         return Err(ActionError::Conflict(format!(
             "order `{out_trade_no}` is {}, not payable",
             order.state().as_str()
         )));
     }
+    let mch_id = order.mch_id().to_string();
+    Ok(complete(spec, state, core, &mch_id, out_trade_no))
+}
+
+/// The customer pays merchant `mch_id`'s payable order `out_trade_no` now (the caller
+/// checked that it is held and payable). Returns what the payment was, as JSON.
+pub fn complete(
+    spec: &Spec,
+    state: &mut WxState,
+    core: &mut Core,
+    mch_id: &str,
+    out_trade_no: &str,
+) -> serde_json::Value {
+    let Some(order) = state.get(mch_id, out_trade_no) else {
+        return serde_json::Value::Null;
+    };
     let (mch_id, total_fee) = (order.mch_id().to_string(), order.total_fee());
+    let notifies = order.trade_type() != TradeType::Micropay;
     let given_openid = order.openid().map(str::to_string);
     let now = core.now();
     let transaction_id = format!(
@@ -60,27 +79,34 @@ pub fn pay(
             op: "pay".into(),
             reference: Some(out_trade_no.into()),
             message: format!(
-                "customer paid {amount} (transaction {transaction_id}, fee {fee}); notification due now"
+                "customer paid {amount} (transaction {transaction_id}, fee {fee}){}",
+                if notifies {
+                    "; notification due now"
+                } else {
+                    ""
+                }
             ),
             ..Default::default()
         },
     );
     book(spec, core, &mch_id, out_trade_no, amount, fee);
     state.mark_paid(&mch_id, out_trade_no, &transaction_id, &openid, now, fee);
-    core.schedule(
-        now,
-        Event::Notify {
-            instance: spec.id.clone(),
-            id: NotificationId {
-                kind: NotificationKind::Payment,
-                account: mch_id.clone(),
-                reference: out_trade_no.into(),
+    if notifies {
+        core.schedule(
+            now,
+            Event::Notify {
+                instance: spec.id.clone(),
+                id: NotificationId {
+                    kind: NotificationKind::Payment,
+                    account: mch_id.clone(),
+                    reference: out_trade_no.into(),
+                },
+                attempt: 1,
+                gated: true,
             },
-            attempt: 1,
-            gated: true,
-        },
-    );
-    Ok(serde_json::json!({
+        );
+    }
+    serde_json::json!({
         "channel": spec.id,
         "mch_id": mch_id,
         "out_trade_no": out_trade_no,
@@ -90,7 +116,7 @@ pub fn pay(
         "currency": "CNY",
         "trade_state": "SUCCESS",
         "paid_at": now.to_rfc3339(),
-    }))
+    })
 }
 
 /// Post the payment into the merchant's account at the channel and the fee out of it.

@@ -1,6 +1,8 @@
 //! How a WeChat Pay v2 channel's movements read as bill lines: each payment posting joined
 //! with its order (payer, product, trade type, transaction id), with the fee folded into
-//! the payment as the bill shows it; and the made-up line of a `phantom` mismatch.
+//! the payment as the bill shows it; each refund posting (under its `out_refund_no`) joined
+//! with its refund and order, the fee it gave back shown negative; and the made-up line of
+//! a `phantom` mismatch.
 
 use super::order::WxState;
 use super::spec::Spec;
@@ -24,7 +26,16 @@ pub fn entry(
         _ => EntryKind::Other,
     };
     let mch_id = source.account();
-    let order = state.get(mch_id, &p.reference);
+    // A refund posting is under its refund number (a reversed barcode payment's, under the
+    // order number).
+    let refund = (kind == EntryKind::Refund)
+        .then(|| state.refund_by_no(mch_id, &p.reference))
+        .flatten();
+    let order = match refund {
+        Some((o, _)) => Some(o),
+        None => state.get(mch_id, &p.reference),
+    };
+    let refund = refund.and_then(|(o, i)| o.refunds().get(i));
     let zero = Money::zero(amount.currency);
     let mut details = Details {
         merchant_id: mch_id.to_string(),
@@ -41,19 +52,27 @@ pub fn entry(
         details.device_info = o.device_info().unwrap_or_default().to_string();
         issuer_ref = o.transaction_id().unwrap_or_default().to_string();
         created_at = Some(o.created_at());
-        if kind == EntryKind::Payment {
-            fee = o.fee().unwrap_or(zero);
-        }
+        fee = match (kind, refund) {
+            (EntryKind::Payment, _) => o.fee().unwrap_or(zero),
+            (EntryKind::Refund, Some(r)) => -r.fee_back,
+            // A reversed barcode payment gives back the whole fee.
+            (EntryKind::Refund, None) => -o.fee().unwrap_or(zero),
+            _ => zero,
+        };
     }
+    let reference = match (order, refund) {
+        (Some(o), Some(_)) => o.out_trade_no().to_string(),
+        _ => p.reference.clone(),
+    };
     Some(Entry {
         at: p.at,
         created_at,
         kind,
         status: EntryStatus::Booked,
-        reference: p.reference.clone(),
+        reference,
         issuer_ref,
-        refund_reference: None,
-        refund_id: None,
+        refund_reference: refund.map(|r| r.out_refund_no.to_string()),
+        refund_id: refund.map(|r| r.refund_id.to_string()),
         amount,
         fee,
         details,

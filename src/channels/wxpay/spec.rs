@@ -1,10 +1,12 @@
-//! A WeChat Pay v2 channel's scenario section: `fee_rate`, `max_orders` and
-//! `[[channels.merchants]]`.
+//! A WeChat Pay v2 channel's scenario section: `fee_rate`, `max_orders`, `close_after`,
+//! `refund_after` and `[[channels.merchants]]`.
 
 use super::order::{MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
+use crate::clock::parse_duration;
 use crate::config::{ScenarioError, Section};
 use crate::directory::{Account, Family, Instance};
 use crate::money::{Currency, Money};
+use chrono::Duration;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
@@ -14,13 +16,33 @@ use std::sync::Arc;
 pub const KIND: &str = "wechatpay-v2";
 
 /// Every operation name of the channel, as fault rules and the journal spell them: the
-/// APIs it serves and the payment notification it sends.
+/// APIs it serves and the payment and refund notifications it sends.
 pub const OPS: &[&str] = &[
     "pay/unifiedorder",
     "pay/orderquery",
     "pay/downloadbill",
+    "pay/closeorder",
+    "secapi/pay/refund",
+    "pay/refundquery",
+    "pay/micropay",
+    "secapi/pay/reverse",
     crate::faults::CALLBACK_OP,
+    crate::faults::REFUND_CALLBACK_OP,
 ];
+
+/// How soon after creation an order may be closed when the scenario does not say: the
+/// channel's documented 5 minutes.
+pub const CLOSE_AFTER_DEFAULT: Duration = Duration::minutes(5);
+
+/// The longest `close_after` a scenario may set.
+pub const CLOSE_AFTER_MAX: Duration = Duration::days(1);
+
+/// How long a refund stays PROCESSING when the scenario does not say (our choice: refunds
+/// to the customer's balance take seconds at the real channel, to a bank card days).
+pub const REFUND_AFTER_DEFAULT: Duration = Duration::seconds(10);
+
+/// The longest `refund_after` a scenario may set.
+pub const REFUND_AFTER_MAX: Duration = Duration::days(30);
 
 /// The section's own fields as parsed (`id` and `kind` are read by the scenario).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -33,6 +55,10 @@ struct RawSection {
     merchants: Vec<RawMerchant>,
     /// Most orders held; past it the oldest are forgotten.
     max_orders: Option<i64>,
+    /// How soon after creation `pay/closeorder` may close an order (default 5m).
+    close_after: Option<String>,
+    /// How long an accepted refund stays PROCESSING (default 10s).
+    refund_after: Option<String>,
 }
 
 /// `[[channels.merchants]]` as parsed.
@@ -42,6 +68,8 @@ struct RawMerchant {
     appid: Option<String>,
     mch_id: Option<String>,
     key: Option<String>,
+    /// The merchant's balance at the channel when the world starts (may be negative).
+    opening: Option<String>,
 }
 
 /// A validated WeChat Pay v2 channel.
@@ -57,6 +85,15 @@ pub struct Spec {
     /// The most orders it holds (1 – [`MAX_ORDERS_LIMIT`], default [`MAX_ORDERS_DEFAULT`]);
     /// creating one more forgets the oldest (see [`super::order`]).
     pub max_orders: usize,
+    /// How soon after creation an order may be closed (0 – [`CLOSE_AFTER_MAX`], default
+    /// [`CLOSE_AFTER_DEFAULT`]); sooner, `pay/closeorder` answers `SYSTEMERROR`.
+    #[serde(serialize_with = "crate::clock::serialize_duration")]
+    pub close_after: Duration,
+    /// How long an accepted refund stays PROCESSING before it ends (0 –
+    /// [`REFUND_AFTER_MAX`], default [`REFUND_AFTER_DEFAULT`]); an `outcome` fault rule
+    /// may say otherwise for one refund.
+    #[serde(serialize_with = "crate::clock::serialize_duration")]
+    pub refund_after: Duration,
 }
 
 /// A WeChat Pay merchant's credentials.
@@ -68,6 +105,10 @@ pub struct Merchant {
     pub mch_id: String,
     /// The 32-character API key both sides sign with.
     pub key: String,
+    /// Its balance at the channel when the world starts: what refunds may draw on before
+    /// any payment (negative for a merchant that starts short: refunds get `NOTENOUGH`
+    /// until payments make it up). Default 0.
+    pub opening: Money,
 }
 
 impl Spec {
@@ -79,8 +120,11 @@ impl Spec {
     /// What a person needs to call it: one line for the channel, one per merchant.
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "channel /{}/  kind {KIND}, fee rate {}\n",
-            self.id, self.fee_rate
+            "channel /{}/  kind {KIND}, fee rate {}, close after {}, refunds take {}\n",
+            self.id,
+            self.fee_rate,
+            crate::clock::format_duration(self.close_after),
+            crate::clock::format_duration(self.refund_after)
         );
         for m in &self.merchants {
             s.push_str(&format!(
@@ -105,7 +149,7 @@ impl Spec {
                     number: m.mch_id.clone(),
                     name: format!("merchant {}", m.mch_id),
                     currency: Currency::Cny,
-                    opening: Money::zero(Currency::Cny),
+                    opening: m.opening,
                 })
                 .collect(),
         }
@@ -143,6 +187,34 @@ pub fn validate(
                 )
             })?,
     };
+    let duration = |field: &str, given: &Option<String>, default: Duration, max: Duration| {
+        let Some(text) = given else {
+            return Ok(default);
+        };
+        let d = parse_duration(text).map_err(|e| section.err(field, e.to_string()))?;
+        if d > max {
+            return Err(section.err(
+                field,
+                format!(
+                    "`{text}` is longer than the most allowed, {}",
+                    crate::clock::format_duration(max)
+                ),
+            ));
+        }
+        Ok(d)
+    };
+    let close_after = duration(
+        "close_after",
+        &raw.close_after,
+        CLOSE_AFTER_DEFAULT,
+        CLOSE_AFTER_MAX,
+    )?;
+    let refund_after = duration(
+        "refund_after",
+        &raw.refund_after,
+        REFUND_AFTER_DEFAULT,
+        REFUND_AFTER_MAX,
+    )?;
     if raw.merchants.is_empty() {
         return Err(section.err("merchants", "a channel needs at least one merchant"));
     }
@@ -157,10 +229,17 @@ pub fn validate(
         if merchants.iter().any(|x| x.mch_id == mch_id) {
             return Err(s.err("mch_id", format!("`{mch_id}` is listed twice")));
         }
+        let opening = match &m.opening {
+            None => Money::zero(Currency::Cny),
+            Some(o) => {
+                Money::parse(o, Currency::Cny).map_err(|e| s.err("opening", e.to_string()))?
+            }
+        };
         merchants.push(Arc::new(Merchant {
             appid: s.need("appid", &m.appid)?.to_string(),
             mch_id: mch_id.to_string(),
             key: key.to_string(),
+            opening,
         }));
     }
     Ok(Spec {
@@ -168,5 +247,7 @@ pub fn validate(
         fee_rate,
         merchants,
         max_orders,
+        close_after,
+        refund_after,
     })
 }

@@ -1,0 +1,787 @@
+//! Refunds: `secapi/pay/refund`, `pay/refundquery`, and what becomes of a refund after the
+//! channel accepted it (docs/protocols.md, "A.6 Refunds").
+//!
+//! A refund is accepted PROCESSING. The channel counts its amount (less the fee it gives
+//! back) as spent at once, so refunds cannot draw twice on the same balance (`NOTENOUGH`).
+//! A timer finishes it `refund_after` later (the scenario's setting, or an `outcome` fault
+//! rule's): SUCCESS moves the money in the ledger — the proportional fee back from the
+//! channel to the merchant, then the refund from the merchant to the customer, both under
+//! the refund's `out_refund_no` — while CHANGE and REFUNDCLOSE move none. A finished refund
+//! with a `notify_url` is notified (see [`super::refund_notify`]).
+
+use super::codec::Call;
+use super::order::{TradeState, WxOrder, WxState};
+use super::spec::Spec;
+use crate::clock::{self, Instant, SHANGHAI};
+use crate::core::{Core, Event, NotificationId, NotificationKind, Timer};
+use crate::http::Reply;
+use crate::journal::{EntryKind, Record};
+use crate::kind::Outcome;
+use crate::ledger::{accounts, PostingKind};
+use crate::money::{Currency, Money};
+use chrono::Duration;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// The most refunds one order may have ("每个支付订单的部分退款次数不能超过50次").
+pub const MAX_REFUNDS: usize = 50;
+
+/// The least time between two refunds of one order, on the world clock.
+pub const MIN_INTERVAL: Duration = Duration::minutes(1);
+
+/// How long after payment an order may be refunded (TRADE_OVERDUE past it).
+pub const REFUNDABLE_FOR: Duration = Duration::days(365);
+
+/// How many refunds a query by order lists without `offset`; more must be asked for by
+/// refund number or page by page.
+pub const QUERY_LIST_MAX: usize = 20;
+
+/// How many refunds one page (`offset`) lists.
+pub const QUERY_PAGE: usize = 10;
+
+/// The name of the channel's refund timer.
+pub const TIMER: &str = "refund.settle";
+
+/// Where the refunded money goes, as the channel reports it (`refund_recv_accout`).
+pub const RECEIVED_BY: &str = "支付用户的零钱";
+
+/// `refund_status` of a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RefundStatus {
+    /// Accepted, not finished.
+    #[serde(rename = "PROCESSING")]
+    Processing,
+    /// The customer has the money.
+    #[serde(rename = "SUCCESS")]
+    Success,
+    /// 退款异常: the refund could not reach the customer's card; the merchant settles it by
+    /// hand. No money moves in sandbank's ledger and the amount is not refundable again.
+    #[serde(rename = "CHANGE")]
+    Change,
+    /// Closed: no money moved; the amount may be refunded again (the same `out_refund_no`
+    /// starts it anew).
+    #[serde(rename = "REFUNDCLOSE")]
+    RefundClose,
+}
+
+impl RefundStatus {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Processing => "PROCESSING",
+            RefundStatus::Success => "SUCCESS",
+            RefundStatus::Change => "CHANGE",
+            RefundStatus::RefundClose => "REFUNDCLOSE",
+        }
+    }
+
+    /// The final status an `outcome` fault rule names, if it is one a refund can end in.
+    pub fn final_from(outcome: &str) -> Option<RefundStatus> {
+        match outcome {
+            "SUCCESS" => Some(RefundStatus::Success),
+            "CHANGE" => Some(RefundStatus::Change),
+            "REFUNDCLOSE" => Some(RefundStatus::RefundClose),
+            _ => None,
+        }
+    }
+}
+
+/// One refund of an order.
+#[derive(Debug, Clone, Serialize)]
+pub struct WxRefund {
+    /// The merchant's refund number.
+    pub out_refund_no: Box<str>,
+    /// WeChat's refund id.
+    pub refund_id: Box<str>,
+    /// Fen refunded.
+    pub refund_fee: i64,
+    /// The order's amount the request named (`total_fee`).
+    pub total_fee: i64,
+    /// The channel's fee the refund gives back (its share of the order's fee).
+    pub fee_back: Money,
+    /// Fen the merchant's balance loses: `refund_fee` less `fee_back`.
+    pub net_fen: i64,
+    /// Where it stands.
+    pub status: RefundStatus,
+    /// How it will end.
+    pub outcome: RefundStatus,
+    /// When it was (last) accepted.
+    pub requested_at: Instant,
+    /// When it finishes.
+    pub due_at: Instant,
+    /// When it finished.
+    pub finished_at: Option<Instant>,
+    /// `refund_account`: which funds it draws on.
+    pub refund_account: &'static str,
+    /// `refund_desc`, the reason shown to the customer.
+    pub refund_desc: Option<Box<str>>,
+    /// Where its notification goes (none without a `notify_url`).
+    #[serde(serialize_with = "ser_url")]
+    pub notify_url: Option<Arc<str>>,
+    /// True once its notification was acknowledged.
+    pub notified: bool,
+}
+
+fn ser_url<S: serde::Serializer>(u: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+    match u {
+        Some(u) => s.serialize_some(&**u),
+        None => s.serialize_none(),
+    }
+}
+
+impl WxRefund {
+    /// True while its amount counts against the order (every status but REFUNDCLOSE).
+    pub fn counts(&self) -> bool {
+        self.status != RefundStatus::RefundClose
+    }
+
+    /// The stream its refund id is drawn from.
+    pub fn stream_key(mch_id: &str, out_refund_no: &str) -> String {
+        format!("refund/{mch_id}/{out_refund_no}")
+    }
+
+    /// The key of its timer.
+    pub fn timer_key(mch_id: &str, out_refund_no: &str) -> String {
+        format!("{mch_id}\0{out_refund_no}")
+    }
+}
+
+/// `out_refund_no`: 1 to 64 letters, digits and `_ - | * @`.
+pub(crate) fn valid_out_refund_no(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-|*@".contains(c))
+}
+
+/// The `refund_account` values.
+const REFUND_ACCOUNTS: [&str; 2] = [
+    "REFUND_SOURCE_UNSETTLED_FUNDS",
+    "REFUND_SOURCE_RECHARGE_FUNDS",
+];
+
+/// The fields of a refund request, checked.
+struct Request<'a> {
+    out_refund_no: &'a str,
+    total_fee: i64,
+    refund_fee: i64,
+    refund_account: &'static str,
+    refund_desc: Option<&'a str>,
+    notify_url: Option<&'a str>,
+}
+
+fn positive_fen(s: &str) -> Option<i64> {
+    s.parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0 && *v <= crate::money::MAX_MAJOR.saturating_mul(100))
+}
+
+/// Check a refund request's own fields; the error reply for the first that is wrong.
+fn read_request<'a>(core: &mut Core, call: &'a Call) -> Result<Request<'a>, Reply> {
+    if call.field("transaction_id").is_none() && call.field("out_trade_no").is_none() {
+        return Err(call.biz_fail(
+            core,
+            "PARAM_ERROR",
+            "transaction_id和out_trade_no不能同时为空",
+        ));
+    }
+    for name in ["out_refund_no", "total_fee", "refund_fee"] {
+        if call.field(name).is_none() {
+            return Err(call.biz_fail(core, "PARAM_ERROR", &format!("缺少参数{name}")));
+        }
+    }
+    let given = |name: &str| call.field(name).unwrap_or("");
+    let param = |core: &mut Core, field: &str| {
+        Err(call.biz_fail(core, "PARAM_ERROR", &format!("{field}参数格式错误")))
+    };
+    let out_refund_no = given("out_refund_no");
+    if !valid_out_refund_no(out_refund_no) {
+        return param(core, "out_refund_no");
+    }
+    let Some(total_fee) = positive_fen(given("total_fee")) else {
+        return param(core, "total_fee");
+    };
+    let Some(refund_fee) = positive_fen(given("refund_fee")) else {
+        return param(core, "refund_fee");
+    };
+    if refund_fee > total_fee {
+        // The channel refuses this before anything else, at the communication level.
+        return Err(super::codec::comm_fail("invalid refund_fee", "PARAM_ERROR"));
+    }
+    if call.field("refund_fee_type").is_some_and(|t| t != "CNY") {
+        return param(core, "refund_fee_type");
+    }
+    let refund_account = match call.field("refund_account") {
+        None => REFUND_ACCOUNTS[0],
+        Some(a) => match REFUND_ACCOUNTS.iter().find(|x| **x == a) {
+            Some(x) => x,
+            None => return param(core, "refund_account"),
+        },
+    };
+    let refund_desc = call.field("refund_desc");
+    if refund_desc.is_some_and(|d| d.chars().count() > 80) {
+        return param(core, "refund_desc");
+    }
+    let notify_url = call.field("notify_url");
+    if notify_url.is_some_and(|u| {
+        !(u.starts_with("http://") || u.starts_with("https://")) || u.contains('?') || u.len() > 256
+    }) {
+        return param(core, "notify_url");
+    }
+    Ok(Request {
+        out_refund_no,
+        total_fee,
+        refund_fee,
+        refund_account,
+        refund_desc,
+        notify_url,
+    })
+}
+
+/// The order a refund or refund query names by `transaction_id` (first) or `out_trade_no`.
+fn named_order<'s>(state: &'s WxState, call: &Call) -> Result<&'s WxOrder, &'static str> {
+    let m = &call.merchant;
+    match call.field("transaction_id") {
+        Some(t) => state
+            .by_transaction(t)
+            .filter(|o| o.mch_id() == m.mch_id)
+            .ok_or("INVALID_TRANSACTIONID"),
+        None => state
+            .get(&m.mch_id, call.field("out_trade_no").unwrap_or(""))
+            .ok_or("ORDERNOTEXIST"),
+    }
+}
+
+/// The fee a refund of `refund_fee` gives back: the order's fee in proportion, rounded half
+/// away from zero to the fen, never more than what is left of it; the refund that completes
+/// the order gives back all that is left.
+fn fee_back(order: &WxOrder, refund_fee: i64) -> Money {
+    let zero = Money::zero(Currency::Cny);
+    let fee = order.fee().unwrap_or(zero);
+    let given_back: i64 = order
+        .refunds()
+        .iter()
+        .filter(|r| r.counts())
+        .filter_map(|r| r.fee_back.to_minor().ok())
+        .sum();
+    let fee_fen = fee.to_minor().unwrap_or(0);
+    let left = (fee_fen - given_back).max(0);
+    let completes = order.refunded_fee() + refund_fee >= order.total_fee();
+    let share = if completes {
+        left
+    } else {
+        let exact = Decimal::from(fee_fen) * Decimal::from(refund_fee)
+            / Decimal::from(order.total_fee().max(1));
+        let rounded = exact.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+        i64::try_from(rounded.mantissa() / 10i128.pow(rounded.scale()))
+            .unwrap_or(0)
+            .min(left)
+    };
+    Money::from_minor(share, Currency::Cny)
+}
+
+/// The merchant's balance at the channel less what its PROCESSING refunds will take, in fen.
+fn available_fen(spec: &Spec, state: &WxState, core: &Core, mch_id: &str) -> i64 {
+    let account = accounts::channel_merchant(&spec.id, mch_id);
+    let balance = core
+        .ledger
+        .balance(&account, Currency::Cny)
+        .to_minor()
+        .unwrap_or(0);
+    balance - state.in_flight(mch_id)
+}
+
+/// `secapi/pay/refund`: accept a refund of a paid order (idempotent on `out_refund_no`), or
+/// the channel's error. `outcome` (an `outcome` fault rule) says how it will end and when.
+pub fn refund(
+    spec: &Spec,
+    state: &mut WxState,
+    core: &mut Core,
+    call: &Call,
+    outcome: Option<&Outcome<'_>>,
+) -> Reply {
+    let req = match read_request(core, call) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let order = match named_order(state, call) {
+        Ok(o) => o,
+        Err(code) => {
+            let des = if code == "ORDERNOTEXIST" {
+                "订单不存在"
+            } else {
+                "无效transaction_id"
+            };
+            return call.biz_fail(core, code, des);
+        }
+    };
+    if !order.is_paid() || order.state() == TradeState::Revoked {
+        return call.biz_fail(core, "ORDERNOTEXIST", "订单不存在或未支付，不能发起退款");
+    }
+    let mch_id = order.mch_id().to_string();
+    let out_trade_no = order.out_trade_no().to_string();
+    let now = core.now();
+    // The same refund number again: the same refund, if the request is the same one.
+    if let Some((held, i)) = state.refund_by_no(&mch_id, req.out_refund_no) {
+        let same = held.out_trade_no() == out_trade_no
+            && held
+                .refunds()
+                .get(i)
+                .is_some_and(|r| r.refund_fee == req.refund_fee && r.total_fee == req.total_fee);
+        if !same {
+            return call.biz_fail(
+                core,
+                "REFUND_FEE_MISMATCH",
+                "订单金额或退款金额与之前请求不一致，请核实后再试",
+            );
+        }
+        let reopen = held
+            .refunds()
+            .get(i)
+            .is_some_and(|r| r.status == RefundStatus::RefundClose);
+        if !reopen {
+            return accepted(state, core, call, &mch_id, &out_trade_no, i);
+        }
+        // A closed refund sent again under its number starts again (the docs ask merchants
+        // to retry a failed refund under the same out_refund_no).
+        return reopen_refund(
+            spec,
+            state,
+            core,
+            call,
+            &req,
+            (&mch_id, &out_trade_no, i),
+            outcome,
+        );
+    }
+    if let Err(reply) = admissible(spec, state, core, call, order, &req, now) {
+        return reply;
+    }
+    let back = fee_back(order, req.refund_fee);
+    let net = req.refund_fee - back.to_minor().unwrap_or(0);
+    let refund_id = {
+        let day = now.with_timezone(&SHANGHAI).format("%Y%m%d").to_string();
+        let mut rng = core.rng_for(&spec.id, &WxRefund::stream_key(&mch_id, req.out_refund_no));
+        format!("50{}{day}{}", rng.digits(8), rng.digits(11))
+    };
+    let (final_status, due_at) = plan(spec, now, outcome);
+    let refund = WxRefund {
+        out_refund_no: req.out_refund_no.into(),
+        refund_id: refund_id.into(),
+        refund_fee: req.refund_fee,
+        total_fee: req.total_fee,
+        fee_back: back,
+        net_fen: net,
+        status: RefundStatus::Processing,
+        outcome: final_status,
+        requested_at: now,
+        due_at,
+        finished_at: None,
+        refund_account: req.refund_account,
+        refund_desc: req.refund_desc.map(Into::into),
+        notify_url: req.notify_url.map(|u| state.notify_url(u)),
+        notified: false,
+    };
+    if !state.add_refund(&mch_id, &out_trade_no, refund) {
+        return call.biz_fail(core, "SYSTEMERROR", "系统错误");
+    }
+    schedule(core, &spec.id, &mch_id, req.out_refund_no, due_at);
+    core.record(
+        EntryKind::World,
+        Record {
+            instance: spec.id.as_str().into(),
+            op: "refund.accept".into(),
+            reference: Some(req.out_refund_no.into()),
+            message: format!(
+                "refund {} of order {out_trade_no} accepted PROCESSING: {} (fee back {}), ends {} at {}",
+                req.out_refund_no,
+                Money::from_minor(req.refund_fee, Currency::Cny),
+                back,
+                final_status.as_str(),
+                due_at.to_rfc3339()
+            ),
+            ..Default::default()
+        },
+    );
+    let i = state
+        .get(&mch_id, &out_trade_no)
+        .map_or(0, |o| o.refunds().len().saturating_sub(1));
+    accepted(state, core, call, &mch_id, &out_trade_no, i)
+}
+
+/// The checks a new refund passes, in the channel's order; the error reply otherwise.
+fn admissible(
+    spec: &Spec,
+    state: &WxState,
+    core: &mut Core,
+    call: &Call,
+    order: &WxOrder,
+    req: &Request<'_>,
+    now: Instant,
+) -> Result<(), Reply> {
+    if req.total_fee != order.total_fee() {
+        return Err(call.biz_fail(
+            core,
+            "REFUND_FEE_MISMATCH",
+            "订单金额或退款金额与之前请求不一致，请核实后再试",
+        ));
+    }
+    if order
+        .paid_at()
+        .is_some_and(|p| now.signed_duration_since(p) > REFUNDABLE_FOR)
+    {
+        return Err(call.biz_fail(core, "TRADE_OVERDUE", "订单已经超过退款期限"));
+    }
+    let refunded = order.refunded_fee();
+    if refunded >= order.total_fee() {
+        return Err(call.biz_fail(core, "ERROR", "订单已全额退款"));
+    }
+    if req.refund_fee > order.total_fee() - refunded {
+        return Err(call.biz_fail(core, "INVALID_REQUEST", "refund_fee大于可退金额"));
+    }
+    if order.refunds().len() >= MAX_REFUNDS {
+        return Err(call.biz_fail(core, "ERROR", "该订单的部分退款次数已达上限(50次)"));
+    }
+    if order
+        .refunds()
+        .iter()
+        .map(|r| r.requested_at)
+        .max()
+        .is_some_and(|last| now.signed_duration_since(last) < MIN_INTERVAL)
+    {
+        return Err(call.biz_fail(
+            core,
+            "FREQUENCY_LIMITED",
+            "同一笔订单的两次退款请求需相隔1分钟，请稍后再试",
+        ));
+    }
+    let back = fee_back(order, req.refund_fee).to_minor().unwrap_or(0);
+    if available_fen(spec, state, core, order.mch_id()) + back < req.refund_fee {
+        return Err(call.biz_fail(core, "NOTENOUGH", "基本账户余额不足，请充值后重新发起"));
+    }
+    Ok(())
+}
+
+/// How a refund accepted now ends, and when: the `outcome` rule's status and delay, else
+/// SUCCESS after the channel's `refund_after`.
+fn plan(spec: &Spec, now: Instant, outcome: Option<&Outcome<'_>>) -> (RefundStatus, Instant) {
+    let status = outcome
+        .and_then(|o| RefundStatus::final_from(o.status))
+        .unwrap_or(RefundStatus::Success);
+    let after = outcome.and_then(|o| o.after).unwrap_or(spec.refund_after);
+    // Durations are bounded where they are read; past the calendar the refund ends now.
+    let due = clock::checked_add(now, after).unwrap_or(now);
+    (status, due)
+}
+
+fn schedule(core: &mut Core, instance: &str, mch_id: &str, out_refund_no: &str, at: Instant) {
+    core.schedule(
+        at,
+        Event::Kind {
+            instance: instance.into(),
+            timer: Timer {
+                name: TIMER,
+                key: WxRefund::timer_key(mch_id, out_refund_no),
+            },
+        },
+    );
+}
+
+/// A closed refund asked for again under its number: PROCESSING again, if the order still
+/// has room for it and the merchant the balance.
+fn reopen_refund(
+    spec: &Spec,
+    state: &mut WxState,
+    core: &mut Core,
+    call: &Call,
+    req: &Request<'_>,
+    (mch_id, out_trade_no, i): (&str, &str, usize),
+    outcome: Option<&Outcome<'_>>,
+) -> Reply {
+    let now = core.now();
+    let Some(order) = state.get(mch_id, out_trade_no) else {
+        return call.biz_fail(core, "ORDERNOTEXIST", "订单不存在");
+    };
+    let refunded = order.refunded_fee();
+    if req.refund_fee > order.total_fee() - refunded {
+        return call.biz_fail(core, "INVALID_REQUEST", "refund_fee大于可退金额");
+    }
+    let back = fee_back(order, req.refund_fee);
+    let back_fen = back.to_minor().unwrap_or(0);
+    if available_fen(spec, state, core, mch_id) + back_fen < req.refund_fee {
+        return call.biz_fail(core, "NOTENOUGH", "基本账户余额不足，请充值后重新发起");
+    }
+    let (final_status, due_at) = plan(spec, now, outcome);
+    let net = req.refund_fee - back_fen;
+    if let Some(r) = state.refund_mut(mch_id, out_trade_no, i) {
+        r.status = RefundStatus::Processing;
+        r.outcome = final_status;
+        r.fee_back = back;
+        r.net_fen = net;
+        r.requested_at = now;
+        r.due_at = due_at;
+        r.finished_at = None;
+        r.notified = false;
+    }
+    state.hold_in_flight(mch_id, net);
+    schedule(core, &spec.id, mch_id, req.out_refund_no, due_at);
+    core.record(
+        EntryKind::World,
+        Record {
+            instance: spec.id.as_str().into(),
+            op: "refund.accept".into(),
+            reference: Some(req.out_refund_no.into()),
+            message: format!(
+                "closed refund {} of order {out_trade_no} asked for again: PROCESSING, ends {} at {}",
+                req.out_refund_no,
+                final_status.as_str(),
+                due_at.to_rfc3339()
+            ),
+            ..Default::default()
+        },
+    );
+    accepted(state, core, call, mch_id, out_trade_no, i)
+}
+
+/// The reply to an accepted refund (new, or the same one asked for again).
+fn accepted(
+    state: &WxState,
+    core: &mut Core,
+    call: &Call,
+    mch_id: &str,
+    out_trade_no: &str,
+    i: usize,
+) -> Reply {
+    let Some(order) = state.get(mch_id, out_trade_no) else {
+        return call.biz_fail(core, "SYSTEMERROR", "系统错误");
+    };
+    let Some(r) = order.refunds().get(i) else {
+        return call.biz_fail(core, "SYSTEMERROR", "系统错误");
+    };
+    let total = order.total_fee().to_string();
+    let refund_fee = r.refund_fee.to_string();
+    let mut extra: Vec<(&str, Cow<'_, str>)> = vec![("result_code", "SUCCESS".into())];
+    if let Some(d) = order.device_info() {
+        extra.push(("device_info", d.into()));
+    }
+    extra.extend([
+        (
+            "transaction_id",
+            Cow::Borrowed(order.transaction_id().unwrap_or_default()),
+        ),
+        ("out_trade_no", order.out_trade_no().into()),
+        ("out_refund_no", (*r.out_refund_no).into()),
+        ("refund_id", (*r.refund_id).into()),
+        ("refund_channel", "".into()),
+        ("refund_fee", refund_fee.clone().into()),
+        ("total_fee", total.clone().into()),
+        ("fee_type", "CNY".into()),
+        ("cash_fee", total.into()),
+        ("cash_refund_fee", refund_fee.into()),
+        ("coupon_refund_fee", "0".into()),
+        ("coupon_refund_count", "0".into()),
+    ]);
+    call.signed(core, extra)
+}
+
+/// `pay/refundquery`: the refunds of an order, or one refund, with `_$n`-indexed fields.
+pub fn refundquery(state: &WxState, core: &mut Core, call: &Call) -> Reply {
+    let m = &call.merchant;
+    // The documented precedence: refund_id > out_refund_no > transaction_id > out_trade_no.
+    let (order, only): (Option<&WxOrder>, Option<usize>) = if let Some(id) = call.field("refund_id")
+    {
+        match state
+            .refund_by_id(id)
+            .filter(|(o, _)| o.mch_id() == m.mch_id)
+        {
+            Some((o, i)) => (Some(o), Some(i)),
+            None => (None, None),
+        }
+    } else if let Some(no) = call.field("out_refund_no") {
+        match state.refund_by_no(&m.mch_id, no) {
+            Some((o, i)) => (Some(o), Some(i)),
+            None => (None, None),
+        }
+    } else if call.field("transaction_id").is_some() || call.field("out_trade_no").is_some() {
+        match named_order(state, call) {
+            Ok(o) => (Some(o), None),
+            Err("INVALID_TRANSACTIONID") => {
+                return call.biz_fail(core, "INVALID_TRANSACTIONID", "无效transaction_id")
+            }
+            Err(_) => (None, None),
+        }
+    } else {
+        return call.biz_fail(
+            core,
+            "PARAM_ERROR",
+            "refund_id、out_refund_no、transaction_id和out_trade_no不能同时为空",
+        );
+    };
+    let Some(order) = order.filter(|o| !o.refunds().is_empty()) else {
+        return call.biz_fail(core, "REFUNDNOTEXIST", "not exist");
+    };
+    let all = order.refunds();
+    let offset = match call.field("offset") {
+        None => None,
+        Some(o) => match o.parse::<usize>() {
+            Ok(n) if only.is_none() && n < all.len() => Some(n),
+            _ => return call.biz_fail(core, "PARAM_ERROR", "offset参数格式错误"),
+        },
+    };
+    let listed: Vec<&WxRefund> = match (only, offset) {
+        (Some(i), _) => all.get(i).into_iter().collect(),
+        (None, Some(from)) => all.iter().skip(from).take(QUERY_PAGE).collect(),
+        (None, None) if all.len() > QUERY_LIST_MAX => {
+            return call.biz_fail(
+                core,
+                "PARAM_ERROR",
+                "部分退款次数超过20次，请使用退款单号或offset查询",
+            )
+        }
+        (None, None) => all.iter().collect(),
+    };
+    let total = order.total_fee().to_string();
+    let sum: i64 = listed.iter().map(|r| r.refund_fee).sum();
+    let mut owned: Vec<(String, String)> = Vec::with_capacity(listed.len() * 9);
+    for (n, r) in listed.iter().enumerate() {
+        let fee = r.refund_fee.to_string();
+        owned.push((format!("out_refund_no_{n}"), r.out_refund_no.to_string()));
+        owned.push((format!("refund_id_{n}"), r.refund_id.to_string()));
+        owned.push((format!("refund_channel_{n}"), "ORIGINAL".into()));
+        owned.push((format!("refund_fee_{n}"), fee.clone()));
+        owned.push((format!("settlement_refund_fee_{n}"), fee));
+        owned.push((format!("refund_status_{n}"), r.status.as_str().into()));
+        owned.push((format!("refund_account_{n}"), r.refund_account.into()));
+        owned.push((format!("refund_recv_accout_{n}"), RECEIVED_BY.into()));
+        if let (RefundStatus::Success, Some(at)) = (r.status, r.finished_at) {
+            owned.push((format!("refund_success_time_{n}"), dashed_local(at)));
+        }
+    }
+    let mut extra: Vec<(&str, Cow<'_, str>)> = vec![("result_code", "SUCCESS".into())];
+    if let Some(d) = order.device_info() {
+        extra.push(("device_info", d.into()));
+    }
+    if offset.is_some() {
+        extra.push(("total_refund_count", all.len().to_string().into()));
+    }
+    extra.extend([
+        (
+            "transaction_id",
+            Cow::Borrowed(order.transaction_id().unwrap_or_default()),
+        ),
+        ("out_trade_no", order.out_trade_no().into()),
+        ("total_fee", total.clone().into()),
+        ("fee_type", "CNY".into()),
+        ("cash_fee", total.into()),
+        ("refund_fee", sum.to_string().into()),
+        ("refund_count", listed.len().to_string().into()),
+    ]);
+    extra.extend(
+        owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str()))),
+    );
+    call.signed(core, extra)
+}
+
+/// `yyyy-MM-dd HH:mm:ss`, Beijing time (`refund_success_time_$n`, `success_time`).
+pub fn dashed_local(at: Instant) -> String {
+    at.with_timezone(&SHANGHAI)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// The refund timer `key` is due: finish the refund as planned (if it is still PROCESSING
+/// and this is its current timer), move the money on SUCCESS, and start its notification.
+pub fn settle(spec: &Spec, state: &mut WxState, core: &mut Core, key: &str) {
+    let Some((mch_id, out_refund_no)) = key.split_once('\0') else {
+        return;
+    };
+    let now = core.now();
+    let Some((order, i)) = state.refund_by_no(mch_id, out_refund_no) else {
+        return;
+    };
+    let out_trade_no = order.out_trade_no().to_string();
+    let Some(r) = order.refunds().get(i) else {
+        return;
+    };
+    if r.status != RefundStatus::Processing || r.due_at > now {
+        // Finished already, or reopened since with a later timer.
+        return;
+    }
+    let (status, fee_back, refund_fee, net) = (r.outcome, r.fee_back, r.refund_fee, r.net_fen);
+    let notify = r.notify_url.is_some();
+    state.release(mch_id, net);
+    if let Some(r) = state.refund_mut(mch_id, &out_trade_no, i) {
+        r.status = status;
+        r.finished_at = Some(now);
+    }
+    let amount = Money::from_minor(refund_fee, Currency::Cny);
+    core.record(
+        EntryKind::World,
+        Record {
+            instance: spec.id.as_str().into(),
+            op: "refund.settle".into(),
+            reference: Some(out_refund_no.into()),
+            message: format!(
+                "refund {out_refund_no} of order {out_trade_no} ({amount}) is {}{}",
+                status.as_str(),
+                if notify { "; notification due now" } else { "" }
+            ),
+            ..Default::default()
+        },
+    );
+    if status == RefundStatus::Success {
+        post(spec, core, mch_id, out_refund_no, amount, fee_back);
+    }
+    if notify {
+        core.schedule(
+            now,
+            Event::Notify {
+                instance: spec.id.clone(),
+                id: NotificationId {
+                    kind: NotificationKind::Refund,
+                    account: mch_id.into(),
+                    reference: out_refund_no.into(),
+                },
+                attempt: 1,
+                gated: true,
+            },
+        );
+    }
+}
+
+/// Move a successful refund's money: the fee given back from the channel to the merchant,
+/// then the refund from the merchant to the customer, both under `reference`.
+pub fn post(
+    spec: &Spec,
+    core: &mut Core,
+    mch_id: &str,
+    reference: &str,
+    amount: Money,
+    fee_back: Money,
+) {
+    let account = accounts::channel_merchant(&spec.id, mch_id);
+    // Two-leg transfers of one amount in one currency always balance, so these cannot fail.
+    if !fee_back.amount.is_zero() {
+        let _ = core.transfer(
+            PostingKind::Fee,
+            &spec.id,
+            reference,
+            &accounts::channel_fees(&spec.id),
+            &account,
+            fee_back,
+            Some("fee given back on a refund"),
+        );
+    }
+    let _ = core.transfer(
+        PostingKind::Refund,
+        &spec.id,
+        reference,
+        &account,
+        accounts::CUSTOMERS,
+        amount,
+        None,
+    );
+}
