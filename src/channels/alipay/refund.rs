@@ -72,10 +72,6 @@ fn post(
     if amount.amount > remaining {
         return Err(("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限".into()));
     }
-    let account = accounts::channel_merchant(&spec.id, pid);
-    if core.ledger.balance(&account, Currency::Cny).amount < amount.amount {
-        return Err(("ACQ.SELLER_BALANCE_NOT_ENOUGH", "卖家余额不足".into()));
-    }
     // The fee goes back in proportion; the last refund gives back whatever is left of it.
     let fee_given_back: rust_decimal::Decimal = o.refunds.iter().map(|r| r.fee_back.amount).sum();
     let fee_left = paid.fee.amount - fee_given_back;
@@ -91,6 +87,11 @@ fn post(
             currency: Currency::Cny,
         }
     };
+    // The fee comes back with the refund, so the merchant needs the rest of it.
+    let account = accounts::channel_merchant(&spec.id, pid);
+    if core.ledger.balance(&account, Currency::Cny).amount + fee_back.amount < amount.amount {
+        return Err(("ACQ.SELLER_BALANCE_NOT_ENOUGH", "卖家余额不足".into()));
+    }
     let closes = amount.amount == remaining;
     let notify_url = o.notify_url.is_some();
     let note = format!("refund {req}");
