@@ -122,7 +122,7 @@ def credentials(control):
 @pytest.fixture
 def make_alipay(sandbank_addr, credentials):
     """An unmodified python-alipay-sdk client pointed at the fake the documented way: its
-    gateway attribute (docs/protocols.md, "C. Pointing the SDKs at sandbank")."""
+    gateway attribute (docs/protocols.md, "C.2 The Alipay SDKs")."""
 
     def make(private_key=None, alipay_public_key=None, notify_url=None):
         client = AliPay(
