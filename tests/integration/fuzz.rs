@@ -900,7 +900,7 @@ fn alipay_requests_through_the_world() {
     let one = (method, edits(), any::<bool>(), damage(), any::<bool>());
     let reached = Reached::default();
     let mut cfg = config();
-    cfg.cases = cfg.cases.min(ALIPAY_CASES).max(1);
+    cfg.cases = cfg.cases.clamp(1, ALIPAY_CASES);
     TestRunner::new(cfg)
         .run(&proptest::collection::vec(one, 1..4), |reqs| {
             let reached = &reached;
