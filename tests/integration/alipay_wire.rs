@@ -1200,3 +1200,115 @@ fn scenario_errors_name_the_key_field() {
     );
     sandbank::scenario::load_str(&good, "good.toml").unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[tokio::test]
+async fn a_gbk_trade_is_notified_in_gbk() {
+    let w = world().await;
+    let merchant = receiver("success").await;
+    let url = format!("{}/notify", merchant.uri());
+    let p = signed_params(
+        "alipay.trade.pay",
+        &json!({"out_trade_no": "GBKN0001", "total_amount": "1.00", "subject": "中文商品",
+                "scene": "bar_code", "auth_code": "287634438256643941"}),
+        Charset::Gbk,
+        &app_key(),
+        |p| {
+            p.insert("notify_url".into(), url.clone());
+        },
+    );
+    let a = post_call(&w, &p, "alipay.trade.pay", Charset::Gbk).await;
+    assert_eq!(a.code(), "10000");
+    w.settle().await;
+    let got = received(&merchant).await;
+    assert_eq!(got.len(), 1);
+    let ct = got[0]
+        .headers
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(ct.contains("charset=GBK"), "{ct}");
+    let f = form_fields(&got[0].body, Charset::Gbk);
+    assert_eq!(
+        (f["charset"].as_str(), f["subject"].as_str()),
+        ("GBK", "中文商品")
+    );
+    assert!(
+        notification_verifies(&f, Charset::Gbk),
+        "signed over the GBK bytes"
+    );
+}
+
+#[tokio::test]
+async fn forged_notifications_fail_the_merchants_checks() {
+    let w = world().await;
+    let merchant = receiver("success").await;
+    let url = format!("{}/notify", merchant.uri());
+    call_notifying(
+        &w,
+        "alipay.trade.precreate",
+        trade("FORGE001", "5.00"),
+        &url,
+    )
+    .await;
+    for (how, check) in [
+        ("signature", "sign"),
+        ("amount", "total_amount"),
+        ("unknown_order", "out_trade_no"),
+    ] {
+        let (status, v) = w
+            .ctl_post(
+                "channels/alipay/orders/FORGE001/notify",
+                json!({"forge": how}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{how}: {v}");
+        let got = received(&merchant).await;
+        let f = form_fields(&got.last().unwrap().body, Charset::Utf8);
+        match check {
+            "sign" => assert!(!notification_verifies(&f, Charset::Utf8), "{f:?}"),
+            "total_amount" => {
+                assert!(notification_verifies(&f, Charset::Utf8));
+                assert_eq!(f["total_amount"], "0.01");
+            }
+            _ => {
+                assert!(notification_verifies(&f, Charset::Utf8));
+                assert!(f["out_trade_no"].starts_with("FORGED"), "{f:?}");
+            }
+        }
+    }
+    assert!(movements(&w).await.is_empty(), "no money moves");
+}
+
+#[tokio::test]
+async fn fault_rules_reach_alipay_methods() {
+    let w = world().await;
+    w.add_fault(
+        json!({"target": "alipay", "op": "alipay.trade.pay", "action": "protocol_error",
+        "code": "ACQ.SYSTEM_ERROR", "times": 1}),
+    )
+    .await;
+    let a = call(&w, "alipay.trade.pay", barcode("FLT0001", "1.00")).await;
+    assert!(a.signed);
+    assert_eq!((a.code(), a.sub_code()), ("20000", "ACQ.SYSTEM_ERROR"));
+    assert!(movements(&w).await.is_empty());
+    // The rule is spent: the retry under the same number goes through.
+    let a = call(&w, "alipay.trade.pay", barcode("FLT0001", "1.00")).await;
+    assert_eq!(a.code(), "10000");
+    // An unknown op is refused with the channel's operations listed.
+    let (status, v) = w
+        .ctl_post(
+            "faults",
+            json!({"target": "alipay", "op": "alipay.trade.nope", "action": "reset"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("alipay.trade.precreate"),
+        "{v}"
+    );
+}
