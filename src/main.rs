@@ -237,8 +237,9 @@ fn main() -> anyhow::Result<()> {
                 // The banner goes to whoever started us; if they stopped reading (`| head -1`),
                 // serving goes on: write errors are ignored rather than panicking like println!.
                 let banner = format!(
-                    "sandbank listening on http://{addr}\n{}  control API  http://{addr}/_sandbank/   (e.g. curl http://{addr}/_sandbank/health)\n  point an SDK at http://{addr}/<id>/  (wechatpy: pay.API_BASE_URL = 'http://{addr}/wxpay/')\n",
-                    describe(&spec)
+                    "sandbank listening on http://{addr}\n{}  control API  http://{addr}/_sandbank/   (e.g. curl http://{addr}/_sandbank/health)\n  credentials  GET http://{addr}/_sandbank/channels/<id>   (app ids, keys as PEM: e.g. curl http://{addr}/_sandbank/channels/{})\n  point an SDK at http://{addr}/<id>/  (wechatpy: pay.API_BASE_URL = 'http://{addr}/wxpay/'; Alipay SDKs: gateway http://{addr}/<id>/gateway.do)\n",
+                    describe(&spec),
+                    spec.channels.first().map(|c| c.id()).unwrap_or("<id>")
                 );
                 use std::io::Write as _;
                 let mut out = std::io::stdout();

@@ -10,6 +10,7 @@
 //! [`validate`]. The world, the scenario, the control API, the statements and the harness do
 //! not change.
 
+pub mod alipay;
 pub mod wxpay;
 
 use crate::config::{ScenarioError, Section};
@@ -25,7 +26,7 @@ use crate::statements::{Describe, Entry, Phantom, Source};
 use serde::Serialize;
 
 /// The channel kinds a scenario may name.
-pub const KINDS: &str = "wechatpay-v2";
+pub const KINDS: &str = "wechatpay-v2, alipay-gateway";
 
 /// A validated channel section of a scenario.
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +35,9 @@ pub enum ChannelSpec {
     /// A WeChat Pay v2 channel.
     #[serde(rename = "wechatpay-v2")]
     WechatPayV2(wxpay::Spec),
+    /// An Alipay open-platform gateway channel.
+    #[serde(rename = "alipay-gateway")]
+    AlipayGateway(alipay::Spec),
 }
 
 impl ChannelSpec {
@@ -41,6 +45,7 @@ impl ChannelSpec {
     pub fn id(&self) -> &str {
         match self {
             ChannelSpec::WechatPayV2(s) => &s.id,
+            ChannelSpec::AlipayGateway(s) => &s.id,
         }
     }
 
@@ -49,6 +54,7 @@ impl ChannelSpec {
     pub fn decode(&self, req: &InboundRequest) -> Decoded<Call> {
         match self {
             ChannelSpec::WechatPayV2(s) => wxpay::codec::decode(s, req).map(Call::WechatPayV2),
+            ChannelSpec::AlipayGateway(s) => alipay::codec::decode(s, req).map(Call::AlipayGateway),
         }
     }
 
@@ -56,6 +62,34 @@ impl ChannelSpec {
     pub fn summary(&self) -> String {
         match self {
             ChannelSpec::WechatPayV2(s) => s.summary(),
+            ChannelSpec::AlipayGateway(s) => s.summary(),
+        }
+    }
+
+    /// What a client needs to call the channel, as JSON (`GET /_sandbank/channels/{id}`):
+    /// its kind, where it is mounted and its credentials, in the kind's own terms.
+    pub fn credentials(&self) -> serde_json::Value {
+        match self {
+            ChannelSpec::WechatPayV2(s) => {
+                let merchants: Vec<serde_json::Value> = s
+                    .merchants
+                    .iter()
+                    .map(
+                        |m| serde_json::json!({"appid": m.appid, "mch_id": m.mch_id, "key": m.key}),
+                    )
+                    .collect();
+                let first = merchants.first().cloned().unwrap_or_default();
+                serde_json::json!({
+                    "id": s.id,
+                    "kind": wxpay::spec::KIND,
+                    "base_url": format!("/{}/", s.id),
+                    "appid": first.get("appid"),
+                    "mch_id": first.get("mch_id"),
+                    "key": first.get("key"),
+                    "merchants": merchants,
+                })
+            }
+            ChannelSpec::AlipayGateway(s) => s.credentials(),
         }
     }
 
@@ -63,6 +97,7 @@ impl ChannelSpec {
     pub fn instance(&self) -> Instance {
         match self {
             ChannelSpec::WechatPayV2(s) => s.instance(),
+            ChannelSpec::AlipayGateway(s) => s.instance(),
         }
     }
 }
@@ -78,6 +113,9 @@ pub fn validate(
         wxpay::spec::KIND => {
             wxpay::spec::validate(id, table, section).map(ChannelSpec::WechatPayV2)
         }
+        alipay::spec::KIND => {
+            alipay::spec::validate(id, table, section).map(ChannelSpec::AlipayGateway)
+        }
         other => Err(section.err("kind", format!("`{other}` is not one of {KINDS}"))),
     }
 }
@@ -87,6 +125,8 @@ pub fn validate(
 pub enum Channel {
     /// A WeChat Pay v2 channel.
     WechatPayV2(wxpay::Channel),
+    /// An Alipay gateway channel.
+    AlipayGateway(alipay::Channel),
 }
 
 /// A decoded request to a channel.
@@ -94,6 +134,8 @@ pub enum Channel {
 pub enum Call {
     /// To a WeChat Pay v2 channel.
     WechatPayV2(wxpay::Call),
+    /// To an Alipay gateway channel.
+    AlipayGateway(alipay::Call),
 }
 
 impl Channel {
@@ -101,6 +143,9 @@ impl Channel {
     pub fn new(spec: &ChannelSpec) -> Channel {
         match spec {
             ChannelSpec::WechatPayV2(s) => Channel::WechatPayV2(wxpay::Channel::new(s.clone())),
+            ChannelSpec::AlipayGateway(s) => {
+                Channel::AlipayGateway(alipay::Channel::new(s.clone()))
+            }
         }
     }
 
@@ -113,6 +158,7 @@ impl Channel {
     ) -> Result<serde_json::Value, ActionError> {
         match self {
             Channel::WechatPayV2(c) => c.customer_pay(core, reference, account),
+            Channel::AlipayGateway(c) => c.customer_pay(core, reference, account),
         }
     }
 
@@ -126,6 +172,7 @@ impl Channel {
     ) -> Result<Callback, ActionError> {
         match self {
             Channel::WechatPayV2(c) => c.forge_notification(core, reference, how),
+            Channel::AlipayGateway(c) => c.forge_notification(core, reference, how),
         }
     }
 
@@ -133,6 +180,7 @@ impl Channel {
     pub fn order(&self, core: &Core, reference: &str) -> Option<OrderView> {
         match self {
             Channel::WechatPayV2(c) => c.order(core, reference),
+            Channel::AlipayGateway(c) => c.order(core, reference),
         }
     }
 
@@ -140,6 +188,15 @@ impl Channel {
     pub fn order_stats(&self) -> OrderStats {
         match self {
             Channel::WechatPayV2(c) => c.order_stats(),
+            Channel::AlipayGateway(c) => c.order_stats(),
+        }
+    }
+
+    /// The kind's name.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Channel::WechatPayV2(_) => wxpay::spec::KIND,
+            Channel::AlipayGateway(_) => alipay::spec::KIND,
         }
     }
 
@@ -148,6 +205,8 @@ impl Channel {
     pub fn hold_orders(&mut self, core: &mut Core, prefix: &str, n: usize) {
         match self {
             Channel::WechatPayV2(c) => c.hold_orders(core, prefix, n),
+            // Only the WeChat channel's bounds are exercised this way.
+            Channel::AlipayGateway(_) => {}
         }
     }
 }
@@ -158,6 +217,12 @@ impl Kind for Channel {
     fn apply(&mut self, core: &mut Core, call: Call) -> Reply {
         match (self, call) {
             (Channel::WechatPayV2(c), Call::WechatPayV2(call)) => c.apply(core, call),
+            (Channel::AlipayGateway(c), Call::AlipayGateway(call)) => c.apply(core, call),
+            // A call is decoded by the spec of the channel it is applied to.
+            (c, _) => Reply::text(
+                hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("a call decoded for another kind reached {}", c.kind_name()),
+            ),
         }
     }
 
@@ -166,6 +231,14 @@ impl Kind for Channel {
             (Channel::WechatPayV2(c), Call::WechatPayV2(call)) => {
                 c.apply_outcome(core, call, outcome)
             }
+            (Channel::AlipayGateway(c), Call::AlipayGateway(call)) => {
+                c.apply_outcome(core, call, outcome)
+            }
+            // A call is decoded by the spec of the channel it is applied to.
+            (c, _) => Reply::text(
+                hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("a call decoded for another kind reached {}", c.kind_name()),
+            ),
         }
     }
 
@@ -174,12 +247,20 @@ impl Kind for Channel {
             (Channel::WechatPayV2(c), Call::WechatPayV2(call)) => {
                 c.protocol_error(core, call, code, message)
             }
+            (Channel::AlipayGateway(c), Call::AlipayGateway(call)) => {
+                c.protocol_error(core, call, code, message)
+            }
+            (c, _) => Reply::text(
+                hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("a call decoded for another kind reached {}", c.kind_name()),
+            ),
         }
     }
 
     fn on_timer(&mut self, core: &mut Core, timer: &Timer) {
         match self {
             Channel::WechatPayV2(c) => c.on_timer(core, timer),
+            Channel::AlipayGateway(c) => c.on_timer(core, timer),
         }
     }
 
@@ -191,12 +272,14 @@ impl Kind for Channel {
     ) -> Option<Callback> {
         match self {
             Channel::WechatPayV2(c) => c.notification(core, id, attempt),
+            Channel::AlipayGateway(c) => c.notification(core, id, attempt),
         }
     }
 
     fn notification_acked(&mut self, id: &NotificationId) {
         match self {
             Channel::WechatPayV2(c) => c.notification_acked(id),
+            Channel::AlipayGateway(c) => c.notification_acked(id),
         }
     }
 }
@@ -205,12 +288,14 @@ impl Describe for Channel {
     fn entry(&self, source: &Source, posting: &Posting, amount: Money) -> Option<Entry> {
         match self {
             Channel::WechatPayV2(c) => c.entry(source, posting, amount),
+            Channel::AlipayGateway(c) => c.entry(source, posting, amount),
         }
     }
 
     fn phantom(&self, source: &Source, phantom: &Phantom) -> Option<Entry> {
         match self {
             Channel::WechatPayV2(c) => c.phantom(source, phantom),
+            Channel::AlipayGateway(c) => c.phantom(source, phantom),
         }
     }
 }

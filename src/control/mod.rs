@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `GET health` | liveness, world name, seed |
 //! | `GET clock` / `POST clock` | read; `{"advance":"15s"}`, `{"to":"…"}` or `{}` (fire what is due) |
+//! | `GET channels/{id}` | what a client needs to call the channel: kind, mount, credentials (the kind says which) |
 //! | `POST channels/{id}/orders/{no}/pay` | the customer pays (`?mch_id=` if ambiguous) |
 //! | `GET channels/{id}/orders/{no}` | an order as the channel holds it |
 //! | `POST channels/{id}/orders/{no}/notify` | `{"forge":"signature"\|"amount"\|"unknown_order"}`: send a forged notification to the order's notify URL once |
@@ -74,6 +75,13 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
         }
         (Method::GET, ["clock"]) => clock_view(sb),
         (Method::POST, ["clock"]) => post_clock(sb, &req).await,
+        (Method::GET, ["channels", id]) => {
+            let spec = sb.spec();
+            match spec.channels.iter().find(|c| c.id() == *id) {
+                Some(c) => ok(c.credentials()),
+                None => err(StatusCode::NOT_FOUND, format!("no channel `{id}`")),
+            }
+        }
         (Method::POST, ["channels", id, "orders", no, "pay"]) => {
             pay(sb, id, no, req.query_param("mch_id").as_deref())
         }

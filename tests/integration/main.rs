@@ -8,6 +8,7 @@
 
 mod common;
 
+mod alipay_wire;
 mod bad_input;
 mod bank_wire;
 mod bounds;
