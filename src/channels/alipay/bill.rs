@@ -6,45 +6,21 @@
 //! (`downloadBillFile.resource?bizType=trade&userId=…0156&fileType=csv.zip&bizDates=…&
 //! downloadFileName=…&fileId=…&timestamp=…&token=…`), on the host the query was sent to. A
 //! link past its 30 s answers 404 `下载超时，请重新下载`; a token the channel never handed
-//! out, 404 too. Only daily `trade` bills are served.
+//! out, 404 too. Only daily `trade` bills are served. What a link is (its path, lifetime,
+//! what the channel remembers of it) is in [`super::link`]; a request to one is read by
+//! `codec`.
 
-use super::codec::{Call, Code, GatewayCall};
+use super::codec::{Code, GatewayCall};
+use super::link::{Download, DOWNLOAD_PATH, LINK_VALID_SECS, MAX_LINKS};
 use super::order::AliState;
 use super::spec::Spec;
 use crate::clock::Instant;
 use crate::core::Core;
-use crate::http::{InboundRequest, Reply, Spool};
-use crate::kind::{Decoded, Key};
+use crate::http::{Reply, Spool};
 use crate::statements::render::{self, Format, RenderError};
 use crate::statements::{alipay as bill_file, Books, Source};
 use chrono::NaiveDate;
-use hyper::{Method, StatusCode};
-
-/// The download path under the channel's mount.
-pub const DOWNLOAD_PATH: &str = "downloadBillFile.resource";
-
-/// The operation name of a download, for fault rules and the journal.
-pub const DOWNLOAD_OP: &str = "bill.download";
-
-/// How long a link works, in seconds of the world clock ("下载超时" after that).
-pub const LINK_VALID_SECS: i64 = 30;
-
-/// Links remembered at once: each is a few dozen bytes; past this the oldest are forgotten
-/// (and long expired by then at any believable rate of bill queries).
-pub const MAX_LINKS: usize = 1024;
-
-/// A link handed out.
-#[derive(Debug, Clone)]
-pub struct Download {
-    /// Its token.
-    pub token: String,
-    /// The merchant's partner id.
-    pub pid: String,
-    /// The bill's day.
-    pub day: NaiveDate,
-    /// The last instant it works.
-    pub expires_at: Instant,
-}
+use hyper::StatusCode;
 
 /// The day a `alipay.data.dataservice.bill.downloadurl.query` asks for, or its error.
 pub fn read_query(call: &GatewayCall) -> Result<NaiveDate, Reply> {
@@ -117,33 +93,6 @@ pub fn issue_link(
         expires_at: now + chrono::Duration::seconds(LINK_VALID_SECS),
     });
     call.success(vec![("bill_download_url", url.into())])
-}
-
-/// Read a download request: `GET` with the link's `token`.
-pub fn decode_download(req: &InboundRequest) -> Decoded<Call> {
-    if req.method != Method::GET {
-        return Decoded::Refused {
-            op: DOWNLOAD_OP,
-            reply: Reply::text(StatusCode::METHOD_NOT_ALLOWED, "GET the bill link"),
-        };
-    }
-    match req
-        .query_param("token")
-        .filter(|t| !t.is_empty() && t.len() <= 64)
-    {
-        None => Decoded::Refused {
-            op: DOWNLOAD_OP,
-            reply: Reply::text(StatusCode::NOT_FOUND, "下载链接无效 (no token)"),
-        },
-        Some(token) => Decoded::Call {
-            call: Call::Download { token },
-            key: Key {
-                op: DOWNLOAD_OP,
-                order: None,
-                amount: None,
-            },
-        },
-    }
 }
 
 /// Serve the bill behind `token`, if the link is one the channel handed out and its 30 s

@@ -1,6 +1,6 @@
 //! Reading and answering the Alipay gateway (`gateway.do`): the two request shapes, the
 //! common parameters and their checks in the gateway's order, the RSA2 request signature,
-//! and signed JSON responses.
+//! and signed JSON responses; and reading a request to a bill link (see `link`).
 //!
 //! **Requests.** `GET` with every parameter in the query string (python-alipay-sdk), or
 //! `POST` with the common parameters in the query string and the rest (`biz_content`) in an
@@ -17,10 +17,16 @@
 //! **Responses.** `{"<method with _>_response":{…},"sign":"…"}`, where the sign is the
 //! Alipay key's RSA2 signature of the exact bytes of the inner object as sent: the JSON text
 //! is built once, signed, and sent as is (SDKs verify by cutting that text out of the body).
-//! An unknown method answers under `error_response`.
+//! An unknown method answers under `error_response`. Times are written in Beijing time,
+//! `yyyy-MM-dd HH:mm:ss` ([`local_time`]), in responses and notifications alike.
+//!
+//! **Bill links.** A request to a link (`downloadBillFile.resource`) is a `GET` with the
+//! link's `token`; whether the token is one the channel handed out is `bill`'s to say.
 
 use super::keys::PrivateKey;
+use super::link::{DOWNLOAD_OP, DOWNLOAD_PATH};
 use super::spec::{App, Spec};
+use crate::clock::{Instant, SHANGHAI};
 use crate::http::{InboundRequest, Reply};
 use crate::kind::{Decoded, Key};
 use hyper::{Method as HttpMethod, StatusCode};
@@ -338,6 +344,13 @@ pub fn object_text(fields: &[(&str, Value)]) -> String {
     out
 }
 
+/// `yyyy-MM-dd HH:mm:ss` in Beijing time, as every Alipay time field is written.
+pub fn local_time(t: Instant) -> String {
+    t.with_timezone(&SHANGHAI)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
 /// A signed gateway response under `response_key`: `code` and `msg`, `sub_code` and
 /// `sub_msg` when given, then `fields`; the inner object's text is built once and its bytes
 /// in `charset` are what the sign covers.
@@ -483,7 +496,7 @@ fn valid_timestamp(t: &str) -> bool {
 pub fn decode(spec: &Spec, req: &InboundRequest) -> Decoded<Call> {
     match req.path.as_str() {
         "gateway.do" => {}
-        super::bill::DOWNLOAD_PATH => return super::bill::decode_download(req),
+        DOWNLOAD_PATH => return decode_download(req),
         _ => {
             return Decoded::NoSuchApi(Reply::text(
                 StatusCode::NOT_FOUND,
@@ -520,6 +533,33 @@ pub fn decode(spec: &Spec, req: &InboundRequest) -> Decoded<Call> {
                 Some((r.sub_code, &r.sub_msg)),
                 Vec::new(),
             ),
+        },
+    }
+}
+
+/// Read a download request: `GET` with the link's `token`.
+fn decode_download(req: &InboundRequest) -> Decoded<Call> {
+    if req.method != HttpMethod::GET {
+        return Decoded::Refused {
+            op: DOWNLOAD_OP,
+            reply: Reply::text(StatusCode::METHOD_NOT_ALLOWED, "GET the bill link"),
+        };
+    }
+    match req
+        .query_param("token")
+        .filter(|t| !t.is_empty() && t.len() <= 64)
+    {
+        None => Decoded::Refused {
+            op: DOWNLOAD_OP,
+            reply: Reply::text(StatusCode::NOT_FOUND, "下载链接无效 (no token)"),
+        },
+        Some(token) => Decoded::Call {
+            call: Call::Download { token },
+            key: Key {
+                op: DOWNLOAD_OP,
+                order: None,
+                amount: None,
+            },
         },
     }
 }

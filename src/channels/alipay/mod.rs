@@ -14,23 +14,29 @@
 //! (`ACQ.TRADE_NOT_EXIST`, `ACQ.TRADE_HAS_SUCCESS`, …), all signed.
 //!
 //! # Layout
-//! - [`spec`] — the scenario section: fee rate, apps and their keys.
+//! - [`spec`] — the scenario section: fee rate, order bound, password threshold, apps and
+//!   their keys.
 //! - [`keys`] — RSA keys in every shape the SDKs use; RSA2 signing and checking.
-//! - [`codec`] — the request shapes, common parameters, signature; signed responses.
+//! - [`link`] — a bill link: its path, how long it works, what the channel remembers of it.
+//! - [`codec`] — the request shapes (and a bill link's), common parameters, signature;
+//!   signed responses.
 //! - [`order`] — trades as the channel holds them.
+//! - [`params`] — the business parameters the methods read, checked; the trade a call names.
 //! - [`api`] — precreate, pay (barcode), query, close, cancel.
 //! - [`pay`] — the buyer pays (a barcode payment, or the control API).
 //! - [`refund`] — refund, refund query, and their ledger side.
-//! - [`bill`] — the bill link and the download behind it.
-//! - [`notify`] — notifications, their signature and the retry ladder.
+//! - [`bill`] — the bill link query and the download behind it.
+//! - [`notify`] — payment and refund notifications, their signature and the retry ladder.
 //! - [`rows`] — how its movements read as bill lines.
 
 pub mod api;
 pub mod bill;
 pub mod codec;
 pub mod keys;
+pub mod link;
 pub mod notify;
 pub mod order;
+pub mod params;
 pub mod pay;
 pub mod refund;
 pub mod rows;
@@ -38,8 +44,8 @@ pub mod spec;
 
 pub use codec::{is_ack, Call};
 pub use notify::RETRY_LADDER_SECS;
-pub use order::{AliOrder, AliState, TradeStatus, MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
-pub use spec::{App, Spec};
+pub use order::{AliOrder, AliState, TradeStatus};
+pub use spec::{App, Spec, MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
 
 use crate::core::{
     ActionError, Callback, Core, Forgery, NotificationId, OrderStats, OrderView, Timer,

@@ -1,6 +1,6 @@
-//! Asynchronous notifications (异步通知): a form POST to the trade's `notify_url`, signed
-//! with the Alipay key, resent on Alipay's ladder until the merchant answers exactly
-//! `success` (docs/protocols.md, "B.5").
+//! Asynchronous notifications (异步通知), of payments and of refunds: a form POST to the
+//! trade's `notify_url`, signed with the Alipay key, resent on Alipay's ladder until the
+//! merchant answers exactly `success` (docs/protocols.md, "B.5").
 //!
 //! - The signature covers every field but `sign` and `sign_type`, sorted, `k=v&…`, in the
 //!   trade's charset: what the SDKs' notification checks rebuild (python-alipay-sdk
@@ -13,11 +13,12 @@
 //!   `gmt_refund`); a full refund, which closes the trade, does not (TRADE_CLOSED is not
 //!   among the face-to-face notifications).
 
-use super::api::local_time;
-use super::codec::{is_ack, sign_content, Charset};
+use super::codec::{is_ack, local_time, sign_content, Charset};
 use super::order::{AliOrder, AliState, FindError};
 use super::spec::Spec;
+use crate::clock::{Instant, SHANGHAI};
 use crate::core::{ActionError, Callback, Core, Forgery, NotificationId, NotificationKind};
+use crate::money::{Currency, Money};
 use rust_decimal::Decimal;
 
 /// Waits between attempts, in seconds: 4m, 10m, 10m, 1h, 2h, 6h, 15h — eight attempts in
@@ -177,13 +178,43 @@ pub fn build(
             let f = fields(core, o, &said, nid);
             Some(signed(&spec.alipay_key, &url, o.charset, f, o.total.amount))
         }
-        NotificationKind::Refund => super::refund::notification(spec, state, core, id),
+        NotificationKind::Refund => refund_notification(spec, state, core, id),
     }
+}
+
+/// `gmt_refund` as refund notifications write it, with milliseconds.
+fn refund_time(t: Instant) -> String {
+    t.with_timezone(&SHANGHAI)
+        .format("%Y-%m-%d %H:%M:%S%.3f")
+        .to_string()
+}
+
+/// Build an attempt of refund notification `id` (reference `out_trade_no/out_request_no`).
+fn refund_notification(
+    spec: &Spec,
+    state: &AliState,
+    core: &mut Core,
+    id: &NotificationId,
+) -> Option<Callback> {
+    let (no, req) = id.reference.split_once('/')?;
+    let o = state.get(&id.account, no)?;
+    let idx = o.refunds.iter().position(|r| r.out_request_no == req)?;
+    let r = &o.refunds[idx];
+    if r.notified {
+        return None;
+    }
+    let cumulative: rust_decimal::Decimal = o.refunds[..=idx].iter().map(|r| r.amount.amount).sum();
+    let refund_fee = Money {
+        amount: cumulative,
+        currency: Currency::Cny,
+    }
+    .major_string();
+    refund_callback(spec, core, o, req, refund_fee, refund_time(r.at))
 }
 
 /// A refund notification of `o` for refund `out_request_no`: TRADE_SUCCESS with the
 /// cumulative `refund_fee` and `gmt_refund`.
-pub fn refund_callback(
+fn refund_callback(
     spec: &Spec,
     core: &Core,
     o: &AliOrder,
@@ -215,7 +246,19 @@ pub fn acked(state: &mut AliState, id: &NotificationId) {
                 o.notified = true;
             }
         }
-        NotificationKind::Refund => super::refund::acked(state, id),
+        NotificationKind::Refund => refund_acked(state, id),
+    }
+}
+
+/// Refund notification `id` was acknowledged.
+fn refund_acked(state: &mut AliState, id: &NotificationId) {
+    let Some((no, req)) = id.reference.split_once('/') else {
+        return;
+    };
+    if let Some(o) = state.get_mut(&id.account, no) {
+        if let Some(r) = o.refunds.iter_mut().find(|r| r.out_request_no == req) {
+            r.notified = true;
+        }
     }
 }
 

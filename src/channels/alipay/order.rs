@@ -9,18 +9,13 @@
 //! ([`AliOrder::visible`]). The control API's pay is the scan and the payment together.
 
 use super::codec::Charset;
+use super::link::Download;
 use super::spec::App;
 use crate::clock::Instant;
 use crate::money::Money;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-
-/// Orders a channel holds when its scenario section sets no `max_orders`.
-pub const MAX_ORDERS_DEFAULT: usize = 1_000_000;
-
-/// The largest `max_orders` a scenario may set.
-pub const MAX_ORDERS_LIMIT: usize = 10_000_000;
 
 /// `trade_status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -185,7 +180,7 @@ pub struct AliState {
     /// Held trades looked at by lookups (see [`crate::core::OrderStats`]).
     examined: std::sync::atomic::AtomicU64,
     /// Bill download links handed out, newest last (see `bill`).
-    pub downloads: VecDeque<super::bill::Download>,
+    pub downloads: VecDeque<Download>,
 }
 
 impl AliState {

@@ -1,5 +1,6 @@
-//! Refunds: `alipay.trade.refund`, `alipay.trade.fastpay.refund.query`, the full refund a
-//! cancel makes, and refund notifications (docs/protocols.md, "B.4", "B.5").
+//! Refunds: `alipay.trade.refund`, `alipay.trade.fastpay.refund.query` and the full refund a
+//! cancel makes (docs/protocols.md, "B.4", "B.5"). A refund that is notified has its
+//! notification scheduled here; `notify` builds it.
 //!
 //! The ledger side is kept to one function, [`post`]: a `refund` posting from the merchant's
 //! account back to the customers (reference: the `out_trade_no`), and a `fee` posting that
@@ -14,13 +15,11 @@
 //! out of what the merchant holds there). Refunding the whole trade closes it
 //! (TRADE_CLOSED); a partial refund leaves it TRADE_SUCCESS and is notified.
 
-use super::api::{local_time, lookup, read_amount, valid_out_trade_no};
-use super::codec::GatewayCall;
-use super::notify;
+use super::codec::{local_time, GatewayCall};
 use super::order::{AliState, Refund, TradeStatus};
+use super::params::{lookup, read_amount, valid_out_trade_no};
 use super::spec::Spec;
-use crate::clock::{Instant, SHANGHAI};
-use crate::core::{Callback, Core, Event, NotificationId, NotificationKind};
+use crate::core::{Core, Event, NotificationId, NotificationKind};
 use crate::http::Reply;
 use crate::ledger::{accounts, PostingKind};
 use crate::money::{Currency, Money};
@@ -31,13 +30,6 @@ pub const MAX_REFUNDS_PER_TRADE: usize = 100;
 
 /// A business refusal: `sub_code` and `sub_msg`.
 pub type Refusal = (&'static str, String);
-
-/// `gmt_refund` as refund notifications write it, with milliseconds.
-fn refund_time(t: Instant) -> String {
-    t.with_timezone(&SHANGHAI)
-        .format("%Y-%m-%d %H:%M:%S%.3f")
-        .to_string()
-}
 
 /// Refund `amount` of merchant `pid`'s paid trade `no` under request number `req`: the
 /// checks, the two postings, the trade's new state, and its notification when due.
@@ -283,39 +275,4 @@ pub fn refund_query(state: &AliState, call: &GatewayCall) -> Reply {
         }
     }
     call.success(f)
-}
-
-/// Build an attempt of refund notification `id` (reference `out_trade_no/out_request_no`).
-pub fn notification(
-    spec: &Spec,
-    state: &AliState,
-    core: &mut Core,
-    id: &NotificationId,
-) -> Option<Callback> {
-    let (no, req) = id.reference.split_once('/')?;
-    let o = state.get(&id.account, no)?;
-    let idx = o.refunds.iter().position(|r| r.out_request_no == req)?;
-    let r = &o.refunds[idx];
-    if r.notified {
-        return None;
-    }
-    let cumulative: rust_decimal::Decimal = o.refunds[..=idx].iter().map(|r| r.amount.amount).sum();
-    let refund_fee = Money {
-        amount: cumulative,
-        currency: Currency::Cny,
-    }
-    .major_string();
-    notify::refund_callback(spec, core, o, req, refund_fee, refund_time(r.at))
-}
-
-/// Refund notification `id` was acknowledged.
-pub fn acked(state: &mut AliState, id: &NotificationId) {
-    let Some((no, req)) = id.reference.split_once('/') else {
-        return;
-    };
-    if let Some(o) = state.get_mut(&id.account, no) {
-        if let Some(r) = o.refunds.iter_mut().find(|r| r.out_request_no == req) {
-            r.notified = true;
-        }
-    }
 }

@@ -1,6 +1,6 @@
-//! An Alipay gateway channel's scenario section: `fee_rate`, `max_orders`,
-//! `barcode_password_above`, sandbank's "Alipay" private key, and `[[channels.apps]]` with
-//! each app's id, partner id and key pair.
+//! An Alipay gateway channel's scenario section: `fee_rate`, `max_orders` and
+//! `barcode_password_above` (with their defaults and bounds), sandbank's "Alipay" private
+//! key, and `[[channels.apps]]` with each app's id, partner id and key pair.
 //!
 //! Every key may be given inline (`…_key = "-----BEGIN …"`, or the base64 of the DER) or by
 //! path (`…_key_file = "keys/app.pem"`, relative to the directory sandbank runs in); a key
@@ -8,7 +8,7 @@
 //! when the scenario loads, and an error names the field.
 
 use super::keys::{self, PrivateKey, PublicKey};
-use super::order::{MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
+use super::link::DOWNLOAD_OP;
 use crate::config::{ScenarioError, Section};
 use crate::directory::{Account, Family, Instance};
 use crate::money::{Currency, Money};
@@ -37,10 +37,21 @@ pub const OPS: &[&str] = &[
     "alipay.trade.refund",
     "alipay.trade.fastpay.refund.query",
     "alipay.data.dataservice.bill.downloadurl.query",
-    super::bill::DOWNLOAD_OP,
+    DOWNLOAD_OP,
     crate::faults::CALLBACK_OP,
     crate::faults::REFUND_CALLBACK_OP,
 ];
+
+/// Orders a channel holds when its scenario section sets no `max_orders`.
+pub const MAX_ORDERS_DEFAULT: usize = 1_000_000;
+
+/// The largest `max_orders` a scenario may set.
+pub const MAX_ORDERS_LIMIT: usize = 10_000_000;
+
+/// A barcode payment above this many yuan waits for the buyer's password unless the
+/// scenario says otherwise (`barcode_password_above`): small payments go through at once,
+/// as password-free payments do.
+pub const PASSWORD_ABOVE_DEFAULT: &str = "1000.00";
 
 /// The section's own fields as parsed (`id` and `kind` are read by the scenario).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -270,7 +281,7 @@ pub fn validate(
             })?,
     };
     let barcode_password_above = match &raw.barcode_password_above {
-        None => Money::parse(super::api::PASSWORD_ABOVE_DEFAULT, Currency::Cny)
+        None => Money::parse(PASSWORD_ABOVE_DEFAULT, Currency::Cny)
             .unwrap_or(Money::zero(Currency::Cny)),
         Some(t) => Money::parse(t, Currency::Cny)
             .ok()

@@ -15,8 +15,9 @@
 //! `err_code` for business ones (`ORDERNOTEXIST`, `ORDERPAID`, `OUT_TRADE_NO_USED`, …).
 //!
 //! # Layout
-//! - [`spec`] — the scenario section: fee rate, merchants and their keys.
-//! - [`order`] — orders as the channel holds them.
+//! - [`spec`] — the scenario section: fee rate, order bound, merchants and their keys.
+//! - [`refund_record`] — one refund as its order holds it: status, amounts, times.
+//! - [`order`] — orders (and their refunds) as the channel holds them.
 //! - [`codec`] — decode and authenticate a request; signed replies and errors.
 //! - [`api`] — `pay/unifiedorder`, `pay/orderquery`, `pay/closeorder`.
 //! - [`bill`] — `pay/downloadbill`.
@@ -37,15 +38,16 @@ pub mod order;
 pub mod pay;
 pub mod refund;
 pub mod refund_notify;
+pub mod refund_record;
 pub mod rows;
 pub mod spec;
 pub mod xml;
 
 pub use codec::{is_ack, Api, Call};
 pub use notify::RETRY_LADDER_SECS;
-pub use order::{TradeState, TradeType, WxOrder, WxState, MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
-pub use refund::{RefundStatus, WxRefund};
-pub use spec::{Merchant, Spec};
+pub use order::{TradeState, TradeType, WxOrder, WxState};
+pub use refund_record::{RefundStatus, WxRefund};
+pub use spec::{Merchant, Spec, MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
 
 use crate::core::{
     ActionError, Callback, Core, Forgery, NotificationId, NotificationKind, OrderStats, OrderView,

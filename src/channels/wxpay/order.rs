@@ -16,7 +16,8 @@
 //! notification still due about it is no longer sent, and a bill line of its payment shows
 //! the ledger's amounts without the order's details (see `docs/architecture.md`, "Bounds").
 
-use super::refund::{RefundStatus, WxRefund};
+use super::refund_record::{RefundStatus, WxRefund, MAX_REFUNDS};
+use super::spec::MAX_ORDERS_DEFAULT;
 use crate::clock::{Instant, SHANGHAI};
 use crate::money::Money;
 use crate::protocol::sign::SignType;
@@ -27,12 +28,6 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// Orders a channel holds when its scenario section sets no `max_orders`.
-pub const MAX_ORDERS_DEFAULT: usize = 1_000_000;
-
-/// The largest `max_orders` a scenario may set.
-pub const MAX_ORDERS_LIMIT: usize = 10_000_000;
 
 /// `trade_state` of an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,7 +130,7 @@ struct Paid {
     fee: Money,
     /// The payer's openid when the order was created without one.
     assigned_openid: Option<Box<str>>,
-    /// Its refunds, in the order they were accepted (at most [`super::refund::MAX_REFUNDS`]).
+    /// Its refunds, in the order they were accepted (at most [`MAX_REFUNDS`]).
     refunds: Vec<WxRefund>,
 }
 
@@ -774,7 +769,7 @@ impl WxState {
 
     /// Add `refund` to merchant `mch_id`'s paid order `out_trade_no` (indexed by its
     /// numbers; its net amount counted in flight while it is PROCESSING). False when the
-    /// order is not held, not paid, or has [`super::refund::MAX_REFUNDS`] refunds already.
+    /// order is not held, not paid, or has [`MAX_REFUNDS`] refunds already.
     pub fn add_refund(&mut self, mch_id: &str, out_trade_no: &str, refund: WxRefund) -> bool {
         let Some(slot) = self.slot_of(mch_id, out_trade_no) else {
             return false;
@@ -802,7 +797,7 @@ impl WxState {
         let Ok(index) = u8::try_from(paid.refunds.len()) else {
             return false;
         };
-        if usize::from(index) >= super::refund::MAX_REFUNDS {
+        if usize::from(index) >= MAX_REFUNDS {
             return false;
         }
         paid.refunds.push(refund);

@@ -1,7 +1,6 @@
-//! A WeChat Pay v2 channel's scenario section: `fee_rate`, `max_orders`, `close_after`,
-//! `refund_after` and `[[channels.merchants]]`.
+//! A WeChat Pay v2 channel's scenario section: `fee_rate`, `max_orders` (and its bounds),
+//! `close_after`, `refund_after` and `[[channels.merchants]]`.
 
-use super::order::{MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
 use crate::clock::parse_duration;
 use crate::config::{ScenarioError, Section};
 use crate::directory::{Account, Family, Instance};
@@ -29,6 +28,12 @@ pub const OPS: &[&str] = &[
     crate::faults::CALLBACK_OP,
     crate::faults::REFUND_CALLBACK_OP,
 ];
+
+/// Orders a channel holds when its scenario section sets no `max_orders`.
+pub const MAX_ORDERS_DEFAULT: usize = 1_000_000;
+
+/// The largest `max_orders` a scenario may set.
+pub const MAX_ORDERS_LIMIT: usize = 10_000_000;
 
 /// How soon after creation an order may be closed when the scenario does not say: the
 /// channel's documented 5 minutes.
@@ -83,7 +88,7 @@ pub struct Spec {
     /// The merchants that may call it, with their credentials.
     pub merchants: Vec<Arc<Merchant>>,
     /// The most orders it holds (1 – [`MAX_ORDERS_LIMIT`], default [`MAX_ORDERS_DEFAULT`]);
-    /// creating one more forgets the oldest (see [`super::order`]).
+    /// creating one more forgets the oldest (see `order`).
     pub max_orders: usize,
     /// How soon after creation an order may be closed (0 – [`CLOSE_AFTER_MAX`], default
     /// [`CLOSE_AFTER_DEFAULT`]); sooner, `pay/closeorder` answers `SYSTEMERROR`.
