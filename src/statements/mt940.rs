@@ -77,7 +77,7 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
-/// `value` inside the SWIFT `x` set, reversibly: [`plain`] characters as themselves, every
+/// `value` inside the SWIFT `x` set, reversibly: `plain` characters as themselves, every
 /// other character as `?XX` per UTF-8 byte (upper-case hex). `PAY_1/张` → `PAY?5F1?2F?E5?BC?A0`.
 pub fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

@@ -2,7 +2,7 @@
 //! cancel makes (docs/protocols.md, "B.4", "B.5"). A refund that is notified has its
 //! notification scheduled here; `notify` builds it.
 //!
-//! The ledger side is kept to one function, [`post`]: a `refund` posting from the merchant's
+//! The ledger side is kept to one function, `post`: a `refund` posting from the merchant's
 //! account back to the customers (reference: the `out_trade_no`), and a `fee` posting that
 //! gives back the fee on what was refunded. Statement lines find a refund by that posting's
 //! id ([`super::order::Refund::posting`]).
