@@ -25,8 +25,8 @@ mod template;
 
 pub use super::sut_process::SutProcess;
 pub use config::{
-    load, load_str, Adapter, AdapterError, Hook, HookAction, RawAdapter, RawHook, RawStart, Start,
-    HOOKS, HOOK_TIMEOUT, READY_TIMEOUT,
+    load, load_str, Adapter, AdapterError, Hook, HookAction, RawAdapter, RawHook, RawStart,
+    RefundPolicy, Start, HOOKS, HOOK_TIMEOUT, OPTIONAL_HOOKS, READY_TIMEOUT,
 };
 pub use hooks::HookError;
 pub use template::{placeholders, render, shell_quote, BUILTIN_VARS};
