@@ -144,19 +144,9 @@ async fn refund(s: &mut Scene, amount: String, currency: String, n: usize) {
     else {
         panic!("create_refund must answer JSON with `out_refund_no`; it answered: {out}");
     };
-    // Observe at the fake: the channel must hold a refund of the order under that number.
-    let held = s
-        .refund_numbers()
-        .remove(&order.out_trade_no)
-        .unwrap_or_default();
-    if !held.contains(&no) {
-        panic!(
-            "the SUT said it refunded order {} under refund number {no}, but {} holds no such refund (it holds: [{}])",
-            order.out_trade_no,
-            order.channel,
-            held.join(", ")
-        );
-    }
+    // Not checked at the channel here: a refund whose outcome is still unknown (a lost
+    // reply) may be finished later under the same number. `every refund reached the
+    // customer exactly once` judges it from the ledger once faults heal.
     s.refunds.push(RequestedRefund {
         channel: order.channel.clone(),
         out_trade_no: order.out_trade_no.clone(),
