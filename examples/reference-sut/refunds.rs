@@ -164,7 +164,15 @@ pub async fn create(app: &App, body: &[u8]) -> Result<Value, ApiError> {
     };
     let mut attempt_no = no.clone();
     for attempt in 1..=REFUND_ATTEMPTS {
-        match wxpay::refund(&app.config, &attempt_no, &order.out_trade_no, order.amount_minor, b.amount_minor).await {
+        match wxpay::refund(
+            &app.config,
+            &attempt_no,
+            &order.out_trade_no,
+            order.amount_minor,
+            b.amount_minor,
+        )
+        .await
+        {
             Ok(()) => {
                 set_state(app, &attempt_no, RefundState::Processing, None);
                 tracing::info!(out_refund_no = %attempt_no, out_trade_no = %order.out_trade_no, amount_minor = b.amount_minor, "refund accepted by the channel");
@@ -256,7 +264,9 @@ pub async fn catch_up(app: &App) {
                 }
             }
             Ok(wxpay::RefundStatus::NotExist) => resend(app, &r, &r.out_refund_no).await,
-            Err(e) => tracing::warn!(out_refund_no = %r.out_refund_no, "refundquery: {e}; asked again next run"),
+            Err(e) => {
+                tracing::warn!(out_refund_no = %r.out_refund_no, "refundquery: {e}; asked again next run")
+            }
         }
     }
 }

@@ -311,7 +311,9 @@ pub async fn refund(
         });
     }
     if !sign::verify(&f, &cfg.key) {
-        return Err(CallError::Unknown("refund reply has a bad signature".into()));
+        return Err(CallError::Unknown(
+            "refund reply has a bad signature".into(),
+        ));
     }
     match (get("result_code"), get("err_code")) {
         ("SUCCESS", _) if get("out_refund_no") == out_refund_no => Ok(()),
@@ -356,10 +358,15 @@ pub async fn refund_query(cfg: &Config, out_refund_no: &str) -> Result<RefundSta
     let f = call(cfg, "pay/refundquery", fields).await?;
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
     if get("return_code") != "SUCCESS" {
-        return Err(CallError::Unknown(format!("refundquery: {}", get("return_msg"))));
+        return Err(CallError::Unknown(format!(
+            "refundquery: {}",
+            get("return_msg")
+        )));
     }
     if !sign::verify(&f, &cfg.key) {
-        return Err(CallError::Unknown("refundquery reply has a bad signature".into()));
+        return Err(CallError::Unknown(
+            "refundquery reply has a bad signature".into(),
+        ));
     }
     if get("result_code") != "SUCCESS" {
         return match get("err_code") {
@@ -376,8 +383,14 @@ pub async fn refund_query(cfg: &Config, out_refund_no: &str) -> Result<RefundSta
     match get("refund_status_0") {
         "PROCESSING" => Ok(RefundStatus::Processing),
         "SUCCESS" => {
-            let at = NaiveDateTime::parse_from_str(get("refund_success_time_0"), "%Y-%m-%d %H:%M:%S")
-                .map_err(|_| CallError::Unknown(format!("refundquery: refund_success_time_0 `{}`", get("refund_success_time_0"))))?;
+            let at =
+                NaiveDateTime::parse_from_str(get("refund_success_time_0"), "%Y-%m-%d %H:%M:%S")
+                    .map_err(|_| {
+                        CallError::Unknown(format!(
+                            "refundquery: refund_success_time_0 `{}`",
+                            get("refund_success_time_0")
+                        ))
+                    })?;
             Ok(RefundStatus::Success(at.date()))
         }
         other => Ok(RefundStatus::Ended(other.to_string())),

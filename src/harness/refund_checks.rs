@@ -232,9 +232,12 @@ mod tests {
     fn a_refund_made_once_passes_and_twice_fails() {
         let (mut l, o) = setup();
         let held = BTreeMap::from([("O1".to_string(), vec!["R1".to_string()])]);
-        assert!(refunds_exactly_once(&l, &[o.clone()], &[asked("R1", "30.00")], &held).is_empty());
+        assert!(
+            refunds_exactly_once(&l, std::slice::from_ref(&o), &[asked("R1", "30.00")], &held)
+                .is_empty()
+        );
         // Asked for more than reached the customer.
-        let v = refunds_exactly_once(&l, &[o.clone()], &[asked("R1", "50.00")], &held);
+        let v = refunds_exactly_once(&l, std::slice::from_ref(&o), &[asked("R1", "50.00")], &held);
         assert_eq!(v[0].invariant, "every refund reaches the customer");
         // A second number for the same refund, paid too.
         let at = chrono::DateTime::from_timestamp(1_772_400_100, 0).unwrap();
