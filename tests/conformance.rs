@@ -198,19 +198,83 @@ const KILLS: &[Kill] = &[
         tag: "@settlement-cycle-partial",
         needles: &["invariant violated: never double-pays", "overpaid by 25.00 CNY"],
     },
+    Kill {
+        bug: "new-refund-no-on-retry",
+        tag: "@refund-lost-reply or @refund-lost-reply-timeout",
+        needles: &[
+            "invariant violated: never refunds twice",
+            "got back 80.00 CNY: refunded 40.00 CNY too much",
+            "that no requested refund was answered with",
+            "a second refund number for one refund",
+        ],
+    },
+    Kill {
+        bug: "refund-gives-up-on-systemerror",
+        tag: "@refund-systemerror",
+        needles: &[
+            "invariant violated: every refund reaches the customer",
+            "totalling 25.00 CNY were asked for, but the customer got back only 0.00 CNY",
+        ],
+    },
+    Kill {
+        bug: "processing-refund-as-failed",
+        tag: "@refund-processing",
+        needles: &[
+            "invariant violated: never refunds twice",
+            "got back 90.00 CNY: refunded 45.00 CNY too much",
+        ],
+    },
+    Kill {
+        bug: "refund-no-per-order",
+        tag: "@refund-partial",
+        needles: &[
+            "invariant violated: every refund reaches the customer",
+            "got back 30.00 CNY, not 60.00 CNY",
+        ],
+    },
+    Kill {
+        bug: "refund-needs-notified-payment",
+        tag: "@refund-before-payment-notify",
+        needles: &["hook `create_refund` failed: HTTP 409", "is not paid"],
+    },
+    Kill {
+        bug: "refund-ignores-policy",
+        tag: "@refund-after-settlement or @refund-full",
+        needles: &[
+            "invariant violated: paid exactly what is owed",
+            "received 130.00 CNY but is owed 160.00 CNY",
+            "received 20.00 CNY but is owed 70.00 CNY",
+        ],
+    },
 ];
+
+/// The refund scenarios whose payouts depend on the refund policy, run again under
+/// `netted`: the correct system passes, and the bug that ignores the policy fails them.
+const NETTED_TAGS: &str = "@refund-after-settlement or @refund-full or @refund-partial";
 
 fn config(bug: &str) -> RunConfig {
     config_with("examples/reference-sut/sut.toml", bug, None)
 }
 
 fn config_with(adapter_file: &str, bug: &str, tags: Option<&str>) -> RunConfig {
+    config_vars(adapter_file, bug, tags, &[])
+}
+
+fn config_vars(
+    adapter_file: &str,
+    bug: &str,
+    tags: Option<&str>,
+    extra: &[(&str, &str)],
+) -> RunConfig {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut vars = BTreeMap::new();
     // `sut_bin` is command text, spliced into the start command unquoted: quote the path.
     let sut_bin = adapter::shell_quote(&reference_sut().display().to_string());
     vars.insert("sut_bin".to_string(), sut_bin);
     vars.insert("bug".to_string(), bug.to_string());
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
     let file = root.join(adapter_file);
     let adapter = adapter::load(&file, &vars).unwrap_or_else(|e| panic!("{e}"));
     RunConfig {
@@ -309,6 +373,44 @@ fn main() {
             );
         }
     }
+
+    // Act: the policy-dependent refund scenarios under `netted`, correct and broken.
+    let netted = [("refund_policy", "netted")];
+    let good = rt
+        .block_on(run(config_vars(
+            "examples/reference-sut/sut.toml",
+            "none",
+            Some(NETTED_TAGS),
+            &netted,
+        )))
+        .expect("the run starts");
+    c.check(
+        "the refund scenarios pass under refund_policy = netted",
+        good.passed() && good.scenarios.len() == 3,
+        || summary(&good),
+    );
+    let bad = rt
+        .block_on(run(config_vars(
+            "examples/reference-sut/sut.toml",
+            "refund-ignores-policy",
+            Some("@refund-after-settlement or @refund-full"),
+            &netted,
+        )))
+        .expect("the run starts");
+    let msgs: String = bad
+        .failed()
+        .iter()
+        .filter_map(|s| s.failure.clone())
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    c.check(
+        "--bug refund-ignores-policy fails them under netted, overpaying by the refunds",
+        !bad.scenarios.is_empty()
+            && bad.failed().len() == bad.scenarios.len()
+            && msgs.contains("received 160.00 CNY but is owed 130.00 CNY")
+            && msgs.contains("received 70.00 CNY but is owed 20.00 CNY"),
+        || format!("{}\n{msgs}", summary(&bad)),
+    );
 
     // Act: a system whose report hides the discrepancies it found (a shell-command hook).
     let bad = rt

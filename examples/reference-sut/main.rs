@@ -27,6 +27,7 @@
 mod bank;
 mod catchup;
 mod recon;
+mod refunds;
 mod settlement;
 mod store;
 mod wxpay;
@@ -138,6 +139,23 @@ pub enum Bug {
     /// Forget, on restart, the payouts that were in flight (their write-ahead record is not
     /// kept): the next run creates and submits them again.
     RestartForgets,
+    /// After a refund's reply is lost, give it up and queue it again under a new refund
+    /// number: the customer is refunded twice when the first request went through.
+    NewRefundNoOnRetry,
+    /// Take an unknown refund outcome (`SYSTEMERROR`, a timeout) as final and never send it
+    /// again: the customer never gets the money back.
+    RefundGivesUpOnSystemerror,
+    /// Take a refund still PROCESSING for a failed one and send it again under a new number.
+    ProcessingRefundAsFailed,
+    /// One refund number per order: a second partial refund of the same amount is answered
+    /// with the first, and the customer gets back only one of them.
+    RefundNoPerOrder,
+    /// Refuse to refund an order until its payment notification arrived, instead of asking
+    /// the channel: a refund racing a late payment notification is refused.
+    RefundNeedsNotifiedPayment,
+    /// Apply the other refund policy than the one configured: net refunds against
+    /// settlement under `pre_deposit`, or not under `netted`.
+    RefundIgnoresPolicy,
 }
 
 impl Bug {
@@ -197,6 +215,10 @@ struct Flags {
     /// a restart; without it they are in memory only.
     #[arg(long)]
     state_dir: Option<std::path::PathBuf>,
+    /// How refunds are paid for: from the merchant's pre-deposit, or netted against the
+    /// settlement of the day they succeeded.
+    #[arg(long, value_enum, default_value_t = refunds::Policy::PreDeposit)]
+    refund_policy: refunds::Policy,
     /// Switch on one deliberate bug.
     #[arg(long, value_enum, default_value_t = Bug::None)]
     bug: Bug,
@@ -231,6 +253,8 @@ pub struct Config {
     pub fee_rate: Option<Decimal>,
     /// The deliberate bug, if any.
     pub bug: Bug,
+    /// How refunds are paid for.
+    pub refund_policy: refunds::Policy,
     /// Makes our order numbers unique across restarts of this process (start time, ms).
     pub run_tag: u64,
     /// Where the books are kept, if they are persisted.
@@ -291,6 +315,7 @@ impl Config {
             bill_timeout: Duration::from_millis(f.bill_timeout_ms),
             fee_rate,
             bug: f.bug,
+            refund_policy: f.refund_policy,
             run_tag,
             state_dir: f.state_dir,
         })
@@ -379,6 +404,9 @@ impl ApiError {
     fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
+    fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, message)
+    }
     fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, message)
     }
@@ -466,6 +494,7 @@ async fn main() -> anyhow::Result<()> {
         None => Store::default(),
     };
     store.bug = config.bug;
+    store.refund_policy = config.refund_policy;
     let app = Arc::new(App {
         store: Mutex::new(store),
         config,
@@ -554,6 +583,14 @@ async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
         (&Method::GET, ["health"]) => Ok(json!({ "status": "ok", "bug": app.config.bug.name() })),
         (&Method::POST, ["merchants"]) => onboard_merchant(app, &body),
         (&Method::POST, ["orders"]) => create_order(app, &body).await,
+        (&Method::POST, ["refunds"]) => refunds::create(app, &body).await,
+        (&Method::POST, ["notify", channel, "refund"]) if *channel == app.config.channel => {
+            return response(
+                StatusCode::OK,
+                "text/xml; charset=utf-8",
+                refunds::notify(app, &body),
+            );
+        }
         (&Method::POST, ["notify", channel]) if *channel == app.config.channel => {
             return notify(app, &body).await
         }

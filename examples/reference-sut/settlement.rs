@@ -97,6 +97,8 @@ pub async fn run(app: &App, date: NaiveDate) -> Value {
     };
     // Payments whose notification never arrived are owed too: find them first.
     crate::catchup::query_unheard(app).await;
+    // Refunds still pending or processing: finish them (netting needs their outcome).
+    crate::refunds::catch_up(app).await;
     let mut problems: Vec<String> = Vec::new();
     // A paid payout can be returned (退票) days later: the orders that were paid before
     // this run are asked about once more.

@@ -190,6 +190,15 @@ pub struct Store {
     pub reports: BTreeMap<(NaiveDate, String), Report>,
     /// Last order sequence number handed out.
     order_seq: u64,
+    /// Refunds by our refund number (the unique constraint on it).
+    #[serde(default)]
+    pub refunds: BTreeMap<String, crate::refunds::Refund>,
+    /// Last refund sequence number handed out.
+    #[serde(default)]
+    refund_seq: u64,
+    /// How refunds are paid for (the running program's, from its command line).
+    #[serde(skip)]
+    pub refund_policy: crate::refunds::Policy,
     /// The deliberate bug, if any (`Bug::None` in the correct system). Not persisted: it
     /// is the running program's, given on its command line.
     #[serde(skip)]
@@ -231,6 +240,12 @@ impl Store {
         let tmp = dir.join(format!("{BOOKS_FILE}.tmp"));
         std::fs::write(&tmp, bytes)?;
         std::fs::rename(&tmp, dir.join(BOOKS_FILE))
+    }
+
+    /// The next refund sequence number.
+    pub fn next_refund_seq(&mut self) -> u64 {
+        self.refund_seq += 1;
+        self.refund_seq
     }
 
     /// The next order sequence number.
@@ -328,6 +343,17 @@ impl Store {
         for p in payments {
             let sum = owed.entry(p.merchant_id.clone()).or_insert(0);
             *sum = sum.saturating_add(p.amount_minor);
+        }
+        // Policy `netted`: the refunds that succeeded on `date` come off the day's payout.
+        // BUG `refund-ignores-policy`: applies the other policy than the configured one.
+        let netted = (self.refund_policy == crate::refunds::Policy::Netted)
+            != (self.bug == Bug::RefundIgnoresPolicy);
+        if netted {
+            for (m, r) in crate::refunds::refunded_on(&self.refunds, date) {
+                let sum = owed.entry(m).or_insert(0);
+                *sum = (*sum - r).max(0);
+            }
+            owed.retain(|_, v| *v > 0);
         }
         if self.bug == Bug::SettleUnpaid {
             // BUG `settle-unpaid`: counts every open order as money in, paid or not.

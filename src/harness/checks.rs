@@ -105,6 +105,21 @@ pub fn positions(
     orders: &[Order],
     settled_through: Option<NaiveDate>,
 ) -> Vec<Position> {
+    positions_netting(ledger, merchants, orders, settled_through, None)
+}
+
+/// [`positions`], and with `netted` (each order's refund numbers at its channel) under the
+/// `netted` refund policy: what a merchant is owed is then its payments up to the settled
+/// day less the refunds that reached its customers up to that day (by the Beijing date of
+/// the refund's ledger posting), never below zero. Under `pre_deposit` (`None`) refunds
+/// come out of the merchant's pre-deposit and do not change what it is owed.
+pub fn positions_netting(
+    ledger: &Ledger,
+    merchants: &[Merchant],
+    orders: &[Order],
+    settled_through: Option<NaiveDate>,
+    netted: Option<&BTreeMap<String, Vec<String>>>,
+) -> Vec<Position> {
     let cutoff = settled_through.map(|d| day_window(d).end);
     merchants
         .iter()
@@ -123,6 +138,23 @@ pub fn positions(
                     None => Money::zero(o.amount.currency),
                 })
                 .fold(Money::zero(currency), |a, b| a.checked_add(b).unwrap_or(a));
+            let owed = match (netted, cutoff) {
+                (Some(refund_nos), Some(c)) => {
+                    let refunded: rust_decimal::Decimal = orders
+                        .iter()
+                        .filter(|o| o.merchant == m.label)
+                        .map(|o| {
+                            let nos = refund_nos.get(&o.out_trade_no).map_or(&[][..], |v| v);
+                            super::refund_checks::refunded_before(ledger, o, nos, Some(c)).amount
+                        })
+                        .sum();
+                    Money {
+                        amount: (owed.amount - refunded).max(rust_decimal::Decimal::ZERO),
+                        currency,
+                    }
+                }
+                _ => owed,
+            };
             let paid = ledger.balance(&accounts::bank_payee(&m.bank, &m.account_no), currency);
             Position {
                 merchant: m.clone(),

@@ -14,6 +14,7 @@
 //! - [`recon_checks`] — the reconciliation report's totals and discrepancy amounts, against
 //!   the statement as it was served when the SUT reconciled.
 //! - [`notify_checks`] — notifications acknowledged, forgeries refused, paid per business day.
+//! - [`refund_checks`] — refunds reach the customer exactly once, never beyond the payment.
 //!
 //! [`run`] is what `sandbank conform` and `tests/conformance.rs` call.
 
@@ -24,6 +25,7 @@ pub mod library;
 pub mod notify_checks;
 pub mod payout_checks;
 pub mod recon_checks;
+pub mod refund_checks;
 pub mod scene;
 pub mod steps;
 pub mod sut_process;

@@ -35,6 +35,8 @@ pub struct Scene {
     pub merchants: Vec<Merchant>,
     /// Orders the SUT created.
     pub orders: Vec<Order>,
+    /// Refunds the scenario asked the SUT for (`create_refund`), with the numbers it answered.
+    pub refunds: Vec<super::refund_checks::RequestedRefund>,
     /// Reconciliation reports fetched, by (channel, date).
     pub reports: BTreeMap<(String, String), Report>,
     /// What the statement really was when each reconciliation ran, by (channel, date).
@@ -59,6 +61,7 @@ impl Scene {
             sut_addr: String::new(),
             merchants: Vec::new(),
             orders: Vec::new(),
+            refunds: Vec::new(),
             reports: BTreeMap::new(),
             settled_through: std::sync::Mutex::new(None),
             recon_truth: BTreeMap::new(),
@@ -223,6 +226,37 @@ impl Scene {
         } else {
             format!("{label}{:08x}", h as u32)
         }
+    }
+
+    /// Each order's refund numbers as its channel holds them, by order number.
+    pub fn refund_numbers(&self) -> BTreeMap<String, Vec<String>> {
+        let st = self.sb().lock();
+        self.orders
+            .iter()
+            .map(|o| {
+                let nos = st
+                    .order(&o.channel, &o.out_trade_no)
+                    .map(|v| super::refund_checks::channel_refund_numbers(&v.detail))
+                    .unwrap_or_default();
+                (o.out_trade_no.clone(), nos)
+            })
+            .collect()
+    }
+
+    /// Each merchant's position (owed and paid) from the ledger, under the adapter's refund
+    /// policy.
+    pub fn positions(&self) -> Vec<super::checks::Position> {
+        let netted = match self.cfg.adapter.refund_policy {
+            super::adapter::RefundPolicy::Netted => Some(self.refund_numbers()),
+            super::adapter::RefundPolicy::PreDeposit => None,
+        };
+        super::checks::positions_netting(
+            &self.sb().lock().core.ledger,
+            &self.merchants,
+            &self.orders,
+            self.settled_through(),
+            netted.as_ref(),
+        )
     }
 
     /// The merchant with `label`.

@@ -47,6 +47,43 @@ pub const HOOKS: [(&str, &[&str]); 5] = [
     ("reconciliation_report", &["date", "channel"]),
 ];
 
+/// Hooks an adapter may leave out, with their variables. A scenario that needs one the
+/// adapter lacks fails naming it (`create_refund`: the refund scenarios).
+pub const OPTIONAL_HOOKS: [(&str, &[&str]); 1] = [(
+    "create_refund",
+    &[
+        "merchant_id",
+        "channel",
+        "out_trade_no",
+        "amount",
+        "amount_minor",
+        "currency",
+    ],
+)];
+
+/// How the SUT pays for a refund (`refund_policy` in the adapter file). The oracle's idea of
+/// what a merchant is owed follows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RefundPolicy {
+    /// Refunds come out of the merchant's pre-deposit (a balance the SUT holds for it): its
+    /// settlement payouts are its payments, never reduced by refunds. The default.
+    #[default]
+    PreDeposit,
+    /// Refunds are netted against the next settlement: the payout for day D is the payments
+    /// of D less the refunds that succeeded on D.
+    Netted,
+}
+
+impl RefundPolicy {
+    /// The name the adapter file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundPolicy::PreDeposit => "pre_deposit",
+            RefundPolicy::Netted => "netted",
+        }
+    }
+}
+
 /// Default time a hook may take. Settlement against a bank that hangs takes as long as
 /// the SUT's own timeouts; two minutes is far beyond any healthy SUT.
 pub const HOOK_TIMEOUT: Duration = Duration::from_secs(120);
@@ -107,6 +144,8 @@ pub struct RawHook {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAdapter {
+    /// `pre_deposit` (default) or `netted`; a template, so `{name}` variables may choose it.
+    pub refund_policy: Option<String>,
     /// How to start the SUT; absent when the SUT is started by someone else.
     pub start: Option<RawStart>,
     /// Template variables the file defines (command-line overrides replace them).
@@ -165,8 +204,11 @@ pub struct Adapter {
     pub start: Option<Start>,
     /// Variables from the file, with command-line overrides applied.
     pub vars: BTreeMap<String, String>,
-    /// One validated hook for each name in [`HOOKS`].
+    /// One validated hook for each name in [`HOOKS`], and those of [`OPTIONAL_HOOKS`] the
+    /// file defines.
     pub hooks: BTreeMap<String, Hook>,
+    /// How the SUT pays for refunds.
+    pub refund_policy: RefundPolicy,
 }
 
 /// Read and validate an adapter file. `overrides` replace or add `[vars]`.
@@ -234,6 +276,7 @@ fn validate(
         None => None,
         Some(s) => Some(validate_start(s, &known)?),
     };
+    let refund_policy = validate_refund_policy(raw.refund_policy.as_deref(), &vars, &known)?;
     check_hook_names(&raw.hooks)?;
     let hooks = validate_hooks(&raw.hooks, &known)?;
     Ok(Adapter {
@@ -241,6 +284,7 @@ fn validate(
         start,
         vars,
         hooks,
+        refund_policy,
     })
 }
 
@@ -292,11 +336,46 @@ fn timeout_or(text: Option<&str>, field: &str, default: Duration) -> Result<Dura
     }
 }
 
+/// `refund_policy`, rendered with the file's variables (so `--var` can choose it).
+fn validate_refund_policy(
+    text: Option<&str>,
+    vars: &BTreeMap<String, String>,
+    known: &[String],
+) -> Result<RefundPolicy, Invalid> {
+    let Some(text) = text else {
+        return Ok(RefundPolicy::default());
+    };
+    let field = "refund_policy";
+    let vars_only: Vec<String> = known
+        .iter()
+        .filter(|k| !BUILTIN_VARS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    check_template(text, &vars_only).map_err(|e| Invalid::new(field, e))?;
+    let value = super::template::render(text, vars, false).map_err(|e| Invalid::new(field, e))?;
+    match value.trim() {
+        "pre_deposit" => Ok(RefundPolicy::PreDeposit),
+        "netted" => Ok(RefundPolicy::Netted),
+        other => Err(Invalid::new(
+            field,
+            format!("`{other}` is not a refund policy (`pre_deposit` or `netted`)"),
+        )),
+    }
+}
+
 /// A misspelt hook name is reported as such, not as the correct name being missing.
 fn check_hook_names(raw: &BTreeMap<String, RawHook>) -> Result<(), Invalid> {
     for name in raw.keys() {
-        if !HOOKS.iter().any(|(h, _)| h == name) {
-            let names: Vec<&str> = HOOKS.iter().map(|(h, _)| *h).collect();
+        if !HOOKS
+            .iter()
+            .chain(OPTIONAL_HOOKS.iter())
+            .any(|(h, _)| h == name)
+        {
+            let names: Vec<&str> = HOOKS
+                .iter()
+                .chain(OPTIONAL_HOOKS.iter())
+                .map(|(h, _)| *h)
+                .collect();
             return Err(Invalid::new(
                 format!("hooks.{name}"),
                 format!("unknown hook (the hooks are {})", names.join(", ")),
@@ -319,6 +398,15 @@ fn validate_hooks(
                 "missing: every hook must be defined",
             ));
         };
+        let known_here: Vec<String> = known
+            .iter()
+            .cloned()
+            .chain(hook_vars.iter().map(|s| s.to_string()))
+            .collect();
+        hooks.insert(name.to_string(), validate_hook(name, h, &known_here)?);
+    }
+    for (name, hook_vars) in OPTIONAL_HOOKS {
+        let Some(h) = raw.get(name) else { continue };
         let known_here: Vec<String> = known
             .iter()
             .cloned()
@@ -477,5 +565,37 @@ url = "{sut}/rec/{date}"
         )
         .unwrap_err();
         assert_eq!(e.field, "hooks.reconciliation_report.url");
+    }
+
+    #[test]
+    fn the_refund_hook_is_optional_and_the_policy_is_checked() {
+        let a = load_str(GOOD, "a.toml", &BTreeMap::new()).unwrap();
+        assert_eq!(a.refund_policy, RefundPolicy::PreDeposit);
+        assert!(!a.hooks.contains_key("create_refund"));
+        let with_refund = format!(
+            "refund_policy = \"{{policy}}\"\n{}\n[hooks.create_refund]\nurl = \"{{sut}}/refunds\"\nbody = '{{\"no\":\"{{out_trade_no}}\",\"amount\":{{amount_minor}}}}'\n",
+            GOOD.replace("bug = \"none\"", "bug = \"none\"\npolicy = \"netted\"")
+        );
+        let a = load_str(&with_refund, "a.toml", &BTreeMap::new()).unwrap();
+        assert_eq!(a.refund_policy, RefundPolicy::Netted);
+        assert!(a.hooks.contains_key("create_refund"));
+        let mut o = BTreeMap::new();
+        o.insert("policy".to_string(), "pre_deposit".to_string());
+        assert_eq!(
+            load_str(&with_refund, "a.toml", &o).unwrap().refund_policy,
+            RefundPolicy::PreDeposit
+        );
+        o.insert("policy".to_string(), "net".to_string());
+        let e = load_str(&with_refund, "a.toml", &o).unwrap_err();
+        assert_eq!(e.field, "refund_policy");
+        assert!(e.problem.contains("`net` is not a refund policy"), "{e}");
+        // The refund hook's variables are its own.
+        let e = load_str(
+            &with_refund.replace("{out_trade_no}", "{date}"),
+            "a.toml",
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "hooks.create_refund.body");
     }
 }

@@ -1,7 +1,7 @@
 //! The SUT adapter: how the harness starts and talks to a settlement system under test.
 //!
 //! A small TOML file (format in `docs/sut-adapter.md`): an optional `[start]` command,
-//! `[vars]`, and five hooks, each an HTTP request or a shell command with `{name}`
+//! `[vars]`, and five hooks (a sixth, `create_refund`, optional), each an HTTP request or a shell command with `{name}`
 //! templates. Read in two stages like scenarios: [`RawAdapter`] as parsed, [`Adapter`]
 //! validated — every template is checked against the variables it can see, so a typo is
 //! reported when the file is loaded, naming the hook and field, not half-way through a run.
@@ -25,8 +25,8 @@ mod template;
 
 pub use super::sut_process::SutProcess;
 pub use config::{
-    load, load_str, Adapter, AdapterError, Hook, HookAction, RawAdapter, RawHook, RawStart, Start,
-    HOOKS, HOOK_TIMEOUT, READY_TIMEOUT,
+    load, load_str, Adapter, AdapterError, Hook, HookAction, RawAdapter, RawHook, RawStart,
+    RefundPolicy, Start, HOOKS, HOOK_TIMEOUT, OPTIONAL_HOOKS, READY_TIMEOUT,
 };
 pub use hooks::HookError;
 pub use template::{placeholders, render, shell_quote, BUILTIN_VARS};

@@ -15,12 +15,7 @@ fn report<'a>(s: &'a Scene, channel: &str, day: &str) -> &'a Report {
 
 #[then(regex = r#"^no beneficiary was paid more than it is owed$"#)]
 async fn never_double_pays(s: &mut Scene) {
-    let positions = checks::positions(
-        &s.sb().lock().core.ledger,
-        &s.merchants,
-        &s.orders,
-        s.settled_through(),
-    );
+    let positions = s.positions();
     let v = checks::never_double_pays(&positions);
     if !v.is_empty() {
         s.fail(&v, true);
@@ -29,12 +24,7 @@ async fn never_double_pays(s: &mut Scene) {
 
 #[then(regex = r#"^every beneficiary was paid exactly what it is owed$"#)]
 async fn paid_exactly(s: &mut Scene) {
-    let positions = checks::positions(
-        &s.sb().lock().core.ledger,
-        &s.merchants,
-        &s.orders,
-        s.settled_through(),
-    );
+    let positions = s.positions();
     let v = checks::paid_exactly(&positions);
     if !v.is_empty() {
         s.fail(&v, true);

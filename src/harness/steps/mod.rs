@@ -6,6 +6,7 @@ pub mod faults;
 pub mod invariants;
 pub mod notifications;
 pub mod payouts;
+pub mod refunds;
 pub mod statements;
 pub mod sut;
 pub mod world;
