@@ -104,9 +104,13 @@ impl WorldSpec {
 
     /// A one-line-per-fact summary of the world: instances and their credentials, rules.
     pub fn summary(&self) -> String {
+        let clock = match self.clock {
+            ClockMode::Real => "real",
+            ClockMode::Manual => "manual",
+        };
         let mut s = format!(
-            "world `{}` (seed {}, {:?} clock)\n",
-            self.name, self.seed, self.clock
+            "world `{}` (seed {}, {clock} clock)\n",
+            self.name, self.seed
         );
         for c in &self.channels {
             s.push_str("  ");
