@@ -246,6 +246,30 @@ const KILLS: &[Kill] = &[
             "received 20.00 CNY but is owed 70.00 CNY",
         ],
     },
+    Kill {
+        bug: "alipay-ack-xml",
+        tag: "@alipay-ack-xml",
+        needles: &[
+            "invariant violated: every notification acknowledged",
+            "never acknowledged in alipay's format",
+        ],
+    },
+    Kill {
+        bug: "alipay-book-every-notification",
+        tag: "@alipay-book-every-notification",
+        needles: &[
+            "invariant violated: never double-pays",
+            "received 352.00 CNY but is owed 88.00 CNY: overpaid by 264.00 CNY",
+        ],
+    },
+    Kill {
+        bug: "alipay-trusts-unsigned-notify",
+        tag: "@alipay-trusts-unsigned-notify",
+        needles: &[
+            "invariant violated: forged notifications refused",
+            "acknowledged a forged notification with a bad signature (it answered `success`)",
+        ],
+    },
 ];
 
 /// The refund scenarios whose payouts depend on the refund policy, run again under

@@ -14,7 +14,7 @@
 //!   settlement pays its payments in full. `netted`: the payout for day D is the payments of
 //!   D less the refunds that succeeded on D.
 
-use crate::store::{Booking, OrderState};
+use crate::store::{Booking, ChannelKind, OrderState};
 use crate::wxpay::{self, CallError, OrderStatus};
 use crate::{ApiError, App, Bug};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -103,6 +103,12 @@ pub async fn create(app: &App, body: &[u8]) -> Result<Value, ApiError> {
                 b.merchant_id, b.out_trade_no
             ))
         })?;
+    if order.kind != ChannelKind::Wxpay {
+        return Err(ApiError::bad_request(format!(
+            "order {} was paid through Alipay: this system refunds WeChat orders only",
+            b.out_trade_no
+        )));
+    }
     if order.state != OrderState::Paid {
         // BUG `refund-needs-notified-payment`: refuses until the payment notification came.
         if app.config.bug == Bug::RefundNeedsNotifiedPayment {
