@@ -47,3 +47,17 @@ Feature: Alipay payments are booked once, from verified notifications
     Then the settlement system refused every forged notification from "alipay"
     And no beneficiary was paid more than it is owed
     And every beneficiary was paid exactly what it is owed
+
+  @alipay-refund-lost-reply
+  Scenario: An Alipay refund whose reply is lost is sent again under the same out_request_no
+    Given the channel "alipay" executes the next refund but the reply is lost as a reset
+    When the settlement system creates an order of 100.00 CNY at "alipay" for merchant "M1"
+    And the customer pays every order
+    And the settlement system refunds 40.00 CNY of order number 1
+    And the clock moves to "2026-03-03 10:00"
+    And the settlement system runs settlement for "2026-03-02"
+    And the clock advances 1m
+    And the settlement system runs settlement for "2026-03-02"
+    Then every refund reached the customer exactly once
+    And the customer got back exactly 40.00 CNY of order number 1
+    And every beneficiary was paid exactly what it is owed

@@ -263,6 +263,15 @@ const KILLS: &[Kill] = &[
         ],
     },
     Kill {
+        bug: "new-refund-no-on-retry",
+        tag: "@alipay-refund-lost-reply",
+        needles: &[
+            "invariant violated: never refunds twice",
+            "refunded 40.00 CNY too much",
+            "a second refund number for one refund",
+        ],
+    },
+    Kill {
         bug: "alipay-trusts-unsigned-notify",
         tag: "@alipay-trusts-unsigned-notify",
         needles: &[
