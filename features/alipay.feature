@@ -48,6 +48,19 @@ Feature: Alipay payments are booked once, from verified notifications
     And no beneficiary was paid more than it is owed
     And every beneficiary was paid exactly what it is owed
 
+  @alipay-notify-lost
+  Scenario: Alipay payments whose notifications are lost for good are found by alipay.trade.query
+    Given the channel "alipay" loses every payment notification
+    When the settlement system creates an order of 100.00 CNY at "alipay" for merchant "M1"
+    And the settlement system creates an order of 35.50 CNY at "alipay" for merchant "M1"
+    And the customer pays every order
+    And the clock moves to "2026-03-03 10:00"
+    And the settlement system runs settlement for "2026-03-02"
+    And the clock advances 1m
+    And the settlement system runs settlement for "2026-03-02"
+    Then merchant "M1" was paid for "2026-03-02" exactly what the days up to it owe, and nothing of later days
+    And every beneficiary was paid exactly what it is owed
+
   @alipay-refund-lost-reply
   Scenario: An Alipay refund whose reply is lost is sent again under the same out_request_no
     Given the channel "alipay" executes the next refund but the reply is lost as a reset

@@ -263,6 +263,14 @@ const KILLS: &[Kill] = &[
         ],
     },
     Kill {
+        bug: "notify-only",
+        tag: "@alipay-notify-lost",
+        needles: &[
+            "invariant violated: paid per business day",
+            "has received 0.00 CNY but the payments up to 2026-03-02 owe 135.50 CNY",
+        ],
+    },
+    Kill {
         bug: "new-refund-no-on-retry",
         tag: "@alipay-refund-lost-reply",
         needles: &[
