@@ -462,6 +462,18 @@ mod tests {
     }
 
     #[test]
+    fn bug_alipay_book_every_notification_books_alipay_repeats_only() {
+        let mut s = store_with_order();
+        s.bug = Bug::AlipayBookEveryNotification;
+        assert_eq!(s.book(&paid(10000)), Booking::Booked);
+        assert_eq!(s.book(&paid(10000)), Booking::AlreadyBooked);
+        if let Some(o) = s.orders.get_mut("RS0001") {
+            o.kind = ChannelKind::Alipay;
+        }
+        assert_eq!(s.book(&paid(10000)), Booking::Booked);
+    }
+
+    #[test]
     fn the_books_survive_a_save_and_a_load() {
         let dir = std::env::temp_dir().join(format!("ref-sut-books-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
