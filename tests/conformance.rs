@@ -246,6 +246,47 @@ const KILLS: &[Kill] = &[
             "received 20.00 CNY but is owed 70.00 CNY",
         ],
     },
+    Kill {
+        bug: "alipay-ack-xml",
+        tag: "@alipay-ack-xml",
+        needles: &[
+            "invariant violated: every notification acknowledged",
+            "never acknowledged in alipay's format",
+        ],
+    },
+    Kill {
+        bug: "alipay-book-every-notification",
+        tag: "@alipay-book-every-notification",
+        needles: &[
+            "invariant violated: never double-pays",
+            "received 352.00 CNY but is owed 88.00 CNY: overpaid by 264.00 CNY",
+        ],
+    },
+    Kill {
+        bug: "notify-only",
+        tag: "@alipay-notify-lost",
+        needles: &[
+            "invariant violated: paid per business day",
+            "has received 0.00 CNY but the payments up to 2026-03-02 owe 135.50 CNY",
+        ],
+    },
+    Kill {
+        bug: "new-refund-no-on-retry",
+        tag: "@alipay-refund-lost-reply",
+        needles: &[
+            "invariant violated: never refunds twice",
+            "refunded 40.00 CNY too much",
+            "a second refund number for one refund",
+        ],
+    },
+    Kill {
+        bug: "alipay-trusts-unsigned-notify",
+        tag: "@alipay-trusts-unsigned-notify",
+        needles: &[
+            "invariant violated: forged notifications refused",
+            "acknowledged a forged notification with a bad signature (it answered `success`)",
+        ],
+    },
 ];
 
 /// The refund scenarios whose payouts depend on the refund policy, run again under

@@ -5,7 +5,8 @@
 //! notification would have booked it (same checks, same business day: the Beijing date of
 //! `time_end`).
 
-use crate::store::{Booking, OrderState};
+use crate::alipay;
+use crate::store::{Booking, ChannelKind, OrderState};
 use crate::wxpay::{self, OrderStatus};
 use crate::{App, Bug};
 
@@ -17,15 +18,19 @@ pub async fn query_unheard(app: &App) {
     if app.config.bug == Bug::NotifyOnly {
         return;
     }
-    let unheard: Vec<String> = app
+    let unheard: Vec<(ChannelKind, String)> = app
         .lock()
         .orders
         .values()
         .filter(|o| matches!(o.state, OrderState::Open | OrderState::Unconfirmed))
-        .map(|o| o.out_trade_no.clone())
+        .map(|o| (o.kind, o.out_trade_no.clone()))
         .collect();
-    for no in unheard {
-        match wxpay::order_query(&app.config, &no).await {
+    for (kind, no) in unheard {
+        let status = match kind {
+            ChannelKind::Wxpay => wxpay::order_query(&app.config, &no).await,
+            ChannelKind::Alipay => alipay::query(&app.config, &no).await,
+        };
+        match status {
             Ok(OrderStatus::Paid(paid)) if paid.out_trade_no == no => {
                 match app.lock().book(&paid) {
                     Booking::Booked => {

@@ -18,12 +18,15 @@
 //!   reconciliation reports. In memory behind one std `Mutex`, never held across `.await`.
 //! - `wxpay.rs` — the WeChat Pay v2 client side: `unifiedorder`, `downloadbill`, and reading
 //!   payment notifications.
+//! - `alipay.rs` — the Alipay client side: `alipay.trade.precreate`, `alipay.trade.query`,
+//!   and reading payment notifications, all RSA2-signed.
 //! - `bank.rs` — the payout bank client: submit and query, each answered three-valued.
 //! - `settlement.rs` — T+1 settlement and the payout state machine.
 //! - `recon.rs` — reading the bill and building the reconciliation report.
 
 #![forbid(unsafe_code)]
 
+mod alipay;
 mod bank;
 mod catchup;
 mod recon;
@@ -52,7 +55,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use store::{Booking, Merchant, Order, OrderState, Store};
+use store::{Booking, ChannelKind, Merchant, Order, OrderState, Store};
 use tokio::net::TcpListener;
 
 /// Largest request body we read. Our requests and the channel's notifications are a few KB.
@@ -156,6 +159,14 @@ pub enum Bug {
     /// Apply the other refund policy than the one configured: net refunds against
     /// settlement under `pre_deposit`, or not under `netted`.
     RefundIgnoresPolicy,
+    /// Book every Alipay payment notification, repeats included: a repeated Alipay
+    /// notification is booked (and settled) twice.
+    AlipayBookEveryNotification,
+    /// Skip the RSA2 check of Alipay notifications: a forged "paid" notification is booked.
+    AlipayTrustsUnsignedNotify,
+    /// Acknowledge Alipay notifications with WeChat's XML acknowledgement instead of the
+    /// plain `success` Alipay wants: Alipay keeps re-sending for a day.
+    AlipayAckXml,
 }
 
 impl Bug {
@@ -192,6 +203,13 @@ struct Flags {
     /// WeChat API key (MD5 signatures).
     #[arg(long, default_value = "192006250b4c09247ec02edce69f6a2d")]
     key: String,
+    /// Alipay channel id (an `alipay-gateway` channel). Its keys are the TEST keys shipped
+    /// in `scenarios/keys/`, as in sandbank's default world.
+    #[arg(long, default_value = "alipay")]
+    alipay_channel: String,
+    /// Our Alipay `app_id`.
+    #[arg(long, default_value = "2021000000000001")]
+    alipay_app_id: String,
     /// Payout bank id.
     #[arg(long, default_value = "bank")]
     bank: String,
@@ -233,6 +251,12 @@ pub struct Config {
     pub channel: String,
     /// WeChat appid.
     pub appid: String,
+    /// Alipay channel id.
+    pub alipay_channel: String,
+    /// Our Alipay app id and keys.
+    pub alipay: alipay::Keys,
+    /// Where Alipay sends payment notifications: `http://{listen}/notify/{alipay_channel}`.
+    pub alipay_notify_url: String,
     /// WeChat merchant id.
     pub mch_id: String,
     /// WeChat API key.
@@ -269,7 +293,11 @@ impl Config {
             "--sandbank must be an http:// URL, not `{}`",
             f.sandbank
         );
-        for (flag, id) in [("--channel", &f.channel), ("--bank", &f.bank)] {
+        for (flag, id) in [
+            ("--channel", &f.channel),
+            ("--alipay-channel", &f.alipay_channel),
+            ("--bank", &f.bank),
+        ] {
             anyhow::ensure!(
                 !id.is_empty()
                     && id
@@ -301,8 +329,15 @@ impl Config {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
+        anyhow::ensure!(
+            f.alipay_channel != f.channel,
+            "--alipay-channel and --channel must differ"
+        );
         Ok(Config {
             notify_url: format!("http://{bound}/notify/{}", f.channel),
+            alipay_notify_url: format!("http://{bound}/notify/{}", f.alipay_channel),
+            alipay: alipay::Keys::shipped(&f.alipay_app_id)?,
+            alipay_channel: f.alipay_channel,
             sandbank_url,
             channel: f.channel,
             appid: f.appid,
@@ -594,6 +629,9 @@ async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
         (&Method::POST, ["notify", channel]) if *channel == app.config.channel => {
             return notify(app, &body).await
         }
+        (&Method::POST, ["notify", channel]) if *channel == app.config.alipay_channel => {
+            return alipay_notify(app, &body)
+        }
         (&Method::POST, ["settlements", "run"]) => run_settlement(app, &body).await,
         (&Method::POST, ["reconciliations", "run"]) => run_reconciliation(app, &body).await,
         (&Method::GET, ["reconciliations", date]) => reconciliation_report(app, date, &query),
@@ -695,12 +733,17 @@ async fn create_order(app: &App, body: &[u8]) -> Result<Value, ApiError> {
     .ok_or_else(|| {
         ApiError::bad_request("`amount_minor` must be a positive whole number of fen")
     })?;
-    if let Some(channel) = b.channel.filter(|c| *c != app.config.channel) {
-        return Err(ApiError::bad_request(format!(
-            "this system takes payments through channel `{}` only, not `{channel}`",
-            app.config.channel
-        )));
-    }
+    let kind = match b.channel.as_deref() {
+        None => ChannelKind::Wxpay,
+        Some(c) if c == app.config.channel => ChannelKind::Wxpay,
+        Some(c) if c == app.config.alipay_channel => ChannelKind::Alipay,
+        Some(c) => {
+            return Err(ApiError::bad_request(format!(
+                "this system takes payments through channels `{}` and `{}` only, not `{c}`",
+                app.config.channel, app.config.alipay_channel
+            )))
+        }
+    };
     // Record the order before the channel hears of it, so that whatever happens next (even
     // a notification racing our reply) finds it.
     let out_trade_no = {
@@ -717,6 +760,7 @@ async fn create_order(app: &App, body: &[u8]) -> Result<Value, ApiError> {
         st.orders.insert(
             no.clone(),
             Order {
+                kind,
                 out_trade_no: no.clone(),
                 merchant_id: b.merchant_id.clone(),
                 amount_minor,
@@ -731,7 +775,13 @@ async fn create_order(app: &App, body: &[u8]) -> Result<Value, ApiError> {
     };
     let mut last = None;
     for attempt in 1..=ORDER_CREATE_ATTEMPTS {
-        match wxpay::unified_order(&app.config, &request).await {
+        let created = match kind {
+            ChannelKind::Wxpay => wxpay::unified_order(&app.config, &request).await,
+            ChannelKind::Alipay => {
+                alipay::precreate(&app.config, &out_trade_no, amount_minor).await
+            }
+        };
+        match created {
             Ok(()) => {
                 last = None;
                 break;
@@ -819,6 +869,38 @@ async fn notify(app: &App, body: &[u8]) -> Response<Full<Bytes>> {
         Booking::Refused(why) => {
             tracing::error!(out_trade_no = %paid.out_trade_no, "payment not booked: {why}");
             xml(wxpay::ack_fail(&why))
+        }
+    }
+}
+
+/// `POST /notify/{alipay_channel}`: an Alipay payment notification. Booked at most once;
+/// answered exactly `success` when done with, `fail` otherwise (Alipay then retries).
+fn alipay_notify(app: &App, body: &[u8]) -> Response<Full<Bytes>> {
+    let answer = |t: &'static str| {
+        if t == "success" && app.config.bug == Bug::AlipayAckXml {
+            // BUG `alipay-ack-xml`: WeChat's acknowledgement, which Alipay reads as a failure.
+            return response(StatusCode::OK, "text/xml", wxpay::ack_success());
+        }
+        response(StatusCode::OK, "text/plain", t)
+    };
+    let paid = match alipay::read_notification(&app.config, body) {
+        Ok(Some(p)) => p,
+        Ok(None) => return answer("success"),
+        Err(why) => {
+            tracing::warn!("Alipay notification refused: {why}");
+            return answer("fail");
+        }
+    };
+    let booking = app.lock().book(&paid);
+    match booking {
+        Booking::Booked => {
+            tracing::info!(out_trade_no = %paid.out_trade_no, trade_no = %paid.transaction_id, business_date = %paid.time_end.date(), "Alipay payment booked");
+            answer("success")
+        }
+        Booking::AlreadyBooked => answer("success"),
+        Booking::Refused(why) => {
+            tracing::error!(out_trade_no = %paid.out_trade_no, "Alipay payment not booked: {why}");
+            answer("fail")
         }
     }
 }

@@ -14,7 +14,8 @@
 //!   settlement pays its payments in full. `netted`: the payout for day D is the payments of
 //!   D less the refunds that succeeded on D.
 
-use crate::store::{Booking, OrderState};
+use crate::alipay;
+use crate::store::{Booking, ChannelKind, OrderState};
 use crate::wxpay::{self, CallError, OrderStatus};
 use crate::{ApiError, App, Bug};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -85,10 +86,14 @@ pub async fn create(app: &App, body: &[u8]) -> Result<Value, ApiError> {
             "`amount_minor` must be a positive whole number of fen",
         ));
     }
-    if let Some(c) = b.channel.as_deref().filter(|c| *c != app.config.channel) {
+    if let Some(c) = b
+        .channel
+        .as_deref()
+        .filter(|c| *c != app.config.channel && *c != app.config.alipay_channel)
+    {
         return Err(ApiError::bad_request(format!(
-            "this system takes payments through channel `{}` only, not `{c}`",
-            app.config.channel
+            "this system takes payments through channels `{}` and `{}` only, not `{c}`",
+            app.config.channel, app.config.alipay_channel
         )));
     }
     let order = app
@@ -112,7 +117,11 @@ pub async fn create(app: &App, body: &[u8]) -> Result<Value, ApiError> {
             )));
         }
         // The notification may be late: ask the channel, and book the payment it reports.
-        match wxpay::order_query(&app.config, &b.out_trade_no).await? {
+        let status = match order.kind {
+            ChannelKind::Wxpay => wxpay::order_query(&app.config, &b.out_trade_no).await?,
+            ChannelKind::Alipay => alipay::query(&app.config, &b.out_trade_no).await?,
+        };
+        match status {
             OrderStatus::Paid(p) if p.out_trade_no == b.out_trade_no => {
                 if let Booking::Refused(why) = app.lock().book(&p) {
                     return Err(ApiError::conflict(why));
@@ -164,8 +173,9 @@ pub async fn create(app: &App, body: &[u8]) -> Result<Value, ApiError> {
     };
     let mut attempt_no = no.clone();
     for attempt in 1..=REFUND_ATTEMPTS {
-        match wxpay::refund(
-            &app.config,
+        match send(
+            app,
+            order.kind,
             &attempt_no,
             &order.out_trade_no,
             order.amount_minor,
@@ -173,8 +183,12 @@ pub async fn create(app: &App, body: &[u8]) -> Result<Value, ApiError> {
         )
         .await
         {
-            Ok(()) => {
-                set_state(app, &attempt_no, RefundState::Processing, None);
+            Ok(day) => {
+                let state = match day {
+                    Some(_) => RefundState::Success,
+                    None => RefundState::Processing,
+                };
+                set_state(app, &attempt_no, state, day);
                 tracing::info!(out_refund_no = %attempt_no, out_trade_no = %order.out_trade_no, amount_minor = b.amount_minor, "refund accepted by the channel");
                 return Ok(json!({ "out_refund_no": attempt_no }));
             }
@@ -214,6 +228,28 @@ pub async fn create(app: &App, body: &[u8]) -> Result<Value, ApiError> {
     Ok(json!({ "out_refund_no": no }))
 }
 
+/// Send refund `no` to the order's channel. WeChat accepts it (`Ok(None)`: processing);
+/// Alipay refunds at once (`Ok(Some(day))`: paid back on that Beijing date).
+async fn send(
+    app: &App,
+    kind: ChannelKind,
+    no: &str,
+    out_trade_no: &str,
+    total_minor: i64,
+    refund_minor: i64,
+) -> Result<Option<NaiveDate>, CallError> {
+    match kind {
+        ChannelKind::Wxpay => {
+            wxpay::refund(&app.config, no, out_trade_no, total_minor, refund_minor)
+                .await
+                .map(|()| None)
+        }
+        ChannelKind::Alipay => alipay::refund(&app.config, no, out_trade_no, refund_minor)
+            .await
+            .map(Some),
+    }
+}
+
 fn set_state(app: &App, no: &str, state: RefundState, day: Option<NaiveDate>) {
     let mut st = app.lock();
     if let Some(r) = st.refunds.get_mut(no) {
@@ -235,7 +271,18 @@ pub async fn catch_up(app: &App) {
         .cloned()
         .collect();
     for r in open {
-        match wxpay::refund_query(&app.config, &r.out_refund_no).await {
+        let kind = app
+            .lock()
+            .orders
+            .get(&r.out_trade_no)
+            .map_or(ChannelKind::Wxpay, |o| o.kind);
+        let status = match kind {
+            ChannelKind::Wxpay => wxpay::refund_query(&app.config, &r.out_refund_no).await,
+            ChannelKind::Alipay => {
+                alipay::refund_query(&app.config, &r.out_trade_no, &r.out_refund_no).await
+            }
+        };
+        match status {
             Ok(wxpay::RefundStatus::Success(day)) => {
                 set_state(app, &r.out_refund_no, RefundState::Success, Some(day))
             }
@@ -272,13 +319,14 @@ pub async fn catch_up(app: &App) {
 }
 
 async fn resend(app: &App, r: &Refund, no: &str) {
-    let total = app
+    let (kind, total) = app
         .lock()
         .orders
         .get(&r.out_trade_no)
-        .map_or(0, |o| o.amount_minor);
-    match wxpay::refund(&app.config, no, &r.out_trade_no, total, r.amount_minor).await {
-        Ok(()) => set_state(app, no, RefundState::Processing, None),
+        .map_or((ChannelKind::Wxpay, 0), |o| (o.kind, o.amount_minor));
+    match send(app, kind, no, &r.out_trade_no, total, r.amount_minor).await {
+        Ok(None) => set_state(app, no, RefundState::Processing, None),
+        Ok(Some(day)) => set_state(app, no, RefundState::Success, Some(day)),
         Err(e) => tracing::warn!(out_refund_no = %no, "refund sent again: {e}"),
     }
 }

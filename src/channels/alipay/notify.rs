@@ -328,7 +328,11 @@ pub fn forge(
     }
     let nid = core.rng_for(&spec.id, &stream).alnum(34).to_lowercase();
     let url = o.notify_url.clone().unwrap_or_default();
-    let f = fields(core, o, &said, nid);
+    let mut f = fields(core, o, &said, nid);
+    if o.paid.is_none() {
+        // A forgery about a trade nobody paid still claims a payment time, like a real one.
+        f.push(("gmt_payment", local_time(core.now())));
+    }
     Ok(signed(&key, &url, o.charset, f, amount))
 }
 
