@@ -6,7 +6,8 @@
 //!
 //! The file runs past 450 lines because over a third of it is its tests, one per way each
 //! check can go wrong; the checks of later concerns live beside it (`notify_checks`,
-//! `payout_checks`, `recon_checks`).
+//! `payout_checks`, `recon_checks`, `refund_checks`; what the ledger says an order took in
+//! and gave back is here, for all of them).
 
 use crate::clock::Instant;
 use crate::ledger::accounts;
@@ -14,6 +15,7 @@ use crate::ledger::{Ledger, PostingKind};
 use crate::money::{Currency, Money};
 use crate::statements::{day_window, DayWindow};
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -54,6 +56,44 @@ pub struct Violation {
     pub detail: String,
     /// Journal references (order numbers) that show how it happened.
     pub references: Vec<String>,
+}
+
+/// What the customers got back for `order` by refunds booked before `cutoff` (all without
+/// one): the `refund` postings of its channel under its number or one of `refund_nos`,
+/// counted by what they credited `world:customers`.
+pub fn refunded_before(
+    ledger: &Ledger,
+    order: &Order,
+    refund_nos: &[String],
+    cutoff: Option<Instant>,
+) -> Money {
+    let mut refs: Vec<&str> = vec![order.out_trade_no.as_str()];
+    refs.extend(
+        refund_nos
+            .iter()
+            .map(String::as_str)
+            .filter(|n| *n != order.out_trade_no),
+    );
+    let merchant_prefix = accounts::channel_merchant_prefix(&order.channel);
+    let amount: Decimal = refs
+        .iter()
+        .flat_map(|r| ledger.by_reference(r))
+        .filter(|p| {
+            p.kind == PostingKind::Refund
+                && p.instance == order.channel
+                && cutoff.is_none_or(|c| p.at < c)
+                && p.legs
+                    .iter()
+                    .any(|l| l.account.starts_with(&merchant_prefix))
+        })
+        .flat_map(|p| p.legs.iter())
+        .filter(|l| l.account == accounts::CUSTOMERS && l.amount.amount.is_sign_positive())
+        .map(|l| l.amount.amount)
+        .sum();
+    Money {
+        amount,
+        currency: order.amount.currency,
+    }
 }
 
 /// What the ledger says a merchant's order brought in: the gross of its payment postings.
@@ -145,7 +185,7 @@ pub fn positions_netting(
                         .filter(|o| o.merchant == m.label)
                         .map(|o| {
                             let nos = refund_nos.get(&o.out_trade_no).map_or(&[][..], |v| v);
-                            super::refund_checks::refunded_before(ledger, o, nos, Some(c)).amount
+                            refunded_before(ledger, o, nos, Some(c)).amount
                         })
                         .sum();
                     Money {

@@ -9,9 +9,9 @@
 //! "refunded twice" is either more money than was asked for or a refund number at the
 //! channel that no requested refund was answered with.
 
-use super::checks::{Order, Violation};
-use crate::clock::Instant;
-use crate::ledger::{accounts, Ledger, PostingKind};
+use super::checks::{refunded_before, Order, Violation};
+
+use crate::ledger::Ledger;
 use crate::money::Money;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -48,44 +48,6 @@ pub fn channel_refund_numbers(detail: &serde_json::Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// What the customers got back for `order` by refunds booked before `cutoff` (all without
-/// one): the `refund` postings of its channel under its number or one of `refund_nos`,
-/// counted by what they credited `world:customers`.
-pub fn refunded_before(
-    ledger: &Ledger,
-    order: &Order,
-    refund_nos: &[String],
-    cutoff: Option<Instant>,
-) -> Money {
-    let mut refs: Vec<&str> = vec![order.out_trade_no.as_str()];
-    refs.extend(
-        refund_nos
-            .iter()
-            .map(String::as_str)
-            .filter(|n| *n != order.out_trade_no),
-    );
-    let merchant_prefix = accounts::channel_merchant_prefix(&order.channel);
-    let amount: Decimal = refs
-        .iter()
-        .flat_map(|r| ledger.by_reference(r))
-        .filter(|p| {
-            p.kind == PostingKind::Refund
-                && p.instance == order.channel
-                && cutoff.is_none_or(|c| p.at < c)
-                && p.legs
-                    .iter()
-                    .any(|l| l.account.starts_with(&merchant_prefix))
-        })
-        .flat_map(|p| p.legs.iter())
-        .filter(|l| l.account == accounts::CUSTOMERS && l.amount.amount.is_sign_positive())
-        .map(|l| l.amount.amount)
-        .sum();
-    Money {
-        amount,
-        currency: order.amount.currency,
-    }
 }
 
 /// **Never refunds twice** and **every refund reaches the customer**: for each order the
@@ -179,6 +141,7 @@ pub fn refunds_exactly_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::{accounts, PostingKind};
     use crate::money::Currency;
 
     fn cny(s: &str) -> Money {

@@ -186,7 +186,8 @@ async fn got_back(s: &mut Scene, amount: String, currency: String, n: usize) {
         .refund_numbers()
         .remove(&order.out_trade_no)
         .unwrap_or_default();
-    let got = refund_checks::refunded_before(&s.sb().lock().core.ledger, &order, &nos, None);
+    let got =
+        crate::harness::checks::refunded_before(&s.sb().lock().core.ledger, &order, &nos, None);
     if got.amount != want.amount {
         let v = vec![crate::harness::checks::Violation {
             invariant: if got.amount > want.amount {
