@@ -383,36 +383,12 @@ pub fn respond(
     Reply::new(StatusCode::OK, charset.content_type(), body)
 }
 
-/// `%XX` and `+` decoded to bytes (the charset is applied afterwards).
-fn percent_bytes(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < s.len() => {
-                let hex = std::str::from_utf8(&s[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
-}
-
 /// `k=v&k=v` as (name, raw value bytes) pairs, empty pieces skipped.
 fn form_pairs(text: &[u8], out: &mut Vec<(String, Vec<u8>)>) -> Result<(), String> {
     for piece in text.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let mut kv = piece.splitn(2, |b| *b == b'=');
-        let k = percent_bytes(kv.next().unwrap_or_default());
-        let v = percent_bytes(kv.next().unwrap_or_default());
+        let k = crate::http::percent_decode_bytes(kv.next().unwrap_or_default());
+        let v = crate::http::percent_decode_bytes(kv.next().unwrap_or_default());
         let Ok(k) = String::from_utf8(k) else {
             return Err("a parameter name that is not text".into());
         };
@@ -829,9 +805,12 @@ mod tests {
 
     #[test]
     fn percent_decoding_keeps_bytes_for_the_charset() {
-        assert_eq!(percent_bytes(b"a+b%2B%E4%B8%AD"), "a b+中".as_bytes());
-        assert_eq!(percent_bytes(b"100%"), b"100%");
-        assert_eq!(percent_bytes(b"%zz%4"), b"%zz%4");
+        assert_eq!(
+            crate::http::percent_decode_bytes(b"a+b%2B%E4%B8%AD"),
+            "a b+中".as_bytes()
+        );
+        assert_eq!(crate::http::percent_decode_bytes(b"100%"), b"100%");
+        assert_eq!(crate::http::percent_decode_bytes(b"%zz%4"), b"%zz%4");
         assert_eq!(
             Charset::Gbk.decode(&Charset::Gbk.encode("中文")).as_deref(),
             Some("中文")
