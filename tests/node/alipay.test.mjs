@@ -132,6 +132,59 @@ test('precreate, pay, query and the notification, every response verified', asyn
   }
 });
 
+test('a partial refund is notified and checkNotifySign verifies it', async () => {
+  const merchant = await receiver();
+  try {
+    const alipay = sdk();
+    const no = orderNo();
+    const pre = await alipay.exec('alipay.trade.precreate', {
+      notify_url: merchant.url,
+      bizContent: { out_trade_no: no, total_amount: '88.88', subject: 'refund notify' },
+    }, { validateSign: true });
+    assert.equal(pre.code, '10000');
+    await control('POST', `channels/alipay/orders/${no}/pay`, {});
+    await control('POST', 'clock', {});
+    assert.equal(merchant.bodies.length, 1);
+    const paid = fields(merchant.bodies[0]);
+    assert.equal(alipay.checkNotifySign(paid), true);
+    assert.equal(paid.refund_fee, undefined);
+
+    const refund = await alipay.exec('alipay.trade.refund', {
+      bizContent: { out_trade_no: no, refund_amount: '30.00', out_request_no: 'RN1' },
+    }, { validateSign: true });
+    assert.equal(refund.fundChange, 'Y');
+    assert.equal(refund.refundFee, '30.00');
+    await control('POST', 'clock', {});
+    assert.equal(merchant.bodies.length, 2, 'a partial refund sends a notification');
+
+    const n = fields(merchant.bodies[1]);
+    assert.equal(alipay.checkNotifySign(n), true);
+    assert.equal(alipay.checkNotifySignV2(n), true);
+    assert.equal(n.out_trade_no, no);
+    assert.equal(n.trade_no, paid.trade_no);
+    assert.equal(n.trade_status, 'TRADE_SUCCESS');
+    assert.equal(n.total_amount, '88.88');
+    assert.equal(n.refund_fee, '30.00');
+    assert.equal(n.out_biz_no, 'RN1');
+    assert.match(n.gmt_refund, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{3})?$/);
+    assert.ok(n.notify_id);
+    assert.notEqual(n.notify_id, paid.notify_id, 'a new notification, not a retry');
+    assert.equal(alipay.checkNotifySign({ ...n, refund_fee: '88.88' }), false, 'a changed refund_fee does not verify');
+
+    // Acknowledged: no retry. Refunding the rest closes the trade, which is not notified.
+    await control('POST', 'clock', { advance: '25h' });
+    assert.equal(merchant.bodies.length, 2);
+    const rest = await alipay.exec('alipay.trade.refund', {
+      bizContent: { out_trade_no: no, refund_amount: '58.88', out_request_no: 'RN2' },
+    }, { validateSign: true });
+    assert.equal(rest.refundFee, '88.88');
+    await control('POST', 'clock', { advance: '1h' });
+    assert.equal(merchant.bodies.length, 2, 'a full refund closes the trade and sends nothing');
+  } finally {
+    await merchant.close();
+  }
+});
+
 test('barcode payment, refund, refund query, close and cancel', async () => {
   const alipay = sdk();
   const no = orderNo();

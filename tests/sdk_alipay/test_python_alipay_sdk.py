@@ -7,6 +7,7 @@ checks the outcome against the fake's own record (control API: ledger, orders).
 """
 
 import io
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -137,6 +138,50 @@ def test_barcode_payment_refund_and_refund_query(make_alipay, control, order_no,
     assert data["refund_fee"] == "30.00" and data["trade_status"] == "TRADE_SUCCESS"
     kinds = [p["kind"] for p in control.postings()]
     assert kinds == ["payment", "fee", "refund", "fee"]
+
+
+def test_a_partial_refund_is_notified_and_the_sdk_verifies_it(make_alipay, control, order_no, receiver):
+    alipay = make_alipay(notify_url=receiver.url)
+    res = alipay.api_alipay_trade_precreate(subject="refund notify", out_trade_no=order_no, total_amount="88.88")
+    assert res["code"] == "10000"
+    control.pay(order_no)
+    control.settle()
+    assert receiver.count() == 1
+    paid, paid_sign = notification(receiver.bodies[0])
+    assert alipay.verify(paid, paid_sign)
+    assert "refund_fee" not in paid and "gmt_refund" not in paid
+
+    r = alipay.api_alipay_trade_refund(refund_amount="30.00", out_trade_no=order_no, out_request_no="RN1")
+    assert r["code"] == "10000" and r["fund_change"] == "Y" and r["refund_fee"] == "30.00"
+    control.settle()
+    assert receiver.count() == 2, "a partial refund sends a notification"
+
+    # As the SDK's README says: pop `sign`, hand the rest to `verify` (which drops `sign_type`).
+    data = dict(urllib.parse.parse_qsl(receiver.bodies[1].decode("utf-8"), keep_blank_values=True))
+    signature = data.pop("sign")
+    assert data["sign_type"] == "RSA2"
+    assert alipay.verify(dict(data), signature)
+    assert data["out_trade_no"] == order_no and data["trade_no"] == paid["trade_no"]
+    assert data["trade_status"] == "TRADE_SUCCESS"
+    assert data["total_amount"] == "88.88"
+    assert data["refund_fee"] == "30.00"
+    assert data["out_biz_no"] == "RN1"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{3})?", data["gmt_refund"]), data["gmt_refund"]
+    assert data["notify_id"] and data["notify_id"] != paid["notify_id"], "a new notification, not a retry"
+    # The same notification with another refund_fee does not verify.
+    forged = dict(data, refund_fee="88.88")
+    assert not alipay.verify(forged, signature)
+
+    # Acknowledged: no retry. Refunding the rest closes the trade, which is not notified.
+    control.advance("25h")
+    assert receiver.count() == 2
+    rest = alipay.api_alipay_trade_refund(refund_amount="58.88", out_trade_no=order_no, out_request_no="RN2")
+    assert rest["code"] == "10000" and rest["refund_fee"] == "88.88"
+    control.settle()
+    control.advance("1h")
+    assert receiver.count() == 2, "a full refund closes the trade and sends nothing"
+    q = alipay.api_alipay_trade_query(out_trade_no=order_no)
+    assert q["trade_status"] == "TRADE_CLOSED"
 
 
 def test_a_password_payment_waits_then_cancel_closes_it(make_alipay, control, order_no):
