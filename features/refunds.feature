@@ -129,3 +129,20 @@ Feature: Refunds reach the customer exactly once, and settlement follows the ref
     And every payment at "wxpay" on "2026-03-02" was booked exactly once
     And every beneficiary was paid exactly what it is owed
     And the reconciliation report for "wxpay" on "2026-03-02" lists exactly the real discrepancies
+
+  @refund-notify-duplicated
+  Scenario: A duplicated refund notification is acknowledged every time and changes nothing
+    Given the channel "wxpay" sends every refund notification 2 extra times
+    When the settlement system creates an order of 100.00 CNY at "wxpay" for merchant "M1"
+    And the customer pays every order
+    And the settlement system refunds 40.00 CNY of order number 1
+    And the clock advances 10m
+    And the clock moves to "2026-03-03 10:00"
+    And the settlement system runs settlement for "2026-03-02"
+    And the clock advances 1m
+    And the settlement system runs settlement for "2026-03-02"
+    Then the customer got back exactly 40.00 CNY of order number 1
+    And every refund reached the customer exactly once
+    And every refund notification "wxpay" sent was acknowledged in the channel's format
+    And no beneficiary was paid more than it is owed
+    And every beneficiary was paid exactly what it is owed

@@ -247,6 +247,16 @@ const KILLS: &[Kill] = &[
         ],
     },
     Kill {
+        bug: "refund-notify-not-acked",
+        tag: "@refund-notify-duplicated",
+        needles: &[
+            "invariant violated: every notification acknowledged",
+            "the refund notification for refund RF",
+            "never acknowledged in wxpay's format",
+            "<return_code><![CDATA[FAIL]]></return_code>",
+        ],
+    },
+    Kill {
         bug: "alipay-ack-xml",
         tag: "@alipay-ack-xml",
         needles: &[

@@ -167,6 +167,9 @@ pub enum Bug {
     /// Acknowledge Alipay notifications with WeChat's XML acknowledgement instead of the
     /// plain `success` Alipay wants: Alipay keeps re-sending for a day.
     AlipayAckXml,
+    /// Answer every WeChat refund notification with FAIL, after booking what it says: the
+    /// channel never hears it was received and keeps re-sending it.
+    RefundNotifyNotAcked,
 }
 
 impl Bug {

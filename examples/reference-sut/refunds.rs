@@ -360,6 +360,9 @@ pub fn notify(app: &App, body: &[u8]) -> String {
             } else {
                 tracing::error!(out_refund_no = %no, "refund notification for a refund we never asked for");
             }
+            if app.config.bug == Bug::RefundNotifyNotAcked {
+                return wxpay::ack_fail("not now");
+            }
             wxpay::ack_success()
         }
         Err(why) => {

@@ -1,7 +1,7 @@
 //! Steps that arm fault rules. The generic step takes a rule as JSON, exactly as the control
 //! API accepts it; the others are readable shorthands for the classic situations.
 
-use crate::faults::RawRule;
+use crate::faults::{RawRule, CALLBACK_OP, REFUND_CALLBACK_OP};
 use crate::harness::scene::Scene;
 use cucumber::gherkin::Step;
 use cucumber::given;
@@ -14,13 +14,22 @@ fn arm(s: &Scene, raw: RawRule) {
     }
 }
 
-#[given(regex = r#"^the channel "([^"]+)" sends every payment notification (\d+) extra times?$"#)]
-async fn duplicated_notifications(s: &mut Scene, channel: String, n: u32) {
+/// Every payment (op `notify`) or refund (op `refund.notify`) notification of the channel
+/// goes out `n` extra times, copies of the same notification.
+#[given(
+    regex = r#"^the channel "([^"]+)" sends every (payment|refund) notification (\d+) extra times?$"#
+)]
+async fn duplicated_notifications(s: &mut Scene, channel: String, kind: String, n: u32) {
+    let op = if kind == "refund" {
+        REFUND_CALLBACK_OP
+    } else {
+        CALLBACK_OP
+    };
     arm(
         s,
         RawRule {
             target: Some(channel),
-            op: Some("notify".into()),
+            op: Some(op.into()),
             action: Some("duplicate".into()),
             count: Some(n),
             ..Default::default()

@@ -87,14 +87,19 @@ async fn forged_refused(s: &mut Scene, channel: String) {
 }
 
 #[then(
-    regex = r#"^every payment notification "([^"]+)" sent was acknowledged in the channel's format$"#
+    regex = r#"^every (payment|refund) notification "([^"]+)" sent was acknowledged in the channel's format$"#
 )]
-async fn notifications_acknowledged(s: &mut Scene, channel: String) {
+async fn notifications_acknowledged(s: &mut Scene, kind: String, channel: String) {
+    let which = if kind == "refund" {
+        notify_checks::Notifications::Refund
+    } else {
+        notify_checks::Notifications::Payment
+    };
     let journal = s.sb().lock().core.journal.select(&Filter {
         kind: Some(EntryKind::Callback),
         ..Default::default()
     });
-    let v = notify_checks::every_notification_acknowledged(&journal, &channel);
+    let v = notify_checks::notifications_acknowledged(&journal, &channel, which);
     if !v.is_empty() {
         s.fail(&v, false);
     }
