@@ -212,6 +212,7 @@ impl Core {
         seed: u64,
         directory: Arc<Directory>,
         mismatches: MismatchBook,
+        journal_bytes: usize,
     ) -> Core {
         Core {
             clock,
@@ -219,7 +220,7 @@ impl Core {
             rng: WorldRng::new(seed),
             streams: Streams::default(),
             ledger: Ledger::default(),
-            journal: Journal::default(),
+            journal: Journal::with_max_bytes(journal_bytes),
             mismatches,
             directory,
         }

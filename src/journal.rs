@@ -3,7 +3,8 @@
 //! fault fired, each posting, each clock move — in order, with virtual and real timestamps.
 //!
 //! It is what a person reads to understand a run and what a failing scenario prints. It is
-//! bounded by count ([`JOURNAL_CAPACITY`]) and by bytes ([`JOURNAL_BYTES_MAX`]): past either
+//! bounded by count ([`JOURNAL_CAPACITY`]) and by bytes (the world's `journal_bytes`,
+//! [`JOURNAL_BYTES_DEFAULT`] unless set): past either
 //! the oldest entries are dropped and counted. Readers take it a page at a time
 //! ([`Journal::after`], [`Journal::latest`]) so no read copies the whole of it.
 
@@ -19,13 +20,21 @@ use std::sync::Arc;
 /// for a day of heavy scenario traffic; a soak run loses its oldest history, never memory.
 pub const JOURNAL_CAPACITY: usize = 100_000;
 
-/// Most bytes the held entries weigh in all (their text and bodies plus
-/// [`ENTRY_OVERHEAD_BYTES`] each; see [`Entry::weight`]). The count cap alone let 110,000
-/// refused 8 KB requests grow the process to 855 MB. 32 MiB holds every entry of any
-/// scenario run (a conformance scenario writes a few hundred) and the last ~35,000 exchanges
-/// of a load test (a signed orderquery and its reply weigh about 950 bytes), and keeps a
-/// server under sustained load within 64 MiB of memory in all (`cargo bench --bench wire`).
-pub const JOURNAL_BYTES_MAX: usize = 32 << 20;
+/// Most bytes the held entries weigh in all, unless the world sets `journal_bytes` (their
+/// text and bodies plus [`ENTRY_OVERHEAD_BYTES`] each; see [`Entry::weight`]). The count cap
+/// alone let 110,000 refused 8 KB requests grow the process to 855 MB. 8 MiB holds every
+/// entry of any scenario run (a conformance scenario writes a few hundred) and the last
+/// ~9,000 exchanges of a load test (a signed orderquery and its reply weigh about 950
+/// bytes). It was 32 MiB: under sustained load every request writes a fresh entry and frees
+/// the oldest, and a ring four times the size of the CPU caches made each request ~10%
+/// dearer (`cargo bench --bench wire`, figures in README "Performance").
+pub const JOURNAL_BYTES_DEFAULT: usize = 8 << 20;
+
+/// The smallest `journal_bytes` a world may set: room for a few hundred entries.
+pub const JOURNAL_BYTES_MIN: usize = 64 << 10;
+
+/// The largest `journal_bytes` a world may set.
+pub const JOURNAL_BYTES_LIMIT: usize = 1 << 30;
 
 /// What an entry costs beyond its text and bodies: the entry itself (about 200 bytes in the
 /// ring), and the headers and slack of its three or four allocations.
@@ -221,7 +230,7 @@ pub struct Scanned {
 }
 
 /// The bounded timeline.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Journal {
     /// Shared, so a reader copies a page of handles under the world's lock and formats
     /// them after releasing it.
@@ -231,6 +240,8 @@ pub struct Journal {
     dropped: u64,
     /// Sum of [`Entry::weight`] over `entries`.
     bytes: usize,
+    /// Most `bytes` may be.
+    max_bytes: usize,
     /// Instance names, each held once and shared by the entries that name it.
     names: Vec<Arc<str>>,
 }
@@ -268,7 +279,31 @@ fn clip_cow(text: Cow<'static, str>) -> Cow<'static, str> {
 /// Most distinct instance names the journal shares; past it, names are held per entry.
 const NAMES_MAX: usize = 64;
 
+impl Default for Journal {
+    fn default() -> Journal {
+        Journal::with_max_bytes(JOURNAL_BYTES_DEFAULT)
+    }
+}
+
 impl Journal {
+    /// An empty journal holding at most `max_bytes` (clamped to
+    /// [`JOURNAL_BYTES_MIN`]..=[`JOURNAL_BYTES_LIMIT`]; scenarios are checked at load).
+    pub fn with_max_bytes(max_bytes: usize) -> Journal {
+        Journal {
+            entries: VecDeque::new(),
+            next_seq: 0,
+            dropped: 0,
+            bytes: 0,
+            max_bytes: max_bytes.clamp(JOURNAL_BYTES_MIN, JOURNAL_BYTES_LIMIT),
+            names: Vec::new(),
+        }
+    }
+
+    /// Most bytes the held entries may weigh.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     /// Append an entry at virtual instant `at`.
     pub fn push(&mut self, at: Instant, kind: EntryKind, r: Record<'_>) -> u64 {
         self.next_seq += 1;
@@ -288,7 +323,7 @@ impl Journal {
         let weight = entry.weight();
         while !self.entries.is_empty()
             && (self.entries.len() >= JOURNAL_CAPACITY
-                || self.bytes.saturating_add(weight) > JOURNAL_BYTES_MAX)
+                || self.bytes.saturating_add(weight) > self.max_bytes)
         {
             if let Some(old) = self.entries.pop_front() {
                 self.bytes = self.bytes.saturating_sub(old.weight());
@@ -317,7 +352,7 @@ impl Journal {
         n
     }
 
-    /// Bytes the held entries weigh ([`Entry::weight`]); at most [`JOURNAL_BYTES_MAX`].
+    /// Bytes the held entries weigh ([`Entry::weight`]); at most [`Journal::max_bytes`].
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -416,7 +451,7 @@ impl Journal {
 }
 
 impl Entry {
-    /// What the entry counts against [`JOURNAL_BYTES_MAX`]: its text plus
+    /// What the entry counts against [`Journal::max_bytes`]: its text plus
     /// [`ENTRY_OVERHEAD_BYTES`].
     pub fn weight(&self) -> usize {
         let body = |o: &Option<Body>| o.as_ref().map_or(0, Body::len);
@@ -474,7 +509,8 @@ mod tests {
     #[test]
     fn journal_is_bounded_and_keeps_sequence_numbers() {
         let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
-        let mut j = Journal::default();
+        // Room for more than the count cap, so the count cap is what bounds it.
+        let mut j = Journal::with_max_bytes(JOURNAL_BYTES_LIMIT);
         for i in 0..(JOURNAL_CAPACITY + 5) {
             j.push(
                 at,
@@ -549,7 +585,7 @@ mod tests {
         let mut j = Journal::default();
         // Bodies of 8 KB, clipped to 4 KB each: past the byte budget long before the count cap.
         let body = "x".repeat(8 << 10);
-        let n = JOURNAL_BYTES_MAX / JOURNAL_BODY_MAX * 2;
+        let n = JOURNAL_BYTES_DEFAULT / JOURNAL_BODY_MAX * 2;
         for i in 0..n {
             j.push(
                 at,
@@ -562,11 +598,11 @@ mod tests {
                     ..Default::default()
                 },
             );
-            assert!(j.bytes() <= JOURNAL_BYTES_MAX);
+            assert!(j.bytes() <= JOURNAL_BYTES_DEFAULT);
         }
         assert!(j.len() < n && j.len() < JOURNAL_CAPACITY, "{}", j.len());
         assert_eq!(j.dropped() as usize + j.len(), n);
-        assert!(j.bytes() > JOURNAL_BYTES_MAX - 3 * JOURNAL_BODY_MAX);
+        assert!(j.bytes() > JOURNAL_BYTES_DEFAULT - 3 * JOURNAL_BODY_MAX);
         let held: usize = j.entries.iter().map(|e| e.weight()).sum();
         assert_eq!(held, j.bytes(), "the running total is exact");
 

@@ -36,6 +36,11 @@ enum Command {
         /// Seed of the world's random generator (overrides the scenario's).
         #[arg(long)]
         seed: Option<u64>,
+        /// Most bytes the journal holds, 65536 to 1073741824 (overrides the scenario's
+        /// `journal_bytes`; 8 MiB by default). A larger journal keeps more history and costs
+        /// a little speed under sustained load.
+        #[arg(long, value_name = "BYTES")]
+        journal_bytes: Option<i64>,
         /// A host name the control API accepts in `Host`/`Origin` besides loopback names
         /// and the listen address, for serving behind a name (repeatable).
         #[arg(long = "allow-host", value_name = "NAME")]
@@ -199,6 +204,7 @@ fn main() -> anyhow::Result<()> {
             scenario,
             listen,
             seed,
+            journal_bytes,
             allow_hosts,
             control_token,
         } => {
@@ -221,6 +227,10 @@ fn main() -> anyhow::Result<()> {
             let mut spec = load(scenario.as_ref())?;
             if let Some(seed) = seed {
                 spec.seed = seed;
+            }
+            if journal_bytes.is_some() {
+                spec.journal_bytes = scenario::check_journal_bytes(journal_bytes)
+                    .map_err(|e| anyhow::anyhow!("--journal-bytes: {e}"))?;
             }
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

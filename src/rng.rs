@@ -2,9 +2,11 @@
 //! probabilities) draws from the world's generator or from a keyed stream derived from the
 //! same seed ([`Streams`]), so the same seed and the same inputs give the same run.
 
+use hashbrown::hash_map::EntryRef;
+use hashbrown::HashMap;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// The world's generator.
@@ -81,8 +83,6 @@ pub struct Streams {
     order: VecDeque<Arc<str>>,
     /// Where the name of the stream asked for is put together, reused.
     scratch: String,
-    /// A slot for a stream that could not be remembered (see [`Streams::get`]).
-    spare: Slot,
 }
 
 /// One remembered stream.
@@ -109,27 +109,30 @@ impl Streams {
             seed: derive(seed, instance, key),
             pos: 0,
         };
-        match self.positions.get_mut(self.scratch.as_str()) {
-            Some(slot) if slot.world_seed != seed => *slot = fresh(),
-            Some(_) => {}
-            None => {
-                if self.positions.len() >= STREAM_CAPACITY {
-                    if let Some(old) = self.order.pop_front() {
-                        self.positions.remove(&old);
-                    }
-                }
-                let name: Arc<str> = Arc::from(self.scratch.as_str());
-                self.order.push_back(name.clone());
-                self.positions.insert(name, fresh());
+        let Streams {
+            positions,
+            order,
+            scratch,
+            ..
+        } = self;
+        // Room first, so that the lookup below is the only one on the common path.
+        if positions.len() >= STREAM_CAPACITY && !positions.contains_key(scratch.as_str()) {
+            if let Some(old) = order.pop_front() {
+                positions.remove(&old);
             }
         }
-        // Present: found or inserted just above. Were it not, the draw would come from an
-        // unremembered stream at its start, as for one forgotten past the cap.
-        let slot = match self.positions.get_mut(self.scratch.as_str()) {
-            Some(slot) => slot,
-            None => {
-                self.spare = fresh();
-                &mut self.spare
+        let slot = match positions.entry_ref(scratch.as_str()) {
+            EntryRef::Occupied(o) => {
+                let slot = o.into_mut();
+                if slot.world_seed != seed {
+                    *slot = fresh();
+                }
+                slot
+            }
+            EntryRef::Vacant(v) => {
+                let name: Arc<str> = Arc::from(scratch.as_str());
+                order.push_back(name.clone());
+                v.insert_with_key(name, fresh())
             }
         };
         let mut inner = ChaCha8Rng::from_seed(slot.seed);

@@ -17,6 +17,7 @@ use crate::clock::{check_instant, parse_instant, ClockMode, Instant, SHANGHAI};
 use crate::config::Section;
 use crate::directory::{Directory, Family};
 use crate::faults::{RawRule, Rule};
+use crate::journal::{JOURNAL_BYTES_DEFAULT, JOURNAL_BYTES_LIMIT, JOURNAL_BYTES_MIN};
 use crate::mismatches::{Mismatch, MismatchError, MismatchKind, RawMismatch};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -69,6 +70,8 @@ pub struct RawWorld {
     pub start: Option<String>,
     /// Time zone of business days; only `Asia/Shanghai` is supported so far.
     pub timezone: Option<String>,
+    /// Most bytes the journal holds (see [`crate::journal::JOURNAL_BYTES_DEFAULT`]).
+    pub journal_bytes: Option<i64>,
 }
 
 /// A validated world.
@@ -82,6 +85,8 @@ pub struct WorldSpec {
     pub clock: ClockMode,
     /// Where the clock starts; `None` is "now" for a real clock.
     pub start: Option<Instant>,
+    /// Most bytes the journal holds.
+    pub journal_bytes: usize,
     /// Channels, each as its kind validated it.
     pub channels: Vec<ChannelSpec>,
     /// Banks, each as its kind validated it.
@@ -228,6 +233,8 @@ impl RawScenario {
             seed: self.world.seed.unwrap_or(0),
             clock,
             start,
+            journal_bytes: check_journal_bytes(self.world.journal_bytes)
+                .map_err(|e| root.err("world.journal_bytes", e))?,
             channels,
             banks,
             faults,
@@ -309,6 +316,20 @@ impl RawWorld {
             (None, ClockMode::Real) => None,
         };
         Ok((clock, start))
+    }
+}
+
+/// Check a `journal_bytes` value: [`JOURNAL_BYTES_MIN`] to [`JOURNAL_BYTES_LIMIT`], or the
+/// default when not given. `Err` is the problem.
+pub fn check_journal_bytes(n: Option<i64>) -> Result<usize, String> {
+    let Some(n) = n else {
+        return Ok(JOURNAL_BYTES_DEFAULT);
+    };
+    match usize::try_from(n) {
+        Ok(b) if (JOURNAL_BYTES_MIN..=JOURNAL_BYTES_LIMIT).contains(&b) => Ok(b),
+        _ => Err(format!(
+            "{n} is out of range: from {JOURNAL_BYTES_MIN} (64 KiB) to {JOURNAL_BYTES_LIMIT} (1 GiB) bytes"
+        )),
     }
 }
 
@@ -429,6 +450,21 @@ mod tests {
             e,
             "x.toml: banks[0].accounts[0].no: `6222_0001` is not 1–34 letters and digits (an account number)"
         );
+    }
+
+    #[test]
+    fn journal_bytes_is_bounded_and_named_when_out_of_range() {
+        assert_eq!(
+            err_of("[world]\njournal_bytes = 1000\n"),
+            "x.toml: world.journal_bytes: 1000 is out of range: from 65536 (64 KiB) to 1073741824 (1 GiB) bytes"
+        );
+        assert!(err_of("[world]\njournal_bytes = -1\n")
+            .contains("world.journal_bytes: -1 is out of range"));
+        assert!(err_of("[world]\njournal_bytes = 1073741825\n").contains("world.journal_bytes"));
+        let w = load_str("[world]\njournal_bytes = 65536\n", "x.toml").unwrap();
+        assert_eq!(w.journal_bytes, 65536);
+        let w = load_str("[world]\n", "x.toml").unwrap();
+        assert_eq!(w.journal_bytes, JOURNAL_BYTES_DEFAULT);
     }
 
     #[test]

@@ -98,6 +98,10 @@ pub fn sandbank(bin: &Path, scenario: Option<&Path>) -> Server {
     if let Some(s) = scenario {
         cmd.arg("--scenario").arg(s);
     }
+    // To compare journal sizes (the default is the product's; see README "Performance").
+    if let Some(b) = std::env::var_os("WIRE_BENCH_JOURNAL_BYTES") {
+        cmd.arg("--journal-bytes").arg(b);
+    }
     Server::start("sandbank", cmd)
 }
 

@@ -2,7 +2,7 @@
 //! statement covers, and the compact local timestamps the Chinese APIs print.
 
 use super::{Instant, SHANGHAI};
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 /// The half-open span `[start, end)` of business day `day` cut at local midnight in `tz`.
@@ -34,9 +34,30 @@ pub fn day_of(t: Instant, tz: Tz) -> NaiveDate {
 /// `t` as `yyyyMMddHHmmss` in Beijing time: the compact timestamp of WeChat Pay v2
 /// (`time_end`) and of the payout API (`createTime`, and inside its payout ids).
 pub fn compact_local(t: Instant) -> String {
-    t.with_timezone(&SHANGHAI)
-        .format("%Y%m%d%H%M%S")
-        .to_string()
+    let l = t.with_timezone(&SHANGHAI).naive_local();
+    let Ok(year) = u32::try_from(l.year()) else {
+        return l.format("%Y%m%d%H%M%S").to_string();
+    };
+    if year > 9999 {
+        return l.format("%Y%m%d%H%M%S").to_string();
+    }
+    // Digit by digit: this is on the request path (orderquery of a paid order), and a
+    // format string is parsed on every call.
+    let mut s = String::with_capacity(14);
+    for (n, width) in [
+        (year, 4),
+        (l.month(), 2),
+        (l.day(), 2),
+        (l.hour(), 2),
+        (l.minute(), 2),
+        (l.second(), 2),
+    ] {
+        for p in (0..width).rev() {
+            let digit = n / 10u32.pow(p) % 10;
+            s.push(char::from(b'0' + digit as u8));
+        }
+    }
+    s
 }
 
 /// A business day and the instants that bound it.
@@ -96,4 +117,26 @@ impl DayWindow {
 /// The Chinese channels' business day `day`, cut at 00:00 Asia/Shanghai.
 pub fn day_window(day: NaiveDate) -> DayWindow {
     DayWindow::new(day, SHANGHAI)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_local_writes_what_chrono_formats() {
+        // Across the clock's whole range, both sides of midnight and of a year's end.
+        let mut secs = super::super::MIN_INSTANT_SECS;
+        while secs < super::super::MAX_INSTANT_SECS {
+            let t = Utc.timestamp_opt(secs, 0).unwrap();
+            let want = t
+                .with_timezone(&SHANGHAI)
+                .format("%Y%m%d%H%M%S")
+                .to_string();
+            assert_eq!(compact_local(t), want, "{t}");
+            secs += 86_400 * 97 + 3_607;
+        }
+        let t = Utc.with_ymd_and_hms(2026, 12, 31, 16, 0, 0).unwrap();
+        assert_eq!(compact_local(t), "20270101000000");
+    }
 }

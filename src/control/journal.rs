@@ -136,10 +136,10 @@ fn journal_page(sb: &Sandbank, filter: &Filter, after: Option<u64>, limit: usize
         Some(a) => gather(sb, filter, Scan::After(a), limit.saturating_add(1)),
         None => gather(sb, filter, Scan::Before(u64::MAX), limit),
     };
-    let (last_seq, dropped, held, journal_bytes) = {
+    let (last_seq, dropped, held, journal_bytes, max_bytes) = {
         let st = sb.lock();
         let j = &st.core.journal;
-        (j.last_seq(), j.dropped(), j.len(), j.bytes())
+        (j.last_seq(), j.dropped(), j.len(), j.bytes(), j.max_bytes())
     };
     let mut pieces: Vec<Vec<u8>> = Vec::new();
     let mut bytes = 0usize;
@@ -181,6 +181,7 @@ fn journal_page(sb: &Sandbank, filter: &Filter, after: Option<u64>, limit: usize
         "dropped": dropped,
         "held": held,
         "bytes": journal_bytes,
+        "max_bytes": max_bytes,
         "scanned": scanned,
     });
     out.extend_from_slice(b"],");

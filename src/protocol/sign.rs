@@ -203,6 +203,32 @@ mod tests {
     }
 
     #[test]
+    fn fields_of_every_size_sign_as_their_string() {
+        // Values from empty to several kilobytes, fed to the hash piece by piece across its
+        // 64-byte blocks: the digest is that of the whole string to sign.
+        for n in [
+            0usize, 1, 63, 64, 500, 990, 1000, 1017, 1023, 1024, 1025, 2100, 5000,
+        ] {
+            let long = "分".repeat(n / 3) + &"x".repeat(n % 3);
+            let half = "y".repeat(n / 2);
+            let map = fields(&[("a", "1"), ("body", &long), ("z", &half)]);
+            let text = string_to_sign(&map, KEY);
+            assert_eq!(
+                sign(&map, KEY, SignType::Md5),
+                hex::encode_upper(Md5::digest(text.as_bytes())),
+                "{n}"
+            );
+            let mut mac = Hmac::<Sha256>::new_from_slice(KEY.as_bytes()).unwrap();
+            mac.update(text.as_bytes());
+            assert_eq!(
+                sign(&map, KEY, SignType::HmacSha256),
+                hex::encode_upper(mac.finalize().into_bytes()),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
     fn official_example_vectors() {
         let f = fields(&[
             ("appid", "wxd930ea5d5a258f4f"),

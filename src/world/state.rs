@@ -63,6 +63,7 @@ impl WorldState {
             spec.seed,
             spec.directory.clone(),
             MismatchBook::new(spec.mismatches.clone()),
+            spec.journal_bytes,
         );
         let mut st = WorldState {
             generation,

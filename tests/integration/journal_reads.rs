@@ -7,14 +7,16 @@
 use crate::common::*;
 use hyper::StatusCode;
 use sandbank::control::JOURNAL_SCAN_CHUNK;
-use sandbank::journal::{EntryKind, Record};
+use sandbank::journal::{EntryKind, Journal, Record};
 
 /// Entries in the journal for these tests: several scan chunks.
 const FILL: usize = 5 * JOURNAL_SCAN_CHUNK;
 
-/// Journal `FILL` small entries; those at `needles` carry the reference `NEEDLE`.
+/// Journal `FILL` small entries; those at `needles` carry the reference `NEEDLE`. The
+/// journal is made big enough to hold them all (a world's `journal_bytes`).
 fn fill(w: &TestWorld, needles: &[usize]) -> u64 {
     w.sb.with(|st| {
+        st.core.journal = Journal::with_max_bytes(64 << 20);
         for i in 0..FILL {
             st.core.record(
                 EntryKind::Inbound,

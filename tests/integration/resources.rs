@@ -4,13 +4,13 @@
 use crate::common::*;
 use hyper::StatusCode;
 use sandbank::control::{JOURNAL_PAGE_BYTES, JOURNAL_PAGE_MAX};
-use sandbank::journal::{EntryKind, Record, JOURNAL_BODY_MAX, JOURNAL_BYTES_MAX};
+use sandbank::journal::{EntryKind, Record, JOURNAL_BODY_MAX, JOURNAL_BYTES_DEFAULT};
 use serde_json::Value;
 
 /// Fill the journal past its byte budget with entries whose bodies are 8 KB (clipped to 4 KB).
 fn overfill(w: &TestWorld) -> usize {
     let body = "x".repeat(8 << 10);
-    let n = JOURNAL_BYTES_MAX / (2 * JOURNAL_BODY_MAX) * 3 / 2;
+    let n = JOURNAL_BYTES_DEFAULT / (2 * JOURNAL_BODY_MAX) * 3 / 2;
     w.sb.with(|st| {
         for i in 0..n {
             st.core.record(
@@ -38,7 +38,7 @@ async fn the_journal_stays_within_its_byte_budget_and_pages_walk_all_of_it_in_or
         let j = &st.core.journal;
         (j.len(), j.dropped(), j.bytes(), j.last_seq())
     };
-    assert!(bytes <= JOURNAL_BYTES_MAX, "{bytes}");
+    assert!(bytes <= JOURNAL_BYTES_DEFAULT, "{bytes}");
     assert!(
         held < pushed,
         "the byte budget dropped old entries: {held} of {pushed}"
@@ -332,4 +332,24 @@ async fn a_notification_answered_with_200_mb_is_judged_on_its_first_64_kib() {
         v["response"].as_str().map(str::len),
         Some(MAX_CALLBACK_BODY_BYTES)
     );
+}
+
+#[tokio::test]
+async fn a_world_sets_its_journal_size_and_the_journal_keeps_to_it() {
+    let toml =
+        scenario(&WorldOpts::default()).replacen("[world]", "[world]\njournal_bytes = 65536", 1);
+    assert!(toml.contains("journal_bytes = 65536"), "{toml}");
+    let w = start_toml(&toml).await;
+    let (_, page) = w.ctl_get("journal?limit=1").await;
+    assert_eq!(page["max_bytes"], 65536, "{page}");
+    overfill(&w);
+    let (_, page) = w.ctl_get("journal?limit=1").await;
+    let bytes = page["bytes"].as_u64().unwrap();
+    assert!(bytes <= 65536 && bytes > 65536 / 2, "{page}");
+    assert!(page["dropped"].as_u64().unwrap() > 0, "{page}");
+    // A reset builds the world again from the same scenario: the same size.
+    let (status, _) = w.ctl_post("reset", serde_json::json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, page) = w.ctl_get("journal?limit=1").await;
+    assert_eq!(page["max_bytes"], 65536, "{page}");
 }

@@ -236,7 +236,8 @@ pub fn orderquery(state: &WxState, core: &mut Core, call: &Call) -> Reply {
     let Some(order) = found.filter(|o| o.mch_id() == m.mch_id) else {
         return call.biz_fail(core, "ORDERNOTEXIST", "此交易订单号不存在");
     };
-    let mut extra = vec![("result_code", Cow::Borrowed("SUCCESS"))];
+    let mut extra = Vec::with_capacity(16);
+    extra.push(("result_code", Cow::Borrowed("SUCCESS")));
     if let Some(d) = order.device_info() {
         extra.push(("device_info", d.into()));
     }
@@ -245,9 +246,10 @@ pub fn orderquery(state: &WxState, core: &mut Core, call: &Call) -> Reply {
         extra.push(("is_subscribe", "N".into()));
         extra.push(("trade_type", order.trade_type().as_str().into()));
         extra.push(("bank_type", "OTHERS".into()));
-        extra.push(("total_fee", order.total_fee().to_string().into()));
+        let fee = order.total_fee().to_string();
+        extra.push(("total_fee", fee.clone().into()));
         extra.push(("fee_type", "CNY".into()));
-        extra.push(("cash_fee", order.total_fee().to_string().into()));
+        extra.push(("cash_fee", fee.into()));
         extra.push(("cash_fee_type", "CNY".into()));
         extra.push((
             "transaction_id",

@@ -96,7 +96,9 @@ impl Call {
     /// A signed reply to this call: the common fields, then `extra`, then `sign`.
     pub fn signed(&self, core: &mut Core, extra: Vec<(&str, Cow<'_, str>)>) -> Reply {
         let m = &self.merchant;
-        let mut fields: Vec<(&str, Cow<'_, str>)> = vec![
+        // Sized once: the common fields, `extra` and `sign`.
+        let mut fields: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(extra.len() + 6);
+        fields.extend([
             ("return_code", "SUCCESS".into()),
             ("return_msg", "OK".into()),
             ("appid", m.appid.as_str().into()),
@@ -107,7 +109,7 @@ impl Call {
                     .alnum(16)
                     .into(),
             ),
-        ];
+        ]);
         fields.extend(extra);
         let mut pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, &**v)).collect();
         let s = sign::sign_pairs(&mut pairs, &m.key, self.sign_type);

@@ -175,8 +175,18 @@ pub fn parse_general(text: &str) -> Result<BTreeMap<String, String>, XmlError> {
 }
 
 /// Write fields as a flat `<xml>` document, in the order given.
-pub fn write<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut out = String::with_capacity(512);
+pub fn write<'a, I>(fields: I) -> String
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+    I::IntoIter: Clone,
+{
+    let fields = fields.into_iter();
+    // Sized once (a pass over the lengths costs less than growing the string).
+    let size: usize = fields
+        .clone()
+        .map(|(k, v)| 2 * k.len() + v.len() + 17)
+        .sum();
+    let mut out = String::with_capacity(size + 11);
     out.push_str("<xml>");
     for (k, v) in fields {
         out.push('<');
