@@ -74,3 +74,20 @@ Feature: Alipay payments are booked once, from verified notifications
     Then every refund reached the customer exactly once
     And the customer got back exactly 40.00 CNY of order number 1
     And every beneficiary was paid exactly what it is owed
+
+  @alipay-refund-notify
+  Scenario: Every copy of an Alipay refund notification is acknowledged with exactly `success`
+    Given the channel "alipay" sends every refund notification 2 extra times
+    When the settlement system creates an order of 100.00 CNY at "alipay" for merchant "M1"
+    And the customer pays every order
+    And the settlement system refunds 30.00 CNY of order number 1
+    And the clock advances 10m
+    And the clock moves to "2026-03-03 10:00"
+    And the settlement system runs settlement for "2026-03-02"
+    And the clock advances 1m
+    And the settlement system runs settlement for "2026-03-02"
+    Then the customer got back exactly 30.00 CNY of order number 1
+    And every refund reached the customer exactly once
+    And every refund notification "alipay" sent was acknowledged in the channel's format
+    And every payment notification "alipay" sent was acknowledged in the channel's format
+    And every beneficiary was paid exactly what it is owed

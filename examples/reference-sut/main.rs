@@ -170,6 +170,14 @@ pub enum Bug {
     /// Answer every WeChat refund notification with FAIL, after booking what it says: the
     /// channel never hears it was received and keeps re-sending it.
     RefundNotifyNotAcked,
+    /// Acknowledge only the first copy of a notification and answer FAIL ("already
+    /// booked") to every repeat, payment and refund notifications alike: the channel counts
+    /// each refused copy as a failed delivery and keeps re-sending.
+    AckFirstCopyOnly,
+    /// Answer `fail` to every Alipay notification that books no payment (refund
+    /// notifications among them), as if "nothing to book" were an error: Alipay re-sends
+    /// each refund notification for a day.
+    AlipayRefundNotifyNotAcked,
 }
 
 impl Bug {
@@ -867,6 +875,10 @@ async fn notify(app: &App, body: &[u8]) -> Response<Full<Bytes>> {
         }
         Booking::AlreadyBooked => {
             tracing::info!(out_trade_no = %paid.out_trade_no, "repeated notification: already booked");
+            if app.config.bug == Bug::AckFirstCopyOnly {
+                // BUG `ack-first-copy-only`: a repeat is refused, as if it were an error.
+                return xml(wxpay::ack_fail("already booked"));
+            }
             ack()
         }
         Booking::Refused(why) => {
@@ -888,6 +900,8 @@ fn alipay_notify(app: &App, body: &[u8]) -> Response<Full<Bytes>> {
     };
     let paid = match alipay::read_notification(&app.config, body) {
         Ok(Some(p)) => p,
+        // BUG `alipay-refund-notify-not-acked`: a refund notification is not an error.
+        Ok(None) if app.config.bug == Bug::AlipayRefundNotifyNotAcked => return answer("fail"),
         Ok(None) => return answer("success"),
         Err(why) => {
             tracing::warn!("Alipay notification refused: {why}");
