@@ -214,13 +214,21 @@ struct Flags {
     /// WeChat API key (MD5 signatures).
     #[arg(long, default_value = "192006250b4c09247ec02edce69f6a2d")]
     key: String,
-    /// Alipay channel id (an `alipay-gateway` channel). Its keys are the TEST keys shipped
-    /// in `scenarios/keys/`, as in sandbank's default world.
+    /// Alipay channel id (an `alipay-gateway` channel). Its credentials are asked of
+    /// sandbank at start (`GET {sandbank}/_sandbank/channels/{id}`) unless both key files
+    /// below are given.
     #[arg(long, default_value = "alipay")]
     alipay_channel: String,
-    /// Our Alipay `app_id`.
-    #[arg(long, default_value = "2021000000000001")]
-    alipay_app_id: String,
+    /// Our Alipay `app_id` (default: the one sandbank names, or `2021000000000001` with
+    /// key files).
+    #[arg(long)]
+    alipay_app_id: Option<String>,
+    /// Our app private key, a PEM file (with --alipay-public-key: not asked of sandbank).
+    #[arg(long)]
+    alipay_app_private_key: Option<std::path::PathBuf>,
+    /// The Alipay public key, a PEM file (with --alipay-app-private-key).
+    #[arg(long)]
+    alipay_public_key: Option<std::path::PathBuf>,
     /// Payout bank id.
     #[arg(long, default_value = "bank")]
     bank: String,
@@ -264,8 +272,8 @@ pub struct Config {
     pub appid: String,
     /// Alipay channel id.
     pub alipay_channel: String,
-    /// Our Alipay app id and keys.
-    pub alipay: alipay::Keys,
+    /// Our Alipay app id and keys; `None` when the world has no Alipay channel.
+    pub alipay: Option<alipay::Keys>,
     /// Where Alipay sends payment notifications: `http://{listen}/notify/{alipay_channel}`.
     pub alipay_notify_url: String,
     /// WeChat merchant id.
@@ -297,7 +305,11 @@ pub struct Config {
 }
 
 impl Config {
-    fn from_flags(f: Flags, bound: SocketAddr) -> anyhow::Result<Config> {
+    fn from_flags(
+        f: Flags,
+        bound: SocketAddr,
+        alipay: Option<alipay::Keys>,
+    ) -> anyhow::Result<Config> {
         let sandbank_url = f.sandbank.trim_end_matches('/').to_string();
         anyhow::ensure!(
             sandbank_url.starts_with("http://"),
@@ -347,7 +359,7 @@ impl Config {
         Ok(Config {
             notify_url: format!("http://{bound}/notify/{}", f.channel),
             alipay_notify_url: format!("http://{bound}/notify/{}", f.alipay_channel),
-            alipay: alipay::Keys::shipped(&f.alipay_app_id)?,
+            alipay,
             alipay_channel: f.alipay_channel,
             sandbank_url,
             channel: f.channel,
@@ -370,7 +382,8 @@ impl Config {
     #[cfg(test)]
     pub fn for_tests() -> Config {
         let flags = Flags::parse_from(["reference-sut"]);
-        Config::from_flags(flags, "127.0.0.1:9090".parse().unwrap()).unwrap()
+        let keys = Some(alipay::Keys::shipped());
+        Config::from_flags(flags, "127.0.0.1:9090".parse().unwrap(), keys).unwrap()
     }
 }
 
@@ -518,7 +531,8 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", flags.listen))?;
     let bound = listener.local_addr()?;
-    let config = Config::from_flags(flags, bound)?;
+    let keys = alipay_keys(&flags).await?;
+    let config = Config::from_flags(flags, bound, keys)?;
     tracing::info!(listen = %bound, sandbank = %config.sandbank_url, channel = %config.channel, bank = %config.bank, bug = %config.bug.name(), "reference settlement system ready");
     let mut store = match &config.state_dir {
         Some(dir) => {
@@ -548,6 +562,30 @@ async fn main() -> anyhow::Result<()> {
     });
     serve(listener, app).await;
     Ok(())
+}
+
+/// Our Alipay credentials: from the two key files when given, else asked of sandbank.
+async fn alipay_keys(f: &Flags) -> anyhow::Result<Option<alipay::Keys>> {
+    match (&f.alipay_app_private_key, &f.alipay_public_key) {
+        (Some(private), Some(public)) => {
+            let read = |p: &std::path::Path| {
+                std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+            };
+            let app_id = f.alipay_app_id.as_deref().unwrap_or(alipay::DEFAULT_APP_ID);
+            alipay::Keys::from_pem(app_id, &read(private)?, &read(public)?).map(Some)
+        }
+        (None, None) => {
+            let url = f.sandbank.trim_end_matches('/');
+            let keys =
+                alipay::Keys::fetch(url, &f.alipay_channel, f.alipay_app_id.as_deref()).await?;
+            match &keys {
+                Some(k) => tracing::info!(app_id = %k.app_id, "Alipay credentials from sandbank"),
+                None => tracing::warn!(channel = %f.alipay_channel, "sandbank has no such Alipay channel: Alipay orders will be refused"),
+            }
+            Ok(keys)
+        }
+        _ => anyhow::bail!("--alipay-app-private-key and --alipay-public-key go together"),
+    }
 }
 
 /// Serve until Ctrl-C or SIGTERM.
