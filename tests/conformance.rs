@@ -315,6 +315,23 @@ const KILLS: &[Kill] = &[
         ],
     },
     Kill {
+        bug: "recon-ignores-duplicates",
+        tag: "@alipay-reconcile",
+        needles: &[
+            "invariant violated: always reconciles",
+            "real but not reported: duplicate_in_statement RS",
+        ],
+    },
+    Kill {
+        bug: "recon-forgets-refunds",
+        tag: "@refund-full or @alipay-reconcile",
+        needles: &[
+            "invariant violated: reconciles the refunds",
+            "`refunds.booked` is 0 totalling 0.00 but sandbank's ledger shows 1 refund(s) totalling 50.00 reached the customers that day",
+            "`refunds.statement` is 0 totalling 0.00 but the bill sandbank served lists 1 refund row(s) totalling 30.00",
+        ],
+    },
+    Kill {
         bug: "alipay-trusts-unsigned-notify",
         tag: "@alipay-trusts-unsigned-notify",
         needles: &[

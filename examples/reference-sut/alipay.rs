@@ -43,7 +43,11 @@ const FETCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl Keys {
     /// Keys from PEM text: the app private key (PKCS#1 or PKCS#8) and the Alipay public key.
-    pub fn from_pem(app_id: &str, app_private_pem: &str, alipay_public_pem: &str) -> anyhow::Result<Keys> {
+    pub fn from_pem(
+        app_id: &str,
+        app_private_pem: &str,
+        alipay_public_pem: &str,
+    ) -> anyhow::Result<Keys> {
         Ok(Keys {
             app_id: app_id.to_string(),
             app_key: PrivateKey::parse(app_private_pem)
@@ -57,7 +61,11 @@ impl Keys {
     /// (`GET {sandbank}/_sandbank/channels/{channel}`: `app_id`, `app_private_key`,
     /// `alipay_public_key`, PEM); `app_id` overrides the one it names. `Ok(None)` when the
     /// world has no such channel (404): this system then takes no Alipay payments.
-    pub async fn fetch(sandbank_url: &str, channel: &str, app_id: Option<&str>) -> anyhow::Result<Option<Keys>> {
+    pub async fn fetch(
+        sandbank_url: &str,
+        channel: &str,
+        app_id: Option<&str>,
+    ) -> anyhow::Result<Option<Keys>> {
         let url = format!("{sandbank_url}/_sandbank/channels/{channel}");
         let mut last = String::new();
         for _ in 0..FETCH_ATTEMPTS {
@@ -75,8 +83,12 @@ impl Keys {
                         Some(id) => id,
                         None => text("app_id")?,
                     };
-                    return Keys::from_pem(id, text("app_private_key")?, text("alipay_public_key")?)
-                        .map(Some);
+                    return Keys::from_pem(
+                        id,
+                        text("app_private_key")?,
+                        text("alipay_public_key")?,
+                    )
+                    .map(Some);
                 }
                 Ok(r) => last = format!("HTTP {}", r.status),
                 Err(e) => last = e.to_string(),
@@ -127,10 +139,13 @@ fn form_encode(s: &str) -> String {
 
 /// Call `method` with `biz_content` and read the verified inner response object. A reply
 /// that is not HTTP 2xx, not readable, or not correctly signed leaves the outcome unknown.
-async fn call(cfg: &Config, method: &str, biz: Value) -> Result<Value, CallError> {
+pub(crate) async fn call(cfg: &Config, method: &str, biz: Value) -> Result<Value, CallError> {
     let keys = cfg.alipay.as_ref().ok_or_else(|| CallError::Refused {
         code: "NO_CREDENTIALS".into(),
-        message: format!("sandbank has no Alipay channel `{}` to take credentials from", cfg.alipay_channel),
+        message: format!(
+            "sandbank has no Alipay channel `{}` to take credentials from",
+            cfg.alipay_channel
+        ),
     })?;
     let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai);
     let mut params: BTreeMap<String, String> = [
@@ -194,7 +209,7 @@ async fn call(cfg: &Config, method: &str, biz: Value) -> Result<Value, CallError
         .map_err(|e| CallError::Unknown(format!("unreadable {method} reply: {e}")))
 }
 
-fn field<'a>(v: &'a Value, k: &str) -> &'a str {
+pub(crate) fn field<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 

@@ -22,11 +22,13 @@
 //!   and reading payment notifications, all RSA2-signed.
 //! - `bank.rs` — the payout bank client: submit and query, each answered three-valued.
 //! - `settlement.rs` — T+1 settlement and the payout state machine.
-//! - `recon.rs` — reading the bill and building the reconciliation report.
+//! - `recon.rs` — reading the WeChat bill and building the reconciliation report.
+//! - `alipay_bill.rs` — the Alipay bill: link query, ZIP download, the two GBK CSVs.
 
 #![forbid(unsafe_code)]
 
 mod alipay;
+mod alipay_bill;
 mod bank;
 mod catchup;
 mod recon;
@@ -178,6 +180,9 @@ pub enum Bug {
     /// notifications among them), as if "nothing to book" were an error: Alipay re-sends
     /// each refund notification for a day.
     AlipayRefundNotifyNotAcked,
+    /// Reconcile payments only: the report's refunds say none were booked and the bill
+    /// listed none, whatever the bill's refund rows and the books say.
+    ReconForgetsRefunds,
 }
 
 impl Bug {
@@ -580,7 +585,9 @@ async fn alipay_keys(f: &Flags) -> anyhow::Result<Option<alipay::Keys>> {
                 alipay::Keys::fetch(url, &f.alipay_channel, f.alipay_app_id.as_deref()).await?;
             match &keys {
                 Some(k) => tracing::info!(app_id = %k.app_id, "Alipay credentials from sandbank"),
-                None => tracing::warn!(channel = %f.alipay_channel, "sandbank has no such Alipay channel: Alipay orders will be refused"),
+                None => {
+                    tracing::warn!(channel = %f.alipay_channel, "sandbank has no such Alipay channel: Alipay orders will be refused")
+                }
             }
             Ok(keys)
         }
@@ -975,13 +982,14 @@ async fn run_settlement(app: &App, body: &[u8]) -> Result<Value, ApiError> {
     Ok(settlement::run(app, date).await)
 }
 
-fn check_channel(app: &App, channel: Option<&str>) -> Result<String, ApiError> {
+fn check_channel(app: &App, channel: Option<&str>) -> Result<(String, ChannelKind), ApiError> {
     match channel.filter(|c| !c.is_empty()) {
-        None => Ok(app.config.channel.clone()),
-        Some(c) if c == app.config.channel => Ok(c.to_string()),
+        None => Ok((app.config.channel.clone(), ChannelKind::Wxpay)),
+        Some(c) if c == app.config.channel => Ok((c.to_string(), ChannelKind::Wxpay)),
+        Some(c) if c == app.config.alipay_channel => Ok((c.to_string(), ChannelKind::Alipay)),
         Some(c) => Err(ApiError::bad_request(format!(
-            "this system reconciles channel `{}` only, not `{c}`",
-            app.config.channel
+            "this system reconciles channels `{}` and `{}` only, not `{c}`",
+            app.config.channel, app.config.alipay_channel
         ))),
     }
 }
@@ -991,21 +999,27 @@ fn check_channel(app: &App, channel: Option<&str>) -> Result<String, ApiError> {
 async fn run_reconciliation(app: &App, body: &[u8]) -> Result<Value, ApiError> {
     let b: DateBody = parse_json(body)?;
     let date = parse_date(&b.date)?;
-    let channel = check_channel(app, b.channel.as_deref())?;
+    let (channel, kind) = check_channel(app, b.channel.as_deref())?;
     // Orders paid whose notification never reached us are in the bill: book them first.
     catchup::query_unheard(app).await;
     let bug = app.config.bug;
     // What the channel answered decides what can be reconciled (docs/sut-adapter.md):
     // `No Bill Exist` is a day without trades (a statement with no rows), `Bill Creating` a
     // bill not there yet (late), and a file we cannot read whole is unreadable.
-    let bill = match wxpay::download_bill(&app.config, date).await? {
+    let answer = match kind {
+        ChannelKind::Wxpay => wxpay::download_bill(&app.config, date).await?,
+        ChannelKind::Alipay => alipay_bill::download(&app.config, date).await?,
+    };
+    let bill = match answer {
         wxpay::BillAnswer::NoTrades => Ok(recon::Bill::default()),
         wxpay::BillAnswer::NotReady => {
             tracing::warn!(%date, "the channel's bill is not generated yet (Bill Creating): reported late");
             Err(recon::Kind::StatementLate)
         }
         wxpay::BillAnswer::Bill(bytes) => {
-            let parsed = if bug == Bug::ReconSkipsBadLines {
+            let parsed = if kind == ChannelKind::Alipay {
+                alipay_bill::parse(&bytes)
+            } else if bug == Bug::ReconSkipsBadLines {
                 // BUG: whatever can be read is reconciled, the rest skipped.
                 recon::parse_bill_text(&String::from_utf8_lossy(&bytes), true)
             } else {
@@ -1023,17 +1037,25 @@ async fn run_reconciliation(app: &App, body: &[u8]) -> Result<Value, ApiError> {
         }
     }
     let mut st = app.lock();
+    let of_channel = |no: &str| st.orders.get(no).is_some_and(|o| o.kind == kind);
     let books: Vec<(String, i64)> = st
         .payments_on(date)
+        .filter(|p| of_channel(&p.out_trade_no))
         .map(|p| (p.out_trade_no.clone(), p.amount_minor))
         .collect();
-    let report = match &bill {
+    let refunds: Vec<i64> = st
+        .refunds
+        .values()
+        .filter(|r| {
+            r.state == refunds::RefundState::Success
+                && r.business_date == Some(date)
+                && of_channel(&r.out_trade_no)
+        })
+        .map(|r| r.amount_minor)
+        .collect();
+    let mut report = match &bill {
         Err(kind) => recon::without_statement(&date.to_string(), &channel, &books, *kind),
         Ok(bill) => {
-            let refunds = bill.rows.iter().filter(|r| r.is_refund()).count();
-            if refunds > 0 {
-                tracing::warn!(%date, "the bill lists {refunds} refund row(s); this system books no refunds and does not reconcile them");
-            }
             let mistakes = recon::Mistakes {
                 ignore_duplicates: bug == Bug::ReconIgnoresDuplicates,
                 ignore_fees: bug == Bug::ReconIgnoresFees,
@@ -1052,6 +1074,17 @@ async fn run_reconciliation(app: &App, body: &[u8]) -> Result<Value, ApiError> {
             )
         }
     };
+    report.refunds = recon::RefundReport::new(&refunds, bill.as_ref().ok());
+    if bug == Bug::ReconForgetsRefunds {
+        // BUG `recon-forgets-refunds`: refunds are left out of the reconciliation.
+        let nothing = recon::Bill::default();
+        report.refunds = recon::RefundReport::new(&[], bill.as_ref().ok().map(|_| &nothing));
+    }
+    if let Some(s) = &report.refunds.statement {
+        if *s != report.refunds.booked {
+            tracing::warn!(%date, booked = ?report.refunds.booked, statement = ?s, "the bill's refunds differ from the refunds booked for the day");
+        }
+    }
     tracing::info!(%date, booked = report.booked.count, statement = ?report.statement.as_ref().map(|t| t.count), discrepancies = report.discrepancies.len(), "reconciled");
     let v = serde_json::to_value(&report).unwrap_or_default();
     st.reports.insert((date, channel), report);
@@ -1066,7 +1099,7 @@ fn reconciliation_report(app: &App, date: &str, query: &str) -> Result<Value, Ap
         .filter_map(|kv| kv.split_once('='))
         .find(|(k, _)| *k == "channel")
         .map(|(_, v)| sandbank::http::percent_decode(v));
-    let channel = check_channel(app, channel.as_deref())?;
+    let (channel, _) = check_channel(app, channel.as_deref())?;
     let st = app.lock();
     let report = st.reports.get(&(date, channel.clone())).ok_or_else(|| {
         ApiError::not_found(format!(

@@ -220,8 +220,22 @@ mod tests {
     fn a_notification_answered_in_the_wrong_format_is_never_acknowledged() {
         let mut j = Journal::default();
         let up = SutDown::default();
-        callback(&mut j, "notify", "O1", Some(200), Some(ACK), "attempt 1 to http://x: acknowledged");
-        callback(&mut j, "notify", "O2", None, None, "attempt 1 not sent (dropped) to http://x");
+        callback(
+            &mut j,
+            "notify",
+            "O1",
+            Some(200),
+            Some(ACK),
+            "attempt 1 to http://x: acknowledged",
+        );
+        callback(
+            &mut j,
+            "notify",
+            "O2",
+            None,
+            None,
+            "attempt 1 not sent (dropped) to http://x",
+        );
         assert!(check(&j, Notifications::All, &up).is_empty());
         for n in 1..=2 {
             let m = format!("attempt {n} to http://x: not acknowledged");
@@ -236,13 +250,48 @@ mod tests {
     fn every_copy_must_be_acknowledged_not_just_one() {
         let mut j = Journal::default();
         let up = SutDown::default();
-        callback(&mut j, "notify", "O1", Some(200), Some(ACK), "attempt 1 (copy 1 of 3, sent together) to http://x: acknowledged");
-        callback(&mut j, "notify", "O1", Some(200), Some(ACK), "attempt 1 (copy 2 of 3, sent together) to http://x: acknowledged");
-        callback(&mut j, "notify", "O1", Some(200), Some(ACK), "attempt 1 (copy 3 of 3, sent together) to http://x: acknowledged");
+        callback(
+            &mut j,
+            "notify",
+            "O1",
+            Some(200),
+            Some(ACK),
+            "attempt 1 (copy 1 of 3, sent together) to http://x: acknowledged",
+        );
+        callback(
+            &mut j,
+            "notify",
+            "O1",
+            Some(200),
+            Some(ACK),
+            "attempt 1 (copy 2 of 3, sent together) to http://x: acknowledged",
+        );
+        callback(
+            &mut j,
+            "notify",
+            "O1",
+            Some(200),
+            Some(ACK),
+            "attempt 1 (copy 3 of 3, sent together) to http://x: acknowledged",
+        );
         assert!(check(&j, Notifications::Payment, &up).is_empty());
         // One copy answered FAIL ("already booked") though another was acknowledged.
-        callback(&mut j, "notify", "O2", Some(200), Some(ACK), "attempt 1 (copy 1 of 2, sent together) to http://x: acknowledged");
-        callback(&mut j, "notify", "O2", Some(200), Some(FAIL), "attempt 1 (copy 2 of 2, sent together) to http://x: not acknowledged");
+        callback(
+            &mut j,
+            "notify",
+            "O2",
+            Some(200),
+            Some(ACK),
+            "attempt 1 (copy 1 of 2, sent together) to http://x: acknowledged",
+        );
+        callback(
+            &mut j,
+            "notify",
+            "O2",
+            Some(200),
+            Some(FAIL),
+            "attempt 1 (copy 2 of 2, sent together) to http://x: not acknowledged",
+        );
         let v = check(&j, Notifications::Payment, &up);
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].detail.contains("1 of the 2 copies of the payment notification for order O2 that reached the settlement system were not acknowledged in wxpay's format (only 1 were): attempt 1 (copy 2 of 2, sent together) got HTTP 200 `<xml><return_code>FAIL</return_code></xml>`"), "{}", v[0].detail);
@@ -253,8 +302,22 @@ mod tests {
     fn no_answer_is_excused_only_while_the_harness_had_the_system_stopped() {
         let mut j = Journal::default();
         // Connection refused while stopped, then acknowledged after the restart.
-        let refused = callback(&mut j, "notify", "O1", None, Some("(connection refused)"), "attempt 1 to http://x: not acknowledged");
-        callback(&mut j, "notify", "O1", Some(200), Some(ACK), "attempt 2 to http://x: acknowledged");
+        let refused = callback(
+            &mut j,
+            "notify",
+            "O1",
+            None,
+            Some("(connection refused)"),
+            "attempt 1 to http://x: not acknowledged",
+        );
+        callback(
+            &mut j,
+            "notify",
+            "O1",
+            Some(200),
+            Some(ACK),
+            "attempt 2 to http://x: acknowledged",
+        );
         let down = SutDown(vec![(refused - 1, refused)]);
         assert!(check(&j, Notifications::All, &down).is_empty());
         // The same while it was running is its failure.
@@ -263,39 +326,109 @@ mod tests {
         assert!(v[0].detail.contains("attempt 1 got no answer (connection refused) while the settlement system was running"), "{}", v[0].detail);
         // Stopped for good: nothing could be acknowledged, nothing is demanded.
         let mut j = Journal::default();
-        let seq = callback(&mut j, "refund.notify", "R1", None, Some("(timeout)"), "attempt 1 to http://x: not acknowledged");
-        callback(&mut j, "refund.notify", "R0", Some(200), Some(ACK), "attempt 1 to http://x: acknowledged");
+        let seq = callback(
+            &mut j,
+            "refund.notify",
+            "R1",
+            None,
+            Some("(timeout)"),
+            "attempt 1 to http://x: not acknowledged",
+        );
+        callback(
+            &mut j,
+            "refund.notify",
+            "R0",
+            Some(200),
+            Some(ACK),
+            "attempt 1 to http://x: acknowledged",
+        );
         assert!(check(&j, Notifications::Refund, &SutDown(vec![(seq, u64::MAX)])).is_empty());
         // An HTTP answer is judged whenever it came: something answered for the system.
-        let seq = callback(&mut j, "refund.notify", "R2", Some(500), Some("down"), "attempt 1 to http://x: not acknowledged");
-        assert_eq!(check(&j, Notifications::Refund, &SutDown(vec![(0, seq)])).len(), 1);
+        let seq = callback(
+            &mut j,
+            "refund.notify",
+            "R2",
+            Some(500),
+            Some("down"),
+            "attempt 1 to http://x: not acknowledged",
+        );
+        assert_eq!(
+            check(&j, Notifications::Refund, &SutDown(vec![(0, seq)])).len(),
+            1
+        );
     }
 
     #[test]
     fn a_scenario_where_no_notification_arrived_checks_nothing_and_says_so() {
         let mut j = Journal::default();
-        callback(&mut j, "notify", "O1", None, None, "attempt 1 not sent (dropped) to http://x");
+        callback(
+            &mut j,
+            "notify",
+            "O1",
+            None,
+            None,
+            "attempt 1 not sent (dropped) to http://x",
+        );
         let v = check(&j, Notifications::Payment, &SutDown::default());
         assert_eq!(v.len(), 1);
-        assert!(v[0].detail.contains("no payment notification of wxpay reached the settlement system"), "{}", v[0].detail);
+        assert!(
+            v[0].detail
+                .contains("no payment notification of wxpay reached the settlement system"),
+            "{}",
+            v[0].detail
+        );
     }
 
     #[test]
     fn refund_and_payment_notifications_are_told_apart() {
         let mut j = Journal::default();
         let up = SutDown::default();
-        callback(&mut j, REFUND_CALLBACK_OP, "R1", Some(200), Some(ACK), "attempt 1 to http://x: acknowledged");
+        callback(
+            &mut j,
+            REFUND_CALLBACK_OP,
+            "R1",
+            Some(200),
+            Some(ACK),
+            "attempt 1 to http://x: acknowledged",
+        );
         // The same number as a payment notification's order is another notification.
-        callback(&mut j, CALLBACK_OP, "R1", Some(200), Some(ACK), "attempt 1 to http://x: acknowledged");
+        callback(
+            &mut j,
+            CALLBACK_OP,
+            "R1",
+            Some(200),
+            Some(ACK),
+            "attempt 1 to http://x: acknowledged",
+        );
         assert!(check(&j, Notifications::All, &up).is_empty());
-        callback(&mut j, REFUND_CALLBACK_OP, "R2", Some(200), Some(FAIL), "attempt 1 to http://x: not acknowledged");
+        callback(
+            &mut j,
+            REFUND_CALLBACK_OP,
+            "R2",
+            Some(200),
+            Some(FAIL),
+            "attempt 1 to http://x: not acknowledged",
+        );
         let v = check(&j, Notifications::All, &up);
         assert_eq!(v.len(), 1);
-        assert!(v[0].detail.contains("the refund notification for refund R2 was sent 1 time(s) and never acknowledged"), "{}", v[0].detail);
+        assert!(
+            v[0].detail.contains(
+                "the refund notification for refund R2 was sent 1 time(s) and never acknowledged"
+            ),
+            "{}",
+            v[0].detail
+        );
         assert!(check(&j, Notifications::Payment, &up).is_empty());
         assert_eq!(check(&j, Notifications::Refund, &up).len(), 1);
         // A forged notification is not judged here.
-        callback(&mut j, crate::world::forge::FORGED_OP, "O9", Some(200), Some(FAIL), "forged notification with a bad signature to http://x: not acknowledged (refused)");
+        callback(
+            &mut j,
+            crate::world::forge::FORGED_OP,
+            "O9",
+            Some(200),
+            Some(FAIL),
+            "forged notification with a bad signature to http://x: not acknowledged (refused)",
+        );
         assert!(check(&j, Notifications::Payment, &up).is_empty());
     }
 }

@@ -5,8 +5,8 @@
 use super::date;
 use crate::core::Forgery;
 use crate::faults::RawRule;
-use crate::harness::{ack_checks, notify_checks};
 use crate::harness::scene::Scene;
+use crate::harness::{ack_checks, notify_checks};
 use crate::http;
 use crate::journal::{EntryKind, Filter};
 use cucumber::{given, then, when};
@@ -99,12 +99,8 @@ async fn notifications_acknowledged(s: &mut Scene, kind: String, channel: String
         kind: Some(EntryKind::Callback),
         ..Default::default()
     });
-    let v = ack_checks::notifications_acknowledged(
-        &journal,
-        &channel,
-        which,
-        &s.sut_down_windows(),
-    );
+    let v =
+        ack_checks::notifications_acknowledged(&journal, &channel, which, &s.sut_down_windows());
     if !v.is_empty() {
         s.fail(&v, false);
     }
