@@ -114,11 +114,7 @@ type Table<'a> = (Vec<(usize, &'a str)>, Vec<&'a str>);
 
 /// The lines between the rule line holding `open` and the one holding `close` (both
 /// `#---…---` lines), with their 1-based numbers, and the lines after the closing rule.
-fn table<'a>(
-    text: &'a str,
-    open: &str,
-    close: &str,
-) -> Result<Table<'a>, BillError> {
+fn table<'a>(text: &'a str, open: &str, close: &str) -> Result<Table<'a>, BillError> {
     let is_rule = |l: &str, words: &str| {
         l.starts_with("#-") && l.trim_matches(|c| c == '#' || c == '-') == words
     };
