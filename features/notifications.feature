@@ -89,6 +89,7 @@ Feature: Payment notifications are booked once, from the truth, and acknowledged
     And no beneficiary was paid more than it is owed
     And every beneficiary was paid exactly what it is owed
     And the reconciliation report for "wxpay" on "2026-03-02" lists exactly the real discrepancies
+    And every payment notification "wxpay" sent was acknowledged in the channel's format
 
   @notify-ack
   Scenario: Every notification is acknowledged in the channel's own format

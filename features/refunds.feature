@@ -129,6 +129,7 @@ Feature: Refunds reach the customer exactly once, and settlement follows the ref
     And every payment at "wxpay" on "2026-03-02" was booked exactly once
     And every beneficiary was paid exactly what it is owed
     And the reconciliation report for "wxpay" on "2026-03-02" lists exactly the real discrepancies
+    And the reconciliation report for "wxpay" on "2026-03-02" accounts for the day's refunds
 
   @refund-notify-duplicated
   Scenario: A duplicated refund notification is acknowledged every time and changes nothing

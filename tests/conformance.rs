@@ -235,7 +235,12 @@ const KILLS: &[Kill] = &[
     Kill {
         bug: "refund-needs-notified-payment",
         tag: "@refund-before-payment-notify",
-        needles: &["hook `create_refund` failed: HTTP 409", "is not paid"],
+        needles: &[
+            "invariant violated: every refund reaches the customer",
+            "the settlement system refused to refund 50.00 CNY of order RS",
+            "which sandbank's ledger shows paid (100.00 CNY brought in, 0.00 CNY asked back before): the customer never gets the money back",
+            "HTTP 409",
+        ],
     },
     Kill {
         bug: "refund-ignores-policy",
@@ -287,6 +292,43 @@ const KILLS: &[Kill] = &[
             "invariant violated: never refunds twice",
             "refunded 40.00 CNY too much",
             "a second refund number for one refund",
+        ],
+    },
+    Kill {
+        bug: "ack-first-copy-only",
+        tag: "@notify-concurrent or @refund-notify-duplicated",
+        needles: &[
+            "invariant violated: every notification acknowledged",
+            "2 of the 3 copies of the payment notification for order RS",
+            "2 of the 3 copies of the refund notification for refund RF",
+            "got HTTP 200 `<xml><return_code><![CDATA[FAIL]]></return_code>",
+            "Every copy must be acknowledged",
+        ],
+    },
+    Kill {
+        bug: "alipay-refund-notify-not-acked",
+        tag: "@alipay-refund-notify",
+        needles: &[
+            "invariant violated: every notification acknowledged",
+            "the refund notification for refund RS",
+            "never acknowledged in alipay's format; the last answer was HTTP 200 `fail`",
+        ],
+    },
+    Kill {
+        bug: "recon-ignores-duplicates",
+        tag: "@alipay-reconcile",
+        needles: &[
+            "invariant violated: always reconciles",
+            "real but not reported: duplicate_in_statement RS",
+        ],
+    },
+    Kill {
+        bug: "recon-forgets-refunds",
+        tag: "@refund-full or @alipay-reconcile",
+        needles: &[
+            "invariant violated: reconciles the refunds",
+            "`refunds.booked` is 0 totalling 0.00 but sandbank's ledger shows 1 refund(s) totalling 50.00 reached the customers that day",
+            "`refunds.statement` is 0 totalling 0.00 but the bill sandbank served lists 1 refund row(s) totalling 30.00",
         ],
     },
     Kill {

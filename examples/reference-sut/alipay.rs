@@ -32,18 +32,82 @@ impl std::fmt::Debug for Keys {
     }
 }
 
+/// The default world's app id: what `--alipay-app-id` falls back to when the keys come
+/// from files.
+pub const DEFAULT_APP_ID: &str = "2021000000000001";
+
+/// How many times the credentials are asked of sandbank before giving up, and the wait
+/// between attempts (sandbank may still be starting).
+const FETCH_ATTEMPTS: u32 = 20;
+const FETCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
 impl Keys {
-    /// The default world's: its app id and the TEST keys shipped in `scenarios/keys/`.
-    pub fn shipped(app_id: &str) -> anyhow::Result<Keys> {
-        use sandbank::channels::alipay::keys::TEST_APP_PRIVATE_KEY;
-        const ALIPAY_PUBLIC: &str = include_str!("../../scenarios/keys/alipay_public_key.pem");
+    /// Keys from PEM text: the app private key (PKCS#1 or PKCS#8) and the Alipay public key.
+    pub fn from_pem(
+        app_id: &str,
+        app_private_pem: &str,
+        alipay_public_pem: &str,
+    ) -> anyhow::Result<Keys> {
         Ok(Keys {
             app_id: app_id.to_string(),
-            app_key: PrivateKey::parse(TEST_APP_PRIVATE_KEY)
+            app_key: PrivateKey::parse(app_private_pem)
                 .map_err(|e| anyhow::anyhow!("the app private key: {e}"))?,
-            alipay_key: PublicKey::parse(ALIPAY_PUBLIC)
+            alipay_key: PublicKey::parse(alipay_public_pem)
                 .map_err(|e| anyhow::anyhow!("the Alipay public key: {e}"))?,
         })
+    }
+
+    /// The credentials sandbank hands out for channel `channel`
+    /// (`GET {sandbank}/_sandbank/channels/{channel}`: `app_id`, `app_private_key`,
+    /// `alipay_public_key`, PEM); `app_id` overrides the one it names. `Ok(None)` when the
+    /// world has no such channel (404): this system then takes no Alipay payments.
+    pub async fn fetch(
+        sandbank_url: &str,
+        channel: &str,
+        app_id: Option<&str>,
+    ) -> anyhow::Result<Option<Keys>> {
+        let url = format!("{sandbank_url}/_sandbank/channels/{channel}");
+        let mut last = String::new();
+        for _ in 0..FETCH_ATTEMPTS {
+            match sandbank::http::get(&url, std::time::Duration::from_secs(2)).await {
+                Ok(r) if r.status == hyper::StatusCode::NOT_FOUND => return Ok(None),
+                Ok(r) if r.status.is_success() => {
+                    let v: Value = serde_json::from_slice(&r.body)
+                        .map_err(|e| anyhow::anyhow!("{url} did not answer JSON: {e}"))?;
+                    let text = |k: &str| {
+                        v.get(k)
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| anyhow::anyhow!("{url} gave no `{k}`"))
+                    };
+                    let id = match app_id {
+                        Some(id) => id,
+                        None => text("app_id")?,
+                    };
+                    return Keys::from_pem(
+                        id,
+                        text("app_private_key")?,
+                        text("alipay_public_key")?,
+                    )
+                    .map(Some);
+                }
+                Ok(r) => last = format!("HTTP {}", r.status),
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(FETCH_PAUSE).await;
+        }
+        anyhow::bail!("cannot fetch the Alipay credentials from {url}: {last} (or give --alipay-app-private-key and --alipay-public-key)")
+    }
+
+    /// The TEST keys shipped in `scenarios/keys/` (the default world's), for unit tests.
+    #[cfg(test)]
+    pub fn shipped() -> Keys {
+        const ALIPAY_PUBLIC: &str = include_str!("../../scenarios/keys/alipay_public_key.pem");
+        Keys::from_pem(
+            DEFAULT_APP_ID,
+            sandbank::channels::alipay::keys::TEST_APP_PRIVATE_KEY,
+            ALIPAY_PUBLIC,
+        )
+        .expect("the shipped test keys parse")
     }
 }
 
@@ -75,8 +139,14 @@ fn form_encode(s: &str) -> String {
 
 /// Call `method` with `biz_content` and read the verified inner response object. A reply
 /// that is not HTTP 2xx, not readable, or not correctly signed leaves the outcome unknown.
-async fn call(cfg: &Config, method: &str, biz: Value) -> Result<Value, CallError> {
-    let keys = &cfg.alipay;
+pub(crate) async fn call(cfg: &Config, method: &str, biz: Value) -> Result<Value, CallError> {
+    let keys = cfg.alipay.as_ref().ok_or_else(|| CallError::Refused {
+        code: "NO_CREDENTIALS".into(),
+        message: format!(
+            "sandbank has no Alipay channel `{}` to take credentials from",
+            cfg.alipay_channel
+        ),
+    })?;
     let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai);
     let mut params: BTreeMap<String, String> = [
         ("app_id", keys.app_id.clone()),
@@ -139,7 +209,7 @@ async fn call(cfg: &Config, method: &str, biz: Value) -> Result<Value, CallError
         .map_err(|e| CallError::Unknown(format!("unreadable {method} reply: {e}")))
 }
 
-fn field<'a>(v: &'a Value, k: &str) -> &'a str {
+pub(crate) fn field<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
@@ -328,18 +398,19 @@ fn form_decode(body: &[u8]) -> Result<BTreeMap<String, String>, String> {
 /// Verify and decode a notification body: `Ok(Some(..))` for a payment to book, `Ok(None)`
 /// for a notification with nothing to book (not a payment success), `Err` to refuse.
 pub fn read_notification(cfg: &Config, body: &[u8]) -> Result<Option<PaidNotification>, String> {
+    let keys = cfg.alipay.as_ref().ok_or("no Alipay credentials")?;
     let f = form_decode(body)?;
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
     // BUG `alipay-trusts-unsigned-notify`: skips this check, so anyone who can reach the
     // notify URL can have a payment booked.
-    let signed = cfg.alipay.alipay_key.verify(
+    let signed = keys.alipay_key.verify(
         sign_content(&f, &["sign", "sign_type"]).as_bytes(),
         get("sign"),
     );
     if !signed && cfg.bug != crate::Bug::AlipayTrustsUnsignedNotify {
         return Err("bad signature".into());
     }
-    if get("app_id") != cfg.alipay.app_id {
+    if get("app_id") != keys.app_id {
         return Err(format!("not for us: app_id `{}`", get("app_id")));
     }
     let out_trade_no = get("out_trade_no").to_string();
@@ -389,7 +460,7 @@ mod tests {
         let alipay =
             PrivateKey::parse(sandbank::channels::alipay::keys::TEST_ALIPAY_PRIVATE_KEY).unwrap();
         let mut f: BTreeMap<String, String> = [
-            ("app_id", cfg.alipay.app_id.as_str()),
+            ("app_id", cfg.alipay.as_ref().unwrap().app_id.as_str()),
             ("out_trade_no", "RS1"),
             ("trade_no", "2026030222001"),
             ("trade_status", "TRADE_SUCCESS"),

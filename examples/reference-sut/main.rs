@@ -22,11 +22,13 @@
 //!   and reading payment notifications, all RSA2-signed.
 //! - `bank.rs` — the payout bank client: submit and query, each answered three-valued.
 //! - `settlement.rs` — T+1 settlement and the payout state machine.
-//! - `recon.rs` — reading the bill and building the reconciliation report.
+//! - `recon.rs` — reading the WeChat bill and building the reconciliation report.
+//! - `alipay_bill.rs` — the Alipay bill: link query, ZIP download, the two GBK CSVs.
 
 #![forbid(unsafe_code)]
 
 mod alipay;
+mod alipay_bill;
 mod bank;
 mod catchup;
 mod recon;
@@ -170,6 +172,17 @@ pub enum Bug {
     /// Answer every WeChat refund notification with FAIL, after booking what it says: the
     /// channel never hears it was received and keeps re-sending it.
     RefundNotifyNotAcked,
+    /// Acknowledge only the first copy of a notification and answer FAIL ("already
+    /// booked") to every repeat, payment and refund notifications alike: the channel counts
+    /// each refused copy as a failed delivery and keeps re-sending.
+    AckFirstCopyOnly,
+    /// Answer `fail` to every Alipay notification that books no payment (refund
+    /// notifications among them), as if "nothing to book" were an error: Alipay re-sends
+    /// each refund notification for a day.
+    AlipayRefundNotifyNotAcked,
+    /// Reconcile payments only: the report's refunds say none were booked and the bill
+    /// listed none, whatever the bill's refund rows and the books say.
+    ReconForgetsRefunds,
 }
 
 impl Bug {
@@ -206,13 +219,21 @@ struct Flags {
     /// WeChat API key (MD5 signatures).
     #[arg(long, default_value = "192006250b4c09247ec02edce69f6a2d")]
     key: String,
-    /// Alipay channel id (an `alipay-gateway` channel). Its keys are the TEST keys shipped
-    /// in `scenarios/keys/`, as in sandbank's default world.
+    /// Alipay channel id (an `alipay-gateway` channel). Its credentials are asked of
+    /// sandbank at start (`GET {sandbank}/_sandbank/channels/{id}`) unless both key files
+    /// below are given.
     #[arg(long, default_value = "alipay")]
     alipay_channel: String,
-    /// Our Alipay `app_id`.
-    #[arg(long, default_value = "2021000000000001")]
-    alipay_app_id: String,
+    /// Our Alipay `app_id` (default: the one sandbank names, or `2021000000000001` with
+    /// key files).
+    #[arg(long)]
+    alipay_app_id: Option<String>,
+    /// Our app private key, a PEM file (with --alipay-public-key: not asked of sandbank).
+    #[arg(long)]
+    alipay_app_private_key: Option<std::path::PathBuf>,
+    /// The Alipay public key, a PEM file (with --alipay-app-private-key).
+    #[arg(long)]
+    alipay_public_key: Option<std::path::PathBuf>,
     /// Payout bank id.
     #[arg(long, default_value = "bank")]
     bank: String,
@@ -256,8 +277,8 @@ pub struct Config {
     pub appid: String,
     /// Alipay channel id.
     pub alipay_channel: String,
-    /// Our Alipay app id and keys.
-    pub alipay: alipay::Keys,
+    /// Our Alipay app id and keys; `None` when the world has no Alipay channel.
+    pub alipay: Option<alipay::Keys>,
     /// Where Alipay sends payment notifications: `http://{listen}/notify/{alipay_channel}`.
     pub alipay_notify_url: String,
     /// WeChat merchant id.
@@ -289,7 +310,11 @@ pub struct Config {
 }
 
 impl Config {
-    fn from_flags(f: Flags, bound: SocketAddr) -> anyhow::Result<Config> {
+    fn from_flags(
+        f: Flags,
+        bound: SocketAddr,
+        alipay: Option<alipay::Keys>,
+    ) -> anyhow::Result<Config> {
         let sandbank_url = f.sandbank.trim_end_matches('/').to_string();
         anyhow::ensure!(
             sandbank_url.starts_with("http://"),
@@ -339,7 +364,7 @@ impl Config {
         Ok(Config {
             notify_url: format!("http://{bound}/notify/{}", f.channel),
             alipay_notify_url: format!("http://{bound}/notify/{}", f.alipay_channel),
-            alipay: alipay::Keys::shipped(&f.alipay_app_id)?,
+            alipay,
             alipay_channel: f.alipay_channel,
             sandbank_url,
             channel: f.channel,
@@ -362,7 +387,8 @@ impl Config {
     #[cfg(test)]
     pub fn for_tests() -> Config {
         let flags = Flags::parse_from(["reference-sut"]);
-        Config::from_flags(flags, "127.0.0.1:9090".parse().unwrap()).unwrap()
+        let keys = Some(alipay::Keys::shipped());
+        Config::from_flags(flags, "127.0.0.1:9090".parse().unwrap(), keys).unwrap()
     }
 }
 
@@ -510,7 +536,8 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", flags.listen))?;
     let bound = listener.local_addr()?;
-    let config = Config::from_flags(flags, bound)?;
+    let keys = alipay_keys(&flags).await?;
+    let config = Config::from_flags(flags, bound, keys)?;
     tracing::info!(listen = %bound, sandbank = %config.sandbank_url, channel = %config.channel, bank = %config.bank, bug = %config.bug.name(), "reference settlement system ready");
     let mut store = match &config.state_dir {
         Some(dir) => {
@@ -540,6 +567,32 @@ async fn main() -> anyhow::Result<()> {
     });
     serve(listener, app).await;
     Ok(())
+}
+
+/// Our Alipay credentials: from the two key files when given, else asked of sandbank.
+async fn alipay_keys(f: &Flags) -> anyhow::Result<Option<alipay::Keys>> {
+    match (&f.alipay_app_private_key, &f.alipay_public_key) {
+        (Some(private), Some(public)) => {
+            let read = |p: &std::path::Path| {
+                std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+            };
+            let app_id = f.alipay_app_id.as_deref().unwrap_or(alipay::DEFAULT_APP_ID);
+            alipay::Keys::from_pem(app_id, &read(private)?, &read(public)?).map(Some)
+        }
+        (None, None) => {
+            let url = f.sandbank.trim_end_matches('/');
+            let keys =
+                alipay::Keys::fetch(url, &f.alipay_channel, f.alipay_app_id.as_deref()).await?;
+            match &keys {
+                Some(k) => tracing::info!(app_id = %k.app_id, "Alipay credentials from sandbank"),
+                None => {
+                    tracing::warn!(channel = %f.alipay_channel, "sandbank has no such Alipay channel: Alipay orders will be refused")
+                }
+            }
+            Ok(keys)
+        }
+        _ => anyhow::bail!("--alipay-app-private-key and --alipay-public-key go together"),
+    }
 }
 
 /// Serve until Ctrl-C or SIGTERM.
@@ -867,6 +920,10 @@ async fn notify(app: &App, body: &[u8]) -> Response<Full<Bytes>> {
         }
         Booking::AlreadyBooked => {
             tracing::info!(out_trade_no = %paid.out_trade_no, "repeated notification: already booked");
+            if app.config.bug == Bug::AckFirstCopyOnly {
+                // BUG `ack-first-copy-only`: a repeat is refused, as if it were an error.
+                return xml(wxpay::ack_fail("already booked"));
+            }
             ack()
         }
         Booking::Refused(why) => {
@@ -888,6 +945,8 @@ fn alipay_notify(app: &App, body: &[u8]) -> Response<Full<Bytes>> {
     };
     let paid = match alipay::read_notification(&app.config, body) {
         Ok(Some(p)) => p,
+        // BUG `alipay-refund-notify-not-acked`: a refund notification is not an error.
+        Ok(None) if app.config.bug == Bug::AlipayRefundNotifyNotAcked => return answer("fail"),
         Ok(None) => return answer("success"),
         Err(why) => {
             tracing::warn!("Alipay notification refused: {why}");
@@ -923,13 +982,14 @@ async fn run_settlement(app: &App, body: &[u8]) -> Result<Value, ApiError> {
     Ok(settlement::run(app, date).await)
 }
 
-fn check_channel(app: &App, channel: Option<&str>) -> Result<String, ApiError> {
+fn check_channel(app: &App, channel: Option<&str>) -> Result<(String, ChannelKind), ApiError> {
     match channel.filter(|c| !c.is_empty()) {
-        None => Ok(app.config.channel.clone()),
-        Some(c) if c == app.config.channel => Ok(c.to_string()),
+        None => Ok((app.config.channel.clone(), ChannelKind::Wxpay)),
+        Some(c) if c == app.config.channel => Ok((c.to_string(), ChannelKind::Wxpay)),
+        Some(c) if c == app.config.alipay_channel => Ok((c.to_string(), ChannelKind::Alipay)),
         Some(c) => Err(ApiError::bad_request(format!(
-            "this system reconciles channel `{}` only, not `{c}`",
-            app.config.channel
+            "this system reconciles channels `{}` and `{}` only, not `{c}`",
+            app.config.channel, app.config.alipay_channel
         ))),
     }
 }
@@ -939,21 +999,27 @@ fn check_channel(app: &App, channel: Option<&str>) -> Result<String, ApiError> {
 async fn run_reconciliation(app: &App, body: &[u8]) -> Result<Value, ApiError> {
     let b: DateBody = parse_json(body)?;
     let date = parse_date(&b.date)?;
-    let channel = check_channel(app, b.channel.as_deref())?;
+    let (channel, kind) = check_channel(app, b.channel.as_deref())?;
     // Orders paid whose notification never reached us are in the bill: book them first.
     catchup::query_unheard(app).await;
     let bug = app.config.bug;
     // What the channel answered decides what can be reconciled (docs/sut-adapter.md):
     // `No Bill Exist` is a day without trades (a statement with no rows), `Bill Creating` a
     // bill not there yet (late), and a file we cannot read whole is unreadable.
-    let bill = match wxpay::download_bill(&app.config, date).await? {
+    let answer = match kind {
+        ChannelKind::Wxpay => wxpay::download_bill(&app.config, date).await?,
+        ChannelKind::Alipay => alipay_bill::download(&app.config, date).await?,
+    };
+    let bill = match answer {
         wxpay::BillAnswer::NoTrades => Ok(recon::Bill::default()),
         wxpay::BillAnswer::NotReady => {
             tracing::warn!(%date, "the channel's bill is not generated yet (Bill Creating): reported late");
             Err(recon::Kind::StatementLate)
         }
         wxpay::BillAnswer::Bill(bytes) => {
-            let parsed = if bug == Bug::ReconSkipsBadLines {
+            let parsed = if kind == ChannelKind::Alipay {
+                alipay_bill::parse(&bytes)
+            } else if bug == Bug::ReconSkipsBadLines {
                 // BUG: whatever can be read is reconciled, the rest skipped.
                 recon::parse_bill_text(&String::from_utf8_lossy(&bytes), true)
             } else {
@@ -971,17 +1037,25 @@ async fn run_reconciliation(app: &App, body: &[u8]) -> Result<Value, ApiError> {
         }
     }
     let mut st = app.lock();
+    let of_channel = |no: &str| st.orders.get(no).is_some_and(|o| o.kind == kind);
     let books: Vec<(String, i64)> = st
         .payments_on(date)
+        .filter(|p| of_channel(&p.out_trade_no))
         .map(|p| (p.out_trade_no.clone(), p.amount_minor))
         .collect();
-    let report = match &bill {
+    let refunds: Vec<i64> = st
+        .refunds
+        .values()
+        .filter(|r| {
+            r.state == refunds::RefundState::Success
+                && r.business_date == Some(date)
+                && of_channel(&r.out_trade_no)
+        })
+        .map(|r| r.amount_minor)
+        .collect();
+    let mut report = match &bill {
         Err(kind) => recon::without_statement(&date.to_string(), &channel, &books, *kind),
         Ok(bill) => {
-            let refunds = bill.rows.iter().filter(|r| r.is_refund()).count();
-            if refunds > 0 {
-                tracing::warn!(%date, "the bill lists {refunds} refund row(s); this system books no refunds and does not reconcile them");
-            }
             let mistakes = recon::Mistakes {
                 ignore_duplicates: bug == Bug::ReconIgnoresDuplicates,
                 ignore_fees: bug == Bug::ReconIgnoresFees,
@@ -1000,6 +1074,17 @@ async fn run_reconciliation(app: &App, body: &[u8]) -> Result<Value, ApiError> {
             )
         }
     };
+    report.refunds = recon::RefundReport::new(&refunds, bill.as_ref().ok());
+    if bug == Bug::ReconForgetsRefunds {
+        // BUG `recon-forgets-refunds`: refunds are left out of the reconciliation.
+        let nothing = recon::Bill::default();
+        report.refunds = recon::RefundReport::new(&[], bill.as_ref().ok().map(|_| &nothing));
+    }
+    if let Some(s) = &report.refunds.statement {
+        if *s != report.refunds.booked {
+            tracing::warn!(%date, booked = ?report.refunds.booked, statement = ?s, "the bill's refunds differ from the refunds booked for the day");
+        }
+    }
     tracing::info!(%date, booked = report.booked.count, statement = ?report.statement.as_ref().map(|t| t.count), discrepancies = report.discrepancies.len(), "reconciled");
     let v = serde_json::to_value(&report).unwrap_or_default();
     st.reports.insert((date, channel), report);
@@ -1014,7 +1099,7 @@ fn reconciliation_report(app: &App, date: &str, query: &str) -> Result<Value, Ap
         .filter_map(|kv| kv.split_once('='))
         .find(|(k, _)| *k == "channel")
         .map(|(_, v)| sandbank::http::percent_decode(v));
-    let channel = check_channel(app, channel.as_deref())?;
+    let (channel, _) = check_channel(app, channel.as_deref())?;
     let st = app.lock();
     let report = st.reports.get(&(date, channel.clone())).ok_or_else(|| {
         ApiError::not_found(format!(

@@ -6,8 +6,9 @@
 //! field prefixed by a backtick, then the `总交易单数,…` summary header and one summary row.
 //! Lines end with `\r\n` (we accept `\n` too).
 //!
-//! Refund rows (`交易状态` `REFUND`) are listed but not reconciled: this system books no
-//! refunds (the adapter contract has none), so it has nothing to match them against.
+//! Refund rows (`交易状态` `REFUND`) are not payments: they are counted in `statement` (order
+//! amount 0) and totalled apart (`refunds.statement`, their `退款金额`), beside the refunds
+//! booked that day (`refunds.booked`).
 //!
 //! A bill is read whole or not at all: one that is not UTF-8, ends mid-line, or lacks its
 //! summary is *unreadable*, and reported as such — never reconciled from the part that
@@ -29,6 +30,8 @@ const COL_ORDER_AMOUNT: &str = "订单金额";
 const COL_SETTLEMENT_AMOUNT: &str = "应结订单金额";
 /// Header of the channel's fee column (yuan, 5 decimals).
 const COL_FEE: &str = "手续费";
+/// Header of the refunded amount column (yuan; on refund rows).
+const COL_REFUND_AMOUNT: &str = "退款金额";
 /// The trade status of a refund row.
 const STATE_REFUND: &str = "REFUND";
 /// First cell of the summary header: the detail rows end here.
@@ -49,6 +52,9 @@ pub struct BillRow {
     pub amount_minor: i64,
     /// The channel's fee, when the bill has a fee column (it is printed with 5 decimals).
     pub fee: Option<Decimal>,
+    /// For a refund row, the amount refunded, in fen (WeChat `退款金额`, Alipay the refund
+    /// row's amount without its sign); 0 for a payment.
+    pub refund_minor: i64,
 }
 
 impl BillRow {
@@ -67,6 +73,9 @@ pub struct Bill {
     pub summary_count: Option<u64>,
     /// The summary row's total order amount, in fen.
     pub summary_amount_minor: Option<i64>,
+    /// The summary's total refunded, in fen, when the format states one we check (Alipay's
+    /// `#退款合计`).
+    pub summary_refund_minor: Option<i64>,
 }
 
 impl Bill {
@@ -76,9 +85,25 @@ impl Bill {
             .rows
             .iter()
             .fold(0i64, |acc, r| acc.saturating_add(r.amount_minor));
+        let refunds_total = self
+            .rows
+            .iter()
+            .fold(0i64, |acc, r| acc.saturating_add(r.refund_minor));
         self.summary_count
             .is_some_and(|n| n != self.rows.len() as u64)
             || self.summary_amount_minor.is_some_and(|a| a != rows_total)
+            || self
+                .summary_refund_minor
+                .is_some_and(|a| a != refunds_total)
+    }
+
+    /// The refund rows: how many, and what they refunded.
+    pub fn refund_totals(&self) -> Totals {
+        let refunds = self.rows.iter().filter(|r| r.is_refund());
+        Totals {
+            count: refunds.clone().count(),
+            amount: major(refunds.fold(0i64, |acc, r| acc.saturating_add(r.refund_minor))),
+        }
     }
 }
 
@@ -136,6 +161,7 @@ pub fn parse_bill_text(text: &str, lenient: bool) -> Result<Bill, BillError> {
         .or_else(|| find(COL_SETTLEMENT_AMOUNT))
         .ok_or(BillError::MissingColumn(COL_ORDER_AMOUNT))?;
     let i_fee = find(COL_FEE);
+    let i_refund = find(COL_REFUND_AMOUNT);
 
     let mut bill = Bill::default();
     while let Some((index, line)) = lines.next() {
@@ -148,7 +174,15 @@ pub fn parse_bill_text(text: &str, lenient: bool) -> Result<Bill, BillError> {
             read_summary(&mut bill, line, lines.next())?;
             break;
         }
-        match detail_row(line, columns.len(), i_no, i_state, i_amount, i_fee) {
+        match detail_row(
+            line,
+            columns.len(),
+            i_no,
+            i_state,
+            i_amount,
+            i_fee,
+            i_refund,
+        ) {
             Ok(row) => bill.rows.push(row),
             Err(_) if lenient => {}
             Err(reason) => return Err(bad(reason)),
@@ -168,6 +202,7 @@ fn detail_row(
     i_state: usize,
     i_amount: usize,
     i_fee: Option<usize>,
+    i_refund: Option<usize>,
 ) -> Result<BillRow, String> {
     if !line.starts_with('`') {
         return Err("neither a backtick-prefixed detail row nor the summary header".into());
@@ -189,11 +224,20 @@ fn detail_row(
             Decimal::from_str(text).map_err(|_| format!("fee `{text}` is not a decimal amount"))?,
         ),
     };
+    let trade_state = fields[i_state].to_string();
+    let refund_minor = match i_refund.map(|i| fields[i]) {
+        Some(text) if trade_state == STATE_REFUND => Money::parse(text, Currency::Cny)
+            .and_then(|m| m.to_minor())
+            .map_err(|e| format!("refund amount `{text}`: {e}"))?
+            .saturating_abs(),
+        _ => 0,
+    };
     Ok(BillRow {
         out_trade_no: fields[i_no].to_string(),
-        trade_state: fields[i_state].to_string(),
+        trade_state,
         amount_minor,
         fee,
+        refund_minor,
     })
 }
 
@@ -306,6 +350,30 @@ pub struct Report {
     pub statement: Option<Totals>,
     /// Every difference, sorted by reference then kind.
     pub discrepancies: Vec<Discrepancy>,
+    /// The day's refunds: what we booked as succeeded, and the bill's refund rows.
+    pub refunds: RefundReport,
+}
+
+/// The refunds of the day, on both sides (docs/sut-adapter.md, "refunds").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundReport {
+    /// The refunds we booked as succeeded that business day.
+    pub booked: Totals,
+    /// The bill's refund rows; `None` when there was no bill to read.
+    pub statement: Option<Totals>,
+}
+
+impl RefundReport {
+    /// Our refunds of the day (`amount_minor` each) beside the bill's refund rows.
+    pub fn new(booked: &[i64], bill: Option<&Bill>) -> RefundReport {
+        RefundReport {
+            booked: Totals {
+                count: booked.len(),
+                amount: major(booked.iter().fold(0i64, |a, b| a.saturating_add(*b))),
+            },
+            statement: bill.map(Bill::refund_totals),
+        }
+    }
 }
 
 /// Yuan with two decimals, from fen. Exact: no floats anywhere.
@@ -371,6 +439,7 @@ pub fn without_statement(
             books_amount: None,
             statement_amount: None,
         }],
+        refunds: RefundReport::new(&[], None),
     }
 }
 
@@ -515,6 +584,7 @@ pub fn reconcile(
         booked,
         statement: Some(statement),
         discrepancies,
+        refunds: RefundReport::new(&[], Some(bill)),
     }
 }
 
@@ -574,7 +644,8 @@ mod tests {
                 out_trade_no: "RS01".into(),
                 trade_state: "SUCCESS".into(),
                 amount_minor: 10000,
-                fee: Some(Decimal::new(6, 1))
+                fee: Some(Decimal::new(6, 1)),
+                refund_minor: 0
             }
         );
         assert_eq!(b.rows[1].amount_minor, 1);
@@ -723,7 +794,11 @@ mod tests {
         let b = parse_bill(
             bill(&[
                 row("RS01", "SUCCESS", "100.00"),
-                row_with_fee("RS01", "REFUND", "0.00", "-0.60000"),
+                row_with_fee("RS01", "REFUND", "0.00", "-0.60000").replacen(
+                    ",`0,`0,`0.00,",
+                    ",`500001,`RF1,`30.00,",
+                    1,
+                ),
             ])
             .as_bytes(),
         )
@@ -738,6 +813,13 @@ mod tests {
         );
         assert!(r.discrepancies.is_empty(), "{:?}", r.discrepancies);
         assert_eq!(r.statement.map(|t| t.count), Some(2));
+        assert_eq!(
+            b.refund_totals(),
+            Totals {
+                count: 1,
+                amount: "30.00".into()
+            }
+        );
     }
 
     #[test]
@@ -760,7 +842,8 @@ mod tests {
                 "statement": {"count": 0, "amount": "0.00"},
                 "discrepancies": [
                     {"kind": "missing_in_statement", "reference": "ORD1", "books_amount": "100.00", "statement_amount": null}
-                ]
+                ],
+                "refunds": {"booked": {"count": 0, "amount": "0.00"}, "statement": {"count": 0, "amount": "0.00"}}
             })
         );
     }
@@ -833,7 +916,8 @@ mod tests {
                 "statement": null,
                 "discrepancies": [
                     {"kind": "statement_late", "reference": null, "books_amount": null, "statement_amount": null}
-                ]
+                ],
+                "refunds": {"booked": {"count": 0, "amount": "0.00"}, "statement": null}
             })
         );
     }

@@ -353,7 +353,12 @@ pub fn notify(app: &App, body: &[u8]) -> String {
                 "PROCESSING" => RefundState::Processing,
                 _ => RefundState::Failed,
             };
-            let known = app.lock().refunds.contains_key(&no);
+            let before = app.lock().refunds.get(&no).map(|r| r.state);
+            if app.config.bug == Bug::AckFirstCopyOnly && before == Some(RefundState::Success) {
+                // BUG `ack-first-copy-only`: a repeat is refused, as if it were an error.
+                return wxpay::ack_fail("already recorded");
+            }
+            let known = before.is_some();
             if known {
                 set_state(app, &no, state, day);
                 tracing::info!(out_refund_no = %no, status = %status, "refund notification");

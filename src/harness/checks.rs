@@ -257,6 +257,19 @@ pub struct Report {
     pub statement: Option<Totals>,
     /// The differences it found.
     pub discrepancies: Vec<Discrepancy>,
+    /// The day's refunds on both sides (optional: docs/sut-adapter.md, "refunds").
+    #[serde(default)]
+    pub refunds: Option<RefundTotals>,
+}
+
+/// The refunds of the reconciled day, as the report states them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RefundTotals {
+    /// The refunds the SUT booked as succeeded that day.
+    pub booked: Totals,
+    /// The bill's refund rows; null when there was no bill to read.
+    #[serde(default)]
+    pub statement: Option<Totals>,
 }
 
 /// A count and a total.
@@ -497,6 +510,7 @@ mod tests {
                     statement_amount: None,
                 })
                 .collect(),
+            refunds: None,
         }
     }
 

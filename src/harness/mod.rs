@@ -13,11 +13,14 @@
 //! - [`checks`] — the invariants as pure functions of the ledger and the SUT's report.
 //! - [`recon_checks`] — the reconciliation report's totals and discrepancy amounts, against
 //!   the statement as it was served when the SUT reconciled.
-//! - [`notify_checks`] — notifications acknowledged, forgeries refused, paid per business day.
+//! - [`ack_checks`] — every copy of every notification acknowledged (the copies the SUT could
+//!   not answer while the harness had it stopped excepted).
+//! - [`notify_checks`] — forgeries refused, paid per business day.
 //! - [`refund_checks`] — refunds reach the customer exactly once, never beyond the payment.
 //!
 //! [`run`] is what `sandbank conform` and `tests/conformance.rs` call.
 
+pub mod ack_checks;
 pub mod adapter;
 pub mod checks;
 pub mod junit;

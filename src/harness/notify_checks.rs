@@ -1,7 +1,7 @@
 //! Checks about notifications and business days, from sandbank's journal and ledger:
 //!
-//! - every genuine payment or refund notification the channel sent was acknowledged, in the
-//!   channel's own format (the channel's ack rule judged each answer; the journal says which);
+//! - every copy of every genuine payment or refund notification that reached the settlement
+//!   system was acknowledged, in the channel's own format: in [`super::ack_checks`];
 //! - every forged notification was refused (not acknowledged);
 //! - per business day: after day D's settlement, a beneficiary has received exactly what the
 //!   payments of days up to D owe — nothing of a later day's payments (T+1: day D+1's money
@@ -9,7 +9,6 @@
 
 use super::checks::{paid_in, Merchant, Order, Violation};
 use crate::clock::SHANGHAI;
-use crate::faults::{CALLBACK_OP, REFUND_CALLBACK_OP};
 use crate::journal::{Entry, EntryKind};
 use crate::ledger::{accounts, Ledger, PostingKind};
 use crate::money::{Currency, Money};
@@ -17,93 +16,6 @@ use crate::world::forge::{FORGED_ACCEPTED, FORGED_OP};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
-
-/// What the journal says of one notification (one order's payment notification, or one
-/// refund's refund notification).
-#[derive(Debug, Default)]
-struct Delivery {
-    /// Attempts (copies included) that reached the receiver and got an answer or an error.
-    sent: usize,
-    /// True once one of them was acknowledged.
-    acked: bool,
-    /// The last answer that was not an acknowledgement.
-    last_refusal: Option<String>,
-}
-
-/// Which notifications a check judges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Notifications {
-    /// Payment notifications (journal op `notify`).
-    Payment,
-    /// Refund notifications (journal op `refund.notify`, WeChat and Alipay alike).
-    Refund,
-    /// Both.
-    All,
-}
-
-impl Notifications {
-    fn covers(self, op: &str) -> bool {
-        match self {
-            Notifications::Payment => op == CALLBACK_OP,
-            Notifications::Refund => op == REFUND_CALLBACK_OP,
-            Notifications::All => op == CALLBACK_OP || op == REFUND_CALLBACK_OP,
-        }
-    }
-}
-
-/// **Every notification acknowledged**: each payment and refund notification of `channel`
-/// that was sent at least once was acknowledged at least once, in the channel's format. (A
-/// notification dropped on every attempt was never sent: nothing to acknowledge.)
-pub fn every_notification_acknowledged(journal: &[Entry], channel: &str) -> Vec<Violation> {
-    notifications_acknowledged(journal, channel, Notifications::All)
-}
-
-/// **Every notification acknowledged**, for the notifications `which` selects.
-pub fn notifications_acknowledged(
-    journal: &[Entry],
-    channel: &str,
-    which: Notifications,
-) -> Vec<Violation> {
-    let mut by_id: BTreeMap<(bool, &str), Delivery> = BTreeMap::new();
-    for e in journal
-        .iter()
-        .filter(|e| e.kind == EntryKind::Callback && &*e.instance == channel && which.covers(&e.op))
-    {
-        let (Some(reference), Some(response)) = (e.reference.as_deref(), e.response.as_ref())
-        else {
-            // Scheduling notes and dropped attempts carry no answer.
-            continue;
-        };
-        let d = by_id
-            .entry((&*e.op == REFUND_CALLBACK_OP, reference))
-            .or_default();
-        d.sent += 1;
-        if e.message.ends_with(": acknowledged") {
-            d.acked = true;
-        } else {
-            let status = e.status.map(|s| format!("HTTP {s} ")).unwrap_or_default();
-            d.last_refusal = Some(format!("{status}`{}`", response.text().trim()));
-        }
-    }
-    by_id
-        .into_iter()
-        .filter(|(_, d)| d.sent > 0 && !d.acked)
-        .map(|((refund, reference), d)| Violation {
-            invariant: "every notification acknowledged",
-            detail: format!(
-                "the {} was sent {} time(s) and never acknowledged in {channel}'s format; the last answer was {}",
-                if refund {
-                    format!("refund notification for refund {reference}")
-                } else {
-                    format!("payment notification for order {reference}")
-                },
-                d.sent,
-                d.last_refusal.as_deref().unwrap_or("(none)")
-            ),
-            references: vec![reference.to_string()],
-        })
-        .collect()
-}
 
 /// **Forged notifications refused**: no forged notification of `channel` was acknowledged;
 /// and at least one was sent (else the scenario checks nothing).
@@ -244,92 +156,6 @@ mod tests {
 
     fn entries(j: &Journal) -> Vec<Entry> {
         j.select(&crate::journal::Filter::default())
-    }
-
-    #[test]
-    fn a_notification_answered_in_the_wrong_format_is_never_acknowledged() {
-        let mut j = Journal::default();
-        callback(
-            &mut j,
-            "notify",
-            "O1",
-            Some("<xml>…</xml>"),
-            "attempt 1 to http://x: acknowledged",
-        );
-        callback(
-            &mut j,
-            "notify",
-            "O2",
-            None,
-            "attempt 1 not sent (dropped) to http://x",
-        );
-        assert!(every_notification_acknowledged(&entries(&j), "wxpay").is_empty());
-        callback(
-            &mut j,
-            "notify",
-            "O3",
-            Some("success"),
-            "attempt 1 to http://x: not acknowledged",
-        );
-        callback(
-            &mut j,
-            "notify",
-            "O3",
-            Some("success"),
-            "attempt 2 to http://x: not acknowledged",
-        );
-        let v = every_notification_acknowledged(&entries(&j), "wxpay");
-        assert_eq!(v.len(), 1);
-        assert!(
-            v[0].detail.contains("order O3 was sent 2 time(s)"),
-            "{}",
-            v[0].detail
-        );
-        assert!(v[0].detail.contains("`success`"), "{}", v[0].detail);
-    }
-
-    #[test]
-    fn a_refund_notification_never_acknowledged_is_named_by_its_refund() {
-        let mut j = Journal::default();
-        callback(
-            &mut j,
-            REFUND_CALLBACK_OP,
-            "R1",
-            Some("<xml>SUCCESS</xml>"),
-            "attempt 1 to http://x: acknowledged",
-        );
-        // The same number as a payment notification's order is another notification.
-        callback(
-            &mut j,
-            CALLBACK_OP,
-            "R1",
-            Some("<xml>SUCCESS</xml>"),
-            "attempt 1 to http://x: acknowledged",
-        );
-        assert!(every_notification_acknowledged(&entries(&j), "wxpay").is_empty());
-        callback(
-            &mut j,
-            REFUND_CALLBACK_OP,
-            "R2",
-            Some("<xml>FAIL</xml>"),
-            "attempt 1 to http://x: not acknowledged",
-        );
-        let v = every_notification_acknowledged(&entries(&j), "wxpay");
-        assert_eq!(v.len(), 1);
-        assert!(
-            v[0].detail.contains(
-                "the refund notification for refund R2 was sent 1 time(s) and never acknowledged"
-            ),
-            "{}",
-            v[0].detail
-        );
-        assert!(
-            notifications_acknowledged(&entries(&j), "wxpay", Notifications::Payment).is_empty()
-        );
-        assert_eq!(
-            notifications_acknowledged(&entries(&j), "wxpay", Notifications::Refund).len(),
-            1
-        );
     }
 
     #[test]

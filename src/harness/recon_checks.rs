@@ -8,6 +8,7 @@
 
 use super::checks::{Report, Violation};
 use crate::statements::mismatch::StatementLines;
+use crate::statements::render::{BillType, Format};
 use crate::statements::ExpectedDiscrepancy;
 use crate::world::WorldState;
 use chrono::NaiveDate;
@@ -29,7 +30,7 @@ impl ReconTruth {
     /// The truth about `channel`'s statement of day `d` in world `st` at its current instant.
     pub fn now(st: &WorldState, channel: &str, d: NaiveDate) -> ReconTruth {
         let mut expected = st.expected_discrepancies(channel, d);
-        let lines = st.statement_lines(channel, d);
+        let lines = st.statement_lines_in(channel, d, bill_format(st, channel));
         // No bill to read, yet nothing injected says why: the bill was not generated yet
         // (reconciled before 09:00 the next day). The wire said `Bill Creating`: late.
         let explained = expected
@@ -62,6 +63,118 @@ impl ReconTruth {
             .map(|d| (d.kind.clone(), d.reference.clone()))
             .collect()
     }
+}
+
+/// The bill a channel's reconciliation downloads: the Alipay bill at an Alipay gateway,
+/// the WeChat ALL bill otherwise.
+fn bill_format(st: &WorldState, channel: &str) -> Format {
+    let alipay = st
+        .core
+        .directory
+        .get(channel)
+        .is_some_and(|i| i.kind.starts_with("alipay"));
+    if alipay {
+        Format::Alipay
+    } else {
+        Format::Wechat(BillType::All)
+    }
+}
+
+/// What sandbank's ledger shows was refunded on `window`'s day for `orders` at `channel`:
+/// how many refund postings, and their total (what reached the customers).
+pub fn refunds_on(
+    ledger: &crate::ledger::Ledger,
+    orders: &[super::checks::Order],
+    held: &std::collections::BTreeMap<String, Vec<String>>,
+    channel: &str,
+    window: crate::clock::DayWindow,
+) -> (u64, Decimal) {
+    let (mut count, mut total) = (0u64, Decimal::ZERO);
+    for o in orders.iter().filter(|o| o.channel == channel) {
+        let numbers = held.get(&o.out_trade_no).cloned().unwrap_or_default();
+        let by_end = super::checks::refunded_before(ledger, o, &numbers, Some(window.end));
+        let by_start = super::checks::refunded_before(ledger, o, &numbers, Some(window.start));
+        let mut refs: Vec<&str> = vec![o.out_trade_no.as_str()];
+        refs.extend(
+            numbers
+                .iter()
+                .map(String::as_str)
+                .filter(|n| *n != o.out_trade_no),
+        );
+        count += refs
+            .iter()
+            .flat_map(|r| ledger.by_reference(r))
+            .filter(|p| {
+                p.kind == crate::ledger::PostingKind::Refund
+                    && p.instance == o.channel
+                    && window.contains(p.at)
+            })
+            .count() as u64;
+        total += by_end.amount - by_start.amount;
+    }
+    (count, total)
+}
+
+fn totals_text(t: &super::checks::Totals) -> String {
+    format!("{} totalling {}", t.count, t.amount)
+}
+
+/// **Reconciles the refunds**: the report's `refunds` states the day's refunds on both
+/// sides as they are — `booked` what sandbank's ledger shows was refunded that day for the
+/// SUT's orders (`booked_truth`), `statement` the refund rows of the bill as served (count,
+/// and what they refunded), null when there was no bill to read.
+pub fn refund_totals(
+    report: &Report,
+    lines: Option<StatementLines>,
+    booked_truth: (u64, Decimal),
+) -> Vec<Violation> {
+    let day = &report.business_date;
+    let Some(r) = &report.refunds else {
+        return vec![Violation {
+            invariant: "reconciles the refunds",
+            detail: format!(
+                "the reconciliation report for {day} has no `refunds`: it must state the refunds it booked for the day and the bill's refund rows (docs/sut-adapter.md)"
+            ),
+            references: Vec::new(),
+        }];
+    };
+    let same = |t: &super::checks::Totals, count: u64, a: Decimal| {
+        t.count == count && amount(&t.amount) == Some(a)
+    };
+    let mut wrong = Vec::new();
+    if !same(&r.booked, booked_truth.0, booked_truth.1) {
+        wrong.push(format!(
+            "`refunds.booked` is {} but sandbank's ledger shows {} refund(s) totalling {:.2} reached the customers that day",
+            totals_text(&r.booked),
+            booked_truth.0,
+            booked_truth.1
+        ));
+    }
+    match (&r.statement, lines) {
+        (None, None) => {}
+        (Some(t), Some(l)) if same(t, l.refund_count, l.refund_amount) => {}
+        (got, want) => wrong.push(format!(
+            "`refunds.statement` is {} but {}",
+            got.as_ref()
+                .map(totals_text)
+                .unwrap_or_else(|| "null".into()),
+            match want {
+                Some(l) => format!(
+                    "the bill sandbank served lists {} refund row(s) totalling {:.2}",
+                    l.refund_count, l.refund_amount
+                ),
+                None => "sandbank served no bill to read, so it must be null".into(),
+            }
+        )),
+    }
+    if wrong.is_empty() {
+        return Vec::new();
+    }
+    vec![Violation {
+        invariant: "reconciles the refunds",
+        detail: format!("for {day}: {}", wrong.join("; ")),
+        references: Vec::new(),
+    }]
 }
 
 fn amount(text: &str) -> Option<Decimal> {
@@ -197,6 +310,7 @@ mod tests {
                     statement_amount: s.map(str::to_string),
                 })
                 .collect(),
+            refunds: None,
         }
     }
 
@@ -224,6 +338,8 @@ mod tests {
         Some(StatementLines {
             count,
             amount: Decimal::from_str(amount).unwrap(),
+            refund_count: 0,
+            refund_amount: Decimal::ZERO,
         })
     }
 
@@ -246,6 +362,45 @@ mod tests {
             statement_totals(&report(Some((1, "ten")), &[]), lines(1, "10")).len(),
             1
         );
+    }
+
+    #[test]
+    fn the_refunds_are_the_ledgers_and_the_bills() {
+        use crate::harness::checks::RefundTotals;
+        let t = |count, a: &str| Totals {
+            count,
+            amount: a.into(),
+        };
+        let bill = Some(StatementLines {
+            count: 3,
+            amount: Decimal::from(70),
+            refund_count: 1,
+            refund_amount: Decimal::from(50),
+        });
+        let mut r = report(Some((3, "70.00")), &[]);
+        assert_eq!(
+            refund_totals(&r, bill, (1, Decimal::from(50)))[0].invariant,
+            "reconciles the refunds"
+        );
+        r.refunds = Some(RefundTotals {
+            booked: t(1, "50.00"),
+            statement: Some(t(1, "50")),
+        });
+        assert!(refund_totals(&r, bill, (1, Decimal::from(50))).is_empty());
+        // A system that forgot the refunds.
+        r.refunds = Some(RefundTotals {
+            booked: t(0, "0.00"),
+            statement: Some(t(0, "0.00")),
+        });
+        let v = refund_totals(&r, bill, (1, Decimal::from(50)));
+        assert!(v[0].detail.contains("`refunds.booked` is 0 totalling 0.00 but sandbank's ledger shows 1 refund(s) totalling 50.00 reached the customers that day; `refunds.statement` is 0 totalling 0.00 but the bill sandbank served lists 1 refund row(s) totalling 50.00"), "{}", v[0].detail);
+        // No bill to read: the statement side must be null.
+        assert_eq!(refund_totals(&r, None, (0, Decimal::ZERO)).len(), 1);
+        r.refunds = Some(RefundTotals {
+            booked: t(0, "0"),
+            statement: None,
+        });
+        assert!(refund_totals(&r, None, (0, Decimal::ZERO)).is_empty());
     }
 
     #[test]

@@ -138,6 +138,39 @@ pub fn refunds_exactly_once(
     v
 }
 
+/// **Every refund reaches the customer**, when the settlement system refused the refund
+/// outright (`create_refund` failed): a violation if the refund was one it had to make — the
+/// order is paid in sandbank's ledger and this refund, with the ones asked for before
+/// (`requested`), stays within what it brought in. `None` when the refusal was right (an
+/// unpaid order, or more than was paid), which leaves the hook's failure to stand as such.
+pub fn refused_refund(
+    ledger: &Ledger,
+    order: &Order,
+    requested: &[RequestedRefund],
+    amount: Money,
+    refusal: &str,
+) -> Option<Violation> {
+    let paid = super::checks::paid_in(ledger, order);
+    let asked_before: Decimal = requested
+        .iter()
+        .filter(|r| r.out_trade_no == order.out_trade_no && r.channel == order.channel)
+        .map(|r| r.amount.amount)
+        .sum();
+    if paid.amount <= Decimal::ZERO || asked_before + amount.amount > paid.amount {
+        return None;
+    }
+    Some(Violation {
+        invariant: "every refund reaches the customer",
+        detail: format!(
+            "the settlement system refused to refund {amount} of order {} of merchant {}, which sandbank's ledger shows paid ({paid} brought in, {} asked back before): the customer never gets the money back. create_refund: {refusal}",
+            order.out_trade_no,
+            order.merchant,
+            Money { amount: asked_before, currency: paid.currency },
+        ),
+        references: vec![order.out_trade_no.clone()],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +262,27 @@ mod tests {
             "{}",
             v[0].detail
         );
+    }
+
+    #[test]
+    fn a_refused_refund_of_a_paid_order_never_reaches_the_customer() {
+        let (l, o) = setup();
+        let v = refused_refund(&l, &o, &[], cny("50.00"), "HTTP 409 `not paid`").unwrap();
+        assert_eq!(v.invariant, "every refund reaches the customer");
+        assert!(
+            v.detail.contains("refused to refund 50.00 CNY of order O1 of merchant M1, which sandbank's ledger shows paid (100.00 CNY brought in, 0.00 CNY asked back before): the customer never gets the money back. create_refund: HTTP 409 `not paid`"),
+            "{}",
+            v.detail
+        );
+        // Beyond what the order brought in, a refusal is right.
+        assert!(refused_refund(&l, &o, &[asked("R1", "60.00")], cny("50.00"), "409").is_none());
+        assert!(refused_refund(&l, &o, &[asked("R1", "50.00")], cny("50.00"), "409").is_some());
+        // An order nobody paid cannot be refunded.
+        let unpaid = Order {
+            out_trade_no: "O2".into(),
+            ..o
+        };
+        assert!(refused_refund(&l, &unpaid, &[], cny("1.00"), "409").is_none());
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub struct Scene {
     /// answered): what is owed is what the payments up to that day brought in. Set by
     /// [`Scene::hook`], which concurrent steps call through a shared reference.
     pub settled_through: std::sync::Mutex<Option<chrono::NaiveDate>>,
+    /// When the harness had the SUT stopped, as journal positions: closed windows, and the
+    /// start of an open one (stopped or crashed, not started again yet).
+    pub sut_down: super::ack_checks::SutDown,
+    sut_down_since: Option<u64>,
 }
 
 impl Scene {
@@ -65,6 +69,8 @@ impl Scene {
             reports: BTreeMap::new(),
             settled_through: std::sync::Mutex::new(None),
             recon_truth: BTreeMap::new(),
+            sut_down: Default::default(),
+            sut_down_since: None,
         }
     }
 
@@ -143,9 +149,37 @@ impl Scene {
         let Some(mut old) = self.sut.take() else {
             panic!("the harness did not start the settlement system (the adapter has no [start]), so it cannot restart it");
         };
+        self.mark_sut_down();
         old.stop().await;
         let _ = std::fs::remove_file(&old.log);
         self.spawn_sut().await;
+        self.mark_sut_up();
+    }
+
+    /// Note that the harness is about to stop (or kill) the SUT: from here until
+    /// [`Scene::mark_sut_up`], a notification it could not answer is not its failure.
+    pub fn mark_sut_down(&mut self) {
+        if self.sut_down_since.is_none() {
+            let next = self.sb().lock().core.journal.last_seq() + 1;
+            self.sut_down_since = Some(next);
+        }
+    }
+
+    /// Note that the SUT is running again (its readiness URL answered).
+    fn mark_sut_up(&mut self) {
+        if let Some(from) = self.sut_down_since.take() {
+            let to = self.sb().lock().core.journal.last_seq();
+            self.sut_down.0.push((from, to));
+        }
+    }
+
+    /// The windows the SUT was stopped in, an open one running to the end of the journal.
+    pub fn sut_down_windows(&self) -> super::ack_checks::SutDown {
+        let mut d = self.sut_down.clone();
+        if let Some(from) = self.sut_down_since {
+            d.0.push((from, u64::MAX));
+        }
+        d
     }
 
     async fn spawn_sut(&mut self) {
@@ -164,23 +198,36 @@ impl Scene {
 
     /// Call a hook; a failing hook fails the step with the hook's request and answer.
     pub async fn hook(&self, name: &str, own: &[(&str, String)]) -> String {
-        let vars = self.cfg.adapter.vars_with(&self.builtins(), own);
-        match self.cfg.adapter.call(name, &vars).await {
-            Ok(out) => {
-                if name == "run_settlement" {
-                    self.settled(own);
-                }
-                out
-            }
-            Err(e) => {
-                let log = self
-                    .sut
-                    .as_ref()
-                    .map(|s| format!("\n  SUT log (last lines):\n{}", s.log_tail()))
-                    .unwrap_or_default();
-                panic!("{e}{log}\n{}", self.reproduce_line())
-            }
+        match self.try_hook(name, own).await {
+            Ok(out) => out,
+            Err(e) => self.hook_failed(&e),
         }
+    }
+
+    /// Fail the step with a hook's failure: its request and answer, the SUT's log, how to
+    /// reproduce.
+    pub fn hook_failed(&self, e: &super::adapter::HookError) -> ! {
+        let log = self
+            .sut
+            .as_ref()
+            .map(|s| format!("\n  SUT log (last lines):\n{}", s.log_tail()))
+            .unwrap_or_default();
+        panic!("{e}{log}\n{}", self.reproduce_line())
+    }
+
+    /// Call a hook and hand back its failure instead of failing the step (for a step that
+    /// judges what a refusal means).
+    pub async fn try_hook(
+        &self,
+        name: &str,
+        own: &[(&str, String)],
+    ) -> Result<String, super::adapter::HookError> {
+        let vars = self.cfg.adapter.vars_with(&self.builtins(), own);
+        let out = self.cfg.adapter.call(name, &vars).await?;
+        if name == "run_settlement" {
+            self.settled(own);
+        }
+        Ok(out)
     }
 
     /// Note that a settlement run for the `date` among `own` completed.

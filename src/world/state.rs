@@ -291,6 +291,16 @@ impl WorldState {
         crate::statements::mismatch::statement_lines(&self.books(), instance, day)
     }
 
+    /// [`WorldState::statement_lines`] of the bill in `format` (WeChat ALL or Alipay).
+    pub fn statement_lines_in(
+        &self,
+        instance: &str,
+        day: NaiveDate,
+        format: crate::statements::render::Format,
+    ) -> Option<crate::statements::mismatch::StatementLines> {
+        crate::statements::mismatch::statement_lines_in(&self.books(), instance, day, format)
+    }
+
     /// The statement source for `instance` and `account` (its first when `None`).
     pub fn source(&self, instance: &str, account: Option<&str>) -> Result<Source, String> {
         Source::resolve(&self.core.directory, instance, account)

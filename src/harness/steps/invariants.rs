@@ -60,6 +60,25 @@ async fn reconciles_exactly(s: &mut Scene, channel: String, day: String) {
     }
 }
 
+#[then(
+    regex = r#"^the reconciliation report for "([^"]+)" on "([^"]+)" accounts for the day's refunds$"#
+)]
+async fn reconciles_refunds(s: &mut Scene, channel: String, day: String) {
+    let truth = real_discrepancies(s, &channel, &day);
+    let held = s.refund_numbers();
+    let booked = recon_checks::refunds_on(
+        &s.sb().lock().core.ledger,
+        &s.orders,
+        &held,
+        &channel,
+        day_window(date(&day)),
+    );
+    let v = recon_checks::refund_totals(report(s, &channel, &day), truth.lines, booked);
+    if !v.is_empty() {
+        s.fail(&v, false);
+    }
+}
+
 /// The discrepancies that really exist between the channel's statement for `day` and the
 /// truth, as the statement was when the SUT reconciled: the statement is rendered from the
 /// ledger, so they are exactly the mismatches injected into it that the SUT could observe

@@ -5,8 +5,8 @@
 use super::date;
 use crate::core::Forgery;
 use crate::faults::RawRule;
-use crate::harness::notify_checks;
 use crate::harness::scene::Scene;
+use crate::harness::{ack_checks, notify_checks};
 use crate::http;
 use crate::journal::{EntryKind, Filter};
 use cucumber::{given, then, when};
@@ -91,15 +91,16 @@ async fn forged_refused(s: &mut Scene, channel: String) {
 )]
 async fn notifications_acknowledged(s: &mut Scene, kind: String, channel: String) {
     let which = if kind == "refund" {
-        notify_checks::Notifications::Refund
+        ack_checks::Notifications::Refund
     } else {
-        notify_checks::Notifications::Payment
+        ack_checks::Notifications::Payment
     };
     let journal = s.sb().lock().core.journal.select(&Filter {
         kind: Some(EntryKind::Callback),
         ..Default::default()
     });
-    let v = notify_checks::notifications_acknowledged(&journal, &channel, which);
+    let v =
+        ack_checks::notifications_acknowledged(&journal, &channel, which, &s.sut_down_windows());
     if !v.is_empty() {
         s.fail(&v, false);
     }

@@ -109,6 +109,7 @@ async fn sut_crashes_mid_payout(s: &mut Scene, day: String, bank: String) {
         }
     }
     // The bank holds the payout; the SUT has not heard back. Kill it now (TERM, then KILL).
+    s.mark_sut_down();
     match s.sut.as_mut() {
         Some(p) => p.stop().await,
         None => panic!("the harness did not start the settlement system (the adapter has no [start]), so it cannot crash it"),

@@ -121,19 +121,33 @@ async fn refund(s: &mut Scene, amount: String, currency: String, n: usize) {
     }
     let merchant_id = s.merchant(&order.merchant).merchant_id.clone();
     let minor = amount.to_minor().unwrap_or_else(|e| panic!("{e}"));
-    let out = s
-        .hook(
-            "create_refund",
-            &[
-                ("merchant_id", merchant_id),
-                ("channel", order.channel.clone()),
-                ("out_trade_no", order.out_trade_no.clone()),
-                ("amount", amount.major_string()),
-                ("amount_minor", minor.to_string()),
-                ("currency", currency),
-            ],
-        )
-        .await;
+    let own = [
+        ("merchant_id", merchant_id),
+        ("channel", order.channel.clone()),
+        ("out_trade_no", order.out_trade_no.clone()),
+        ("amount", amount.major_string()),
+        ("amount_minor", minor.to_string()),
+        ("currency", currency),
+    ];
+    let out = match s.try_hook("create_refund", &own).await {
+        Ok(out) => out,
+        Err(e) => {
+            // A refusal of a refund the SUT had to make is a refund that never reaches the
+            // customer: judged as such, with the money. Any other failure is the hook's.
+            let refusal = format!("{} `{}`", e.problem, e.answer.trim());
+            let judged = refund_checks::refused_refund(
+                &s.sb().lock().core.ledger,
+                &order,
+                &s.refunds,
+                amount,
+                &refusal,
+            );
+            match judged {
+                Some(v) => s.fail(&[v], false),
+                None => s.hook_failed(&e),
+            }
+        }
+    };
     let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| {
         panic!("create_refund must answer JSON {{\"out_refund_no\": …}}: {e}\n  answer: {out}")
     });

@@ -202,6 +202,10 @@ pub struct StatementLines {
     pub count: u64,
     /// Sum of the payment rows' amounts, major units.
     pub amount: Decimal,
+    /// The refund rows among them.
+    pub refund_count: u64,
+    /// What the refund rows refunded (absolute), major units.
+    pub refund_amount: Decimal,
 }
 
 /// What `instance`'s bill of `day` lists for its first (default) merchant, as rendered at
@@ -213,6 +217,17 @@ pub fn statement_lines(
     books: &Books<'_>,
     instance: &str,
     day: NaiveDate,
+) -> Option<StatementLines> {
+    statement_lines_in(books, instance, day, Format::Wechat(BillType::All))
+}
+
+/// [`statement_lines`] of the bill in `format` (the WeChat ALL bill, or the Alipay bill,
+/// which lists the same payments and refunds).
+pub fn statement_lines_in(
+    books: &Books<'_>,
+    instance: &str,
+    day: NaiveDate,
+    format: Format,
 ) -> Option<StatementLines> {
     let source = Source::resolve(books.directory, instance, None).ok()?;
     if !matches!(source, Source::ChannelMerchant { .. }) {
@@ -226,18 +241,24 @@ pub fn statement_lines(
     if plan.truncate.is_some() || plan.wrong_encoding {
         return None;
     }
-    let format = Format::Wechat(BillType::All);
     let mut lines = StatementLines {
         count: 0,
         amount: Decimal::ZERO,
+        refund_count: 0,
+        refund_amount: Decimal::ZERO,
     };
     for e in plan
         .apply(crate::statements::ledger_entries(books, &source, window))
         .filter(|e| format.includes(e))
     {
         lines.count += 1;
-        if e.kind == crate::statements::EntryKind::Payment {
-            lines.amount += e.amount.amount;
+        match e.kind {
+            crate::statements::EntryKind::Payment => lines.amount += e.amount.amount,
+            crate::statements::EntryKind::Refund => {
+                lines.refund_count += 1;
+                lines.refund_amount += e.amount.amount.abs();
+            }
+            _ => {}
         }
     }
     Some(lines)

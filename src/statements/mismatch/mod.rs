@@ -17,7 +17,10 @@ pub mod expected;
 pub mod plan;
 
 pub use crate::mismatches::*;
-pub use expected::{expected_discrepancies, statement_lines, ExpectedDiscrepancy, StatementLines};
+pub use expected::{
+    expected_discrepancies, statement_lines, statement_lines_in, ExpectedDiscrepancy,
+    StatementLines,
+};
 pub use plan::Plan;
 
 use super::{Books, DayWindow, Entry, Source};
