@@ -52,6 +52,8 @@ pub fn entry(
         details.device_info = o.device_info().unwrap_or_default().to_string();
         issuer_ref = o.transaction_id().unwrap_or_default().to_string();
         created_at = Some(o.created_at());
+        details.paid_at = o.paid_at();
+        details.refund_requested_at = refund.map(|r| r.requested_at);
         fee = match (kind, refund) {
             (EntryKind::Payment, _) => o.fee().unwrap_or(zero),
             (EntryKind::Refund, Some(r)) => -r.fee_back,
