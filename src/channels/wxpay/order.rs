@@ -462,14 +462,7 @@ pub struct OrderDetail {
     pub refunds: Vec<WxRefund>,
 }
 
-/// Why an order lookup failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FindError {
-    /// No such order.
-    NotFound,
-    /// Several merchants have that order number: say which.
-    Ambiguous,
-}
+pub use crate::channels::shared::FindError;
 
 /// How many recently seen notify URLs a channel remembers to share with new orders.
 const RECENT_URLS: usize = 4;

@@ -6,7 +6,8 @@
 
 use super::order::WxState;
 use super::spec::Spec;
-use crate::ledger::{Posting, PostingKind};
+use crate::channels::shared;
+use crate::ledger::Posting;
 use crate::money::Money;
 use crate::statements::{Details, Entry, EntryKind, EntryStatus, Phantom, Source};
 
@@ -19,12 +20,7 @@ pub fn entry(
     p: &Posting,
     amount: Money,
 ) -> Option<Entry> {
-    let kind = match p.kind {
-        PostingKind::Payment => EntryKind::Payment,
-        PostingKind::Refund => EntryKind::Refund,
-        PostingKind::Fee => return None,
-        _ => EntryKind::Other,
-    };
+    let kind = shared::entry_kind(p)?;
     let mch_id = source.account();
     // A refund posting is under its refund number (a reversed barcode payment's, under the
     // order number).
@@ -93,17 +89,5 @@ pub fn phantom(spec: &Spec, source: &Source, ph: &Phantom) -> Entry {
         fee_rate: spec.fee_rate,
         ..Details::default()
     };
-    Entry {
-        at: ph.at,
-        created_at: Some(ph.at),
-        kind: EntryKind::Payment,
-        status: EntryStatus::Booked,
-        issuer_ref: ph.issuer_ref(),
-        reference: ph.reference.clone(),
-        refund_reference: None,
-        refund_id: None,
-        amount: ph.amount,
-        fee: ph.amount.times_rate_rounded(spec.fee_rate),
-        details,
-    }
+    shared::phantom_entry(ph, ph.issuer_ref(), details)
 }
