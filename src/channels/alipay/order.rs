@@ -153,7 +153,7 @@ impl AliOrder {
     }
 }
 
-pub use crate::channels::shared::FindError;
+use crate::channels::shared::FindError;
 
 /// All trades of one channel instance.
 #[derive(Debug)]

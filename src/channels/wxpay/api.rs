@@ -2,8 +2,9 @@
 //! `pay/closeorder`.
 
 use super::codec::Call;
-use super::order::{Issued, OrderText, TradeState, TradeType, WxOrder, WxState};
+use super::order::{Issued, OrderText, TradeState, TradeType, WxOrder};
 use super::spec::Spec;
+use super::state::WxState;
 use crate::channels::shared::{self, Forgotten};
 use crate::clock::compact_local;
 use crate::core::Core;

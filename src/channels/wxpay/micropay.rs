@@ -9,10 +9,11 @@
 
 use super::api::valid_out_trade_no;
 use super::codec::Call;
-use super::order::{OrderText, TradeState, TradeType, WxOrder, WxState};
+use super::order::{OrderText, TradeState, TradeType, WxOrder};
 use super::pay;
 use super::refund;
 use super::spec::Spec;
+use super::state::WxState;
 use crate::clock::{self, compact_local};
 use crate::core::{Core, Event, Timer};
 use crate::http::Reply;

@@ -17,7 +17,8 @@
 //! # Layout
 //! - [`spec`] — the scenario section: fee rate, order bound, merchants and their keys.
 //! - [`refund_record`] — one refund as its order holds it: status, amounts, times.
-//! - [`order`] — orders (and their refunds) as the channel holds them.
+//! - [`order`] — one order (and its refunds) as the channel holds it.
+//! - [`state`] — all orders: storage, indexes, and how many are kept (retention).
 //! - [`codec`] — decode and authenticate a request; signed replies and errors.
 //! - [`api`] — `pay/unifiedorder`, `pay/orderquery`, `pay/closeorder`.
 //! - [`bill`] — `pay/downloadbill`.
@@ -41,13 +42,15 @@ pub mod refund_notify;
 pub mod refund_record;
 pub mod rows;
 pub mod spec;
+pub mod state;
 pub mod xml;
 
 pub use codec::{is_ack, Api, Call};
 pub use notify::RETRY_LADDER_SECS;
-pub use order::{TradeState, TradeType, WxOrder, WxState};
+pub use order::{TradeState, TradeType, WxOrder};
 pub use refund_record::{RefundStatus, WxRefund};
 pub use spec::{Merchant, Spec, MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
+pub use state::WxState;
 
 use crate::core::{
     ActionError, Callback, Core, Forgery, NotificationId, NotificationKind, OrderStats, OrderView,

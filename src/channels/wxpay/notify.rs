@@ -2,8 +2,9 @@
 //! channel's retry ladder, until the merchant acknowledges it.
 
 use super::codec::is_ack;
-use super::order::{TradeType, WxOrder, WxState};
+use super::order::{TradeType, WxOrder};
 use super::spec::Spec;
+use super::state::WxState;
 use super::xml;
 use crate::clock::{compact_local, SHANGHAI};
 use crate::core::{ActionError, Callback, Core, Forgery, NotificationId, NotificationKind};

@@ -4,8 +4,9 @@
 //! barcode payments, which have no notification — the first notification attempt is due at
 //! once.
 
-use super::order::{TradeState, TradeType, WxState};
+use super::order::{TradeState, TradeType};
 use super::spec::Spec;
+use super::state::WxState;
 use crate::channels::shared;
 use crate::clock::SHANGHAI;
 use crate::core::{ActionError, Core};

@@ -11,9 +11,10 @@
 //! order holds it, is a [`WxRefund`] (`refund_record`).
 
 use super::codec::Call;
-use super::order::{TradeState, WxOrder, WxState};
+use super::order::{TradeState, WxOrder};
 use super::refund_record::{RefundStatus, WxRefund, MAX_REFUNDS};
 use super::spec::Spec;
+use super::state::WxState;
 use crate::clock::{self, Instant, SHANGHAI};
 use crate::core::{Core, Event, NotificationId, NotificationKind, Timer};
 use crate::http::Reply;

@@ -4,8 +4,8 @@
 //! with its refund and order, the fee it gave back shown negative; and the made-up line of
 //! a `phantom` mismatch.
 
-use super::order::WxState;
 use super::spec::Spec;
+use super::state::WxState;
 use crate::channels::shared;
 use crate::ledger::Posting;
 use crate::money::Money;
