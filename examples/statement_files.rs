@@ -152,6 +152,10 @@ fn main() -> anyhow::Result<()> {
     for (name, format) in [
         ("synthetic_wechat_all.csv", Format::Wechat(BillType::All)),
         (
+            "synthetic_wechat_success.csv",
+            Format::Wechat(BillType::Success),
+        ),
+        (
             "synthetic_wechat_refund.csv",
             Format::Wechat(BillType::Refund),
         ),
@@ -179,6 +183,8 @@ fn main() -> anyhow::Result<()> {
                 "amount": e.amount.amount.to_string(),
                 "fee": e.fee.amount.to_string(),
                 "subject": e.subject_for_csv(),
+                "time": local(e.at),
+                "refund_requested": e.details.refund_requested_at.map(local),
             })
         })
         .collect();
@@ -194,6 +200,13 @@ fn main() -> anyhow::Result<()> {
         dir.display()
     );
     Ok(())
+}
+
+/// `t` as the bills print it, in Beijing time.
+fn local(t: sandbank::clock::Instant) -> String {
+    t.with_timezone(&SHANGHAI)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 /// The product name as the bills print it (commas become spaces).

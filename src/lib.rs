@@ -29,8 +29,9 @@
 //!    - [`kind`] — what the world asks of a kind: decode, apply, timers, notifications.
 //! 4. **Statements** — [`statements`]: one model over the books, a writer per format,
 //!    mismatch plans and the expected discrepancies; lines described by the kinds.
-//! 5. **Kinds** — [`channels`] (WeChat Pay v2, the Alipay gateway) and [`banks`] (a JSON
-//!    payout API), one folder per kind; nothing outside these folders names a concrete kind.
+//! 5. **Kinds** — [`channels`] (WeChat Pay v2, the Alipay gateway, and `channels::shared`,
+//!    what every channel kind does alike) and [`banks`] (a JSON payout API), one folder per
+//!    kind; nothing outside these folders names a concrete kind.
 //! 6. **Scenario** — [`scenario`]: TOML → validated [`scenario::WorldSpec`], each channel
 //!    and bank section validated by its kind.
 //! 7. **World** — [`world`]: the state behind one lock, the one inbound gate, the timer

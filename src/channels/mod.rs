@@ -11,6 +11,7 @@
 //! not change.
 
 pub mod alipay;
+pub mod shared;
 pub mod wxpay;
 
 use crate::config::{ScenarioError, Section};
@@ -70,25 +71,7 @@ impl ChannelSpec {
     /// its kind, where it is mounted and its credentials, in the kind's own terms.
     pub fn credentials(&self) -> serde_json::Value {
         match self {
-            ChannelSpec::WechatPayV2(s) => {
-                let merchants: Vec<serde_json::Value> = s
-                    .merchants
-                    .iter()
-                    .map(
-                        |m| serde_json::json!({"appid": m.appid, "mch_id": m.mch_id, "key": m.key}),
-                    )
-                    .collect();
-                let first = merchants.first().cloned().unwrap_or_default();
-                serde_json::json!({
-                    "id": s.id,
-                    "kind": wxpay::spec::KIND,
-                    "base_url": format!("/{}/", s.id),
-                    "appid": first.get("appid"),
-                    "mch_id": first.get("mch_id"),
-                    "key": first.get("key"),
-                    "merchants": merchants,
-                })
-            }
+            ChannelSpec::WechatPayV2(s) => s.credentials(),
             ChannelSpec::AlipayGateway(s) => s.credentials(),
         }
     }

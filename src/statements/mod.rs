@@ -94,6 +94,11 @@ pub struct Details {
     pub counterparty_name: String,
     /// The channel's fee rate on the entry (0.006 = 0.60 %).
     pub fee_rate: Decimal,
+    /// When the order was paid, if the source knows (a refund line of the WeChat REFUND
+    /// bill shows it as 交易时间).
+    pub paid_at: Option<Instant>,
+    /// When a refund was requested (WeChat 退款申请时间), if the source knows.
+    pub refund_requested_at: Option<Instant>,
 }
 
 /// One booked movement on one account: a line of a statement.

@@ -126,7 +126,7 @@ pub fn write_format<W: Write>(
     entries: impl Iterator<Item = Entry>,
 ) -> io::Result<()> {
     match format {
-        Format::Wechat(_) => wechat::write_bill(out, head, entries),
+        Format::Wechat(t) => wechat::write_bill(out, t, head, entries),
         Format::Alipay => alipay::write_bill(out, head, entries, alipay::CsvEncoding::Gbk),
         Format::Camt053(v) => camt053::write_statement(out, v, head, entries),
         Format::Mt940 => mt940::write_statement(out, head, entries),
@@ -266,9 +266,9 @@ fn write_encoded<W: Write>(
         return write_format(format, out, head, entries);
     }
     match format {
-        Format::Wechat(_) => {
+        Format::Wechat(t) => {
             let mut enc = Transcode::new(out, encoding_rs::GBK);
-            wechat::write_bill(&mut enc, head, entries)?;
+            wechat::write_bill(&mut enc, t, head, entries)?;
             enc.finish().map(|_| ())
         }
         Format::Alipay => alipay::write_bill(out, head, entries, alipay::CsvEncoding::Utf8),

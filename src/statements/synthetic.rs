@@ -55,14 +55,20 @@ fn minor(i: u64) -> i64 {
     ((i.wrapping_mul(7_919) % 100_000) + 1) as i64
 }
 
+/// When entry `i` of a synthetic day of `n` entries is booked.
+fn at_of(window: &DayWindow, i: u64, n: u64) -> Instant {
+    let span = (window.end - window.start).num_seconds() as u64 - 1;
+    window.start + Duration::seconds((i * span / n.max(1)) as i64)
+}
+
 /// Entry `i` of a synthetic day of `n` entries.
 pub fn entry(flavour: Flavour, window: &DayWindow, i: u64, n: u64) -> Entry {
-    let span = (window.end - window.start).num_seconds() as u64 - 1;
-    let at: Instant = window.start + Duration::seconds((i * span / n.max(1)) as i64);
+    let at = at_of(window, i, n);
     match flavour {
         Flavour::Channel => {
             let refund = i % 10 == 9;
             let order = if refund { i - 1 } else { i };
+            let paid = if refund { at_of(window, order, n) } else { at };
             let gross = Money::from_minor(minor(order), Currency::Cny);
             let (amount, fee) = if refund {
                 let part = Money::from_minor(minor(order) / 2 + 1, Currency::Cny);
@@ -97,6 +103,10 @@ pub fn entry(flavour: Flavour, window: &DayWindow, i: u64, n: u64) -> Entry {
                         String::new()
                     },
                     fee_rate: FEE_RATE,
+                    // A refund's order was paid by the entry before it; the refund was
+                    // asked for a few seconds before it succeeded.
+                    paid_at: Some(paid),
+                    refund_requested_at: refund.then(|| (at - Duration::seconds(3)).max(paid)),
                     ..Details::default()
                 },
             }

@@ -1,13 +1,15 @@
 //! The WeChat Pay v2 bill (`pay/downloadbill`), per docs/protocols.md, "A.5 downloadbill and
 //! the bill format".
 //!
-//! Text, comma-separated; the detail header of the current ALL bill, then one row per trade
-//! or refund with every field prefixed by a backtick, then the summary header and row.
+//! Text, comma-separated; the detail header of the bill type, then one row per trade or
+//! refund with every field prefixed by a backtick, then the summary header and row.
 //! Amounts in yuan with 2 decimals, the fee with 5, the rate as `x.xx%`. Lines end with
 //! `\r\n` (the terminator is unconfirmed; CSV readers accept both).
 //!
-//! - `bill_type`: `ALL` lists payments and refunds, `SUCCESS` payments only, `REFUND` refunds
-//!   only. Only the ALL header is confirmed (docs/protocols.md, A.5), so all three use it.
+//! - `bill_type`: `ALL` lists payments and refunds ([`ALL_HEADER`], 27 columns), `SUCCESS`
+//!   payments only ([`SUCCESS_HEADER`], 20: no refund columns), `REFUND` refunds only
+//!   ([`REFUND_HEADER`], 29: 退款申请时间 and 退款成功时间 added). A refund row of the REFUND
+//!   bill is dated (交易时间) by its order's payment, of the ALL bill by the refund's success.
 //! - A payment row: 交易状态 `SUCCESS`, 应结订单金额 and 订单金额 the amount, the refund
 //!   columns zero or empty. A refund row: 交易状态 `REFUND`, 应结订单金额 and 订单金额
 //!   `0.00`, 退款金额 and 申请退款金额 the refund, 退款类型 `ORIGINAL`, 退款状态 `SUCCESS`,
@@ -25,8 +27,17 @@ use chrono::{Datelike, Duration, Timelike};
 use rust_decimal::Decimal;
 use std::io::{self, BufWriter, Write};
 
-/// The header of the ALL bill for merchants on the coupon-free (免充值) settlement.
+/// The header of the ALL bill for merchants on the coupon-free (免充值) settlement: 27
+/// columns.
 pub const ALL_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
+
+/// The header of the SUCCESS bill (payments only) of the same settlement: 20 columns, the
+/// ALL bill's without its refund columns and 申请退款金额.
+pub const SUCCESS_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,订单金额,费率备注";
+
+/// The header of the REFUND bill (refunds only) of the same settlement: 29 columns, the
+/// ALL bill's with 退款申请时间 and 退款成功时间 before 微信退款单号.
+pub const REFUND_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
 
 /// The header of the summary.
 pub const SUMMARY_HEADER: &str =
@@ -62,6 +73,15 @@ pub enum BillType {
 }
 
 impl BillType {
+    /// The bill's header line (without its line end).
+    pub fn header(self) -> &'static str {
+        match self {
+            BillType::All => ALL_HEADER,
+            BillType::Success => SUCCESS_HEADER,
+            BillType::Refund => REFUND_HEADER,
+        }
+    }
+
     /// Parse `ALL`, `SUCCESS` or `REFUND`.
     pub fn parse(s: &str) -> Option<BillType> {
         match s {
@@ -83,80 +103,35 @@ pub fn includes(bill_type: BillType, e: &Entry) -> bool {
     )
 }
 
-/// Stream the bill: header, one row per entry, summary (from `head.totals`). The caller
-/// filters `entries` with [`includes`]; `head` was totalled over the same stream.
+/// Stream the bill of `bill_type`: its header, one row per entry, summary (from
+/// `head.totals`). The caller filters `entries` with [`includes`]; `head` was totalled over
+/// the same stream.
 ///
 /// Each row is put together in one reused buffer (times, amounts and the rate written
 /// straight into it, the rate formatted once per distinct rate) and handed to the buffered
 /// writer in one piece: a million-row bill allocates nothing per row.
 pub fn write_bill<W: Write>(
     out: W,
+    bill_type: BillType,
     head: &StatementHead,
     entries: impl Iterator<Item = Entry>,
 ) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, out);
-    out.write_all(ALL_HEADER.as_bytes())?;
+    out.write_all(bill_type.header().as_bytes())?;
     out.write_all(b"\r\n")?;
     let w = &head.window;
     let mut row = Row::default();
     let mut rate: Option<(Decimal, String)> = None;
     for e in entries {
-        let abs = e.amount.amount.abs();
-        let is_refund = e.kind == EntryKind::Refund;
-        let (settle, refund) = if is_refund {
-            (Decimal::ZERO, abs)
-        } else {
-            (abs, Decimal::ZERO)
-        };
-        let d = &e.details;
-        let trade_state = match (is_refund, e.status) {
-            (true, _) => "REFUND",
-            (false, EntryStatus::Booked) => "SUCCESS",
-            (false, EntryStatus::Pending) => "USERPAYING",
-            (false, EntryStatus::Failed) => "PAYERROR",
-        };
-        let refund_state = match (is_refund, e.status) {
-            (false, _) => "",
-            (true, EntryStatus::Booked) => "SUCCESS",
-            (true, EntryStatus::Pending) => "PROCESSING",
-            (true, EntryStatus::Failed) => "REFUNDCLOSE",
-        };
         let rate_s = match &rate {
-            Some((r, s)) if *r == d.fee_rate => s.as_str(),
+            Some((r, s)) if *r == e.details.fee_rate => s.as_str(),
             _ => {
-                let (_, s) = rate.insert((d.fee_rate, rate_percent(d.fee_rate)));
+                let (_, s) = rate.insert((e.details.fee_rate, rate_percent(e.details.fee_rate)));
                 s.as_str()
             }
         };
-        let zero_or_empty = if is_refund { "" } else { "0" };
         row.clear();
-        row.time(w, e.at);
-        row.text(&d.app_id);
-        row.text(&d.merchant_id);
-        row.text("0");
-        row.text(&d.device_info);
-        row.text(&e.issuer_ref);
-        row.text(&e.reference);
-        row.text(&d.payer);
-        row.text(&d.trade_type);
-        row.text(trade_state);
-        row.text("OTHERS");
-        row.text(e.amount.currency.code());
-        row.yuan(settle, 2);
-        row.text("0.00");
-        row.text(e.refund_id.as_deref().unwrap_or(zero_or_empty));
-        row.text(e.refund_reference.as_deref().unwrap_or(zero_or_empty));
-        row.yuan(refund, 2);
-        row.text("0.00");
-        row.text(if is_refund { "ORIGINAL" } else { "" });
-        row.text(refund_state);
-        row.text(&d.subject);
-        row.text(&d.attach);
-        row.yuan(e.fee.amount, 5);
-        row.text(rate_s);
-        row.yuan(settle, 2);
-        row.yuan(refund, 2);
-        row.text("");
+        write_detail(&mut row, bill_type, w, &e, rate_s);
         out.write_all(row.end())?;
     }
     out.write_all(SUMMARY_HEADER.as_bytes())?;
@@ -174,6 +149,85 @@ pub fn write_bill<W: Write>(
     ];
     write_row(&mut out, &summary)?;
     out.flush()
+}
+
+/// The fields of `e`'s detail row in the layout of `bill_type` ([`BillType::header`]).
+fn write_detail(row: &mut Row, bill_type: BillType, w: &DayWindow, e: &Entry, rate: &str) {
+    let abs = e.amount.amount.abs();
+    let is_refund = e.kind == EntryKind::Refund;
+    let (settle, refund) = if is_refund {
+        (Decimal::ZERO, abs)
+    } else {
+        (abs, Decimal::ZERO)
+    };
+    let d = &e.details;
+    let trade_state = match (is_refund, e.status) {
+        (true, _) => "REFUND",
+        (false, EntryStatus::Booked) => "SUCCESS",
+        (false, EntryStatus::Pending) => "USERPAYING",
+        (false, EntryStatus::Failed) => "PAYERROR",
+    };
+    let refund_state = match (is_refund, e.status) {
+        (false, _) => "",
+        (true, EntryStatus::Booked) => "SUCCESS",
+        (true, EntryStatus::Pending) => "PROCESSING",
+        (true, EntryStatus::Failed) => "REFUNDCLOSE",
+    };
+    // The REFUND bill dates a refund by its order's payment; the ALL bill by the refund.
+    let traded = match bill_type {
+        BillType::Refund => d.paid_at.unwrap_or(e.at),
+        BillType::All | BillType::Success => e.at,
+    };
+    row.time(w, traded);
+    row.text(&d.app_id);
+    row.text(&d.merchant_id);
+    row.text("0");
+    row.text(&d.device_info);
+    row.text(&e.issuer_ref);
+    row.text(&e.reference);
+    row.text(&d.payer);
+    row.text(&d.trade_type);
+    row.text(trade_state);
+    row.text("OTHERS");
+    row.text(e.amount.currency.code());
+    row.yuan(settle, 2);
+    row.text("0.00");
+    match bill_type {
+        BillType::All => {
+            let zero_or_empty = if is_refund { "" } else { "0" };
+            row.text(e.refund_id.as_deref().unwrap_or(zero_or_empty));
+            row.text(e.refund_reference.as_deref().unwrap_or(zero_or_empty));
+            row.yuan(refund, 2);
+            row.text("0.00");
+            row.text(if is_refund { "ORIGINAL" } else { "" });
+            row.text(refund_state);
+        }
+        BillType::Success => {}
+        BillType::Refund => {
+            row.time(w, d.refund_requested_at.unwrap_or(e.at));
+            // Only a refund that succeeded has a success time.
+            if e.status == EntryStatus::Booked {
+                row.time(w, e.at);
+            } else {
+                row.text("");
+            }
+            row.text(e.refund_id.as_deref().unwrap_or(""));
+            row.text(e.refund_reference.as_deref().unwrap_or(""));
+            row.yuan(refund, 2);
+            row.text("0.00");
+            row.text("ORIGINAL");
+            row.text(refund_state);
+        }
+    }
+    row.text(&d.subject);
+    row.text(&d.attach);
+    row.yuan(e.fee.amount, 5);
+    row.text(rate);
+    row.yuan(settle, 2);
+    if bill_type != BillType::Success {
+        row.yuan(refund, 2);
+    }
+    row.text("");
 }
 
 /// One bill line being put together: backtick-prefixed, comma-separated fields.
@@ -326,8 +380,10 @@ mod tests {
     }
 
     #[test]
-    fn header_has_27_columns() {
+    fn headers_have_27_20_and_29_columns() {
         assert_eq!(ALL_HEADER.split(',').count(), 27);
+        assert_eq!(SUCCESS_HEADER.split(',').count(), 20);
+        assert_eq!(REFUND_HEADER.split(',').count(), 29);
         assert_eq!(SUMMARY_HEADER.split(',').count(), 7);
     }
 

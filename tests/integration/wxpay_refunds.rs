@@ -766,6 +766,12 @@ fn bill_request(bill_type: &str) -> String {
     )
 }
 
+/// The REFUND bill's header (written out here, not taken from sandbank's constant).
+const REFUND_BILL_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
+
+/// The SUCCESS bill's header.
+const SUCCESS_BILL_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,订单金额,费率备注";
+
 /// The detail rows of a bill, each split into its fields without the backticks.
 fn rows(bill: &str) -> Vec<Vec<String>> {
     let lines: Vec<&str> = bill.split("\r\n").filter(|l| !l.is_empty()).collect();
@@ -812,19 +818,28 @@ async fn refunds_are_rows_of_the_refund_and_all_bills_and_of_the_alipay_bill() {
     let rs = rows(&text);
     assert_eq!(rs.len(), 1, "{text}");
     let row = &rs[0];
-    assert_eq!(row.len(), 27);
-    assert_eq!(row[0], "2026-03-02 10:00:10");
+    // The REFUND bill's own layout: 29 columns, the refund's request and success times
+    // before its ids, and the order's payment as 交易时间.
+    assert!(
+        text.starts_with(&format!("{REFUND_BILL_HEADER}\r\n")),
+        "{text}"
+    );
+    assert_eq!(row.len(), 29);
+    assert_eq!(row[0], "2026-03-02 10:00:00", "交易时间: the payment");
     assert_eq!(row[5], txn, "微信订单号");
     assert_eq!(row[6], "RFBILL0001", "商户订单号");
     assert_eq!(row[9], "REFUND", "交易状态");
     assert_eq!(row[12], "0.00", "应结订单金额");
-    assert_eq!(row[14], reply["refund_id"], "微信退款单号");
-    assert_eq!(row[15], "RFBILL-1", "商户退款单号");
-    assert_eq!(row[16], "25.00", "退款金额");
-    assert_eq!(row[18], "ORIGINAL", "退款类型");
-    assert_eq!(row[19], "SUCCESS", "退款状态");
-    assert_eq!(row[22], "-0.15000", "手续费: the fee given back");
-    assert_eq!(row[25], "25.00", "申请退款金额");
+    assert_eq!(row[14], "2026-03-02 10:00:00", "退款申请时间");
+    assert_eq!(row[15], "2026-03-02 10:00:10", "退款成功时间");
+    assert_eq!(row[16], reply["refund_id"], "微信退款单号");
+    assert_eq!(row[17], "RFBILL-1", "商户退款单号");
+    assert_eq!(row[18], "25.00", "退款金额");
+    assert_eq!(row[20], "ORIGINAL", "退款类型");
+    assert_eq!(row[21], "SUCCESS", "退款状态");
+    assert_eq!(row[24], "-0.15000", "手续费: the fee given back");
+    assert_eq!(row[26], "0.00", "订单金额");
+    assert_eq!(row[27], "25.00", "申请退款金额");
     assert!(
         text.contains("`1,`0.00,`25.00,`0.00,`-0.15000,`0.00,`25.00"),
         "{text}"
@@ -848,7 +863,31 @@ async fn refunds_are_rows_of_the_refund_and_all_bills_and_of_the_alipay_bill() {
         .wx_raw("pay/downloadbill", bill_request("SUCCESS"))
         .await
         .text();
-    assert_eq!(rows(&success).len(), 1, "{success}");
+    let rs = rows(&success);
+    assert_eq!(rs.len(), 1, "{success}");
+    // The SUCCESS bill's own layout: 20 columns, no refund columns.
+    assert!(
+        success.starts_with(&format!("{SUCCESS_BILL_HEADER}\r\n")),
+        "{success}"
+    );
+    assert_eq!(rs[0].len(), 20);
+    assert_eq!(
+        (rs[0][0].as_str(), rs[0][6].as_str(), rs[0][9].as_str()),
+        ("2026-03-02 10:00:00", "RFBILL0001", "SUCCESS")
+    );
+    assert_eq!(
+        (rs[0][12].as_str(), rs[0][18].as_str()),
+        ("100.00", "100.00")
+    );
+    assert_eq!(rs[0][16], "0.60000", "手续费");
+    assert!(
+        success.contains("`1,`100.00,`0.00,`0.00,`0.60000,`100.00,`0.00"),
+        "{success}"
+    );
+    // The ALL bill keeps its 27 columns and dates the refund by its success.
+    let rs = rows(&all);
+    assert!(rs.iter().all(|r| r.len() == 27), "{all}");
+    assert_eq!(rs[1][0], "2026-03-02 10:00:10");
 
     // The Alipay bill writer lists it as a 退款 row with the refund request number.
     let zip = w

@@ -84,16 +84,22 @@ def test_camt053_parses_into_the_ledger_movements_and_balances(statement_dir, tr
 # ---------------------------------------------------------------------- the WeChat bill
 
 
-def wechat_bill(path):
+# Columns of each bill type's header (docs/statements.md, "The WeChat bill").
+WECHAT_COLUMNS = {"ALL": 27, "SUCCESS": 20, "REFUND": 29}
+
+
+def wechat_bill(path, bill_type="ALL"):
     """Detail rows (dicts, backticks stripped) and the summary (dict) of a WeChat bill."""
     rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
     header = rows[0]
-    assert len(header) == 27 and header[0] == "交易时间"
+    assert len(header) == WECHAT_COLUMNS[bill_type] and header[0] == "交易时间"
+    assert len(set(header)) == len(header), "column names are unique"
     end = next(i for i, r in enumerate(rows) if r and r[0] == "总交易单数")
     strip = lambda r: [f[1:] if f.startswith("`") else f for f in r]
     details = [dict(zip(header, strip(r))) for r in rows[1:end]]
     for r in rows[1:end] + [rows[end + 1]]:
         assert all(f.startswith("`") for f in r), r
+    assert all(len(r) == len(header) for r in rows[1:end])
     summary = dict(zip(rows[end], strip(rows[end + 1])))
     return details, summary
 
@@ -101,7 +107,8 @@ def wechat_bill(path):
 def check_wechat_summary(details, summary):
     assert int(summary["总交易单数"]) == len(details)
     for col, total in [("应结订单金额", "应结订单总金额"), ("退款金额", "退款总金额"), ("手续费", "手续费总金额"), ("订单金额", "订单总金额"), ("申请退款金额", "申请退款总金额")]:
-        assert sum(dec(r[col]) for r in details) == dec(summary[total]), total
+        # The SUCCESS bill has no refund columns: its refund totals are zero.
+        assert sum(dec(r.get(col, "0")) for r in details) == dec(summary[total]), total
     assert len(summary["手续费总金额"].split(".")[1]) == 5
 
 
@@ -133,9 +140,26 @@ def test_wechat_bills_with_refunds(statement_dir, truth):
         else:
             assert dec(r["应结订单金额"]) == dec(t["amount"]) and dec(r["退款金额"]) == 0
     check_wechat_summary(details, summary)
-    refunds, refund_summary = wechat_bill(statement_dir / "synthetic_wechat_refund.csv")
-    assert [r["商户退款单号"] for r in refunds] == [t["out_refund_no"] for t in rows if t["kind"] == "refund"]
+
+    refunds, refund_summary = wechat_bill(statement_dir / "synthetic_wechat_refund.csv", "REFUND")
+    refunded = [t for t in rows if t["kind"] == "refund"]
+    assert [r["商户退款单号"] for r in refunds] == [t["out_refund_no"] for t in refunded]
+    paid_at = {t["out_trade_no"]: t["time"] for t in rows if t["kind"] == "payment"}
+    for r, t in zip(refunds, refunded):
+        # Dated by the order's payment; the refund's own times follow.
+        assert r["交易时间"] == paid_at[t["out_trade_no"]]
+        assert r["退款申请时间"] == t["refund_requested"] and r["退款成功时间"] == t["time"]
+        assert r["交易时间"] <= r["退款申请时间"] <= r["退款成功时间"]
+        assert dec(r["退款金额"]) == -dec(t["amount"]) == dec(r["申请退款金额"])
+        assert dec(r["应结订单金额"]) == 0 == dec(r["订单金额"]) and dec(r["手续费"]) == dec(t["fee"])
     check_wechat_summary(refunds, refund_summary)
+
+    payments, success_summary = wechat_bill(statement_dir / "synthetic_wechat_success.csv", "SUCCESS")
+    paid = [t for t in rows if t["kind"] == "payment"]
+    assert [(r["商户订单号"], r["交易时间"]) for r in payments] == [(t["out_trade_no"], t["time"]) for t in paid]
+    for r, t in zip(payments, paid):
+        assert r["交易状态"] == "SUCCESS" and dec(r["应结订单金额"]) == dec(t["amount"]) == dec(r["订单金额"])
+    check_wechat_summary(payments, success_summary)
 
 
 # ---------------------------------------------------------------------- the Alipay bill

@@ -280,9 +280,13 @@ def test_refunds_are_rows_of_the_refund_bill(pay, control, order_no, receiver):
     control.post("clock", {"to": f"{tomorrow.isoformat()} 09:00"})
     bill = pay.tools.download_bill(today, bill_type="REFUND")
     lines = bill.splitlines()
-    row = [f.lstrip("`") for f in lines[1].split(",")]
-    assert row[6] == order_no and row[15] == "B" + order_no
-    assert (row[9], row[16], row[18], row[19]) == ("REFUND", "2.50", "ORIGINAL", "SUCCESS")
+    header = lines[0].split(",")
+    # The REFUND bill's own 29 columns: the refund's request and success times before its ids.
+    assert len(header) == 29 and header[14:16] == ["退款申请时间", "退款成功时间"]
+    row = dict(zip(header, (f.lstrip("`") for f in lines[1].split(","))))
+    assert row["商户订单号"] == order_no and row["商户退款单号"] == "B" + order_no
+    assert (row["交易状态"], row["退款金额"], row["退款类型"], row["退款状态"]) == ("REFUND", "2.50", "ORIGINAL", "SUCCESS")
+    assert row["退款申请时间"] < row["退款成功时间"], row
 
 
 def test_close_order_after_five_minutes(pay, control, order_no, receiver):

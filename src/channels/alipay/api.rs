@@ -9,6 +9,7 @@ use super::params::{
 use super::pay;
 use super::refund;
 use super::spec::Spec;
+use crate::channels::shared::{self, Forgotten};
 use crate::clock::SHANGHAI;
 use crate::core::Core;
 use crate::http::Reply;
@@ -98,22 +99,14 @@ pub fn hold(state: &mut AliState, core: &mut Core, instance: &str, order: AliOrd
     let Some(gone) = state.insert(order) else {
         return;
     };
-    core.record(
-        EntryKind::World,
-        Record {
-            instance: instance.into(),
-            op: "order.forget".into(),
-            reference: Some(gone.out_trade_no.clone()),
-            message: format!(
-                "trade {} of merchant {} ({}) forgotten: the channel holds at most max_orders = {} trades",
-                gone.out_trade_no,
-                gone.pid(),
-                gone.status.as_str(),
-                state.max_orders()
-            ),
-            ..Default::default()
-        },
-    );
+    let forgotten = Forgotten {
+        noun: "trade",
+        number: &gone.out_trade_no,
+        merchant: gone.pid(),
+        state: gone.status.as_str(),
+        max_orders: state.max_orders(),
+    };
+    shared::record_forgotten(core, instance, forgotten);
 }
 
 /// True when a repeated request for `o` asks for the same trade.

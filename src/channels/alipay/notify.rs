@@ -14,7 +14,7 @@
 //!   among the face-to-face notifications).
 
 use super::codec::{is_ack, local_time, sign_content, Charset};
-use super::order::{AliOrder, AliState, FindError};
+use super::order::{AliOrder, AliState};
 use super::spec::Spec;
 use crate::clock::{Instant, SHANGHAI};
 use crate::core::{ActionError, Callback, Core, Forgery, NotificationId, NotificationKind};
@@ -273,19 +273,12 @@ pub fn forge(
     no: &str,
     how: Forgery,
 ) -> Result<Callback, ActionError> {
-    let o = match state.find(no, None) {
-        Ok(o) => o,
-        Err(FindError::NotFound) => {
-            return Err(ActionError::NotFound(format!(
-            "no trade `{no}` at this channel (a forged notification goes to a trade's notify_url)"
-        )))
-        }
-        Err(FindError::Ambiguous) => {
-            return Err(ActionError::Conflict(format!(
-                "order number `{no}` exists under several merchants"
-            )))
-        }
-    };
+    let o = state.find(no, None).map_err(|e| {
+        e.into_action(
+            || format!("no trade `{no}` at this channel (a forged notification goes to a trade's notify_url)"),
+            || format!("order number `{no}` exists under several merchants"),
+        )
+    })?;
     if o.notify_url.is_none() {
         return Err(ActionError::Conflict(format!(
             "trade `{no}` named no notify_url: there is nowhere to send a notification"

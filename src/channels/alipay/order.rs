@@ -153,14 +153,7 @@ impl AliOrder {
     }
 }
 
-/// Why a lookup by order number failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FindError {
-    /// No such order.
-    NotFound,
-    /// Several merchants have that number: say which.
-    Ambiguous,
-}
+use crate::channels::shared::FindError;
 
 /// All trades of one channel instance.
 #[derive(Debug)]

@@ -4,11 +4,11 @@
 //! Money moves into the merchant's account less the channel's fee, the trade turns
 //! TRADE_SUCCESS, and its notification is due at once when the trade named a notify URL.
 
-use super::order::{AliState, FindError, Paid, TradeStatus};
+use super::order::{AliState, Paid, TradeStatus};
 use super::spec::Spec;
-use crate::core::{ActionError, Core, Event, NotificationId, NotificationKind};
+use crate::channels::shared;
+use crate::core::{ActionError, Core};
 use crate::journal::{EntryKind, Record};
-use crate::ledger::{accounts, PostingKind};
 
 /// Mark merchant `pid`'s waiting trade `no` paid now, book it, and schedule its payment
 /// notification. `how` says in the journal what happened. Does nothing to a trade that is
@@ -46,28 +46,7 @@ pub fn settle(spec: &Spec, state: &mut AliState, core: &mut Core, pid: &str, no:
             ..Default::default()
         },
     );
-    let account = accounts::channel_merchant(&spec.id, pid);
-    // Two legs of one amount in one currency always balance: these cannot fail.
-    let _ = core.transfer(
-        PostingKind::Payment,
-        &spec.id,
-        no,
-        accounts::CUSTOMERS,
-        &account,
-        amount,
-        None,
-    );
-    if !fee.amount.is_zero() {
-        let _ = core.transfer(
-            PostingKind::Fee,
-            &spec.id,
-            no,
-            &account,
-            &accounts::channel_fees(&spec.id),
-            fee,
-            None,
-        );
-    }
+    shared::book_payment(core, &spec.id, pid, no, amount, fee);
     if let Some(o) = state.get_mut(pid, no) {
         o.status = TradeStatus::Success;
         o.visible = true;
@@ -79,19 +58,7 @@ pub fn settle(spec: &Spec, state: &mut AliState, core: &mut Core, pid: &str, no:
         });
     }
     if notify {
-        core.schedule(
-            now,
-            Event::Notify {
-                instance: spec.id.clone(),
-                id: NotificationId {
-                    kind: NotificationKind::Payment,
-                    account: pid.to_string(),
-                    reference: no.to_string(),
-                },
-                attempt: 1,
-                gated: true,
-            },
-        );
+        shared::payment_notification_due(core, &spec.id, pid, no);
     }
 }
 
@@ -103,19 +70,12 @@ pub fn customer_pay(
     no: &str,
     pid: Option<&str>,
 ) -> Result<serde_json::Value, ActionError> {
-    let o = match state.find(no, pid) {
-        Ok(o) => o,
-        Err(FindError::NotFound) => {
-            return Err(ActionError::NotFound(format!(
-                "no trade `{no}` at this channel"
-            )))
-        }
-        Err(FindError::Ambiguous) => {
-            return Err(ActionError::Conflict(format!(
-                "order number `{no}` exists under several merchants: give mch_id (the partner id)"
-            )))
-        }
-    };
+    let o = state.find(no, pid).map_err(|e| {
+        e.into_action(
+            || format!("no trade `{no}` at this channel"),
+            || format!("order number `{no}` exists under several merchants: give mch_id (the partner id)"),
+        )
+    })?;
     if o.status != TradeStatus::WaitBuyerPay {
         return Err(ActionError::Conflict(format!(
             "trade `{no}` is {}, not payable",

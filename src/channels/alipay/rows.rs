@@ -4,7 +4,8 @@
 
 use super::order::AliState;
 use super::spec::Spec;
-use crate::ledger::{Posting, PostingKind};
+use crate::channels::shared;
+use crate::ledger::Posting;
 use crate::money::Money;
 use crate::statements::{Details, Entry, EntryKind, EntryStatus, Phantom, Source};
 
@@ -17,12 +18,7 @@ pub fn entry(
     p: &Posting,
     amount: Money,
 ) -> Option<Entry> {
-    let kind = match p.kind {
-        PostingKind::Payment => EntryKind::Payment,
-        PostingKind::Refund => EntryKind::Refund,
-        PostingKind::Fee => return None,
-        _ => EntryKind::Other,
-    };
+    let kind = shared::entry_kind(p)?;
     let pid = source.account();
     let no = p.reference.as_str();
     let order = state.get(pid, no);
@@ -93,17 +89,5 @@ pub fn phantom(spec: &Spec, source: &Source, ph: &Phantom) -> Entry {
         fee_rate: spec.fee_rate,
         ..Details::default()
     };
-    Entry {
-        at: ph.at,
-        created_at: Some(ph.at),
-        kind: EntryKind::Payment,
-        status: EntryStatus::Booked,
-        issuer_ref: phantom_trade_no(ph),
-        reference: ph.reference.clone(),
-        refund_reference: None,
-        refund_id: None,
-        amount: ph.amount,
-        fee: ph.amount.times_rate_rounded(spec.fee_rate),
-        details,
-    }
+    shared::phantom_entry(ph, phantom_trade_no(ph), details)
 }

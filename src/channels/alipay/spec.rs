@@ -9,12 +9,12 @@
 
 use super::keys::{self, PrivateKey, PublicKey};
 use super::link::DOWNLOAD_OP;
+use crate::channels::shared;
 use crate::config::{ScenarioError, Section};
-use crate::directory::{Account, Family, Instance};
+use crate::directory::Instance;
 use crate::money::{Currency, Money};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize, Serializer};
-use std::str::FromStr;
 use std::sync::Arc;
 
 /// The kind's name in scenario files: the Alipay open platform's gateway (`gateway.do`).
@@ -42,11 +42,7 @@ pub const OPS: &[&str] = &[
     crate::faults::REFUND_CALLBACK_OP,
 ];
 
-/// Orders a channel holds when its scenario section sets no `max_orders`.
-pub const MAX_ORDERS_DEFAULT: usize = 1_000_000;
-
-/// The largest `max_orders` a scenario may set.
-pub const MAX_ORDERS_LIMIT: usize = 10_000_000;
+pub use crate::channels::shared::{MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
 
 /// A barcode payment above this many yuan waits for the buyer's password unless the
 /// scenario says otherwise (`barcode_password_above`): small payments go through at once,
@@ -179,25 +175,14 @@ impl Spec {
 
     /// The channel as the directory shows it: one account per merchant (partner id).
     pub fn instance(&self) -> Instance {
-        let mut accounts: Vec<Account> = Vec::new();
-        for a in &self.apps {
-            if accounts.iter().any(|x| x.number == a.pid) {
-                continue;
-            }
-            accounts.push(Account {
-                number: a.pid.clone(),
-                name: format!("merchant {}", a.pid),
-                currency: Currency::Cny,
-                opening: Money::zero(Currency::Cny),
-            });
-        }
-        Instance {
-            id: self.id.clone(),
-            family: Family::Channel,
-            kind: KIND,
-            ops: OPS,
-            accounts,
-        }
+        shared::instance(
+            &self.id,
+            KIND,
+            OPS,
+            self.apps
+                .iter()
+                .map(|a| (a.pid.clone(), Money::zero(Currency::Cny))),
+        )
     }
 }
 
@@ -256,30 +241,8 @@ pub fn validate(
     section: &Section<'_>,
 ) -> Result<Spec, ScenarioError> {
     let raw: RawSection = section.read(table)?;
-    let fee_rate = match &raw.fee_rate {
-        None => Decimal::ZERO,
-        Some(r) => Decimal::from_str(r)
-            .ok()
-            .filter(|d| *d >= Decimal::ZERO && *d < Decimal::ONE)
-            .ok_or_else(|| {
-                section.err(
-                    "fee_rate",
-                    format!("`{r}` is not a fraction between 0 and 1 (e.g. \"0.006\")"),
-                )
-            })?,
-    };
-    let max_orders = match raw.max_orders {
-        None => MAX_ORDERS_DEFAULT,
-        Some(n) => usize::try_from(n)
-            .ok()
-            .filter(|n| (1..=MAX_ORDERS_LIMIT).contains(n))
-            .ok_or_else(|| {
-                section.err(
-                    "max_orders",
-                    format!("`{n}` is not between 1 and {MAX_ORDERS_LIMIT}"),
-                )
-            })?,
-    };
+    let fee_rate = shared::fee_rate(section, &raw.fee_rate)?;
+    let max_orders = shared::max_orders(section, raw.max_orders)?;
     let barcode_password_above = match &raw.barcode_password_above {
         None => Money::parse(PASSWORD_ABOVE_DEFAULT, Currency::Cny)
             .unwrap_or(Money::zero(Currency::Cny)),

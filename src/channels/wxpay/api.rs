@@ -2,8 +2,10 @@
 //! `pay/closeorder`.
 
 use super::codec::Call;
-use super::order::{Issued, OrderText, TradeState, TradeType, WxOrder, WxState};
+use super::order::{Issued, OrderText, TradeState, TradeType, WxOrder};
 use super::spec::Spec;
+use super::state::WxState;
+use crate::channels::shared::{self, Forgotten};
 use crate::clock::compact_local;
 use crate::core::Core;
 use crate::http::Reply;
@@ -182,22 +184,14 @@ pub fn hold(state: &mut WxState, core: &mut Core, instance: &str, order: WxOrder
     let Some(gone) = state.insert(order) else {
         return;
     };
-    core.record(
-        EntryKind::World,
-        Record {
-            instance: instance.into(),
-            op: "order.forget".into(),
-            reference: Some(gone.out_trade_no().into()),
-            message: format!(
-                "order {} of merchant {} ({}) forgotten: the channel holds at most max_orders = {} orders",
-                gone.out_trade_no(),
-                gone.mch_id(),
-                gone.state().as_str(),
-                state.max_orders()
-            ),
-            ..Default::default()
-        },
-    );
+    let forgotten = Forgotten {
+        noun: "order",
+        number: gone.out_trade_no(),
+        merchant: gone.mch_id(),
+        state: gone.state().as_str(),
+        max_orders: state.max_orders(),
+    };
+    shared::record_forgotten(core, instance, forgotten);
 }
 
 fn prepay_reply(core: &mut Core, call: &Call, o: &WxOrder, issued: &Issued) -> Reply {

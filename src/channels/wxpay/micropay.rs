@@ -9,10 +9,11 @@
 
 use super::api::valid_out_trade_no;
 use super::codec::Call;
-use super::order::{OrderText, TradeState, TradeType, WxOrder, WxState};
+use super::order::{OrderText, TradeState, TradeType, WxOrder};
 use super::pay;
-use super::refund;
+use super::refund_settle;
 use super::spec::Spec;
+use super::state::WxState;
 use crate::clock::{self, compact_local};
 use crate::core::{Core, Event, Timer};
 use crate::http::Reply;
@@ -275,7 +276,7 @@ pub fn reverse(spec: &Spec, state: &mut WxState, core: &mut Core, call: &Call) -
         },
     );
     if paid {
-        refund::post(spec, core, &mch_id, &out_trade_no, amount, fee);
+        refund_settle::post(spec, core, &mch_id, &out_trade_no, amount, fee);
     }
     recall(core)
 }

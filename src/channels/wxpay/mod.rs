@@ -17,13 +17,16 @@
 //! # Layout
 //! - [`spec`] — the scenario section: fee rate, order bound, merchants and their keys.
 //! - [`refund_record`] — one refund as its order holds it: status, amounts, times.
-//! - [`order`] — orders (and their refunds) as the channel holds them.
+//! - [`order`] — one order (and its refunds) as the channel holds it.
+//! - [`state`] — all orders: storage, indexes, and how many are kept (retention).
 //! - [`codec`] — decode and authenticate a request; signed replies and errors.
 //! - [`api`] — `pay/unifiedorder`, `pay/orderquery`, `pay/closeorder`.
 //! - [`bill`] — `pay/downloadbill`.
 //! - [`pay`] — the customer pays (a control-API action, or a barcode payment).
 //! - [`micropay`] — `pay/micropay`, `secapi/pay/reverse`.
-//! - [`refund`] — `secapi/pay/refund`, `pay/refundquery`, the refund timer.
+//! - [`refund`] — `secapi/pay/refund`: a refund asked for, checked and accepted.
+//! - [`refund_query`] — `pay/refundquery`.
+//! - [`refund_settle`] — an accepted refund finishing on its timer, and its money.
 //! - [`notify`] — payment notifications and the retry ladder.
 //! - [`refund_notify`] — refund notifications and their encrypted `req_info`.
 //! - [`rows`] — how its movements read as bill lines.
@@ -38,16 +41,20 @@ pub mod order;
 pub mod pay;
 pub mod refund;
 pub mod refund_notify;
+pub mod refund_query;
 pub mod refund_record;
+pub mod refund_settle;
 pub mod rows;
 pub mod spec;
+pub mod state;
 pub mod xml;
 
 pub use codec::{is_ack, Api, Call};
 pub use notify::RETRY_LADDER_SECS;
-pub use order::{TradeState, TradeType, WxOrder, WxState};
+pub use order::{TradeState, TradeType, WxOrder};
 pub use refund_record::{RefundStatus, WxRefund};
 pub use spec::{Merchant, Spec, MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
+pub use state::WxState;
 
 use crate::core::{
     ActionError, Callback, Core, Forgery, NotificationId, NotificationKind, OrderStats, OrderView,
@@ -164,7 +171,7 @@ impl Channel {
             Api::CloseOrder => api::closeorder(spec, state, core, call),
             Api::DownloadBill => bill::downloadbill(&Books::of(core, self), &self.spec, call),
             Api::Refund => refund::refund(spec, state, core, call, outcome),
-            Api::RefundQuery => refund::refundquery(state, core, call),
+            Api::RefundQuery => refund_query::refundquery(state, core, call),
             Api::Micropay => micropay::micropay(spec, state, core, call, outcome),
             Api::Reverse => micropay::reverse(spec, state, core, call),
         }
@@ -193,7 +200,7 @@ impl Kind for Channel {
 
     fn on_timer(&mut self, core: &mut Core, timer: &Timer) {
         match timer.name {
-            refund::TIMER => refund::settle(&self.spec, &mut self.state, core, &timer.key),
+            refund::TIMER => refund_settle::settle(&self.spec, &mut self.state, core, &timer.key),
             micropay::TIMER => micropay::on_timer(&self.spec, &mut self.state, core, &timer.key),
             _ => {}
         }

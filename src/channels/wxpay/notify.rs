@@ -2,8 +2,9 @@
 //! channel's retry ladder, until the merchant acknowledges it.
 
 use super::codec::is_ack;
-use super::order::{FindError, TradeType, WxOrder, WxState};
+use super::order::{TradeType, WxOrder};
 use super::spec::Spec;
+use super::state::WxState;
 use super::xml;
 use crate::clock::{compact_local, SHANGHAI};
 use crate::core::{ActionError, Callback, Core, Forgery, NotificationId, NotificationKind};
@@ -144,19 +145,12 @@ pub fn forge(
     out_trade_no: &str,
     how: Forgery,
 ) -> Result<Callback, ActionError> {
-    let order = match state.find(out_trade_no, None) {
-        Ok(o) => o,
-        Err(FindError::NotFound) => {
-            return Err(ActionError::NotFound(format!(
-                "no order `{out_trade_no}` at this channel (a forged notification goes to an order's notify_url)"
-            )))
-        }
-        Err(FindError::Ambiguous) => {
-            return Err(ActionError::Conflict(format!(
-                "order number `{out_trade_no}` exists under several merchants"
-            )))
-        }
-    };
+    let order = state.find(out_trade_no, None).map_err(|e| {
+        e.into_action(
+            || format!("no order `{out_trade_no}` at this channel (a forged notification goes to an order's notify_url)"),
+            || format!("order number `{out_trade_no}` exists under several merchants"),
+        )
+    })?;
     let merchant = spec.merchant(order.mch_id()).ok_or_else(|| {
         ActionError::NotFound(format!("merchant `{}` is not in the spec", order.mch_id()))
     })?;

@@ -4,12 +4,13 @@
 //! barcode payments, which have no notification — the first notification attempt is due at
 //! once.
 
-use super::order::{FindError, TradeState, TradeType, WxState};
+use super::order::{TradeState, TradeType};
 use super::spec::Spec;
+use super::state::WxState;
+use crate::channels::shared;
 use crate::clock::SHANGHAI;
-use crate::core::{ActionError, Core, Event, NotificationId, NotificationKind};
+use crate::core::{ActionError, Core};
 use crate::journal::{EntryKind, Record};
-use crate::ledger::{accounts, PostingKind};
 use crate::money::{Currency, Money};
 
 /// The customer pays order `out_trade_no` (under `mch_id` when several merchants use that
@@ -21,19 +22,12 @@ pub fn pay(
     out_trade_no: &str,
     mch_id: Option<&str>,
 ) -> Result<serde_json::Value, ActionError> {
-    let order = match state.find(out_trade_no, mch_id) {
-        Ok(o) => o,
-        Err(FindError::NotFound) => {
-            return Err(ActionError::NotFound(format!(
-                "no order `{out_trade_no}` at this channel"
-            )))
-        }
-        Err(FindError::Ambiguous) => {
-            return Err(ActionError::Conflict(format!(
-                "order number `{out_trade_no}` exists under several merchants: give mch_id"
-            )))
-        }
-    };
+    let order = state.find(out_trade_no, mch_id).map_err(|e| {
+        e.into_action(
+            || format!("no order `{out_trade_no}` at this channel"),
+            || format!("order number `{out_trade_no}` exists under several merchants: give mch_id"),
+        )
+    })?;
     if !matches!(order.state(), TradeState::NotPay | TradeState::UserPaying) {
         return Err(ActionError::Conflict(format!(
             "order `{out_trade_no}` is {}, not payable",
@@ -89,22 +83,10 @@ pub fn complete(
             ..Default::default()
         },
     );
-    book(spec, core, &mch_id, out_trade_no, amount, fee);
+    shared::book_payment(core, &spec.id, &mch_id, out_trade_no, amount, fee);
     state.mark_paid(&mch_id, out_trade_no, &transaction_id, &openid, now, fee);
     if notifies {
-        core.schedule(
-            now,
-            Event::Notify {
-                instance: spec.id.clone(),
-                id: NotificationId {
-                    kind: NotificationKind::Payment,
-                    account: mch_id.clone(),
-                    reference: out_trade_no.into(),
-                },
-                attempt: 1,
-                gated: true,
-            },
-        );
+        shared::payment_notification_due(core, &spec.id, &mch_id, out_trade_no);
     }
     serde_json::json!({
         "channel": spec.id,
@@ -117,30 +99,4 @@ pub fn complete(
         "trade_state": "SUCCESS",
         "paid_at": now.to_rfc3339(),
     })
-}
-
-/// Post the payment into the merchant's account at the channel and the fee out of it.
-fn book(spec: &Spec, core: &mut Core, mch_id: &str, reference: &str, amount: Money, fee: Money) {
-    let account = accounts::channel_merchant(&spec.id, mch_id);
-    // Two-leg transfers of one amount in one currency always balance, so these cannot fail.
-    let _ = core.transfer(
-        PostingKind::Payment,
-        &spec.id,
-        reference,
-        accounts::CUSTOMERS,
-        &account,
-        amount,
-        None,
-    );
-    if !fee.amount.is_zero() {
-        let _ = core.transfer(
-            PostingKind::Fee,
-            &spec.id,
-            reference,
-            &account,
-            &accounts::channel_fees(&spec.id),
-            fee,
-            None,
-        );
-    }
 }

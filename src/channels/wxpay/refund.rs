@@ -1,5 +1,6 @@
-//! Refunds: `secapi/pay/refund`, `pay/refundquery`, and what becomes of a refund after the
-//! channel accepted it (docs/protocols.md, "A.6 Refunds").
+//! Refunds asked for: `secapi/pay/refund` (docs/protocols.md, "A.6 Refunds") — the request
+//! read and checked, the refund accepted or refused, its timer set. `pay/refundquery` is
+//! [`super::refund_query`]'s, what the timer does [`super::refund_settle`]'s.
 //!
 //! A refund is accepted PROCESSING. The channel counts its amount (less the fee it gives
 //! back) as spent at once, so refunds cannot draw twice on the same balance (`NOTENOUGH`).
@@ -11,15 +12,16 @@
 //! order holds it, is a [`WxRefund`] (`refund_record`).
 
 use super::codec::Call;
-use super::order::{TradeState, WxOrder, WxState};
+use super::order::{TradeState, WxOrder};
 use super::refund_record::{RefundStatus, WxRefund, MAX_REFUNDS};
 use super::spec::Spec;
+use super::state::WxState;
 use crate::clock::{self, Instant, SHANGHAI};
-use crate::core::{Core, Event, NotificationId, NotificationKind, Timer};
+use crate::core::{Core, Event, Timer};
 use crate::http::Reply;
 use crate::journal::{EntryKind, Record};
 use crate::kind::Outcome;
-use crate::ledger::{accounts, PostingKind};
+use crate::ledger::accounts;
 use crate::money::{Currency, Money};
 use chrono::Duration;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -30,13 +32,6 @@ pub const MIN_INTERVAL: Duration = Duration::minutes(1);
 
 /// How long after payment an order may be refunded (TRADE_OVERDUE past it).
 pub const REFUNDABLE_FOR: Duration = Duration::days(365);
-
-/// How many refunds a query by order lists without `offset`; more must be asked for by
-/// refund number or page by page.
-pub const QUERY_LIST_MAX: usize = 20;
-
-/// How many refunds one page (`offset`) lists.
-pub const QUERY_PAGE: usize = 10;
 
 /// The name of the channel's refund timer.
 pub const TIMER: &str = "refund.settle";
@@ -136,7 +131,10 @@ fn read_request<'a>(core: &mut Core, call: &'a Call) -> Result<Request<'a>, Repl
 }
 
 /// The order a refund or refund query names by `transaction_id` (first) or `out_trade_no`.
-fn named_order<'s>(state: &'s WxState, call: &Call) -> Result<&'s WxOrder, &'static str> {
+pub(super) fn named_order<'s>(
+    state: &'s WxState,
+    call: &Call,
+) -> Result<&'s WxOrder, &'static str> {
     let m = &call.merchant;
     match call.field("transaction_id") {
         Some(t) => state
@@ -479,205 +477,4 @@ fn accepted(
         ("coupon_refund_count", "0".into()),
     ]);
     call.signed(core, extra)
-}
-
-/// `pay/refundquery`: the refunds of an order, or one refund, with `_$n`-indexed fields.
-pub fn refundquery(state: &WxState, core: &mut Core, call: &Call) -> Reply {
-    let m = &call.merchant;
-    // The documented precedence: refund_id > out_refund_no > transaction_id > out_trade_no.
-    let (order, only): (Option<&WxOrder>, Option<usize>) = if let Some(id) = call.field("refund_id")
-    {
-        match state
-            .refund_by_id(id)
-            .filter(|(o, _)| o.mch_id() == m.mch_id)
-        {
-            Some((o, i)) => (Some(o), Some(i)),
-            None => (None, None),
-        }
-    } else if let Some(no) = call.field("out_refund_no") {
-        match state.refund_by_no(&m.mch_id, no) {
-            Some((o, i)) => (Some(o), Some(i)),
-            None => (None, None),
-        }
-    } else if call.field("transaction_id").is_some() || call.field("out_trade_no").is_some() {
-        match named_order(state, call) {
-            Ok(o) => (Some(o), None),
-            Err("INVALID_TRANSACTIONID") => {
-                return call.biz_fail(core, "INVALID_TRANSACTIONID", "无效transaction_id")
-            }
-            Err(_) => (None, None),
-        }
-    } else {
-        return call.biz_fail(
-            core,
-            "PARAM_ERROR",
-            "refund_id、out_refund_no、transaction_id和out_trade_no不能同时为空",
-        );
-    };
-    let Some(order) = order.filter(|o| !o.refunds().is_empty()) else {
-        return call.biz_fail(core, "REFUNDNOTEXIST", "not exist");
-    };
-    let all = order.refunds();
-    let offset = match call.field("offset") {
-        None => None,
-        Some(o) => match o.parse::<usize>() {
-            Ok(n) if only.is_none() && n < all.len() => Some(n),
-            _ => return call.biz_fail(core, "PARAM_ERROR", "offset参数格式错误"),
-        },
-    };
-    let listed: Vec<&WxRefund> = match (only, offset) {
-        (Some(i), _) => all.get(i).into_iter().collect(),
-        (None, Some(from)) => all.iter().skip(from).take(QUERY_PAGE).collect(),
-        (None, None) if all.len() > QUERY_LIST_MAX => {
-            return call.biz_fail(
-                core,
-                "PARAM_ERROR",
-                "部分退款次数超过20次，请使用退款单号或offset查询",
-            )
-        }
-        (None, None) => all.iter().collect(),
-    };
-    let total = order.total_fee().to_string();
-    let sum: i64 = listed.iter().map(|r| r.refund_fee).sum();
-    let mut owned: Vec<(String, String)> = Vec::with_capacity(listed.len() * 9);
-    for (n, r) in listed.iter().enumerate() {
-        let fee = r.refund_fee.to_string();
-        owned.push((format!("out_refund_no_{n}"), r.out_refund_no.to_string()));
-        owned.push((format!("refund_id_{n}"), r.refund_id.to_string()));
-        owned.push((format!("refund_channel_{n}"), "ORIGINAL".into()));
-        owned.push((format!("refund_fee_{n}"), fee.clone()));
-        owned.push((format!("settlement_refund_fee_{n}"), fee));
-        owned.push((format!("refund_status_{n}"), r.status.as_str().into()));
-        owned.push((format!("refund_account_{n}"), r.refund_account.into()));
-        owned.push((format!("refund_recv_accout_{n}"), RECEIVED_BY.into()));
-        if let (RefundStatus::Success, Some(at)) = (r.status, r.finished_at) {
-            owned.push((format!("refund_success_time_{n}"), dashed_local(at)));
-        }
-    }
-    let mut extra: Vec<(&str, Cow<'_, str>)> = vec![("result_code", "SUCCESS".into())];
-    if let Some(d) = order.device_info() {
-        extra.push(("device_info", d.into()));
-    }
-    if offset.is_some() {
-        extra.push(("total_refund_count", all.len().to_string().into()));
-    }
-    extra.extend([
-        (
-            "transaction_id",
-            Cow::Borrowed(order.transaction_id().unwrap_or_default()),
-        ),
-        ("out_trade_no", order.out_trade_no().into()),
-        ("total_fee", total.clone().into()),
-        ("fee_type", "CNY".into()),
-        ("cash_fee", total.into()),
-        ("refund_fee", sum.to_string().into()),
-        ("refund_count", listed.len().to_string().into()),
-    ]);
-    extra.extend(
-        owned
-            .iter()
-            .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str()))),
-    );
-    call.signed(core, extra)
-}
-
-/// `yyyy-MM-dd HH:mm:ss`, Beijing time (`refund_success_time_$n`, `success_time`).
-pub fn dashed_local(at: Instant) -> String {
-    at.with_timezone(&SHANGHAI)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
-}
-
-/// The refund timer `key` is due: finish the refund as planned (if it is still PROCESSING
-/// and this is its current timer), move the money on SUCCESS, and start its notification.
-pub fn settle(spec: &Spec, state: &mut WxState, core: &mut Core, key: &str) {
-    let Some((mch_id, out_refund_no)) = key.split_once('\0') else {
-        return;
-    };
-    let now = core.now();
-    let Some((order, i)) = state.refund_by_no(mch_id, out_refund_no) else {
-        return;
-    };
-    let out_trade_no = order.out_trade_no().to_string();
-    let Some(r) = order.refunds().get(i) else {
-        return;
-    };
-    if r.status != RefundStatus::Processing || r.due_at > now {
-        // Finished already, or reopened since with a later timer.
-        return;
-    }
-    let (status, fee_back, refund_fee, net) = (r.outcome, r.fee_back, r.refund_fee, r.net_fen);
-    let notify = r.notify_url.is_some();
-    state.release(mch_id, net);
-    if let Some(r) = state.refund_mut(mch_id, &out_trade_no, i) {
-        r.status = status;
-        r.finished_at = Some(now);
-    }
-    let amount = Money::from_minor(refund_fee, Currency::Cny);
-    core.record(
-        EntryKind::World,
-        Record {
-            instance: spec.id.as_str().into(),
-            op: "refund.settle".into(),
-            reference: Some(out_refund_no.into()),
-            message: format!(
-                "refund {out_refund_no} of order {out_trade_no} ({amount}) is {}{}",
-                status.as_str(),
-                if notify { "; notification due now" } else { "" }
-            ),
-            ..Default::default()
-        },
-    );
-    if status == RefundStatus::Success {
-        post(spec, core, mch_id, out_refund_no, amount, fee_back);
-    }
-    if notify {
-        core.schedule(
-            now,
-            Event::Notify {
-                instance: spec.id.clone(),
-                id: NotificationId {
-                    kind: NotificationKind::Refund,
-                    account: mch_id.into(),
-                    reference: out_refund_no.into(),
-                },
-                attempt: 1,
-                gated: true,
-            },
-        );
-    }
-}
-
-/// Move a successful refund's money: the fee given back from the channel to the merchant,
-/// then the refund from the merchant to the customer, both under `reference`.
-pub fn post(
-    spec: &Spec,
-    core: &mut Core,
-    mch_id: &str,
-    reference: &str,
-    amount: Money,
-    fee_back: Money,
-) {
-    let account = accounts::channel_merchant(&spec.id, mch_id);
-    // Two-leg transfers of one amount in one currency always balance, so these cannot fail.
-    if !fee_back.amount.is_zero() {
-        let _ = core.transfer(
-            PostingKind::Fee,
-            &spec.id,
-            reference,
-            &accounts::channel_fees(&spec.id),
-            &account,
-            fee_back,
-            Some("fee given back on a refund"),
-        );
-    }
-    let _ = core.transfer(
-        PostingKind::Refund,
-        &spec.id,
-        reference,
-        &account,
-        accounts::CUSTOMERS,
-        amount,
-        None,
-    );
 }

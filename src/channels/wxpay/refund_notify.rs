@@ -8,10 +8,11 @@
 
 use super::codec::is_ack;
 use super::notify::RETRY_LADDER_SECS;
-use super::order::WxState;
-use super::refund::{dashed_local, RECEIVED_BY};
+use super::refund::RECEIVED_BY;
+use super::refund_query::dashed_local;
 use super::refund_record::RefundStatus;
 use super::spec::Spec;
+use super::state::WxState;
 use super::xml;
 use crate::core::{Callback, Core, NotificationId, NotificationKind};
 use aes::cipher::{generic_array::GenericArray, BlockDecrypt, BlockEncrypt, KeyInit};

@@ -4,9 +4,10 @@
 //! with its refund and order, the fee it gave back shown negative; and the made-up line of
 //! a `phantom` mismatch.
 
-use super::order::WxState;
 use super::spec::Spec;
-use crate::ledger::{Posting, PostingKind};
+use super::state::WxState;
+use crate::channels::shared;
+use crate::ledger::Posting;
 use crate::money::Money;
 use crate::statements::{Details, Entry, EntryKind, EntryStatus, Phantom, Source};
 
@@ -19,12 +20,7 @@ pub fn entry(
     p: &Posting,
     amount: Money,
 ) -> Option<Entry> {
-    let kind = match p.kind {
-        PostingKind::Payment => EntryKind::Payment,
-        PostingKind::Refund => EntryKind::Refund,
-        PostingKind::Fee => return None,
-        _ => EntryKind::Other,
-    };
+    let kind = shared::entry_kind(p)?;
     let mch_id = source.account();
     // A refund posting is under its refund number (a reversed barcode payment's, under the
     // order number).
@@ -52,6 +48,8 @@ pub fn entry(
         details.device_info = o.device_info().unwrap_or_default().to_string();
         issuer_ref = o.transaction_id().unwrap_or_default().to_string();
         created_at = Some(o.created_at());
+        details.paid_at = o.paid_at();
+        details.refund_requested_at = refund.map(|r| r.requested_at);
         fee = match (kind, refund) {
             (EntryKind::Payment, _) => o.fee().unwrap_or(zero),
             (EntryKind::Refund, Some(r)) => -r.fee_back,
@@ -91,17 +89,5 @@ pub fn phantom(spec: &Spec, source: &Source, ph: &Phantom) -> Entry {
         fee_rate: spec.fee_rate,
         ..Details::default()
     };
-    Entry {
-        at: ph.at,
-        created_at: Some(ph.at),
-        kind: EntryKind::Payment,
-        status: EntryStatus::Booked,
-        issuer_ref: ph.issuer_ref(),
-        reference: ph.reference.clone(),
-        refund_reference: None,
-        refund_id: None,
-        amount: ph.amount,
-        fee: ph.amount.times_rate_rounded(spec.fee_rate),
-        details,
-    }
+    shared::phantom_entry(ph, ph.issuer_ref(), details)
 }

@@ -1,14 +1,14 @@
 //! A WeChat Pay v2 channel's scenario section: `fee_rate`, `max_orders` (and its bounds),
 //! `close_after`, `refund_after` and `[[channels.merchants]]`.
 
+use crate::channels::shared;
 use crate::clock::parse_duration;
 use crate::config::{ScenarioError, Section};
-use crate::directory::{Account, Family, Instance};
+use crate::directory::Instance;
 use crate::money::{Currency, Money};
 use chrono::Duration;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::str::FromStr;
 use std::sync::Arc;
 
 /// The kind's name in scenario files.
@@ -29,11 +29,7 @@ pub const OPS: &[&str] = &[
     crate::faults::REFUND_CALLBACK_OP,
 ];
 
-/// Orders a channel holds when its scenario section sets no `max_orders`.
-pub const MAX_ORDERS_DEFAULT: usize = 1_000_000;
-
-/// The largest `max_orders` a scenario may set.
-pub const MAX_ORDERS_LIMIT: usize = 10_000_000;
+pub use crate::channels::shared::{MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
 
 /// How soon after creation an order may be closed when the scenario does not say: the
 /// channel's documented 5 minutes.
@@ -140,24 +136,35 @@ impl Spec {
         s
     }
 
+    /// What a client needs to call the channel, as the control API hands it out: where it
+    /// is mounted and each merchant's `appid`, `mch_id` and key (the first one's also at the
+    /// top level).
+    pub fn credentials(&self) -> serde_json::Value {
+        let merchants: Vec<serde_json::Value> = self
+            .merchants
+            .iter()
+            .map(|m| serde_json::json!({"appid": m.appid, "mch_id": m.mch_id, "key": m.key}))
+            .collect();
+        let first = merchants.first().cloned().unwrap_or_default();
+        serde_json::json!({
+            "id": self.id,
+            "kind": KIND,
+            "base_url": format!("/{}/", self.id),
+            "appid": first.get("appid"),
+            "mch_id": first.get("mch_id"),
+            "key": first.get("key"),
+            "merchants": merchants,
+        })
+    }
+
     /// The channel as the directory shows it: one account per merchant.
     pub fn instance(&self) -> Instance {
-        Instance {
-            id: self.id.clone(),
-            family: Family::Channel,
-            kind: KIND,
-            ops: OPS,
-            accounts: self
-                .merchants
-                .iter()
-                .map(|m| Account {
-                    number: m.mch_id.clone(),
-                    name: format!("merchant {}", m.mch_id),
-                    currency: Currency::Cny,
-                    opening: m.opening,
-                })
-                .collect(),
-        }
+        shared::instance(
+            &self.id,
+            KIND,
+            OPS,
+            self.merchants.iter().map(|m| (m.mch_id.clone(), m.opening)),
+        )
     }
 }
 
@@ -168,30 +175,8 @@ pub fn validate(
     section: &Section<'_>,
 ) -> Result<Spec, ScenarioError> {
     let raw: RawSection = section.read(table)?;
-    let fee_rate = match &raw.fee_rate {
-        None => Decimal::ZERO,
-        Some(r) => Decimal::from_str(r)
-            .ok()
-            .filter(|d| *d >= Decimal::ZERO && *d < Decimal::ONE)
-            .ok_or_else(|| {
-                section.err(
-                    "fee_rate",
-                    format!("`{r}` is not a fraction between 0 and 1 (e.g. \"0.006\")"),
-                )
-            })?,
-    };
-    let max_orders = match raw.max_orders {
-        None => MAX_ORDERS_DEFAULT,
-        Some(n) => usize::try_from(n)
-            .ok()
-            .filter(|n| (1..=MAX_ORDERS_LIMIT).contains(n))
-            .ok_or_else(|| {
-                section.err(
-                    "max_orders",
-                    format!("`{n}` is not between 1 and {MAX_ORDERS_LIMIT}"),
-                )
-            })?,
-    };
+    let fee_rate = shared::fee_rate(section, &raw.fee_rate)?;
+    let max_orders = shared::max_orders(section, raw.max_orders)?;
     let duration = |field: &str, given: &Option<String>, default: Duration, max: Duration| {
         let Some(text) = given else {
             return Ok(default);

@@ -237,6 +237,133 @@ class WxJavaPayTest {
     assertEquals("SUCCESS", rows.get(1).getRefundState());
   }
 
+  /** Create an order of {@code totalFee} fen, have the customer pay it, return its notification. */
+  WxPayOrderNotifyResult paidOrder(String no, int totalFee) throws Exception {
+    create(no, totalFee);
+    control("POST", "channels/wxpay/orders/" + no + "/pay", "{}");
+    control("POST", "clock", "{}");
+    WxPayOrderNotifyResult paid = service.parseOrderNotifyResult(notification());
+    assertEquals(no, paid.getOutTradeNo());
+    return paid;
+  }
+
+  /** Refund {@code refundFee} of an order of {@code totalFee}, and wait until it succeeded. */
+  WxPayRefundQueryResult.RefundRecord refunded(String no, String refundNo, int totalFee, int refundFee)
+      throws Exception {
+    service.refund(
+        WxPayRefundRequest.newBuilder()
+            .outTradeNo(no)
+            .outRefundNo(refundNo)
+            .totalFee(totalFee)
+            .refundFee(refundFee)
+            .build());
+    control("POST", "clock", "{\"advance\": \"10s\"}");
+    WxPayRefundQueryResult.RefundRecord r =
+        service.refundQuery(null, null, refundNo, null).getRefundRecords().get(0);
+    assertEquals("SUCCESS", r.getRefundStatus());
+    return r;
+  }
+
+  /**
+   * The SUCCESS and REFUND bills have layouts of their own (20 and 29 columns), which WxJava
+   * reads with a parser per bill type: read with the wrong layout, 商品名称 would be a refund
+   * id and 手续费 a refund amount. The rows are held against what happened.
+   */
+  @Test
+  void successAndRefundBillsParseIntoWhatHappened() throws Exception {
+    String a = orderNo();
+    String b = orderNo();
+    WxPayOrderNotifyResult paidA = paidOrder(a, 1000);
+    WxPayOrderNotifyResult paidB = paidOrder(b, 500);
+    WxPayRefundQueryResult.RefundRecord ra = refunded(a, "RA" + a, 1000, 300);
+    WxPayRefundQueryResult.RefundRecord rb = refunded(b, "RB" + b, 500, 500);
+
+    Matcher m = Pattern.compile("\"now_local\"\\s*:\\s*\"(\\d{4}-\\d{2}-\\d{2})").matcher(control("GET", "clock", null));
+    assertTrue(m.find(), "the clock shows a local date");
+    LocalDate today = LocalDate.parse(m.group(1));
+    control("POST", "clock", "{\"to\": \"" + today.plusDays(1) + " 09:00\"}");
+    String day = today.toString().replace("-", "");
+
+    // SUCCESS: the two payments, no refund columns.
+    WxPayBillResult success = service.downloadBill(day, "SUCCESS", null, null);
+    List<WxPayBillInfo> pays = success.getBillInfoList();
+    assertEquals(2, pays.size());
+    assertEquals("2", success.getTotalRecord());
+    assertEquals("15.00", success.getTotalFee());
+    assertEquals("0.00", success.getTotalRefundFee());
+    assertEquals("15.00", success.getTotalAmount());
+    WxPayOrderNotifyResult[] paid = {paidA, paidB};
+    String[] amounts = {"10.00", "5.00"};
+    for (int i = 0; i < 2; i++) {
+      WxPayBillInfo row = pays.get(i);
+      assertEquals(paid[i].getOutTradeNo(), row.getOutTradeNo());
+      assertEquals(paid[i].getTransactionId(), row.getTransactionId());
+      assertEquals(paid[i].getOpenid(), row.getOpenId());
+      assertEquals(APPID, row.getAppId());
+      assertEquals(MCH_ID, row.getMchId());
+      assertEquals("NATIVE", row.getTradeType());
+      assertEquals("SUCCESS", row.getTradeState());
+      assertEquals("CNY", row.getFeeType());
+      assertEquals(amounts[i], row.getTotalFee());
+      assertEquals(amounts[i], row.getTotalAmount());
+      assertEquals("sandbank WxJava test", row.getBody());
+      assertEquals("0.60%", row.getPoundageRate());
+      assertEquals("", row.getFeeRemark());
+      assertTrue(row.getPoundage().matches("\\d+\\.\\d{5}"), row.getPoundage());
+      // Paid at the instant the notification says (time_end is yyyyMMddHHmmss).
+      assertEquals(paid[i].getTimeEnd(), row.getTradeTime().replaceAll("[- :]", ""));
+    }
+    String feeA = pays.get(0).getPoundage();
+    String feeB = pays.get(1).getPoundage();
+    assertEquals(
+        new java.math.BigDecimal(feeA).add(new java.math.BigDecimal(feeB)),
+        new java.math.BigDecimal(success.getTotalPoundageFee()));
+
+    // REFUND: the two refunds, with their request and success times.
+    WxPayBillResult refunds = service.downloadBill(day, "REFUND", null, null);
+    List<WxPayBillInfo> rows = refunds.getBillInfoList();
+    assertEquals(2, rows.size());
+    assertEquals("2", refunds.getTotalRecord());
+    assertEquals("0.00", refunds.getTotalFee());
+    assertEquals("8.00", refunds.getTotalRefundFee());
+    assertEquals("8.00", refunds.getTotalAppliedRefundFee());
+    WxPayRefundQueryResult.RefundRecord[] records = {ra, rb};
+    String[] refundNos = {"RA" + a, "RB" + b};
+    String[] refundAmounts = {"3.00", "5.00"};
+    for (int i = 0; i < 2; i++) {
+      WxPayBillInfo row = rows.get(i);
+      assertEquals(paid[i].getOutTradeNo(), row.getOutTradeNo());
+      assertEquals(paid[i].getTransactionId(), row.getTransactionId());
+      assertEquals("REFUND", row.getTradeState());
+      assertEquals("0.00", row.getTotalFee());
+      assertEquals(records[i].getRefundId(), row.getRefundId());
+      assertEquals(refundNos[i], row.getOutRefundNo());
+      assertEquals(refundAmounts[i], row.getSettlementRefundFee());
+      assertEquals("ORIGINAL", row.getRefundChannel());
+      assertEquals("SUCCESS", row.getRefundState());
+      assertEquals("sandbank WxJava test", row.getBody());
+      assertEquals("0.60%", row.getPoundageRate());
+      // Dated by the payment; asked for, then succeeded when refundquery says.
+      assertEquals(pays.get(i).getTradeTime(), row.getTradeTime());
+      assertEquals(records[i].getRefundSuccessTime(), row.getRefundSuccessTime());
+      assertTrue(row.getRefundTime().compareTo(row.getRefundSuccessTime()) < 0, row.getRefundTime());
+      assertTrue(row.getTradeTime().compareTo(row.getRefundTime()) <= 0, row.getTradeTime());
+      assertTrue(row.getPoundage().startsWith("-"), "the fee given back: " + row.getPoundage());
+    }
+    // A whole refund gives back the whole fee.
+    assertEquals("-" + feeB, rows.get(1).getPoundage());
+    assertEquals(
+        new java.math.BigDecimal(rows.get(0).getPoundage()).add(new java.math.BigDecimal(rows.get(1).getPoundage())),
+        new java.math.BigDecimal(refunds.getTotalPoundageFee()));
+
+    // The ALL bill holds both, and its fee total is theirs together.
+    WxPayBillResult all = service.downloadBill(day, "ALL", null, null);
+    assertEquals("4", all.getTotalRecord());
+    assertEquals(
+        new java.math.BigDecimal(success.getTotalPoundageFee()).add(new java.math.BigDecimal(refunds.getTotalPoundageFee())),
+        new java.math.BigDecimal(all.getTotalPoundageFee()));
+  }
+
   @Test
   void closeOrderWaitsFiveMinutesAndWrongKeysAreRefused() throws Exception {
     String no = orderNo();
