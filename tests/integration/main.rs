@@ -20,6 +20,7 @@ mod fuzz;
 mod journal_reads;
 
 mod layering;
+mod learner_call;
 mod notify_concurrency;
 mod notify_pool;
 mod orders_held;
