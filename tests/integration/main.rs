@@ -14,6 +14,7 @@ mod bank_wire;
 mod bounds;
 mod control_api;
 mod control_guard;
+mod day_words;
 mod determinism;
 mod forged_notifications;
 mod fuzz;
