@@ -33,6 +33,7 @@ mod statements_golden;
 mod statements_http_streaming;
 mod statements_mismatch;
 mod statements_mt940;
+mod walkthrough;
 mod wxpay_close_micropay;
 mod wxpay_refunds;
 mod wxpay_wire;
