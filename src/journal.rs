@@ -465,6 +465,8 @@ impl Entry {
     }
 
     /// One readable line: `#12 2026-03-02 10:00:15 callback wxpay notify ORDER1 [200] message`.
+    /// The time stamp is Beijing time (UTC+8), and so is every instant the message names
+    /// (`clock::beijing_time`): one zone per line. JSON carries RFC 3339 UTC instead.
     pub fn line(&self) -> String {
         let at = self
             .at

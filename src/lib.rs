@@ -16,7 +16,8 @@
 //!    - [`rng`] — the seeded generators: the world's, and a stream per order or payout.
 //!    - [`http`] — owned request/reply types, body cap, spools, the small HTTP client and
 //!      the keep-alive connection pool callbacks go out over.
-//!    - [`protocol`] — wire pieces several kinds share (the sorted-fields signature).
+//!    - [`protocol`] — wire pieces several kinds share (the sorted-fields signature; the
+//!      client side a kind implements for `sandbank call`).
 //! 2. **Records**
 //!    - [`ledger`] — double-entry postings, and the account names: the truth about money.
 //!    - [`journal`] — the bounded timeline of everything that happened.
@@ -38,8 +39,9 @@
 //!    driver, notifications.
 //! 8. **Edges** — [`control`] (the `/_sandbank/` API) and [`server`] (hyper; routes to
 //!    control or to the world; [`Running`]).
-//! 9. **Harness** — [`harness`]: the cucumber conformance harness. Test support
-//!    (`testing`) sits beside it, compiled for tests only.
+//! 9. **Harness** — [`harness`]: the cucumber conformance harness; [`learner`]: `sandbank
+//!    call`, a learner's client that signs, sends and shows a request with the kinds' own
+//!    client code. Test support (`testing`) sits beside them, compiled for tests only.
 //!
 //! To see the layering hold, list each module's `use crate::…` lines
 //! (`grep -rn "use crate::" src`) against this list: every arrow points down.
@@ -59,6 +61,7 @@ pub mod harness;
 pub mod http;
 pub mod journal;
 pub mod kind;
+pub mod learner;
 pub mod ledger;
 pub mod mismatches;
 pub mod money;

@@ -1,4 +1,8 @@
-//! The `sandbank` command: `serve`, `conform`, `scenario check`.
+//! The `sandbank` command: `serve`, `conform`, `steps`, `scenario check`, `call`.
+//!
+//! A user's mistake (a bad scenario file, an unknown instance, a server that does not
+//! answer) is printed as its message alone — `error: …` on stderr, exit status 2 — never
+//! with a backtrace, whatever `RUST_BACKTRACE` says.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -95,6 +99,30 @@ enum Command {
         #[command(subcommand)]
         command: ScenarioCommand,
     },
+    /// Call a channel or bank of a running sandbank: the client fills in ids, nonce, time
+    /// and signature, sends the request, checks the reply's signature and shows both.
+    #[command(
+        after_help = "Examples:\n  sandbank call wxpay                      # list the operations, with examples\n  sandbank call wxpay pay/orderquery out_trade_no=ORDER1\n  sandbank call alipay alipay.trade.query out_trade_no=ALI1\n  sandbank call bank agentpay/apply mchOrderNo=P1 amount=10000 accountNo=6217000000000000001 accountName=Zhang\n\nExit status: 0 when a reply came and its signature (if the protocol signs it) is valid; 1 when the reply's signature is wrong; 2 for a mistake in the call or a server that does not answer."
+    )]
+    Call {
+        /// The channel or bank id (`wxpay`, `alipay`, `bank` in the default world).
+        instance: String,
+        /// The operation: an API path (`pay/unifiedorder`, `agentpay/apply`) or an Alipay
+        /// method (`alipay.trade.query`). Left out, the instance's operations are listed.
+        operation: Option<String>,
+        /// The request's fields: `key=value`, or `key:=json` for a JSON value.
+        #[arg(value_name = "KEY=VALUE")]
+        fields: Vec<String>,
+        /// The running sandbank [default: $SANDBANK_URL, else http://127.0.0.1:8080].
+        #[arg(long)]
+        url: Option<String>,
+        /// The control API's token, when `serve` was given `--control-token`.
+        #[arg(long, value_name = "TOKEN")]
+        control_token: Option<String>,
+        /// Also show both bodies exactly as they went over the wire.
+        #[arg(long)]
+        raw: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -117,8 +145,17 @@ fn describe(spec: &WorldSpec) -> String {
     spec.summary()
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     let cli = Cli::parse();
+    // anyhow would print a backtrace after the message when RUST_BACKTRACE is set; a user's
+    // mistake deserves the message alone (`{:#}`: each cause after a colon).
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -126,6 +163,45 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
+        Command::Call {
+            instance,
+            operation,
+            fields,
+            url,
+            control_token,
+            raw,
+        } => {
+            let args = sandbank::learner::CallArgs {
+                url: url
+                    .or_else(|| std::env::var("SANDBANK_URL").ok().filter(|u| !u.is_empty()))
+                    .unwrap_or_else(|| sandbank::learner::DEFAULT_URL.to_string()),
+                instance,
+                operation,
+                fields,
+                token: control_token,
+            };
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let text = match rt.block_on(sandbank::learner::call(&args))? {
+                sandbank::learner::Outcome::Operations { target, client } => {
+                    sandbank::learner::render_operations(&target, client.as_ref())
+                }
+                sandbank::learner::Outcome::Called(r) => {
+                    let text = sandbank::learner::render_result(&r, raw);
+                    if !r.signature_ok() {
+                        use std::io::Write as _;
+                        let mut out = std::io::stdout();
+                        let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+                        std::process::exit(1);
+                    }
+                    text
+                }
+            };
+            // A reader that stops early (`| head`) is not an error.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+            Ok(())
+        }
         Command::Scenario {
             command: ScenarioCommand::Check { file },
         } => {

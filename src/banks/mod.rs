@@ -9,8 +9,8 @@
 //! Everything the world asks of a bank goes through [`Bank`], which implements [`Kind`] and
 //! [`Describe`] by handing each verb to the concrete kind. Nothing outside this folder names
 //! a concrete kind. Adding a bank kind touches: its folder; one variant in [`BankSpec`],
-//! [`Bank`] and [`Call`] with their match arms here; and its name in [`KINDS`] and
-//! [`validate`].
+//! [`Bank`] and [`Call`] with their match arms here; and its name in [`KINDS`],
+//! [`validate`] and [`client`] (its `client.rs`, what `sandbank call` signs with).
 
 pub mod payout_json;
 pub mod payouts;
@@ -62,11 +62,33 @@ impl BankSpec {
         }
     }
 
+    /// What a client needs to call the bank, as JSON (`GET /_sandbank/banks/{id}`): its
+    /// kind, where it is mounted and its credentials, in the kind's own terms.
+    pub fn credentials(&self) -> serde_json::Value {
+        match self {
+            BankSpec::PayoutJson(s) => s.credentials(),
+        }
+    }
+
     /// The bank as the directory shows it.
     pub fn instance(&self) -> Instance {
         match self {
             BankSpec::PayoutJson(s) => s.instance(),
         }
+    }
+}
+
+/// A client of the bank whose credentials (`GET /_sandbank/banks/{id}`) are
+/// `credentials`, for `sandbank call`; `None` when their `kind` is no bank kind.
+pub fn client(
+    credentials: &serde_json::Value,
+) -> Option<Result<Box<dyn crate::protocol::client::Client>, String>> {
+    match credentials.get("kind")?.as_str()? {
+        payout_json::spec::KIND => Some(
+            payout_json::client::Client::from_credentials(credentials)
+                .map(|c| Box::new(c) as Box<dyn crate::protocol::client::Client>),
+        ),
+        _ => None,
     }
 }
 

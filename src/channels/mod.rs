@@ -6,8 +6,8 @@
 //! concrete kind.
 //!
 //! Adding a channel kind touches: its folder; one variant in [`ChannelSpec`], [`Channel`]
-//! and [`Call`] with their match arms here; and the kind's name in [`KINDS`] and
-//! [`validate`]. The world, the scenario, the control API, the statements and the harness do
+//! and [`Call`] with their match arms here; and the kind's name in [`KINDS`],
+//! [`validate`] and [`client`] (its `client.rs`, what `sandbank call` signs with). The world, the scenario, the control API, the statements and the harness do
 //! not change.
 
 pub mod alipay;
@@ -82,6 +82,23 @@ impl ChannelSpec {
             ChannelSpec::WechatPayV2(s) => s.instance(),
             ChannelSpec::AlipayGateway(s) => s.instance(),
         }
+    }
+}
+
+/// A client of the channel whose credentials (`GET /_sandbank/channels/{id}`) are
+/// `credentials`, for `sandbank call`; `None` when their `kind` is no channel kind.
+pub fn client(
+    credentials: &serde_json::Value,
+) -> Option<Result<Box<dyn crate::protocol::client::Client>, String>> {
+    fn boxed<C: crate::protocol::client::Client + 'static>(
+        c: Result<C, String>,
+    ) -> Result<Box<dyn crate::protocol::client::Client>, String> {
+        c.map(|c| Box::new(c) as Box<dyn crate::protocol::client::Client>)
+    }
+    match credentials.get("kind")?.as_str()? {
+        wxpay::spec::KIND => Some(boxed(wxpay::client::Client::from_credentials(credentials))),
+        alipay::spec::KIND => Some(boxed(alipay::client::Client::from_credentials(credentials))),
+        _ => None,
     }
 }
 

@@ -31,6 +31,14 @@ pub fn day_of(t: Instant, tz: Tz) -> NaiveDate {
     t.with_timezone(&tz).date_naive()
 }
 
+/// `t` as `YYYY-MM-DD HH:MM:SS` in Beijing time: how every instant inside a journal
+/// message is written, in the zone of the journal line's own time stamp.
+pub fn beijing_time(t: Instant) -> String {
+    t.with_timezone(&SHANGHAI)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
 /// `t` as `yyyyMMddHHmmss` in Beijing time: the compact timestamp of WeChat Pay v2
 /// (`time_end`) and of the payout API (`createTime`, and inside its payout ids).
 pub fn compact_local(t: Instant) -> String {

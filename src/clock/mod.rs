@@ -10,9 +10,11 @@
 
 mod bounds;
 mod day;
+mod words;
 
 pub use bounds::*;
 pub use day::*;
+pub use words::*;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Tz;

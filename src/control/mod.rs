@@ -5,11 +5,13 @@
 //! | route | does |
 //! |---|---|
 //! | `GET health` | liveness, world name, seed |
-//! | `GET clock` / `POST clock` | read; `{"advance":"15s"}`, `{"to":"…"}` or `{}` (fire what is due) |
+//! | `GET clock` / `POST clock` | read; `{"advance":"15s"}`, `{"to":"…"}` (also `tomorrow 10:00`, Beijing time) or `{}` (fire what is due) |
+//! | `GET channels`, `GET banks` | the world's channels and banks: id and kind |
 //! | `GET channels/{id}` | what a client needs to call the channel: kind, mount, credentials (the kind says which) |
 //! | `POST channels/{id}/orders/{no}/pay` | the customer pays (`?mch_id=` if ambiguous) |
 //! | `GET channels/{id}/orders/{no}` | an order as the channel holds it |
 //! | `POST channels/{id}/orders/{no}/notify` | `{"forge":"signature"\|"amount"\|"unknown_order"}`: send a forged notification to the order's notify URL once |
+//! | `GET banks/{id}` | what a client needs to call the bank: kind, mount, credentials (the kind says which) |
 //! | `GET banks/{id}/payouts` | a bank's payouts |
 //! | `POST banks/{id}/payouts/{no}/return` | the bank returns (退票) a paid payout |
 //! | `GET statements/{id}/{date}`, `…/mismatches`, `statements/expected` | statement files, injected mismatches, expected discrepancies (see [`statements`]) |
@@ -31,7 +33,8 @@ pub use journal::{
 pub mod statements;
 
 use crate::clock::{
-    check_instant, checked_add, parse_duration, parse_instant, ClockError, SHANGHAI,
+    check_instant, checked_add, parse_duration, parse_instant, parse_word_instant, ClockError,
+    SHANGHAI,
 };
 use crate::core::{ActionError, Forgery};
 use crate::faults::RawRule;
@@ -75,6 +78,24 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
         }
         (Method::GET, ["clock"]) => clock_view(sb),
         (Method::POST, ["clock"]) => post_clock(sb, &req).await,
+        (Method::GET, ["channels"]) => {
+            let spec = sb.spec();
+            let list: Vec<Value> = spec
+                .channels
+                .iter()
+                .map(|c| json!({"id": c.id(), "kind": c.credentials()["kind"]}))
+                .collect();
+            ok(json!({ "channels": list }))
+        }
+        (Method::GET, ["banks"]) => {
+            let spec = sb.spec();
+            let list: Vec<Value> = spec
+                .banks
+                .iter()
+                .map(|b| json!({"id": b.id(), "kind": b.credentials()["kind"]}))
+                .collect();
+            ok(json!({ "banks": list }))
+        }
         (Method::GET, ["channels", id]) => {
             let spec = sb.spec();
             match spec.channels.iter().find(|c| c.id() == *id) {
@@ -88,6 +109,13 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
         (Method::GET, ["channels", id, "orders", no]) => get_order(sb, id, no),
         (Method::POST, ["channels", id, "orders", no, "notify"]) => {
             forge_notification(sb, id, no, &req.body).await
+        }
+        (Method::GET, ["banks", id]) => {
+            let spec = sb.spec();
+            match spec.banks.iter().find(|b| b.id() == *id) {
+                Some(b) => ok(b.credentials()),
+                None => err(StatusCode::NOT_FOUND, format!("no bank `{id}`")),
+            }
         }
         (Method::GET, ["banks", id, "payouts"]) => {
             let st = sb.lock();
@@ -199,13 +227,16 @@ async fn post_clock(sb: &Sandbank, req: &InboundRequest) -> Reply {
             }
             Err(e) => return err(StatusCode::BAD_REQUEST, format!("advance: {e}")),
         },
-        (None, Some(t)) => match parse_instant(t, SHANGHAI).map(check_instant) {
+        (None, Some(t)) => match parse_instant(t, SHANGHAI)
+            .or_else(|| parse_word_instant(t, now))
+            .map(check_instant)
+        {
             Some(Ok(t)) => Some(t),
             Some(Err(e)) => return err(StatusCode::BAD_REQUEST, format!("to: {e}")),
             None => {
                 return err(
                     StatusCode::BAD_REQUEST,
-                    format!("to: `{t}` is not an instant (RFC 3339 or `YYYY-MM-DD HH:MM`)"),
+                    format!("to: `{t}` is not an instant (RFC 3339, `YYYY-MM-DD HH:MM` or `tomorrow 10:00` in Beijing time)"),
                 )
             }
         },

@@ -2,12 +2,12 @@
 //!
 //! | route | does |
 //! |---|---|
-//! | `GET statements/{instance}/{date}?format=&account=&bill_type=` | the statement file of a channel merchant or bank account for a business day (`YYYY-MM-DD`), mismatches applied. `format`: `wechat` (default for channels; `bill_type` ALL/SUCCESS/REFUND), `alipay`, `camt053.02` (default for banks), `camt053.08`, `mt940`. 409 with `available_at` before the file exists on the world clock, 404 for a WeChat bill without rows, 400 for a format that does not fit. |
-//! | `POST statements/{instance}/mismatches` | add a mismatch (JSON of [`RawMismatch`] fields; `instance` from the URL) → 201 with the validated mismatch |
+//! | `GET statements/{instance}/{date}?format=&account=&bill_type=` | the statement file of a channel merchant or bank account for a business day (`YYYY-MM-DD`, or `today`, `yesterday`, `tomorrow` on the world clock), mismatches applied. `format`: `wechat` (default for channels; `bill_type` ALL/SUCCESS/REFUND), `alipay`, `camt053.02` (default for banks), `camt053.08`, `mt940`. 409 with `available_at` before the file exists on the world clock, 404 for a WeChat bill without rows, 400 for a format that does not fit. |
+//! | `POST statements/{instance}/mismatches` | add a mismatch (JSON of [`RawMismatch`] fields; `instance` from the URL; `day` may be a day word) → 201 with the validated mismatch; 409 when it targets an entry its day does not have and the day is over |
 //! | `GET statements/{instance}/mismatches` | the instance's mismatches |
 //! | `GET statements/expected?date=[&instance=]` | the expected discrepancies of a day (all instances unless one is named) |
 
-use crate::clock::check_date;
+use crate::clock::{self, check_date};
 use crate::http::{InboundRequest, Reply, Spool};
 use crate::journal::{EntryKind, Record};
 use crate::mismatches::RawMismatch;
@@ -22,13 +22,20 @@ fn err(status: StatusCode, msg: impl Into<String>) -> Reply {
     Reply::json(status, &json!({ "error": msg.into() }))
 }
 
-/// A statement date, within the years the world clock can show (2000–2999): a day outside
-/// them has no statement, and its window would not be representable.
-fn parse_day(text: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(text, "%Y%m%d"))
-        .ok()
-        .and_then(|d| check_date(d).ok())
+/// A statement date (`YYYY-MM-DD`, `YYYYMMDD`, or `today`, `yesterday`, `tomorrow`: the
+/// Beijing business day on the world clock now), within the years the world clock can show
+/// (2000–2999): a day outside them has no statement, and its window would not be
+/// representable.
+fn parse_day(sb: &Sandbank, text: &str) -> Option<NaiveDate> {
+    clock::parse_day(text, sb.lock().now()).and_then(|d| check_date(d).ok())
+}
+
+/// What a date that did not parse is told.
+fn bad_date(text: &str) -> String {
+    format!(
+        "date: `{text}` is not a date (YYYY-MM-DD, years 2000–2999, or one of {})",
+        clock::DAY_WORDS
+    )
 }
 
 /// Serve `/_sandbank/statements/{segs…}`.
@@ -79,6 +86,14 @@ fn add_mismatch(sb: &Sandbank, req: &InboundRequest, instance: &str) -> Reply {
         );
     }
     raw.instance = Some(instance.to_string());
+    // A day word names the business day on the world clock now.
+    if let Some(day) = raw
+        .day
+        .as_deref()
+        .and_then(|d| clock::day_word(d, sb.lock().now()))
+    {
+        raw.day = Some(day.to_string());
+    }
     match sb.with(|st| st.add_mismatch(&raw)) {
         Ok(m) => Reply::json(
             StatusCode::CREATED,
@@ -93,11 +108,8 @@ fn expected(sb: &Sandbank, req: &InboundRequest) -> Reply {
     let Some(date) = req.query_param("date") else {
         return err(StatusCode::BAD_REQUEST, "date: missing (YYYY-MM-DD)");
     };
-    let Some(day) = parse_day(&date) else {
-        return err(
-            StatusCode::BAD_REQUEST,
-            format!("date: `{date}` is not a date (YYYY-MM-DD, years 2000–2999)"),
-        );
+    let Some(day) = parse_day(sb, &date) else {
+        return err(StatusCode::BAD_REQUEST, bad_date(&date));
     };
     let st = sb.lock();
     let instances: Vec<String> = match req.query_param("instance") {
@@ -121,11 +133,8 @@ fn expected(sb: &Sandbank, req: &InboundRequest) -> Reply {
 }
 
 fn statement(sb: &Sandbank, req: &InboundRequest, instance: &str, date: &str) -> Reply {
-    let Some(day) = parse_day(date) else {
-        return err(
-            StatusCode::BAD_REQUEST,
-            format!("date: `{date}` is not a date (YYYY-MM-DD, years 2000–2999)"),
-        );
+    let Some(day) = parse_day(sb, date) else {
+        return err(StatusCode::BAD_REQUEST, bad_date(date));
     };
     let mut st = sb.lock();
     let source = match st.source(instance, req.query_param("account").as_deref()) {

@@ -6,4 +6,8 @@
 //!   decision about every kind that uses it rather than a side effect of editing another
 //!   kind's folder.
 
+//! - [`client`] — the client side of a kind's API as `sandbank call` drives it: operations,
+//!   the request a kind builds and signs, the reply read back with its signature checked.
+
+pub mod client;
 pub mod sign;

@@ -381,7 +381,7 @@ async fn run_until(sb: &Sandbank, to: Option<Instant>) -> Result<AdvanceReport, 
                 message: format!(
                     "clock advanced {} to {}",
                     format_duration(target - before),
-                    target.to_rfc3339()
+                    crate::clock::beijing_time(target)
                 ),
                 ..Default::default()
             },

@@ -226,7 +226,7 @@ impl WorldState {
                     "attempt {} scheduled in {} at {}",
                     attempt + 1,
                     format_duration(wait),
-                    at.to_rfc3339()
+                    crate::clock::beijing_time(at)
                 )
             }
             None => format!("gave up after {attempt} attempts"),

@@ -100,7 +100,7 @@ impl WorldState {
                     } else {
                         "real"
                     },
-                    now.to_rfc3339()
+                    crate::clock::beijing_time(now)
                 ),
                 ..Default::default()
             },
@@ -230,6 +230,9 @@ impl WorldState {
             .validate(&default_id)
             .and_then(|m| check_mismatch(&self.core.directory, &m).map(|_| m))
             .map_err(|e| AddError::Invalid(e.to_string()))?;
+        if let Some(problem) = crate::statements::mismatch::never_applies(&self.books(), &m) {
+            return Err(AddError::Conflict(problem));
+        }
         self.core
             .mismatches
             .add(m.clone())

@@ -649,7 +649,7 @@ fn rows() -> Vec<Row> {
         row(
             "expected: bad date",
             Method::GET,
-            &ctl("statements/expected?date=yesterday"),
+            &ctl("statements/expected?date=lastweek"),
             "",
             Ctl(400, "date"),
         ),

@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["scenario"],
     &["world"],
     &["control", "server"],
-    &["harness", "testing"],
+    &["harness", "learner", "testing"],
 ];
 
 /// Items `lib.rs` re-exports at the crate root, and the module each comes from.

@@ -787,11 +787,24 @@ fn downloadbill_serves_the_mismatched_bill() {
 
 #[test]
 fn a_mismatch_on_an_entry_that_does_not_exist_changes_and_expects_nothing() {
-    let st = world_with(&[
-        json!({"id": "n1", "kind": "missing", "instance": "wxpay", "day": DAY, "nth": 40}),
-    ]);
+    // Declared in the scenario, as before the trades exist; added at run time to a day that
+    // is over, the same mismatch is refused (it could never apply).
+    let scenario = format!(
+        "{}\n[[mismatches]]\nid = \"n1\"\nkind = \"missing\"\ninstance = \"wxpay\"\nday = \"{DAY}\"\nnth = 40\n",
+        fixture::SCENARIO
+    );
+    let st = fixture::world_with(sandbank::scenario::load_str(&scenario, "x.toml").unwrap());
     assert_eq!(wechat(&st, DAY), wechat(&fixture::world(), DAY));
     assert!(expected(&st, "wxpay", DAY).is_empty());
+    let raw: RawMismatch = serde_json::from_value(
+        json!({"id": "n2", "kind": "missing", "instance": "wxpay", "day": DAY, "nth": 40}),
+    )
+    .unwrap();
+    let e = fixture::world().add_mismatch(&raw).unwrap_err().to_string();
+    assert!(
+        e.starts_with("nth: ") && e.contains("it has 4 entries"),
+        "{e}"
+    );
 }
 
 #[test]

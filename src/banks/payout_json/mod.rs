@@ -12,6 +12,7 @@
 //! as the scenario says (`on_duplicate`).
 
 pub mod api;
+pub mod client;
 pub mod codec;
 pub mod spec;
 

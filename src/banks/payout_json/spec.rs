@@ -112,6 +112,28 @@ impl Spec {
         s
     }
 
+    /// What a client needs to call the bank, as the control API hands it out: the first
+    /// client's `mchId`, key and account at the top, every client under `clients`.
+    pub fn credentials(&self) -> serde_json::Value {
+        let clients: Vec<serde_json::Value> = self
+            .clients
+            .iter()
+            .map(|c| serde_json::json!({"mch_id": c.mch_id, "key": c.key, "account": c.account}))
+            .collect();
+        let first = clients.first().cloned().unwrap_or_default();
+        serde_json::json!({
+            "id": self.id,
+            "kind": KIND,
+            "base_url": format!("/{}/", self.id),
+            "sign_type": "MD5",
+            "mch_id": first.get("mch_id"),
+            "key": first.get("key"),
+            "account": first.get("account"),
+            "clients": clients,
+            "accounts": self.accounts.iter().map(|a| serde_json::json!({"no": a.number, "name": a.name, "currency": a.currency})).collect::<Vec<_>>(),
+        })
+    }
+
     /// The bank as the directory shows it.
     pub fn instance(&self) -> Instance {
         Instance {

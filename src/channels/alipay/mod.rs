@@ -28,9 +28,11 @@
 //! - [`bill`] — the bill link query and the download behind it.
 //! - [`notify`] — payment and refund notifications, their signature and the retry ladder.
 //! - [`rows`] — how its movements read as bill lines.
+//! - [`client`] — the client side, for `sandbank call`: requests filled in and RSA2-signed.
 
 pub mod api;
 pub mod bill;
+pub mod client;
 pub mod codec;
 pub mod keys;
 pub mod link;

@@ -35,7 +35,7 @@ fn content_type(charset: Charset) -> &'static str {
 
 /// `text` form-encoded as bytes of `charset`: letters, digits and `*-._` as they are, space
 /// as `+`, everything else `%XX`.
-fn form_encode(charset: Charset, text: &str, out: &mut String) {
+pub(super) fn form_encode(charset: Charset, text: &str, out: &mut String) {
     for b in charset.encode(text) {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {

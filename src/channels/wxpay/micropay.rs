@@ -139,7 +139,7 @@ pub fn micropay(
             message: match when {
                 Some(at) => format!(
                     "the customer is asked for a password: USERPAYING; pays at {}",
-                    at.to_rfc3339()
+                    crate::clock::beijing_time(at)
                 ),
                 None => "the customer is asked for a password: USERPAYING until paid through the control API or reversed".into(),
             },

@@ -31,9 +31,11 @@
 //! - [`refund_notify`] — refund notifications and their encrypted `req_info`.
 //! - [`rows`] — how its movements read as bill lines.
 //! - [`xml`] — the flat `<xml>` documents.
+//! - [`client`] — the client side, for `sandbank call`: requests filled in and signed.
 
 pub mod api;
 pub mod bill;
+pub mod client;
 pub mod codec;
 pub mod micropay;
 pub mod notify;

@@ -293,7 +293,7 @@ pub fn refund(
                 Money::from_minor(req.refund_fee, Currency::Cny),
                 back,
                 final_status.as_str(),
-                due_at.to_rfc3339()
+                crate::clock::beijing_time(due_at)
             ),
             ..Default::default()
         },
@@ -430,7 +430,7 @@ fn reopen_refund(
                 "closed refund {} of order {out_trade_no} asked for again: PROCESSING, ends {} at {}",
                 req.out_refund_no,
                 final_status.as_str(),
-                due_at.to_rfc3339()
+                crate::clock::beijing_time(due_at)
             ),
             ..Default::default()
         },

@@ -45,3 +45,30 @@ pub fn locate(
         Target::Nth(n) => entries.nth(*n),
     }
 }
+
+/// Why `m` could never change anything, if so: it touches an entry (by `reference` or
+/// `nth`) that its day does not have, and the day is over on the world clock, so no entry
+/// will come. (Before the day ends, a mismatch may be declared ahead of its trade.) The
+/// message names the field and the problem.
+pub fn never_applies(books: &Books<'_>, m: &Mismatch) -> Option<String> {
+    let target = m.target.as_ref()?;
+    let source = Source::resolve(books.directory, &m.instance, m.account.as_deref()).ok()?;
+    let window = super::day_window(m.day);
+    if books.now < window.end || locate(books, &source, window, target).is_some() {
+        return None;
+    }
+    let count = super::ledger_entries(books, &source, window).count();
+    let (field, what) = match target {
+        Target::Reference(r) => ("reference", format!("has no entry `{r}`")),
+        Target::Nth(n) => (
+            "nth",
+            format!("has no entry {n} (0-based; it has {count} entries)"),
+        ),
+    };
+    Some(format!(
+        "{field}: the statement of {} for {} {what}, and that day is over (it ended {} Beijing time), so the mismatch would change nothing; name an entry the day has, or a day that has not ended (`today`)",
+        m.day,
+        source.account(),
+        window.local_time(window.end),
+    ))
+}
