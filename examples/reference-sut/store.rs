@@ -350,14 +350,23 @@ impl Store {
         });
         if self.bug == Bug::FloatMoney {
             // BUG `float-money`: yuan in binary floating point, truncated back to fen.
-            // 19.99 is 19.989999…, so sums come out a fen short.
-            let mut yuan: BTreeMap<String, f64> = BTreeMap::new();
+            // 19.99 is 19.989999…, so sums come out a fen short. Largest first, so the sum
+            // does not depend on the order notifications were booked in (a float sum does:
+            // 0.10 + 0.20 + 9.99 + 19.99 happens to land on 30.28).
+            let mut amounts: BTreeMap<String, Vec<i64>> = BTreeMap::new();
             for p in payments {
-                *yuan.entry(p.merchant_id.clone()).or_insert(0.0) += p.amount_minor as f64 / 100.0;
+                amounts
+                    .entry(p.merchant_id.clone())
+                    .or_default()
+                    .push(p.amount_minor);
             }
-            return yuan
+            return amounts
                 .into_iter()
-                .map(|(m, y)| (m, (y * 100.0) as i64))
+                .map(|(m, mut fen)| {
+                    fen.sort_unstable_by(|a, b| b.cmp(a));
+                    let yuan: f64 = fen.iter().map(|f| *f as f64 / 100.0).sum();
+                    (m, (yuan * 100.0) as i64)
+                })
                 .collect();
         }
         for p in payments {
@@ -503,9 +512,14 @@ mod tests {
     #[test]
     fn bug_float_money_pays_a_fen_short() {
         let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
-        for bug in [Bug::None, Bug::FloatMoney] {
+        // Booked in either order (notifications arrive concurrently): the same sums.
+        for (bug, booked) in [
+            (Bug::None, [1999, 999, 10, 20]),
+            (Bug::FloatMoney, [1999, 999, 10, 20]),
+            (Bug::FloatMoney, [10, 20, 999, 1999]),
+        ] {
             let mut s = Store::with_bug(bug);
-            for (i, fen) in [1999, 999, 10, 20].into_iter().enumerate() {
+            for (i, fen) in booked.into_iter().enumerate() {
                 let no = format!("RS000{i}");
                 s.orders.insert(
                     no.clone(),
