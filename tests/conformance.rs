@@ -338,6 +338,7 @@ fn config_vars(
         json: None,
         concurrency: 2,
         shard: None,
+        report: None,
         reproduce: format!("sandbank conform --sut {adapter_file} --seed {SEED} --var bug={bug}"),
     }
 }

@@ -45,6 +45,8 @@ pub struct Scene {
     /// answered): what is owed is what the payments up to that day brought in. Set by
     /// [`Scene::hook`], which concurrent steps call through a shared reference.
     pub settled_through: std::sync::Mutex<Option<chrono::NaiveDate>>,
+    /// The invariants [`Scene::fail`] found broken, for the run's report pages.
+    pub violations: std::sync::Mutex<Vec<Violation>>,
 }
 
 impl Scene {
@@ -65,6 +67,7 @@ impl Scene {
             reports: BTreeMap::new(),
             settled_through: std::sync::Mutex::new(None),
             recon_truth: BTreeMap::new(),
+            violations: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -268,8 +271,13 @@ impl Scene {
     }
 
     fn reproduce_line(&self) -> String {
+        format!("  reproduce: {}", self.reproduce_command())
+    }
+
+    /// The command that runs this scenario alone again, with the run's seed and variables.
+    pub fn reproduce_command(&self) -> String {
         format!(
-            "  reproduce: {} --name '^{}$'",
+            "{} --name '^{}$'",
             self.cfg.reproduce,
             self.name.replace('\'', ".")
         )
@@ -278,6 +286,10 @@ impl Scene {
     /// Fail the step with `violations`: each invariant with its amounts, then the seed,
     /// the journal lines behind it, and the command that reproduces it.
     pub fn fail(&self, violations: &[Violation], payouts: bool) -> ! {
+        self.violations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(violations);
         let mut msg = String::new();
         for v in violations {
             msg.push_str(&format!(
