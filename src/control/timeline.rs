@@ -37,18 +37,19 @@ pub fn timeline(sb: &Sandbank, req: &InboundRequest) -> Reply {
         Ok(v) => v,
         Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
-    let limit =
-        match number("limit") {
-            Ok(None) => TIMELINE_PAGE_DEFAULT,
-            Ok(Some(n)) if (1..=TIMELINE_PAGE_MAX as u64).contains(&n) => n as usize,
-            Ok(Some(_)) => return err(
+    let limit = match number("limit") {
+        Ok(None) => TIMELINE_PAGE_DEFAULT,
+        Ok(Some(n)) if (1..=TIMELINE_PAGE_MAX as u64).contains(&n) => n as usize,
+        Ok(Some(_)) => {
+            return err(
                 StatusCode::BAD_REQUEST,
                 format!(
                     "limit: from 1 to {TIMELINE_PAGE_MAX} entries a page; follow `next` for more"
                 ),
-            ),
-            Err(e) => return err(StatusCode::BAD_REQUEST, e),
-        };
+            )
+        }
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
     let format = req.query_param("format").unwrap_or_else(|| "json".into());
     if !matches!(format.as_str(), "json" | "mermaid") {
         return err(

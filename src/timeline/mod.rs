@@ -334,8 +334,15 @@ fn steps_of(e: &Entry, lanes: &[Lane], out: &mut Vec<Step>) {
                 Some(false) => "not acknowledged",
                 None => "",
             };
+            let summary = e
+                .response
+                .as_ref()
+                .map(|b| reply_summary(&b.text()))
+                .filter(|s| !s.is_empty())
+                .map(|s| format!("{s} · "))
+                .unwrap_or_default();
             let answer = match e.status {
-                Some(s) => format!("{s} {verdict}"),
+                Some(s) => format!("{s} {summary}{verdict}"),
                 None => format!("no answer: {verdict}"),
             };
             out.push(Step {

@@ -17,6 +17,7 @@ mod control_guard;
 mod determinism;
 mod forged_notifications;
 mod fuzz;
+mod inspector;
 mod journal_reads;
 
 mod layering;

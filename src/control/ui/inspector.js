@@ -76,7 +76,7 @@ async function pollTimeline() {
 
 function drawTimeline() {
   const t = { reference: state.reference || null, lanes: state.lanes, steps: state.steps };
-  SandbankTimeline.draw($("diagram"), t, { onSelect: select });
+  SandbankTimeline.draw($("diagram"), t, { onSelect: select, allLanes: true });
   $("count").textContent = `${state.steps.length} steps`;
   drawReferences();
 }

@@ -78,15 +78,25 @@ const SandbankTimeline = (() => {
       svg.appendChild(g);
     });
     box.appendChild(svg);
-    // Labels wider than their space are shortened to fit (the whole text is the step's title).
-    for (const t of svg.querySelectorAll(".sb-note + .sb-label, .sb-arrow + .sb-label")) {
-      const room = t.previousSibling.tagName === "rect"
-        ? Number(t.previousSibling.getAttribute("width")) - 8
-        : Math.max(LANE_W - 20, Math.abs(t.previousSibling.x2.baseVal.value - t.previousSibling.x1.baseVal.value) - 10);
-      let text = t.textContent;
-      while (text.length > 8 && t.getComputedTextLength && t.getComputedTextLength() > room) {
+    // A note grows to its text (up to two lanes wide); a label wider than its room is
+    // shortened to fit (the whole text is the step's tooltip and its details).
+    for (const label of svg.querySelectorAll(".sb-label")) {
+      const shape = label.previousSibling;
+      const note = shape.tagName === "rect";
+      const room = note ? 2 * LANE_W - 16
+        : Math.max(LANE_W - 20, Math.abs(shape.x2.baseVal.value - shape.x1.baseVal.value) - 10);
+      let text = label.textContent;
+      while (text.length > 8 && label.getComputedTextLength() > room) {
         text = text.slice(0, Math.floor(text.length * 0.9));
-        t.textContent = text + "…";
+        label.textContent = text + "…";
+      }
+      if (note) {
+        const mid = Number(label.getAttribute("x"));
+        const w = Math.max(Number(shape.getAttribute("width")), label.getComputedTextLength() + 14);
+        const x0 = Math.max(LEFT - 4, Math.min(mid - w / 2, width - w - 2));
+        shape.setAttribute("x", x0);
+        shape.setAttribute("width", w);
+        label.setAttribute("x", x0 + w / 2);
       }
     }
     return svg;
