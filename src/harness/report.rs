@@ -159,10 +159,10 @@ pub fn page(p: &ScenarioPage) -> String {
 /// Draws the embedded timeline with the embedded renderer.
 const DRAW_SCRIPT: &str = r#"(() => {
   const t = JSON.parse(document.getElementById("timeline-data").textContent);
-  const marked = new Set(JSON.parse(document.getElementById("marked").textContent));
+  const marked = JSON.parse(document.getElementById("marked").textContent);
   const details = document.getElementById("details");
   SandbankTimeline.draw(document.getElementById("diagram"), t, {
-    highlight: s => marked.has(s.reference),
+    highlight: s => marked.some(r => s.reference === r || (s.detail || "").includes(r)),
     onSelect: s => { details.textContent = ""; details.appendChild(SandbankTimeline.details(s)); },
   });
 })();"#;

@@ -395,6 +395,11 @@ fn steps_of(e: &Entry, lanes: &[Lane], out: &mut Vec<Step>) {
             vec![inst.clone()],
             format!("fault on {}{reference}: {}", e.op, e.message),
         )),
+        // What one channel or bank did on its own (a payout settling): over its lane; what
+        // the world did (loaded, the clock moved): across every lane.
+        EntryKind::World if lanes.iter().any(|l| *l.id == *e.instance) => {
+            out.push(note(Class::World, vec![inst.clone()], e.message.clone()))
+        }
         EntryKind::World => {
             let first = lanes.first().map(|l| l.id.clone()).unwrap_or_default();
             let last = lanes.last().map(|l| l.id.clone()).unwrap_or_default();

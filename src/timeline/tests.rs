@@ -278,3 +278,30 @@ fn long_labels_are_cut() {
     assert!(label(&"分".repeat(500)).ends_with('…'));
     assert_eq!(label("  short "), "short");
 }
+
+#[test]
+fn what_a_bank_did_alone_is_a_note_over_its_lane_and_the_world_spans_all() {
+    let mut j = Journal::default();
+    let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
+    for instance in ["bank", "world"] {
+        j.push(
+            at,
+            EntryKind::World,
+            Record {
+                instance: instance.into(),
+                op: "payout.settle".into(),
+                message: "PROCESSING → SUCCESS".into(),
+                ..Default::default()
+            },
+        );
+    }
+    let t = Timeline::build(&directory(), None, j.after(&Filter::default(), 0));
+    let over: Vec<Vec<String>> = t.steps.iter().map(|s| s.over.clone().unwrap()).collect();
+    assert_eq!(
+        over,
+        [
+            vec!["bank".to_string()],
+            vec!["merchant".into(), "bank".into()]
+        ]
+    );
+}

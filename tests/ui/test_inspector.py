@@ -130,9 +130,9 @@ def test_the_inspector_shows_the_ladder_and_the_retry_after_advance(sandbank, me
     assert browser.js(f'document.querySelectorAll(\'g[data-class="customer"][data-reference="{ORDER}"]\').length') == 1
     browser.wait_for(f"{callbacks(ORDER)} === 1", "notification attempt 1")
     retry = browser.js(f'(() => {{ const g = document.querySelector(\'g[data-class="retry"][data-reference="{ORDER}"]\');'
-                       f' return g && [g.dataset.attempt, g.textContent]; }})()')
-    assert retry and retry[0] == "2", retry
-    assert "attempt 2 due 2026-03-02 10:00:15" in retry[1], retry
+                       f' return g && [g.dataset.attempt, g.dataset.next, g.querySelector(".sb-label").textContent]; }})()')
+    assert retry and retry[:2] == ["2", "2026-03-02 10:00:15"], retry
+    assert retry[2].startswith(f"notify {ORDER} attempt 2 due"), retry
     assert browser.js("document.getElementById('now').textContent").startswith("2026-03-02 10:00:00")
     browser.screenshot(SHOTS / "1-order-and-first-attempt.png")
 
@@ -160,3 +160,19 @@ def test_the_inspector_shows_the_ladder_and_the_retry_after_advance(sandbank, me
     balances = browser.wait_for("document.getElementById('balances').textContent", "ledger balances")
     assert "channel:wxpay:merchant:10000100" in balances and "1.00 CNY" in balances, balances
     browser.screenshot(SHOTS / "4-ledger.png")
+
+    # A statement with an injected mismatch: the line of the order is highlighted in the preview.
+    post(f"{sandbank}/_sandbank/statements/wxpay/mismatches",
+         json.dumps({"kind": "amount", "day": "2026-03-02", "reference": ORDER}))
+    browser.js("document.getElementById('advance-1d').click()")
+    browser.wait_for("document.getElementById('now').textContent.startsWith('2026-03-03')", "the clock a day on")
+    browser.js("document.querySelector('nav.tabs button[data-panel=\"p-statements\"]').click()")
+    browser.js("document.getElementById('statement-instance').value = 'wxpay';"
+               "document.getElementById('statement-date').value = '2026-03-02';"
+               "document.querySelector('#statement-form button').click()")
+    marked = browser.wait_for("[...document.querySelectorAll('#statement-text .mismatch')].map(e => e.textContent).join('')",
+                              "the mismatched line highlighted")
+    assert ORDER in marked, marked
+    expected = browser.js("document.getElementById('expected').textContent")
+    assert "amount_mismatch" in expected and ORDER in expected, expected
+    browser.screenshot(SHOTS / "5-statement-with-a-mismatch.png")

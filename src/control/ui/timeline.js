@@ -52,7 +52,7 @@ const SandbankTimeline = (() => {
       const g = el("g", {
         class: `sb-step sb-${s.class}` + (opts.highlight && opts.highlight(s) ? " sb-marked" : ""),
         "data-seq": s.seq, "data-class": s.class, "data-reference": s.reference || "",
-        "data-attempt": s.attempt || "", tabindex: 0,
+        "data-attempt": s.attempt || "", "data-next": s.next_local || "", tabindex: 0,
       });
       g.appendChild(el("text", { x: 6, y: y + 4, class: "sb-time" }, s.local.slice(5)));
       if (s.from && s.to) {
