@@ -34,6 +34,7 @@ fn config(concurrency: usize) -> RunConfig {
         json: None,
         concurrency,
         shard: None,
+        report: None,
         reproduce: "cargo bench --bench conformance".into(),
     }
 }

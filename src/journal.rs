@@ -105,6 +105,16 @@ pub struct Entry {
     /// The reply body, cut likewise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response: Option<Body>,
+    /// For a callback: which attempt of its retry ladder this entry is about (the next
+    /// one, for an entry that schedules it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// For a callback that failed: when the next attempt is due (world clock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_at: Option<Instant>,
+    /// For a callback sent: whether the receiver acknowledged it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acked: Option<bool>,
 }
 
 /// A body the journal holds: bytes shared with the request or reply they came from (held,
@@ -180,6 +190,12 @@ pub struct Record<'a> {
     pub request: Option<Body>,
     /// Reply body.
     pub response: Option<Body>,
+    /// A callback's attempt number ([`Entry::attempt`]).
+    pub attempt: Option<u32>,
+    /// When a callback's next attempt is due ([`Entry::next_at`]).
+    pub next_at: Option<Instant>,
+    /// Whether a callback was acknowledged ([`Entry::acked`]).
+    pub acked: Option<bool>,
 }
 
 /// Which entries to return.
@@ -319,6 +335,9 @@ impl Journal {
             message: clip_owned(r.message),
             request: r.request.map(Body::clipped),
             response: r.response.map(Body::clipped),
+            attempt: r.attempt,
+            next_at: r.next_at,
+            acked: r.acked,
         };
         let weight = entry.weight();
         while !self.entries.is_empty()

@@ -28,6 +28,8 @@
 //!    - [`directory`] — who is mounted where: instances, families, accounts.
 //!    - [`core`] — the services a kind is handed; events, notifications, callbacks.
 //!    - [`kind`] — what the world asks of a kind: decode, apply, timers, notifications.
+//!    - [`timeline`] — journal entries as a sequence diagram (one lane per party), and its
+//!      Mermaid and JSON forms: what the inspector page and failure reports draw.
 //! 4. **Statements** — [`statements`]: one model over the books, a writer per format,
 //!    mismatch plans and the expected discrepancies; lines described by the kinds.
 //! 5. **Kinds** — [`channels`] (WeChat Pay v2, the Alipay gateway, and `channels::shared`,
@@ -72,6 +74,7 @@ pub mod server;
 pub mod statements;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod timeline;
 pub mod world;
 
 pub use server::Running;

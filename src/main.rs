@@ -74,6 +74,10 @@ enum Command {
         /// Write a cucumber JSON report here (beside or instead of JUnit).
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Write an HTML page per scenario into this directory (its timeline, the
+        /// invariant that failed, the command that reproduces it) and an index.html.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
         /// The features directory.
         #[arg(long, default_value = "features")]
         features: PathBuf,
@@ -229,6 +233,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             junit,
             json,
+            report,
             features,
             concurrency,
             shard,
@@ -262,6 +267,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 concurrency,
                 shard,
                 reproduce,
+                report,
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

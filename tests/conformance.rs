@@ -380,6 +380,7 @@ fn config_vars(
         json: None,
         concurrency: 2,
         shard: None,
+        report: None,
         reproduce: format!("sandbank conform --sut {adapter_file} --seed {SEED} --var bug={bug}"),
     }
 }
@@ -466,6 +467,76 @@ fn main() {
             );
         }
     }
+
+    // Act: a failing run with `--report DIR`: a self-contained page per scenario naming the
+    // invariant, the command that reproduces it, and the timeline of what happened.
+    let dir = std::env::temp_dir().join(format!("sandbank-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cfg = config_with(
+        "examples/reference-sut/sut.toml",
+        "new-order-no-on-retry",
+        Some("@payout-timeout"),
+    );
+    cfg.report = Some(dir.clone());
+    let bad = rt.block_on(run(cfg)).expect("the run starts");
+    let pages: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.file_name().is_some_and(|n| n != "index.html"))
+                .map(|p| {
+                    let text = std::fs::read_to_string(&p).unwrap_or_default();
+                    (p.display().to_string(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    c.check(
+        "--report writes a page for each scenario of a failing run",
+        !bad.failed().is_empty() && pages.len() == bad.scenarios.len(),
+        || {
+            format!(
+                "{} pages in {} for:\n{}",
+                pages.len(),
+                dir.display(),
+                summary(&bad)
+            )
+        },
+    );
+    for (path, html) in &pages {
+        for needle in [
+            "<h1 data-verdict=\"FAILED\">",
+            "<span class=\"invariant\">never double-pays</span>",
+            "sandbank conform --sut examples/reference-sut/sut.toml --seed 42 --var bug=new-order-no-on-retry --name &#39;^",
+            "\"op\":\"payout.submit\"",
+            "\"class\":\"lost_reply\"",
+            "const SandbankTimeline",
+        ] {
+            c.check(
+                &format!("… the page says `{needle}`"),
+                html.contains(needle),
+                || format!("  missing in {path}"),
+            );
+        }
+        c.check(
+            "… and loads nothing from elsewhere",
+            !html.contains("src=\"http")
+                && !html.contains("href=\"http")
+                && !html.contains("<link"),
+            || format!("  {path}"),
+        );
+    }
+    let index = std::fs::read_to_string(dir.join("index.html")).unwrap_or_default();
+    c.check(
+        "--report writes an index of the pages",
+        index.contains(&format!(
+            "{} failed of {}",
+            bad.failed().len(),
+            bad.scenarios.len()
+        )),
+        || index.clone(),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 
     // Act: the policy-dependent refund scenarios under `netted`, correct and broken.
     let netted = [("refund_policy", "netted")];

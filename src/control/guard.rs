@@ -40,6 +40,18 @@ impl Access {
     /// absolute form) against the policy for a server listening on `listen`: `None` to
     /// proceed, or the refusal to answer with.
     pub fn check(&self, listen: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Option<Reply> {
+        self.check_page(listen, uri, headers, false)
+    }
+
+    /// [`Access::check`]; for one of the inspector page's own files (`page`), without the
+    /// token: they hold no world data, and the page sends the token with its calls.
+    pub fn check_page(
+        &self,
+        listen: SocketAddr,
+        uri: &Uri,
+        headers: &HeaderMap,
+        page: bool,
+    ) -> Option<Reply> {
         let host = match uri.authority() {
             Some(a) => Some(a.as_str().to_string()),
             None => match headers.get(HOST).map(|v| v.to_str()) {
@@ -64,7 +76,7 @@ impl Access {
                 )));
             }
         }
-        if let Some(token) = &self.token {
+        if let Some(token) = self.token.as_ref().filter(|_| !page) {
             let bearer = headers
                 .get(AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())

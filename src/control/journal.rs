@@ -107,7 +107,12 @@ pub const JOURNAL_SCAN_CHUNK: usize = 10_000;
 /// Up to `want` entries matching `filter` from `from`, gathered over as many turns of the
 /// lock as needed ([`JOURNAL_SCAN_CHUNK`] entries examined per turn), with the number of
 /// entries examined in all. Only handles are copied under the lock.
-fn gather(sb: &Sandbank, filter: &Filter, from: Scan, want: usize) -> (Vec<Arc<Entry>>, usize) {
+pub(super) fn gather(
+    sb: &Sandbank,
+    filter: &Filter,
+    from: Scan,
+    want: usize,
+) -> (Vec<Arc<Entry>>, usize) {
     let mut found = Vec::new();
     let mut scanned = 0;
     let mut at = Some(from);

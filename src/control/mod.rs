@@ -16,7 +16,9 @@
 //! | `POST banks/{id}/payouts/{no}/return` | the bank returns (退票) a paid payout |
 //! | `GET statements/{id}/{date}`, `…/mismatches`, `statements/expected` | statement files, injected mismatches, expected discrepancies (see [`statements`]) |
 //! | `GET journal` | `?kind=&instance=&reference=&after=&limit=&format=json\|jsonl\|text`: one JSON page (`next` cursor), or jsonl/text streamed |
-//! | `GET ledger` | balances and postings (`?account=`) |
+//! | `GET timeline` | `?reference=&after=&limit=&format=json\|mermaid`: the journal as a sequence diagram ([`timeline`]) |
+//! | `GET ui/` | the inspector page ([`ui`]) |
+//! | `GET ledger` | balances and postings (`?account=`; `?postings=none` for balances only) |
 //! | `GET/POST/DELETE faults`, `DELETE faults/{id}` | fault rules |
 //! | `POST reset`, `POST scenario` | rebuild the world; load a TOML scenario |
 //!
@@ -31,6 +33,8 @@ pub use journal::{
     JOURNAL_STREAM_CHUNK,
 };
 pub mod statements;
+pub mod timeline;
+pub mod ui;
 
 use crate::clock::{
     check_instant, checked_add, parse_duration, parse_instant, parse_word_instant, ClockError,
@@ -129,6 +133,8 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
         }
         (_, ["statements", rest @ ..]) => statements::handle(sb, &req, rest),
         (Method::GET, ["journal"]) => journal::journal(sb, &req),
+        (Method::GET, ["timeline"]) => timeline::timeline(sb, &req),
+        (Method::GET, ["ui", rest @ ..]) => ui::asset(&rest.join("/")),
         (Method::GET, ["ledger"]) => ledger(sb, &req),
         (Method::GET, ["faults"]) => {
             let st = sb.lock();
@@ -342,9 +348,16 @@ fn ledger(sb: &Sandbank, req: &InboundRequest) -> Reply {
         .filter(|(a, _)| account.as_deref().is_none_or(|x| a == x))
         .map(|(a, m)| json!({"account": a, "balance": m.major_string(), "currency": m.currency}))
         .collect();
-    let postings: Vec<&crate::ledger::Posting> = match &account {
-        Some(a) => ledger.for_account(a).collect(),
-        None => ledger.postings().iter().collect(),
+    let postings: Vec<&crate::ledger::Posting> = match (&account, req.query_param("postings")) {
+        (_, Some(p)) if p == "none" => Vec::new(),
+        (_, Some(p)) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                format!("postings: `{p}` is not `none` (leave it out for every posting)"),
+            )
+        }
+        (Some(a), None) => ledger.for_account(a).collect(),
+        (None, None) => ledger.postings().iter().collect(),
     };
     ok(json!({ "balances": balances, "postings": postings }))
 }

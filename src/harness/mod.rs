@@ -10,6 +10,7 @@
 //! - [`steps`] — step definitions, one file per domain concept.
 //! - [`library`] — the step library with an example of each (`sandbank steps`).
 //! - [`junit`] — the JUnit report amended with each test case's `classname` (its feature).
+//! - [`report`] — `--report DIR`: a self-contained HTML page per scenario, with its timeline.
 //! - [`checks`] — the invariants as pure functions of the ledger and the SUT's report.
 //! - [`recon_checks`] — the reconciliation report's totals and discrepancy amounts, against
 //!   the statement as it was served when the SUT reconciled.
@@ -29,6 +30,7 @@ pub mod notify_checks;
 pub mod payout_checks;
 pub mod recon_checks;
 pub mod refund_checks;
+pub mod report;
 pub mod scene;
 pub mod steps;
 pub mod sut_process;
@@ -63,6 +65,8 @@ pub struct RunConfig {
     pub shard: Option<Shard>,
     /// The command line that reproduces this run, printed with every failure.
     pub reproduce: String,
+    /// Where to write an HTML page per scenario (and `index.html`): `--report DIR`.
+    pub report: Option<PathBuf>,
 }
 
 /// Most scenarios run at once: each holds a sandbank, a SUT process and their sockets, and
@@ -152,6 +156,8 @@ impl ConformReport {
 /// one process are sequential (`run` holds [`RUN_LOCK`]).
 static CURRENT: Mutex<Option<Arc<RunConfig>>> = Mutex::new(None);
 static OUTCOMES: Mutex<Vec<ScenarioOutcome>> = Mutex::new(Vec::new());
+/// The report pages written so far in this run (without their timelines), for the index.
+static PAGES: Mutex<Vec<(String, report::ScenarioPage)>> = Mutex::new(Vec::new());
 static RUN_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub(crate) fn current_config() -> Option<Arc<RunConfig>> {
@@ -183,6 +189,12 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
     }
     *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(cfg.clone()));
     OUTCOMES.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    PAGES.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    if let Some(dir) = &cfg.report {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("--report: cannot create {}: {e}", dir.display()))?;
+    }
+    let report_dir = cfg.report.clone();
     let junit_out: Box<dyn std::io::Write> = match &cfg.junit {
         Some(path) => Box::new(
             std::fs::File::create(path)
@@ -215,7 +227,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
             }
             .boxed_local()
         })
-        .after(|feature, _rule, scenario, finished, world| {
+        .after(move |feature, _rule, scenario, finished, world| {
             let feature = feature.name.clone();
             let scenario_name = scenario.name.clone();
             let failure = match finished {
@@ -227,8 +239,28 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
                 }
                 _ => None,
             };
+            let report_dir = report_dir.clone();
             async move {
                 let mut failure = failure;
+                // The page's facts are taken before the world stops.
+                let page = match (&report_dir, &world) {
+                    (Some(_), Some(w)) => Some(report::ScenarioPage {
+                        feature: feature.clone(),
+                        scenario: scenario_name.clone(),
+                        failure: None,
+                        violations: w
+                            .violations
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .clone(),
+                        reproduce: w.reproduce_command(),
+                        timeline: w
+                            .running
+                            .as_ref()
+                            .map(|r| report::timeline_of(r.sandbank())),
+                    }),
+                    _ => None,
+                };
                 if let Some(w) = world {
                     if let Some(log) = w.teardown(failure.is_some()).await {
                         let note =
@@ -237,6 +269,23 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
                         if let Some(f) = failure.as_mut() {
                             f.push_str(&format!("\n  {note}"));
                         }
+                    }
+                }
+                if let (Some(dir), Some(mut page)) = (&report_dir, page) {
+                    page.failure = failure.clone();
+                    match report::write_page(dir, &page) {
+                        Ok(path) => {
+                            if page.failure.is_some() {
+                                println!("      report: {}", path.display());
+                            }
+                            page.timeline = None;
+                            let file = report::file_name(&page.feature, &page.scenario);
+                            PAGES
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push((file, page));
+                        }
+                        Err(e) => eprintln!("--report: cannot write into {}: {e}", dir.display()),
                     }
                 }
                 OUTCOMES
@@ -284,6 +333,11 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<ConformReport> {
     if let Some(path) = &cfg.junit {
         junit::add_classnames(path)
             .map_err(|e| anyhow::anyhow!("cannot amend {}: {e}", path.display()))?;
+    }
+    if let Some(dir) = &cfg.report {
+        let pages = std::mem::take(&mut *PAGES.lock().unwrap_or_else(|p| p.into_inner()));
+        std::fs::write(dir.join("index.html"), report::index(&pages))
+            .map_err(|e| anyhow::anyhow!("--report: cannot write {}: {e}", dir.display()))?;
     }
     *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = None;
     Ok(report)

@@ -150,6 +150,7 @@ mod tests {
                 message: message.into(),
                 request: None,
                 response: response.map(Into::into),
+                ..Default::default()
             },
         );
     }

@@ -49,6 +49,8 @@ pub struct Scene {
     /// start of an open one (stopped or crashed, not started again yet).
     pub sut_down: super::ack_checks::SutDown,
     sut_down_since: Option<u64>,
+    /// The invariants [`Scene::fail`] found broken, for the run's report pages.
+    pub violations: std::sync::Mutex<Vec<Violation>>,
 }
 
 impl Scene {
@@ -71,6 +73,7 @@ impl Scene {
             recon_truth: BTreeMap::new(),
             sut_down: Default::default(),
             sut_down_since: None,
+            violations: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -315,8 +318,13 @@ impl Scene {
     }
 
     fn reproduce_line(&self) -> String {
+        format!("  reproduce: {}", self.reproduce_command())
+    }
+
+    /// The command that runs this scenario alone again, with the run's seed and variables.
+    pub fn reproduce_command(&self) -> String {
         format!(
-            "  reproduce: {} --name '^{}$'",
+            "{} --name '^{}$'",
             self.cfg.reproduce,
             self.name.replace('\'', ".")
         )
@@ -325,6 +333,10 @@ impl Scene {
     /// Fail the step with `violations`: each invariant with its amounts, then the seed,
     /// the journal lines behind it, and the command that reproduces it.
     pub fn fail(&self, violations: &[Violation], payouts: bool) -> ! {
+        self.violations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(violations);
         let mut msg = String::new();
         for v in violations {
             msg.push_str(&format!(

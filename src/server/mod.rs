@@ -226,7 +226,17 @@ async fn handle(
     let is_control =
         parts.uri.path().trim_start_matches('/').split('/').next() == Some("_sandbank");
     if is_control {
-        if let Some(refusal) = access.check(listen, &parts.uri, &parts.headers) {
+        // The inspector's own files carry no world data: Host and Origin are checked, the
+        // token is not (the page asks for it, and sends it with every control call).
+        let page = parts.method == hyper::Method::GET
+            && control::ui::is_asset_path(
+                parts
+                    .uri
+                    .path()
+                    .trim_start_matches('/')
+                    .trim_start_matches("_sandbank"),
+            );
+        if let Some(refusal) = access.check_page(listen, &parts.uri, &parts.headers, page) {
             return Ok(to_response(refusal));
         }
     }

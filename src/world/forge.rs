@@ -103,6 +103,8 @@ impl Sandbank {
                     ),
                     request: Some(callback.body.as_str().into()),
                     response: Some(response.as_str().into()),
+                    acked: refused.is_none().then_some(acknowledged),
+                    ..Default::default()
                 },
             )
         });

@@ -204,6 +204,7 @@ fn record_inbound(
             // which the journal should not keep alive.
             request: Some(Bytes::copy_from_slice(&req.body).into()),
             response,
+            ..Default::default()
         },
     );
 }

@@ -48,6 +48,26 @@ pub(super) fn order_key_into(key: &mut OrderKey, instance: &str, id: &Notificati
     key.push_str(&id.reference);
 }
 
+/// Where a journal entry about a callback stands on its retry ladder (the journal's
+/// `attempt`, `next_at` and `acked`, which the inspector's timeline reads).
+#[derive(Debug, Clone, Copy)]
+struct Ladder {
+    attempt: u32,
+    next_at: Option<crate::clock::Instant>,
+    acked: Option<bool>,
+}
+
+impl Ladder {
+    /// Attempt `attempt`, not (or not yet) answered.
+    fn at(attempt: u32) -> Ladder {
+        Ladder {
+            attempt,
+            next_at: None,
+            acked: None,
+        }
+    }
+}
+
 /// A callback about to be sent, decided under the lock.
 #[derive(Debug)]
 pub struct Job {
@@ -127,6 +147,7 @@ impl WorldState {
                     self.record_callback(
                         instance,
                         id,
+                        Ladder::at(attempt),
                         None,
                         None,
                         format!("attempt {attempt} not sent (dropped) to {}", callback.url),
@@ -174,10 +195,13 @@ impl WorldState {
         })
     }
 
+    // The facts of one journal entry; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     fn record_callback(
         &mut self,
         instance: &str,
         id: &NotificationId,
+        ladder: Ladder,
         status: Option<u16>,
         response: Option<String>,
         message: String,
@@ -193,6 +217,9 @@ impl WorldState {
                 message,
                 request: request.map(Into::into),
                 response: response.map(Into::into),
+                attempt: Some(ladder.attempt),
+                next_at: ladder.next_at,
+                acked: ladder.acked,
             },
         );
     }
@@ -209,7 +236,7 @@ impl WorldState {
             .checked_sub(1)
             .and_then(|i| ladder.get(i))
             .and_then(|s| chrono::Duration::try_seconds(*s));
-        let message = match wait {
+        let (ladder, message) = match wait {
             Some(wait) => {
                 let now = self.core.now();
                 let at = crate::clock::checked_add(now, wait).unwrap_or(now);
@@ -222,16 +249,25 @@ impl WorldState {
                         gated: true,
                     },
                 );
-                format!(
-                    "attempt {} scheduled in {} at {}",
-                    attempt + 1,
-                    format_duration(wait),
-                    crate::clock::beijing_time(at)
+                (
+                    Ladder {
+                        next_at: Some(at),
+                        ..Ladder::at(attempt + 1)
+                    },
+                    format!(
+                        "attempt {} scheduled in {} at {}",
+                        attempt + 1,
+                        format_duration(wait),
+                        crate::clock::beijing_time(at)
+                    ),
                 )
             }
-            None => format!("gave up after {attempt} attempts"),
+            None => (
+                Ladder::at(attempt),
+                format!("gave up after {attempt} attempts"),
+            ),
         };
-        self.record_callback(instance, id, None, None, message, None);
+        self.record_callback(instance, id, ladder, None, None, message, None);
     }
 }
 
@@ -245,6 +281,7 @@ pub(super) async fn deliver(sb: &Sandbank, generation: u64, job: &Job) {
             st.record_callback(
                 &job.instance,
                 &job.id,
+                Ladder::at(job.attempt),
                 None,
                 None,
                 format!("attempt {} {why}", job.attempt),
@@ -299,17 +336,21 @@ pub(super) async fn deliver(sb: &Sandbank, generation: u64, job: &Job) {
                 "attempt {}{copy_note} to {}: {verdict}",
                 job.attempt, job.callback.url
             );
-            (status, response, message)
+            (status, response, message, ok)
         })
         .collect();
     let mut st = sb.lock();
     if st.generation != generation {
         return;
     }
-    for (status, response, message) in entries {
+    for (status, response, message, ok) in entries {
         st.record_callback(
             &job.instance,
             &job.id,
+            Ladder {
+                acked: Some(ok),
+                ..Ladder::at(job.attempt)
+            },
             status,
             response,
             message,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["clock", "money", "rng", "http", "protocol"],
     &["ledger", "journal", "faults", "mismatches"],
-    &["config", "directory", "core", "kind"],
+    &["config", "directory", "core", "kind", "timeline"],
     &["statements"],
     &["channels", "banks"],
     &["scenario"],

@@ -18,6 +18,7 @@ mod day_words;
 mod determinism;
 mod forged_notifications;
 mod fuzz;
+mod inspector;
 mod journal_reads;
 
 mod layering;
