@@ -38,6 +38,11 @@ pub async fn download(cfg: &Config, date: NaiveDate) -> Result<BillAnswer, CallE
     let r = call(cfg, "alipay.data.dataservice.bill.downloadurl.query", biz).await?;
     if field(&r, "code") != "10000" {
         if field(&r, "sub_code") == "isp.bill_not_exist" {
+            if cfg.bug == crate::Bug::ReconNoBillAsEmpty {
+                // BUG `recon-no-bill-as-empty`: 账单不存在 read as "no trades that day",
+                // when it means the bill is not generated yet.
+                return Ok(BillAnswer::NoTrades);
+            }
             return Ok(BillAnswer::NotReady);
         }
         return Err(CallError::Unknown(format!(
@@ -76,7 +81,7 @@ fn gbk_text(bytes: &[u8]) -> Result<String, BillError> {
     encoding_rs::GBK
         .decode_without_bom_handling_and_without_replacement(bytes)
         .map(|t| t.into_owned())
-        .ok_or(BillError::NotUtf8)
+        .ok_or(BillError::NotGbk)
 }
 
 /// The two members of the ZIP, as text: (detail, summary).
@@ -167,6 +172,66 @@ fn footer(lines: &[&str], prefix: &str) -> Result<(u64, i64), BillError> {
     Ok((count, fen(amount, 0, prefix)?))
 }
 
+/// The detail table's columns we read, found in its header by name.
+struct Columns {
+    width: usize,
+    no: usize,
+    kind: usize,
+    amount: usize,
+    fee: usize,
+}
+
+impl Columns {
+    fn find(header: &str) -> Result<Columns, BillError> {
+        let columns = cells(header);
+        let col = |name: &'static str| {
+            columns
+                .iter()
+                .position(|c| *c == name)
+                .ok_or(BillError::MissingColumn(name))
+        };
+        Ok(Columns {
+            width: columns.len(),
+            no: col("商户订单号")?,
+            kind: col("业务类型")?,
+            amount: col("订单金额（元）")?,
+            fee: col("服务费（元）")?,
+        })
+    }
+
+    /// Detail line `n`: a trade (`交易`) or a refund (`退款`), or why it is neither.
+    fn row(&self, n: usize, line: &str) -> Result<BillRow, BillError> {
+        let f = cells(line);
+        if f.len() != self.width {
+            return Err(bad(
+                n,
+                format!("{} fields where the header has {}", f.len(), self.width),
+            ));
+        }
+        let amount = fen(f[self.amount], n, "订单金额")?;
+        let fee = Decimal::from_str(f[self.fee])
+            .map_err(|_| bad(n, format!("服务费 `{}`", f[self.fee])))?;
+        match f[self.kind] {
+            "交易" => Ok(BillRow {
+                out_trade_no: f[self.no].to_string(),
+                trade_state: "SUCCESS".into(),
+                amount_minor: amount,
+                // The service fee is printed negative on a trade: it is taken.
+                fee: Some(-fee),
+                refund_minor: 0,
+            }),
+            "退款" => Ok(BillRow {
+                out_trade_no: f[self.no].to_string(),
+                trade_state: "REFUND".into(),
+                amount_minor: 0,
+                fee: None,
+                refund_minor: amount.saturating_abs(),
+            }),
+            other => Err(bad(n, format!("业务类型 `{other}`"))),
+        }
+    }
+}
+
 /// Read a downloaded Alipay bill ZIP whole, or say why not.
 pub fn parse(zip_bytes: &[u8]) -> Result<Bill, BillError> {
     let (detail, summary) = members(zip_bytes)?;
@@ -174,50 +239,10 @@ pub fn parse(zip_bytes: &[u8]) -> Result<Bill, BillError> {
     let Some(((_, header), rows)) = rows.split_first() else {
         return Err(BillError::CutOff("no detail header"));
     };
-    let columns = cells(header);
-    let col = |name: &'static str| {
-        columns
-            .iter()
-            .position(|c| *c == name)
-            .ok_or(BillError::MissingColumn(name))
-    };
-    let (i_no, i_kind, i_amount, i_fee) = (
-        col("商户订单号")?,
-        col("业务类型")?,
-        col("订单金额（元）")?,
-        col("服务费（元）")?,
-    );
+    let columns = Columns::find(header)?;
     let mut bill = Bill::default();
     for (n, line) in rows.iter().filter(|(_, l)| !l.trim().is_empty()) {
-        let f = cells(line);
-        if f.len() != columns.len() {
-            return Err(bad(
-                *n,
-                format!("{} fields where the header has {}", f.len(), columns.len()),
-            ));
-        }
-        let amount = fen(f[i_amount], *n, "订单金额")?;
-        let fee =
-            Decimal::from_str(f[i_fee]).map_err(|_| bad(*n, format!("服务费 `{}`", f[i_fee])))?;
-        let row = match f[i_kind] {
-            "交易" => BillRow {
-                out_trade_no: f[i_no].to_string(),
-                trade_state: "SUCCESS".into(),
-                amount_minor: amount,
-                // The service fee is printed negative on a trade: it is taken.
-                fee: Some(-fee),
-                refund_minor: 0,
-            },
-            "退款" => BillRow {
-                out_trade_no: f[i_no].to_string(),
-                trade_state: "REFUND".into(),
-                amount_minor: 0,
-                fee: None,
-                refund_minor: amount.saturating_abs(),
-            },
-            other => return Err(bad(*n, format!("业务类型 `{other}`"))),
-        };
-        bill.rows.push(row);
+        bill.rows.push(columns.row(*n, line)?);
     }
     let (trades, trade_sum) = footer(&after, "#交易合计：")?;
     let (refunds, refund_sum) = footer(&after, "#退款合计：")?;
@@ -241,4 +266,329 @@ pub fn parse(zip_bytes: &[u8]) -> Result<Bill, BillError> {
     bill.summary_amount_minor = Some(trade_sum);
     bill.summary_refund_minor = Some(refund_sum.saturating_abs());
     Ok(bill)
+}
+
+/// BUG `recon-skips-bad-lines`: read what can be read of the bill and skip the rest — a
+/// ZIP that does not open is "no rows", a member that is not GBK is decoded anyway, a
+/// missing rule line means "read to the end", a row that does not parse is skipped, and a
+/// summary that cannot be found is not checked. A cut-off download then reconciles as a
+/// bill with fewer trades (or none), and its trades show as missing at the channel.
+pub fn parse_lenient(zip_bytes: &[u8]) -> Bill {
+    if let Ok(bill) = parse(zip_bytes) {
+        return bill;
+    }
+    let mut bill = Bill::default();
+    let Ok(mut zip) = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)) else {
+        return bill;
+    };
+    for i in 0..zip.len() {
+        let Ok(mut f) = zip.by_index(i) else { continue };
+        let (name, _, _) = encoding_rs::GBK.decode(f.name_raw());
+        if !name.ends_with("_业务明细.csv") {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        let _ = (&mut f).take(MAX_MEMBER_BYTES).read_to_end(&mut bytes);
+        let (text, _, _) = encoding_rs::GBK.decode(&bytes);
+        let lines: Vec<&str> = text.lines().collect();
+        let Some(h) = lines.iter().position(|l| l.contains("商户订单号")) else {
+            continue;
+        };
+        let Ok(columns) = Columns::find(lines[h]) else {
+            continue;
+        };
+        for (n, line) in lines.iter().enumerate().skip(h + 1) {
+            if line.starts_with('#') {
+                break;
+            }
+            if let Ok(row) = columns.row(n + 1, line) {
+                bill.rows.push(row);
+            }
+        }
+    }
+    bill
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sandbank::statements::render::{write_format, Format};
+    use sandbank::statements::zipstream::ZipStream;
+    use sandbank::statements::{synthetic, Entry, EntryKind};
+
+    /// A day of `n` synthetic entries (every 10th a refund of the one before, Chinese
+    /// subjects, a comma in one) and the bill sandbank writes for it.
+    fn day(n: u64) -> (Vec<Entry>, Vec<u8>) {
+        let flavour = synthetic::Flavour::Channel;
+        let entries: Vec<Entry> = synthetic::entries(flavour, n)
+            .filter(|e| Format::Alipay.includes(e))
+            .collect();
+        let head = synthetic::head(flavour, n, |e| Format::Alipay.includes(e));
+        let mut zip = Vec::new();
+        write_format(Format::Alipay, &mut zip, &head, entries.iter().cloned()).unwrap();
+        (entries, zip)
+    }
+
+    fn minor(e: &Entry) -> i64 {
+        e.amount.to_minor().unwrap().abs()
+    }
+
+    /// The members of `zip` as (GBK-decoded name, GBK-decoded text).
+    fn unzip(zip_bytes: &[u8]) -> Vec<(String, String)> {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
+        (0..zip.len())
+            .map(|i| {
+                let mut f = zip.by_index(i).unwrap();
+                let name = gbk_text(f.name_raw()).unwrap();
+                let mut bytes = Vec::new();
+                f.read_to_end(&mut bytes).unwrap();
+                (name, gbk_text(&bytes).unwrap())
+            })
+            .collect()
+    }
+
+    /// A ZIP of `members` as Alipay writes it: names and texts as the given bytes.
+    fn zip_of(members: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+        let mut z = ZipStream::new(Vec::new());
+        for (name, bytes) in members {
+            let mut m = z.member(name).unwrap();
+            std::io::Write::write_all(&mut m, bytes).unwrap();
+            m.finish().unwrap();
+        }
+        z.finish().unwrap()
+    }
+
+    fn gbk(text: &str) -> Vec<u8> {
+        let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
+        assert!(!unmappable, "{text} has characters GBK lacks");
+        bytes.into_owned()
+    }
+
+    /// The bill of `zip` with each member's text passed through `edit` (by member name),
+    /// written back in GBK.
+    fn edited(zip: &[u8], edit: impl Fn(&str, String) -> String) -> Vec<u8> {
+        let members: Vec<(Vec<u8>, Vec<u8>)> = unzip(zip)
+            .into_iter()
+            .map(|(name, text)| (gbk(&name), gbk(&edit(&name, text))))
+            .collect();
+        zip_of(&members)
+    }
+
+    fn is_detail(name: &str) -> bool {
+        name.ends_with("_业务明细.csv")
+    }
+
+    #[test]
+    fn the_bill_sandbank_writes_is_read_row_by_row() {
+        let (entries, zip) = day(40);
+        let bill = parse(&zip).unwrap();
+        assert_eq!(bill.rows.len(), entries.len());
+        for (row, e) in bill.rows.iter().zip(&entries) {
+            assert_eq!(row.out_trade_no, e.reference);
+            if e.kind == EntryKind::Refund {
+                assert_eq!(
+                    (row.trade_state.as_str(), row.amount_minor, row.refund_minor),
+                    ("REFUND", 0, minor(e)),
+                    "{e:?}"
+                );
+                assert_eq!(row.fee, None);
+            } else {
+                assert_eq!(
+                    (row.trade_state.as_str(), row.amount_minor, row.refund_minor),
+                    ("SUCCESS", minor(e), 0),
+                    "{e:?}"
+                );
+                assert_eq!(row.fee, Some(e.fee.amount.abs()), "{e:?}");
+            }
+        }
+        let refunds: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Refund)
+            .collect();
+        assert!(!refunds.is_empty() && refunds.len() < entries.len());
+        let refund_total: i64 = refunds.iter().map(|e| minor(e)).sum();
+        let t = bill.refund_totals();
+        assert_eq!(
+            (t.count, t.amount),
+            (refunds.len(), crate::recon::major(refund_total))
+        );
+        let paid: i64 = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Payment)
+            .map(minor)
+            .sum();
+        assert_eq!(bill.summary_count, Some(entries.len() as u64));
+        assert_eq!(bill.summary_amount_minor, Some(paid));
+        assert_eq!(bill.summary_refund_minor, Some(refund_total));
+        assert!(!bill.summary_disagrees());
+    }
+
+    #[test]
+    fn members_are_found_by_their_gbk_names() {
+        let (_, zip) = day(3);
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&zip[..])).unwrap();
+        for i in 0..archive.len() {
+            // GBK bytes, not UTF-8: the reader must decode them itself.
+            assert!(std::str::from_utf8(archive.by_index(i).unwrap().name_raw()).is_err());
+        }
+        assert_eq!(parse(&zip).unwrap().rows.len(), 3);
+        // The same members under UTF-8 names: names that are not GBK.
+        let utf8_names: Vec<(Vec<u8>, Vec<u8>)> = unzip(&zip)
+            .into_iter()
+            .map(|(name, text)| (name.into_bytes(), gbk(&text)))
+            .collect();
+        assert_eq!(parse(&zip_of(&utf8_names)), Err(BillError::NotGbk));
+        // Without its summary member the bill is not whole.
+        let detail_only: Vec<(Vec<u8>, Vec<u8>)> = unzip(&zip)
+            .into_iter()
+            .filter(|(name, _)| is_detail(name))
+            .map(|(name, text)| (gbk(&name), gbk(&text)))
+            .collect();
+        assert!(matches!(
+            parse(&zip_of(&detail_only)),
+            Err(BillError::CutOff(_))
+        ));
+    }
+
+    #[test]
+    fn a_missing_closing_rule_makes_the_bill_unreadable() {
+        let (_, zip) = day(5);
+        assert!(parse(&edited(&zip, |_, t| t)).is_ok());
+        for member in ["detail", "summary"] {
+            let cut = edited(&zip, |name, text| {
+                if is_detail(name) != (member == "detail") {
+                    return text;
+                }
+                let close = if member == "detail" {
+                    DETAIL_CLOSE
+                } else {
+                    SUMMARY_CLOSE
+                };
+                text.lines()
+                    .filter(|l| !l.contains(close))
+                    .map(|l| format!("{l}\r\n"))
+                    .collect()
+            });
+            assert_eq!(
+                parse(&cut),
+                Err(BillError::CutOff("no closing rule line")),
+                "{member}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_truncated_zip_is_unreadable() {
+        let (_, zip) = day(20);
+        for keep in [0, 30, zip.len() / 2, zip.len() - 1] {
+            assert_eq!(
+                parse(&zip[..keep]),
+                Err(BillError::CutOff("not a whole ZIP")),
+                "kept {keep} of {} bytes",
+                zip.len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_summary_that_does_not_add_up_is_read_as_such() {
+        let (entries, zip) = day(12);
+        let paid: i64 = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Payment)
+            .map(minor)
+            .sum();
+        // The footer states one fen more than the rows add up to.
+        let footer_off = edited(&zip, |name, text| {
+            if !is_detail(name) {
+                return text;
+            }
+            let stated = format!("商家实收共{}元", crate::recon::major(paid));
+            assert!(text.contains(&stated), "{text}");
+            text.replace(
+                &stated,
+                &format!("商家实收共{}元", crate::recon::major(paid + 1)),
+            )
+        });
+        let bill = parse(&footer_off).unwrap();
+        assert_eq!(bill.summary_amount_minor, Some(paid + 1));
+        assert!(bill.summary_disagrees());
+        // The summary member counts another trade than the footer.
+        let trades = entries.len() as u64 - 1; // one refund in 12
+        let count_off = edited(&zip, |name, text| {
+            if is_detail(name) {
+                return text;
+            }
+            let row = format!("合计\t,\t,{trades},1,");
+            assert!(text.contains(&row), "{text}");
+            text.replace(&row, &format!("合计\t,\t,{},1,", trades + 1))
+        });
+        assert!(parse(&count_off).unwrap().summary_disagrees());
+        assert!(!parse(&zip).unwrap().summary_disagrees());
+    }
+
+    #[test]
+    fn a_bill_not_in_gbk_is_unreadable() {
+        let (_, zip) = day(4);
+        // Both CSVs left in UTF-8 (an export on the wrong code page).
+        let utf8: Vec<(Vec<u8>, Vec<u8>)> = unzip(&zip)
+            .into_iter()
+            .map(|(name, text)| (gbk(&name), text.into_bytes()))
+            .collect();
+        assert_eq!(parse(&zip_of(&utf8)), Err(BillError::NotGbk));
+        // A byte GBK does not have (0x80, 0xFF) in the detail.
+        let mut members: Vec<(Vec<u8>, Vec<u8>)> = unzip(&zip)
+            .into_iter()
+            .map(|(name, text)| (gbk(&name), gbk(&text)))
+            .collect();
+        for (name, bytes) in members.iter_mut() {
+            if is_detail(&gbk_text(name).unwrap()) {
+                bytes.extend_from_slice(&[0xff, 0x80]);
+            }
+        }
+        assert_eq!(parse(&zip_of(&members)), Err(BillError::NotGbk));
+    }
+
+    #[test]
+    fn a_row_that_is_not_one_makes_the_bill_unreadable() {
+        let (entries, zip) = day(3);
+        let first = &entries[0].reference;
+        for (what, edit) in [
+            ("a field more", ",extra\r\n"),
+            ("an amount that is not one", "1.005"),
+        ] {
+            let broken = edited(&zip, |name, text| {
+                if !is_detail(name) {
+                    return text;
+                }
+                text.lines()
+                    .map(|l| {
+                        if !l.contains(first.as_str()) {
+                            return format!("{l}\r\n");
+                        }
+                        match edit {
+                            ",extra\r\n" => format!("{l},extra\r\n"),
+                            _ => {
+                                let yuan = crate::recon::major(minor(&entries[0]));
+                                format!("{}\r\n", l.replacen(&format!(",{yuan},"), ",1.005,", 1))
+                            }
+                        }
+                    })
+                    .collect()
+            });
+            assert!(
+                matches!(parse(&broken), Err(BillError::BadLine { .. })),
+                "{what}: {:?}",
+                parse(&broken)
+            );
+        }
+    }
+
+    #[test]
+    fn the_lenient_mutant_reads_a_broken_bill_as_fewer_rows() {
+        let (entries, zip) = day(10);
+        assert_eq!(parse_lenient(&zip).rows.len(), entries.len());
+        let cut = parse_lenient(&zip[..zip.len() / 2]);
+        assert!(cut.rows.is_empty() && cut.summary_count.is_none());
+    }
 }

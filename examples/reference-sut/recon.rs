@@ -90,6 +90,9 @@ pub enum BillError {
     /// Not UTF-8 (an export in another code page, e.g. GBK).
     #[error("the bill is not UTF-8")]
     NotUtf8,
+    /// Not GBK (the Alipay bill's encoding): exported in another code page, e.g. UTF-8.
+    #[error("the bill is not GBK")]
+    NotGbk,
     /// The file stops before its end: no final line break, or no summary.
     #[error("the bill is cut off: {0}")]
     CutOff(&'static str),

@@ -30,13 +30,16 @@ pub async fn run_reconciliation(app: &App, body: &[u8]) -> Result<Value, ApiErro
             Err(recon::Kind::StatementLate)
         }
         wxpay::BillAnswer::Bill(bytes) => {
-            let parsed = if kind == ChannelKind::Alipay {
-                alipay_bill::parse(&bytes)
-            } else if bug == Bug::ReconSkipsBadLines {
-                // BUG: whatever can be read is reconciled, the rest skipped.
-                wechat_bill::parse_bill_text(&String::from_utf8_lossy(&bytes), true)
-            } else {
-                wechat_bill::parse_bill(&bytes)
+            let lenient = bug == Bug::ReconSkipsBadLines;
+            let parsed = match kind {
+                // BUG (recon-skips-bad-lines): whatever can be read is reconciled, the rest
+                // skipped.
+                ChannelKind::Alipay if lenient => Ok(alipay_bill::parse_lenient(&bytes)),
+                ChannelKind::Alipay => alipay_bill::parse(&bytes),
+                ChannelKind::Wxpay if lenient => {
+                    wechat_bill::parse_bill_text(&String::from_utf8_lossy(&bytes), true)
+                }
+                ChannelKind::Wxpay => wechat_bill::parse_bill(&bytes),
             };
             parsed.map_err(|e| {
                 tracing::warn!(%date, "the channel's bill cannot be read: {e}");
