@@ -107,6 +107,11 @@ impl WorldSpec {
         load_str(DEFAULT_WORLD, "default world").expect("the embedded default world is valid")
     }
 
+    /// The channel mounted at `id`.
+    pub fn channel(&self, id: &str) -> Option<&ChannelSpec> {
+        self.channels.iter().find(|c| c.id() == id)
+    }
+
     /// A one-line-per-fact summary of the world: instances and their credentials, rules.
     pub fn summary(&self) -> String {
         let clock = match self.clock {

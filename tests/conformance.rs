@@ -332,6 +332,53 @@ const KILLS: &[Kill] = &[
         ],
     },
     Kill {
+        bug: "recon-no-bill-as-empty",
+        tag: "@alipay-recon-late",
+        needles: &[
+            "invariant violated: always reconciles",
+            "real but not reported: statement_late (no reference); reported but not real: missing_in_statement RS",
+        ],
+    },
+    Kill {
+        bug: "recon-skips-bad-lines",
+        tag: "@alipay-recon-truncated or @alipay-recon-encoding",
+        needles: &[
+            "invariant violated: always reconciles",
+            "real but not reported: statement_unreadable (no reference); reported but not real: missing_in_statement RS",
+        ],
+    },
+    Kill {
+        bug: "recon-ignores-summary",
+        tag: "@alipay-recon-summary",
+        needles: &["real but not reported: summary_mismatch (no reference)"],
+    },
+    Kill {
+        bug: "recon-amount-tolerance",
+        tag: "@alipay-recon-differences",
+        needles: &["real but not reported: amount_mismatch RS"],
+    },
+    Kill {
+        bug: "recon-ignores-fees",
+        tag: "@alipay-recon-differences",
+        needles: &["real but not reported: fee_mismatch RS"],
+    },
+    Kill {
+        bug: "recon-statement-total-from-books",
+        tag: "@alipay-recon-differences",
+        needles: &[
+            "invariant violated: reports the statement as served",
+            "the report's `statement` is 3 row(s) totalling 330.00, but the bill sandbank served lists 3 row(s) totalling 312.35",
+        ],
+    },
+    Kill {
+        bug: "recon-fee-mismatch-shows-amounts",
+        tag: "@alipay-recon-differences",
+        needles: &[
+            "invariant violated: reports each discrepancy's amounts",
+            "but the truth is books \"1.20\" / statement \"1.21\"",
+        ],
+    },
+    Kill {
         bug: "alipay-trusts-unsigned-notify",
         tag: "@alipay-trusts-unsigned-notify",
         needles: &[

@@ -38,6 +38,11 @@ pub async fn download(cfg: &Config, date: NaiveDate) -> Result<BillAnswer, CallE
     let r = call(cfg, "alipay.data.dataservice.bill.downloadurl.query", biz).await?;
     if field(&r, "code") != "10000" {
         if field(&r, "sub_code") == "isp.bill_not_exist" {
+            if cfg.bug == crate::Bug::ReconNoBillAsEmpty {
+                // BUG `recon-no-bill-as-empty`: 账单不存在 read as "no trades that day",
+                // when it means the bill is not generated yet.
+                return Ok(BillAnswer::NoTrades);
+            }
             return Ok(BillAnswer::NotReady);
         }
         return Err(CallError::Unknown(format!(
@@ -76,7 +81,7 @@ fn gbk_text(bytes: &[u8]) -> Result<String, BillError> {
     encoding_rs::GBK
         .decode_without_bom_handling_and_without_replacement(bytes)
         .map(|t| t.into_owned())
-        .ok_or(BillError::NotUtf8)
+        .ok_or(BillError::NotGbk)
 }
 
 /// The two members of the ZIP, as text: (detail, summary).
@@ -167,6 +172,66 @@ fn footer(lines: &[&str], prefix: &str) -> Result<(u64, i64), BillError> {
     Ok((count, fen(amount, 0, prefix)?))
 }
 
+/// The detail table's columns we read, found in its header by name.
+struct Columns {
+    width: usize,
+    no: usize,
+    kind: usize,
+    amount: usize,
+    fee: usize,
+}
+
+impl Columns {
+    fn find(header: &str) -> Result<Columns, BillError> {
+        let columns = cells(header);
+        let col = |name: &'static str| {
+            columns
+                .iter()
+                .position(|c| *c == name)
+                .ok_or(BillError::MissingColumn(name))
+        };
+        Ok(Columns {
+            width: columns.len(),
+            no: col("商户订单号")?,
+            kind: col("业务类型")?,
+            amount: col("订单金额（元）")?,
+            fee: col("服务费（元）")?,
+        })
+    }
+
+    /// Detail line `n`: a trade (`交易`) or a refund (`退款`), or why it is neither.
+    fn row(&self, n: usize, line: &str) -> Result<BillRow, BillError> {
+        let f = cells(line);
+        if f.len() != self.width {
+            return Err(bad(
+                n,
+                format!("{} fields where the header has {}", f.len(), self.width),
+            ));
+        }
+        let amount = fen(f[self.amount], n, "订单金额")?;
+        let fee = Decimal::from_str(f[self.fee])
+            .map_err(|_| bad(n, format!("服务费 `{}`", f[self.fee])))?;
+        match f[self.kind] {
+            "交易" => Ok(BillRow {
+                out_trade_no: f[self.no].to_string(),
+                trade_state: "SUCCESS".into(),
+                amount_minor: amount,
+                // The service fee is printed negative on a trade: it is taken.
+                fee: Some(-fee),
+                refund_minor: 0,
+            }),
+            "退款" => Ok(BillRow {
+                out_trade_no: f[self.no].to_string(),
+                trade_state: "REFUND".into(),
+                amount_minor: 0,
+                fee: None,
+                refund_minor: amount.saturating_abs(),
+            }),
+            other => Err(bad(n, format!("业务类型 `{other}`"))),
+        }
+    }
+}
+
 /// Read a downloaded Alipay bill ZIP whole, or say why not.
 pub fn parse(zip_bytes: &[u8]) -> Result<Bill, BillError> {
     let (detail, summary) = members(zip_bytes)?;
@@ -174,50 +239,10 @@ pub fn parse(zip_bytes: &[u8]) -> Result<Bill, BillError> {
     let Some(((_, header), rows)) = rows.split_first() else {
         return Err(BillError::CutOff("no detail header"));
     };
-    let columns = cells(header);
-    let col = |name: &'static str| {
-        columns
-            .iter()
-            .position(|c| *c == name)
-            .ok_or(BillError::MissingColumn(name))
-    };
-    let (i_no, i_kind, i_amount, i_fee) = (
-        col("商户订单号")?,
-        col("业务类型")?,
-        col("订单金额（元）")?,
-        col("服务费（元）")?,
-    );
+    let columns = Columns::find(header)?;
     let mut bill = Bill::default();
     for (n, line) in rows.iter().filter(|(_, l)| !l.trim().is_empty()) {
-        let f = cells(line);
-        if f.len() != columns.len() {
-            return Err(bad(
-                *n,
-                format!("{} fields where the header has {}", f.len(), columns.len()),
-            ));
-        }
-        let amount = fen(f[i_amount], *n, "订单金额")?;
-        let fee =
-            Decimal::from_str(f[i_fee]).map_err(|_| bad(*n, format!("服务费 `{}`", f[i_fee])))?;
-        let row = match f[i_kind] {
-            "交易" => BillRow {
-                out_trade_no: f[i_no].to_string(),
-                trade_state: "SUCCESS".into(),
-                amount_minor: amount,
-                // The service fee is printed negative on a trade: it is taken.
-                fee: Some(-fee),
-                refund_minor: 0,
-            },
-            "退款" => BillRow {
-                out_trade_no: f[i_no].to_string(),
-                trade_state: "REFUND".into(),
-                amount_minor: 0,
-                fee: None,
-                refund_minor: amount.saturating_abs(),
-            },
-            other => return Err(bad(*n, format!("业务类型 `{other}`"))),
-        };
-        bill.rows.push(row);
+        bill.rows.push(columns.row(*n, line)?);
     }
     let (trades, trade_sum) = footer(&after, "#交易合计：")?;
     let (refunds, refund_sum) = footer(&after, "#退款合计：")?;
@@ -242,3 +267,48 @@ pub fn parse(zip_bytes: &[u8]) -> Result<Bill, BillError> {
     bill.summary_refund_minor = Some(refund_sum.saturating_abs());
     Ok(bill)
 }
+
+/// BUG `recon-skips-bad-lines`: read what can be read of the bill and skip the rest — a
+/// ZIP that does not open is "no rows", a member that is not GBK is decoded anyway, a
+/// missing rule line means "read to the end", a row that does not parse is skipped, and a
+/// summary that cannot be found is not checked. A cut-off download then reconciles as a
+/// bill with fewer trades (or none), and its trades show as missing at the channel.
+pub fn parse_lenient(zip_bytes: &[u8]) -> Bill {
+    if let Ok(bill) = parse(zip_bytes) {
+        return bill;
+    }
+    let mut bill = Bill::default();
+    let Ok(mut zip) = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)) else {
+        return bill;
+    };
+    for i in 0..zip.len() {
+        let Ok(mut f) = zip.by_index(i) else { continue };
+        let (name, _, _) = encoding_rs::GBK.decode(f.name_raw());
+        if !name.ends_with("_业务明细.csv") {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        let _ = (&mut f).take(MAX_MEMBER_BYTES).read_to_end(&mut bytes);
+        let (text, _, _) = encoding_rs::GBK.decode(&bytes);
+        let lines: Vec<&str> = text.lines().collect();
+        let Some(h) = lines.iter().position(|l| l.contains("商户订单号")) else {
+            continue;
+        };
+        let Ok(columns) = Columns::find(lines[h]) else {
+            continue;
+        };
+        for (n, line) in lines.iter().enumerate().skip(h + 1) {
+            if line.starts_with('#') {
+                break;
+            }
+            if let Ok(row) = columns.row(n + 1, line) {
+                bill.rows.push(row);
+            }
+        }
+    }
+    bill
+}
+
+#[cfg(test)]
+#[path = "alipay_bill_tests.rs"]
+mod tests;

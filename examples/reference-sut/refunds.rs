@@ -80,7 +80,7 @@ struct RefundBody {
 /// `POST /refunds`: refund part or all of a paid order; answer our refund number once the
 /// channel accepted it.
 pub async fn create(app: &App, body: &[u8]) -> Result<Value, ApiError> {
-    let b: RefundBody = crate::parse_json(body)?;
+    let b: RefundBody = crate::app::parse_json(body)?;
     if b.amount_minor <= 0 {
         return Err(ApiError::bad_request(
             "`amount_minor` must be a positive whole number of fen",

@@ -23,6 +23,7 @@ use crate::http::{InboundRequest, Reply};
 use crate::kind::{Decoded, Kind, Outcome};
 use crate::ledger::Posting;
 use crate::money::Money;
+use crate::statements::render::{BillType, Format};
 use crate::statements::{Describe, Entry, Phantom, Source};
 use serde::Serialize;
 
@@ -81,6 +82,24 @@ impl ChannelSpec {
         match self {
             ChannelSpec::WechatPayV2(s) => s.instance(),
             ChannelSpec::AlipayGateway(s) => s.instance(),
+        }
+    }
+
+    /// The bill a settlement system downloads to reconcile this channel (and the control
+    /// API's default statement format for it): the WeChat ALL bill, the Alipay trade bill.
+    pub fn bill_format(&self) -> Format {
+        match self {
+            ChannelSpec::WechatPayV2(_) => Format::Wechat(BillType::All),
+            ChannelSpec::AlipayGateway(_) => Format::Alipay,
+        }
+    }
+
+    /// The operation under which the channel takes refund requests: what a fault rule's
+    /// `op` names to act on refunds.
+    pub fn refund_op(&self) -> &'static str {
+        match self {
+            ChannelSpec::WechatPayV2(_) => wxpay::codec::Api::Refund.op(),
+            ChannelSpec::AlipayGateway(_) => alipay::codec::Method::Refund.name(),
         }
     }
 }

@@ -65,19 +65,12 @@ impl ReconTruth {
     }
 }
 
-/// The bill a channel's reconciliation downloads: the Alipay bill at an Alipay gateway,
-/// the WeChat ALL bill otherwise.
+/// The bill a channel's reconciliation downloads, as the channel's kind names it (the
+/// WeChat ALL bill when `channel` is not a channel of this world: then there is no bill).
 fn bill_format(st: &WorldState, channel: &str) -> Format {
-    let alipay = st
-        .core
-        .directory
-        .get(channel)
-        .is_some_and(|i| i.kind.starts_with("alipay"));
-    if alipay {
-        Format::Alipay
-    } else {
-        Format::Wechat(BillType::All)
-    }
+    st.spec
+        .channel(channel)
+        .map_or(Format::Wechat(BillType::All), |c| c.bill_format())
 }
 
 /// What sandbank's ledger shows was refunded on `window`'s day for `orders` at `channel`:

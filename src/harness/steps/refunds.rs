@@ -8,21 +8,14 @@ use crate::harness::scene::Scene;
 use cucumber::{given, then, when};
 
 /// The operation under which `channel`'s kind serves refunds (WeChat
-/// `secapi/pay/refund`, Alipay `alipay.trade.refund`).
+/// `secapi/pay/refund`, Alipay `alipay.trade.refund`), as the kind names it.
 fn refund_op(s: &Scene, channel: &str) -> &'static str {
-    let kind = s
-        .sb()
+    s.sb()
         .lock()
-        .core
-        .directory
-        .get(channel)
-        .map(|i| i.kind)
-        .unwrap_or_else(|| panic!("there is no channel `{channel}` in this world"));
-    if kind.starts_with("alipay") {
-        "alipay.trade.refund"
-    } else {
-        "secapi/pay/refund"
-    }
+        .spec
+        .channel(channel)
+        .map(|c| c.refund_op())
+        .unwrap_or_else(|| panic!("there is no channel `{channel}` in this world"))
 }
 
 fn arm(s: &Scene, raw: RawRule) {
