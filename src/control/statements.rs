@@ -2,7 +2,7 @@
 //!
 //! | route | does |
 //! |---|---|
-//! | `GET statements/{instance}/{date}?format=&account=&bill_type=` | the statement file of a channel merchant or bank account for a business day (`YYYY-MM-DD`, or `today`, `yesterday`, `tomorrow` on the world clock), mismatches applied. `format`: `wechat` (default for channels; `bill_type` ALL/SUCCESS/REFUND), `alipay`, `camt053.02` (default for banks), `camt053.08`, `mt940`. 409 with `available_at` before the file exists on the world clock, 404 for a WeChat bill without rows, 400 for a format that does not fit. |
+//! | `GET statements/{instance}/{date}?format=&account=&bill_type=` | the statement file of a channel merchant or bank account for a business day (`YYYY-MM-DD`, or `today`, `yesterday`, `tomorrow` on the world clock), mismatches applied. `format`: `wechat` (default for WeChat channels; `bill_type` ALL/SUCCESS/REFUND), `alipay` (default for Alipay channels), `camt053.02` (default for banks), `camt053.08`, `mt940`. 409 with `available_at` before the file exists on the world clock, 404 for a WeChat bill without rows, 400 for a format that does not fit. |
 //! | `POST statements/{instance}/mismatches` | add a mismatch (JSON of [`RawMismatch`] fields; `instance` from the URL; `day` may be a day word) → 201 with the validated mismatch; 409 when it targets an entry its day does not have and the day is over |
 //! | `GET statements/{instance}/mismatches` | the instance's mismatches |
 //! | `GET statements/expected?date=[&instance=]` | the expected discrepancies of a day (all instances unless one is named) |
@@ -141,10 +141,12 @@ fn statement(sb: &Sandbank, req: &InboundRequest, instance: &str, date: &str) ->
         Ok(s) => s,
         Err(e) => return err(StatusCode::NOT_FOUND, e),
     };
-    let default_format = if matches!(source, Source::ChannelMerchant { .. }) {
-        "wechat"
-    } else {
-        "camt053.02"
+    // Without `format`, a channel's own bill (the WeChat bill of a WeChat channel, the Alipay
+    // bill of an Alipay one) or a bank's camt.053.
+    let default_format = match (&source, st.spec.channel(instance).map(|c| c.bill_format())) {
+        (Source::ChannelMerchant { .. }, Some(Format::Alipay)) => "alipay",
+        (Source::ChannelMerchant { .. }, _) => "wechat",
+        _ => "camt053.02",
     };
     let format = match Format::parse(
         req.query_param("format")

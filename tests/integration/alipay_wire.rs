@@ -1068,6 +1068,15 @@ async fn the_bill_link_serves_the_days_zip_for_thirty_seconds() {
     assert!(text.starts_with("#支付宝业务明细查询"), "{text}");
     assert!(text.contains("BILL0001"), "{text}");
 
+    // The control API serves an Alipay channel's own bill when no format is named.
+    let named = w
+        .ctl_get_raw("statements/alipay/2026-03-02?format=alipay")
+        .await;
+    let default = w.ctl_get_raw("statements/alipay/2026-03-02").await;
+    assert_eq!(default.status, StatusCode::OK);
+    assert!(!named.body.is_empty());
+    assert_eq!(default.body, named.body, "the Alipay ZIP by default");
+
     w.advance("30s").await;
     assert_eq!(
         http::get(&link, REQUEST_TIMEOUT).await.unwrap().status,
