@@ -13,8 +13,9 @@
 //!   `gmt_refund`); a full refund, which closes the trade, does not (TRADE_CLOSED is not
 //!   among the face-to-face notifications).
 
-use super::codec::{is_ack, local_time, sign_content, Charset};
+use super::codec::{is_ack, sign_content, Charset};
 use super::order::{AliOrder, AliState};
+use super::response::local_time;
 use super::spec::Spec;
 use crate::clock::{Instant, SHANGHAI};
 use crate::core::{ActionError, Callback, Core, Forgery, NotificationId, NotificationKind};
