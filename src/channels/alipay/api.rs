@@ -105,7 +105,7 @@ pub fn hold(state: &mut AliState, core: &mut Core, instance: &str, order: AliOrd
         number: &gone.out_trade_no,
         merchant: gone.pid(),
         state: gone.status.as_str(),
-        max_orders: state.max_orders(),
+        max_orders: state.orders().max_orders(),
     };
     shared::record_forgotten(core, instance, forgotten);
 }

@@ -111,12 +111,7 @@ impl Channel {
 
     /// How many trades the channel holds, its bound, and the work of its lookups.
     pub fn order_stats(&self) -> OrderStats {
-        OrderStats {
-            held: self.state.len(),
-            max_orders: self.state.max_orders(),
-            forgotten: self.state.forgotten(),
-            examined: self.state.examined(),
-        }
+        self.state.orders().stats()
     }
 }
 
