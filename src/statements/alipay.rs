@@ -312,38 +312,13 @@ mod tests {
 
     #[test]
     fn a_csv_reader_reads_text_fields_with_quotes_commas_and_line_breaks_in_place() {
-        use crate::money::{Currency, Money};
-        use crate::statements::{AccountInfo, Details, EntryStatus};
-        let w = crate::clock::day_window(chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
-        let e = Entry {
-            at: w.start + chrono::Duration::hours(3),
-            created_at: None,
-            kind: EntryKind::Payment,
-            status: EntryStatus::Booked,
-            reference: "ORDER1".into(),
-            issuer_ref: "2026030222001".into(),
-            refund_reference: None,
-            refund_id: None,
-            amount: Money::from_minor(1000, Currency::Cny),
-            fee: Money::from_minor(6, Currency::Cny),
-            details: Details {
+        let (head, e) = crate::statements::one_payment(
+            "2088021109625633",
+            crate::statements::Details {
                 subject: "\"Big\" tea, 2\r\npcs".into(),
                 attach: "say \"hi".into(),
-                ..Details::default()
+                ..Default::default()
             },
-        };
-        let account = AccountInfo {
-            instance: "alipay".into(),
-            number: "2088021109625633".into(),
-            name: "merchant".into(),
-            currency: Currency::Cny,
-        };
-        let head = StatementHead::summarise(
-            account,
-            w.clone(),
-            w.end,
-            Decimal::ZERO,
-            std::iter::once(e.clone()),
         );
         let mut out = Vec::new();
         write_detail(&mut out, &head, std::iter::once(e)).unwrap();

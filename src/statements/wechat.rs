@@ -404,41 +404,16 @@ mod tests {
     /// row as the header has columns, each trimmed.
     #[test]
     fn a_backtick_in_a_text_field_does_not_shift_the_columns() {
-        use crate::money::{Currency, Money};
-        use crate::statements::{AccountInfo, Details};
-        let w = crate::clock::day_window(chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
-        let e = Entry {
-            at: w.start + Duration::hours(3),
-            created_at: None,
-            kind: EntryKind::Payment,
-            status: EntryStatus::Booked,
-            reference: "ORDER1".into(),
-            issuer_ref: "4200001".into(),
-            refund_reference: None,
-            refund_id: None,
-            amount: Money::from_minor(1000, Currency::Cny),
-            fee: Money::from_minor(6, Currency::Cny),
-            details: Details {
+        let (head, e) = crate::statements::one_payment(
+            "1900000109",
+            crate::statements::Details {
                 subject: "tea `green`, 2\r\npcs".into(),
                 attach: "a`b".into(),
                 fee_rate: Decimal::new(6, 3),
-                ..Details::default()
+                ..Default::default()
             },
-        };
-        let account = AccountInfo {
-            instance: "wxpay".into(),
-            number: "1900000109".into(),
-            name: "merchant".into(),
-            currency: Currency::Cny,
-        };
+        );
         for bill_type in [BillType::All, BillType::Success] {
-            let head = StatementHead::summarise(
-                account.clone(),
-                w.clone(),
-                w.end,
-                Decimal::ZERO,
-                std::iter::once(e.clone()),
-            );
             let mut out = Vec::new();
             write_bill(&mut out, bill_type, &head, std::iter::once(e.clone())).unwrap();
             let text = String::from_utf8(out).unwrap();
