@@ -56,7 +56,9 @@ impl ChannelSpec {
     pub fn decode(&self, req: &InboundRequest) -> Decoded<Call> {
         match self {
             ChannelSpec::WechatPayV2(s) => wxpay::codec::decode(s, req).map(Call::WechatPayV2),
-            ChannelSpec::AlipayGateway(s) => alipay::codec::decode(s, req).map(Call::AlipayGateway),
+            ChannelSpec::AlipayGateway(s) => {
+                alipay::request::decode(s, req).map(Call::AlipayGateway)
+            }
         }
     }
 

@@ -2,9 +2,13 @@
 //! channels have (fee rate, order bound) and the directory entry of a channel with its
 //! merchants' accounts; finding an order by number for the control API; the customer's
 //! payment on the books (the payment in, the fee out, the first notification due); the
-//! journal entry of an order forgotten past the bound; and the parts of a bill line that do
-//! not depend on the kind (which postings are lines, a `phantom` mismatch's made-up
-//! payment).
+//! journal entry of an order forgotten past the bound; what a forged notification claims
+//! whatever the kind (whose order, which wrong amount, which unknown order number); and the
+//! parts of a bill line that do not depend on the kind (which postings are lines, a
+//! `phantom` mismatch's made-up payment).
+//!
+//! The orders a channel holds, numbered in order of creation and bounded, are an
+//! [`OrderStore`] (see `store`).
 //!
 //! A kind keeps its own words — order or trade, `mch_id` or partner id — and passes them
 //! in; nothing here names a kind.
@@ -18,6 +22,9 @@ use crate::money::{Currency, Money};
 use crate::statements::{Details, Entry, EntryKind, EntryStatus, Phantom};
 use rust_decimal::Decimal;
 use std::str::FromStr;
+
+mod store;
+pub use store::OrderStore;
 
 /// Orders a channel holds when its scenario section sets no `max_orders`.
 pub const MAX_ORDERS_DEFAULT: usize = 1_000_000;
@@ -153,6 +160,48 @@ pub fn record_forgotten(core: &mut Core, instance: &str, f: Forgotten<'_>) {
     );
 }
 
+// ---------------------------------------------------------------- forged notifications
+
+/// The order a forged notification is about, as `found` by the kind's lookup by number
+/// `no`, or the control API's answer: 404 when there is none (`noun` is the kind's word for
+/// an order, `article` the one it takes: `an order`, `a trade`), 409 when several merchants
+/// have that number.
+pub fn forgery_target<T>(
+    found: Result<T, FindError>,
+    no: &str,
+    article: &str,
+    noun: &str,
+) -> Result<T, ActionError> {
+    found.map_err(|e| {
+        e.into_action(
+            || format!("no {noun} `{no}` at this channel (a forged notification goes to {article} {noun}'s notify_url)"),
+            || format!("order number `{no}` exists under several merchants"),
+        )
+    })
+}
+
+/// The seeded stream a forgery about merchant `merchant`'s order `no` draws from.
+pub fn forgery_stream(merchant: &str, no: &str) -> String {
+    format!("forge/{merchant}/{no}")
+}
+
+/// The amount a `wrong_amount` forgery claims for an order of `total`: one minor unit, or
+/// two when the order is of one.
+pub fn forged_amount(total: Money) -> Money {
+    let one = Money::from_minor(1, total.currency);
+    if total.amount == one.amount {
+        Money::from_minor(2, total.currency)
+    } else {
+        one
+    }
+}
+
+/// The order number an `unknown_order` forgery claims: `FORGED` and 14 digits drawn from
+/// the forgery's `stream` at channel `instance`.
+pub fn forged_order_number(core: &mut Core, instance: &str, stream: &str) -> String {
+    format!("FORGED{}", core.rng_for(instance, stream).digits(14))
+}
+
 // ---------------------------------------------------------------- the customer pays
 
 /// Book a customer's payment of `amount` for order `reference` into merchant `merchant`'s
@@ -238,5 +287,47 @@ pub fn phantom_entry(ph: &Phantom, issuer_ref: String, details: Details) -> Entr
         amount: ph.amount,
         fee: ph.amount.times_rate_rounded(details.fee_rate),
         details,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_amount_is_one_minor_unit_or_two_for_an_order_of_one() {
+        let cny = |minor| Money::from_minor(minor, Currency::Cny);
+        assert_eq!(forged_amount(cny(10_000)), cny(1));
+        assert_eq!(forged_amount(cny(2)), cny(1));
+        assert_eq!(forged_amount(cny(1)), cny(2));
+        assert_eq!(forged_amount(cny(1)).major_string(), "0.02");
+    }
+
+    #[test]
+    fn a_forgery_about_no_order_is_refused_in_the_kinds_words() {
+        let not_found = |article, noun| {
+            forgery_target::<()>(Err(FindError::NotFound), "X1", article, noun).unwrap_err()
+        };
+        assert_eq!(
+            not_found("an", "order"),
+            ActionError::NotFound(
+                "no order `X1` at this channel (a forged notification goes to an order's notify_url)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            not_found("a", "trade"),
+            ActionError::NotFound(
+                "no trade `X1` at this channel (a forged notification goes to a trade's notify_url)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            forgery_target::<()>(Err(FindError::Ambiguous), "X1", "a", "trade"),
+            Err(ActionError::Conflict(
+                "order number `X1` exists under several merchants".into()
+            ))
+        );
+        assert_eq!(forgery_target(Ok(7), "X1", "a", "trade"), Ok(7));
     }
 }

@@ -4,8 +4,10 @@
 //! - `{account}_{yyyymmdd}_业务明细.csv`: `#支付宝业务明细查询`, the account, the window, a
 //!   rule line, the 25-column header, one row per trade or refund, the closing rule, the
 //!   `#交易合计` and `#退款合计` footer and `#导出时间`. Text fields end with a TAB before the
-//!   comma (Alipay's counterpart of WeChat's backtick). Refunds are `退款` rows with negative
-//!   amounts and the refund request number in `退款批次号/请求号`.
+//!   comma (Alipay's counterpart of WeChat's backtick); nothing is quoted, so a comma, line
+//!   break or double quote inside one is written as a space (docs/statements.md, "Text
+//!   fields neither bill can carry"). Refunds are `退款` rows with negative amounts and the
+//!   refund request number in `退款批次号/请求号`.
 //! - `{account}_{yyyymmdd}_业务明细(汇总).csv`: `#支付宝业务汇总查询`, the same preamble, one
 //!   `合计` row of counts and sums, the closing rule and `#导出时间`. Public readers read its
 //!   12 columns by name and position; what the amounts in the `合计` row are is our reading
@@ -107,10 +109,15 @@ fn chinese_time(head: &StatementHead, t: crate::clock::Instant) -> String {
         .to_string()
 }
 
-/// A text field as Alipay writes it: commas (which it does not quote) become spaces.
+/// The characters a text field cannot carry: the bill does not quote its fields, so a comma
+/// or a line break would split one, and a double quote would start (or break) a quoted field
+/// in a CSV reader.
+const UNQUOTABLE: [char; 4] = [',', '\r', '\n', '"'];
+
+/// A text field as the bill writes it: [`UNQUOTABLE`] characters become spaces.
 fn text(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains([',', '\r', '\n']) {
-        s.replace([',', '\r', '\n'], " ").into()
+    if s.contains(UNQUOTABLE) {
+        s.replace(UNQUOTABLE, " ").into()
     } else {
         s.into()
     }
@@ -263,6 +270,69 @@ mod tests {
         assert_eq!(RULE_CLOSE, rule(41, "业务明细列表结束", 36));
         assert_eq!(SUMMARY_RULE_OPEN, rule(41, "业务汇总列表", 40));
         assert_eq!(SUMMARY_RULE_CLOSE, rule(40, "业务汇总列表结束", 37));
+    }
+
+    /// A line read as an RFC 4180 reader reads it: a field that starts with `"` is quoted up
+    /// to the next lone `"` (`""` inside is one quote), and only a comma may follow it;
+    /// `None` when the line is not well-formed CSV.
+    fn csv_fields(line: &str) -> Option<Vec<String>> {
+        let mut fields = Vec::new();
+        let mut chars = line.chars().peekable();
+        loop {
+            let mut field = String::new();
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                loop {
+                    match chars.next()? {
+                        '"' if chars.peek() == Some(&'"') => {
+                            chars.next();
+                            field.push('"');
+                        }
+                        '"' => break,
+                        c => field.push(c),
+                    }
+                }
+                if !matches!(chars.peek(), None | Some(',')) {
+                    return None;
+                }
+            } else {
+                while let Some(c) = chars.next_if(|c| *c != ',') {
+                    if c == '"' {
+                        return None;
+                    }
+                    field.push(c);
+                }
+            }
+            fields.push(field);
+            if chars.next().is_none() {
+                return Some(fields);
+            }
+        }
+    }
+
+    #[test]
+    fn a_csv_reader_reads_text_fields_with_quotes_commas_and_line_breaks_in_place() {
+        let (head, e) = crate::statements::one_payment(
+            "2088021109625633",
+            crate::statements::Details {
+                subject: "\"Big\" tea, 2\r\npcs".into(),
+                attach: "say \"hi".into(),
+                ..Default::default()
+            },
+        );
+        let mut out = Vec::new();
+        write_detail(&mut out, &head, std::iter::once(e)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        let at = lines.iter().position(|l| *l == DETAIL_HEADER).unwrap();
+        assert_eq!(lines[at + 2], RULE_CLOSE, "one row: {text}");
+        let row = csv_fields(lines[at + 1]).expect("well-formed CSV");
+        let columns: Vec<&str> = DETAIL_HEADER.split(',').collect();
+        assert_eq!(row.len(), columns.len(), "{row:?}");
+        let column = |name: &str| &row[columns.iter().position(|c| *c == name).unwrap()];
+        assert_eq!(column("商品名称"), " Big  tea  2  pcs");
+        assert_eq!(column("备注"), "say  hi");
+        assert_eq!(column("商户订单号"), "ORDER1\t");
     }
 
     #[test]

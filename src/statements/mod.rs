@@ -342,6 +342,36 @@ impl StatementHead {
     }
 }
 
+/// For the writers' tests: one booked payment of 10.00 CNY (fee 0.06) to account `number`
+/// at 03:00 on 2 March 2026, Beijing time, with `details`, and the head of that day's
+/// statement holding it alone.
+#[cfg(test)]
+pub(crate) fn one_payment(number: &str, details: Details) -> (StatementHead, Entry) {
+    let w = day_window(chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
+    let e = Entry {
+        at: w.start + chrono::Duration::hours(3),
+        created_at: None,
+        kind: EntryKind::Payment,
+        status: EntryStatus::Booked,
+        reference: "ORDER1".into(),
+        issuer_ref: "4200001".into(),
+        refund_reference: None,
+        refund_id: None,
+        amount: Money::from_minor(1000, Currency::Cny),
+        fee: Money::from_minor(6, Currency::Cny),
+        details,
+    };
+    let account = AccountInfo {
+        instance: "channel".into(),
+        number: number.into(),
+        name: "merchant".into(),
+        currency: Currency::Cny,
+    };
+    let head =
+        StatementHead::summarise(account, w, w.end, Decimal::ZERO, std::iter::once(e.clone()));
+    (head, e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,8 @@
 //! refund with every field prefixed by a backtick, then the summary header and row.
 //! Amounts in yuan with 2 decimals, the fee with 5, the rate as `x.xx%`. Lines end with
 //! `\r\n` (the terminator is unconfirmed; CSV readers accept both).
+//! Nothing is quoted: a comma, line break or backtick inside a text field is written as a
+//! space (docs/statements.md, "Text fields neither bill can carry").
 //!
 //! - `bill_type`: `ALL` lists payments and refunds ([`ALL_HEADER`], 27 columns), `SUCCESS`
 //!   payments only ([`SUCCESS_HEADER`], 20: no refund columns), `REFUND` refunds only
@@ -249,12 +251,14 @@ impl Row {
         self.buf.push(b'`');
     }
 
-    /// A text field. Commas inside a field (a product name) would break the columns;
-    /// WeChat's bill does not quote, so they (and line breaks) are replaced by spaces.
+    /// A text field. A comma, a line break or a backtick inside a field (a product name, an
+    /// attach) would break the columns: WeChat's bill does not quote, and readers split a
+    /// row on commas or, as WxJava does, on the backtick each field starts with. They are
+    /// replaced by spaces.
     fn text(&mut self, f: &str) {
         self.next_field();
         let bytes = f.as_bytes();
-        let separator = |b: u8| matches!(b, b',' | b'\r' | b'\n');
+        let separator = |b: u8| matches!(b, b',' | b'\r' | b'\n' | b'`');
         if bytes.iter().any(|&b| separator(b)) {
             // ASCII bytes never occur inside a multi-byte UTF-8 sequence.
             self.buf
@@ -390,8 +394,39 @@ mod tests {
     #[test]
     fn rows_are_backticked_and_commas_neutralised() {
         let mut out = Vec::new();
-        write_row(&mut out, &["a", "b,c", ""]).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "`a,`b c,`\r\n");
+        write_row(&mut out, &["a", "b,c", "", "d`e\r\n"]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "`a,`b c,`,`d e  \r\n");
+    }
+
+    /// A payment whose product name (`body`) and attach hold every character a bill row
+    /// cannot carry, read back as WxJava reads a bill (`WxPayBillResult`): the detail part
+    /// (up to the summary header), commas made spaces, split on backticks, so many fields a
+    /// row as the header has columns, each trimmed.
+    #[test]
+    fn a_backtick_in_a_text_field_does_not_shift_the_columns() {
+        let (head, e) = crate::statements::one_payment(
+            "1900000109",
+            crate::statements::Details {
+                subject: "tea `green`, 2\r\npcs".into(),
+                attach: "a`b".into(),
+                fee_rate: Decimal::new(6, 3),
+                ..Default::default()
+            },
+        );
+        for bill_type in [BillType::All, BillType::Success] {
+            let mut out = Vec::new();
+            write_bill(&mut out, bill_type, &head, std::iter::once(e.clone())).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let detail = &text[..text.find("总交易单数").unwrap()];
+            let detail = detail.replace(',', " ");
+            let fields: Vec<&str> = detail.split('`').skip(1).map(str::trim).collect();
+            let columns: Vec<&str> = bill_type.header().split(',').collect();
+            assert_eq!(fields.len(), columns.len(), "{bill_type:?}: {text}");
+            let column = |name: &str| fields[columns.iter().position(|c| *c == name).unwrap()];
+            assert_eq!(column("商品名称"), "tea  green   2  pcs", "{bill_type:?}");
+            assert_eq!(column("商户数据包"), "a b", "{bill_type:?}");
+            assert_eq!(column("手续费"), "0.06000", "{bill_type:?}");
+        }
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! The face-to-face (当面付) trade methods: `alipay.trade.precreate`, `alipay.trade.pay`,
 //! `alipay.trade.query`, `alipay.trade.close` and `alipay.trade.cancel`.
 
-use super::codec::{local_time, Code, GatewayCall};
 use super::order::{AliOrder, AliState, Product, TradeStatus};
 use super::params::{
     lookup, read_amount, read_notify_url, read_out_trade_no, read_subject, valid_auth_code,
 };
 use super::pay;
 use super::refund;
+use super::request::GatewayCall;
+use super::response::{local_time, Code};
 use super::spec::Spec;
 use crate::channels::shared::{self, Forgotten};
 use crate::clock::SHANGHAI;
@@ -104,7 +105,7 @@ pub fn hold(state: &mut AliState, core: &mut Core, instance: &str, order: AliOrd
         number: &gone.out_trade_no,
         merchant: gone.pid(),
         state: gone.status.as_str(),
-        max_orders: state.max_orders(),
+        max_orders: state.orders().max_orders(),
     };
     shared::record_forgotten(core, instance, forgotten);
 }

@@ -8,11 +8,12 @@
 //! link past its 30 s answers 404 `下载超时，请重新下载`; a token the channel never handed
 //! out, 404 too. Only daily `trade` bills are served. What a link is (its path, lifetime,
 //! what the channel remembers of it) is in [`super::link`]; a request to one is read by
-//! `codec`.
+//! `request`.
 
-use super::codec::{Code, GatewayCall};
 use super::link::{Download, DOWNLOAD_PATH, LINK_VALID_SECS, MAX_LINKS};
 use super::order::AliState;
+use super::request::GatewayCall;
+use super::response::Code;
 use super::spec::Spec;
 use crate::clock::Instant;
 use crate::core::Core;

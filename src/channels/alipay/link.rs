@@ -1,7 +1,7 @@
 //! A bill link as the channel hands it out and remembers it: the path it points at under the
 //! channel's mount, the operation name of a download, how long a link works on the world
 //! clock and how many are remembered (docs/protocols.md, "B.4"). `bill` issues links and
-//! serves what they point at; `codec` reads a request to one.
+//! serves what they point at; `request` reads a request to one.
 
 use crate::clock::Instant;
 use chrono::NaiveDate;

@@ -18,8 +18,10 @@
 //!   their keys.
 //! - [`keys`] — RSA keys in every shape the SDKs use; RSA2 signing and checking.
 //! - [`link`] — a bill link: its path, how long it works, what the channel remembers of it.
-//! - [`codec`] — the request shapes (and a bill link's), common parameters, signature;
-//!   signed responses.
+//! - [`codec`] — the gateway's vocabulary: charsets, methods, the signed string, the ack.
+//! - [`request`] — reading a request: its two shapes (and a bill link's), the common
+//!   parameters and their checks, `biz_content`, the signature.
+//! - [`response`] — writing the answers: signed JSON responses, return codes, times.
 //! - [`order`] — trades as the channel holds them.
 //! - [`params`] — the business parameters the methods read, checked; the trade a call names.
 //! - [`api`] — precreate, pay (barcode), query, close, cancel.
@@ -41,12 +43,15 @@ pub mod order;
 pub mod params;
 pub mod pay;
 pub mod refund;
+pub mod request;
+pub mod response;
 pub mod rows;
 pub mod spec;
 
-pub use codec::{is_ack, Call};
+pub use codec::is_ack;
 pub use notify::RETRY_LADDER_SECS;
 pub use order::{AliOrder, AliState, TradeStatus};
+pub use request::Call;
 pub use spec::{App, Spec, MAX_ORDERS_DEFAULT, MAX_ORDERS_LIMIT};
 
 use crate::core::{
@@ -56,7 +61,8 @@ use crate::http::Reply;
 use crate::kind::Kind;
 use crate::ledger::Posting;
 use crate::statements::{Books, Describe, Entry, Phantom, Source};
-use codec::{Code, Method};
+use codec::Method;
+use response::Code;
 
 /// One Alipay gateway channel: its spec and its trades.
 #[derive(Debug)]
@@ -107,12 +113,7 @@ impl Channel {
 
     /// How many trades the channel holds, its bound, and the work of its lookups.
     pub fn order_stats(&self) -> OrderStats {
-        OrderStats {
-            held: self.state.len(),
-            max_orders: self.state.max_orders(),
-            forgotten: self.state.forgotten(),
-            examined: self.state.examined(),
-        }
+        self.state.orders().stats()
     }
 }
 

@@ -13,9 +13,11 @@
 //!   `gmt_refund`); a full refund, which closes the trade, does not (TRADE_CLOSED is not
 //!   among the face-to-face notifications).
 
-use super::codec::{is_ack, local_time, sign_content, Charset};
+use super::codec::{is_ack, sign_content, Charset};
 use super::order::{AliOrder, AliState};
+use super::response::local_time;
 use super::spec::Spec;
+use crate::channels::shared;
 use crate::clock::{Instant, SHANGHAI};
 use crate::core::{ActionError, Callback, Core, Forgery, NotificationId, NotificationKind};
 use crate::money::{Currency, Money};
@@ -273,12 +275,7 @@ pub fn forge(
     no: &str,
     how: Forgery,
 ) -> Result<Callback, ActionError> {
-    let o = state.find(no, None).map_err(|e| {
-        e.into_action(
-            || format!("no trade `{no}` at this channel (a forged notification goes to a trade's notify_url)"),
-            || format!("order number `{no}` exists under several merchants"),
-        )
-    })?;
+    let o = shared::forgery_target(state.find(no, None), no, "a", "trade")?;
     if o.notify_url.is_none() {
         return Err(ActionError::Conflict(format!(
             "trade `{no}` named no notify_url: there is nowhere to send a notification"
@@ -290,7 +287,7 @@ pub fn forge(
         trade_status: "TRADE_SUCCESS",
         refund: None,
     };
-    let stream = format!("forge/{}/{}", o.pid(), o.out_trade_no);
+    let stream = shared::forgery_stream(o.pid(), &o.out_trade_no);
     let mut amount = o.total.amount;
     let mut key = spec.alipay_key.clone();
     match how {
@@ -308,15 +305,12 @@ pub fn forge(
             }
         }
         Forgery::WrongAmount => {
-            amount = if o.total.amount == Decimal::new(1, 2) {
-                Decimal::new(2, 2)
-            } else {
-                Decimal::new(1, 2)
-            };
-            said.total = format!("{amount:.2}");
+            let claimed = shared::forged_amount(o.total);
+            amount = claimed.amount;
+            said.total = claimed.major_string();
         }
         Forgery::UnknownOrder => {
-            said.out_trade_no = format!("FORGED{}", core.rng_for(&spec.id, &stream).digits(14));
+            said.out_trade_no = shared::forged_order_number(core, &spec.id, &stream);
         }
     }
     let nid = core.rng_for(&spec.id, &stream).alnum(34).to_lowercase();

@@ -1,6 +1,7 @@
-//! Trades as an Alipay gateway channel holds them, found by the merchant's order number or
-//! by Alipay's trade number through hash indexes, at most `max_orders` of them (creating one
-//! more forgets the oldest, journalled as `order.forget`, as the WeChat channel does).
+//! Trades as an Alipay gateway channel holds them (an [`OrderStore`], as every channel kind
+//! keeps them), found by the merchant's order number or by Alipay's trade number through
+//! hash indexes, at most `max_orders` of them (creating one more forgets the oldest,
+//! journalled as `order.forget`, as the WeChat channel does).
 //!
 //! A trade's life (docs/protocols.md, "B.5"): `WAIT_BUYER_PAY` → `TRADE_SUCCESS` (paid) or
 //! `TRADE_CLOSED` (closed or cancelled unpaid, or refunded in full). A face-to-face trade
@@ -11,6 +12,7 @@
 use super::codec::Charset;
 use super::link::Download;
 use super::spec::App;
+use crate::channels::shared::{FindError, OrderStore};
 use crate::clock::Instant;
 use crate::money::Money;
 use serde::Serialize;
@@ -153,14 +155,11 @@ impl AliOrder {
     }
 }
 
-use crate::channels::shared::FindError;
-
 /// All trades of one channel instance.
 #[derive(Debug)]
 pub struct AliState {
-    /// Trades in order of creation; the front one is number `first`.
-    orders: VecDeque<AliOrder>,
-    first: u64,
+    /// Trades in order of creation, numbered that way.
+    orders: OrderStore<AliOrder>,
     /// Trade numbers (in order of creation) by (partner id, out_trade_no).
     by_number: HashMap<(String, String), u64>,
     /// Trade numbers by order number alone, for the control API (several merchants may
@@ -168,10 +167,6 @@ pub struct AliState {
     by_number_only: HashMap<String, Vec<u64>>,
     /// Trade numbers by Alipay's trade number.
     by_trade_no: HashMap<String, u64>,
-    max_orders: usize,
-    forgotten: u64,
-    /// Held trades looked at by lookups (see [`crate::core::OrderStats`]).
-    examined: std::sync::atomic::AtomicU64,
     /// Bill download links handed out, newest last (see `bill`).
     pub downloads: VecDeque<Download>,
 }
@@ -180,56 +175,17 @@ impl AliState {
     /// No trades yet; at most `max_orders` (at least 1) held.
     pub fn new(max_orders: usize) -> AliState {
         AliState {
-            orders: VecDeque::new(),
-            first: 0,
+            orders: OrderStore::new(max_orders),
             by_number: HashMap::new(),
             by_number_only: HashMap::new(),
             by_trade_no: HashMap::new(),
-            max_orders: max_orders.max(1),
-            forgotten: 0,
-            examined: Default::default(),
             downloads: VecDeque::new(),
         }
     }
 
-    /// Trades held.
-    pub fn len(&self) -> usize {
-        self.orders.len()
-    }
-
-    /// True when none is held.
-    pub fn is_empty(&self) -> bool {
-        self.orders.is_empty()
-    }
-
-    /// The most trades held.
-    pub fn max_orders(&self) -> usize {
-        self.max_orders
-    }
-
-    /// Trades forgotten so far.
-    pub fn forgotten(&self) -> u64 {
-        self.forgotten
-    }
-
-    /// Held trades looked at by lookups so far.
-    pub fn examined(&self) -> u64 {
-        self.examined.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn index_of(&self, seq: u64) -> Option<usize> {
-        self.examined
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        usize::try_from(seq.checked_sub(self.first)?).ok()
-    }
-
-    fn at(&self, seq: u64) -> Option<&AliOrder> {
-        self.orders.get(self.index_of(seq)?)
-    }
-
-    fn at_mut(&mut self, seq: u64) -> Option<&mut AliOrder> {
-        let i = self.index_of(seq)?;
-        self.orders.get_mut(i)
+    /// The trades held: how many, the bound, the counts (see [`OrderStore::stats`]).
+    pub fn orders(&self) -> &OrderStore<AliOrder> {
+        &self.orders
     }
 
     /// Merchant `pid`'s trade `out_trade_no`.
@@ -237,7 +193,7 @@ impl AliState {
         let seq = *self
             .by_number
             .get(&(pid.to_string(), out_trade_no.to_string()))?;
-        self.at(seq)
+        self.orders.examine(seq)
     }
 
     /// Merchant `pid`'s trade `out_trade_no`, to change.
@@ -245,12 +201,12 @@ impl AliState {
         let seq = *self
             .by_number
             .get(&(pid.to_string(), out_trade_no.to_string()))?;
-        self.at_mut(seq)
+        self.orders.examine_mut(seq)
     }
 
     /// The trade with Alipay trade number `trade_no`.
     pub fn by_trade_no(&self, trade_no: &str) -> Option<&AliOrder> {
-        self.at(*self.by_trade_no.get(trade_no)?)
+        self.orders.examine(*self.by_trade_no.get(trade_no)?)
     }
 
     /// The trade `out_trade_no` (of merchant `pid` when given).
@@ -263,7 +219,7 @@ impl AliState {
             .get(out_trade_no)
             .ok_or(FindError::NotFound)?;
         match seqs.as_slice() {
-            [one] => self.at(*one).ok_or(FindError::NotFound),
+            [one] => self.orders.examine(*one).ok_or(FindError::NotFound),
             [] => Err(FindError::NotFound),
             _ => Err(FindError::Ambiguous),
         }
@@ -272,28 +228,25 @@ impl AliState {
     /// Hold `order` (not held yet: look it up first). When `max_orders` are held, the
     /// oldest is forgotten first and returned.
     pub fn insert(&mut self, order: AliOrder) -> Option<AliOrder> {
-        let forgotten = if self.orders.len() >= self.max_orders {
+        let forgotten = if self.orders.is_full() {
             self.forget_oldest()
         } else {
             None
         };
-        let seq = self.first + self.orders.len() as u64;
-        self.by_number
-            .insert((order.pid().to_string(), order.out_trade_no.clone()), seq);
-        self.by_number_only
-            .entry(order.out_trade_no.clone())
-            .or_default()
-            .push(seq);
-        self.by_trade_no.insert(order.trade_no.clone(), seq);
-        self.orders.push_back(order);
+        let (key, no, trade_no) = (
+            (order.pid().to_string(), order.out_trade_no.clone()),
+            order.out_trade_no.clone(),
+            order.trade_no.clone(),
+        );
+        let seq = self.orders.push(order);
+        self.by_number.insert(key, seq);
+        self.by_number_only.entry(no).or_default().push(seq);
+        self.by_trade_no.insert(trade_no, seq);
         forgotten
     }
 
     fn forget_oldest(&mut self) -> Option<AliOrder> {
-        let seq = self.first;
-        let order = self.orders.pop_front()?;
-        self.first += 1;
-        self.forgotten += 1;
+        let (seq, order) = self.orders.pop_oldest()?;
         self.by_number
             .remove(&(order.pid().to_string(), order.out_trade_no.clone()));
         if let Some(v) = self.by_number_only.get_mut(&order.out_trade_no) {

@@ -2,8 +2,9 @@
 //! in the gateway's words: order and request numbers, amounts, the subject, the notify URL,
 //! a payment code, and the trade a call names (docs/protocols.md, "B.4").
 
-use super::codec::{Code, GatewayCall};
 use super::order::{AliOrder, AliState};
+use super::request::GatewayCall;
+use super::response::Code;
 use crate::http::Reply;
 use crate::money::{Currency, Money};
 

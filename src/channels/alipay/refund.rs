@@ -15,9 +15,10 @@
 //! out of what the merchant holds there). Refunding the whole trade closes it
 //! (TRADE_CLOSED); a partial refund leaves it TRADE_SUCCESS and is notified.
 
-use super::codec::{local_time, GatewayCall};
 use super::order::{AliState, Refund, TradeStatus};
 use super::params::{lookup, read_amount, valid_out_trade_no};
+use super::request::GatewayCall;
+use super::response::local_time;
 use super::spec::Spec;
 use crate::core::{Core, Event, NotificationId, NotificationKind};
 use crate::http::Reply;

@@ -189,7 +189,7 @@ pub fn hold(state: &mut WxState, core: &mut Core, instance: &str, order: WxOrder
         number: gone.out_trade_no(),
         merchant: gone.mch_id(),
         state: gone.state().as_str(),
-        max_orders: state.max_orders(),
+        max_orders: state.orders().max_orders(),
     };
     shared::record_forgotten(core, instance, forgotten);
 }

@@ -18,7 +18,8 @@
 //! - [`spec`] — the scenario section: fee rate, order bound, merchants and their keys.
 //! - [`refund_record`] — one refund as its order holds it: status, amounts, times.
 //! - [`order`] — one order (and its refunds) as the channel holds it.
-//! - [`state`] — all orders: storage, indexes, and how many are kept (retention).
+//! - [`state`] — all orders: storage (a shared `OrderStore`), indexes, and how many are kept
+//!   (its `retention`).
 //! - [`codec`] — decode and authenticate a request; signed replies and errors.
 //! - [`api`] — `pay/unifiedorder`, `pay/orderquery`, `pay/closeorder`.
 //! - [`bill`] — `pay/downloadbill`.
@@ -118,12 +119,7 @@ impl Channel {
 
     /// How many orders the channel holds, its bound, and the work of its lookups.
     pub fn order_stats(&self) -> OrderStats {
-        OrderStats {
-            held: self.state.len(),
-            max_orders: self.state.max_orders(),
-            forgotten: self.state.forgotten(),
-            examined: self.state.examined(),
-        }
+        self.state.orders().stats()
     }
 
     /// Hold `n` unpaid NATIVE orders of the first merchant numbered `{prefix}{i:08}`, made

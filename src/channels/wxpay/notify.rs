@@ -6,8 +6,10 @@ use super::order::{TradeType, WxOrder};
 use super::spec::Spec;
 use super::state::WxState;
 use super::xml;
+use crate::channels::shared;
 use crate::clock::{compact_local, SHANGHAI};
 use crate::core::{ActionError, Callback, Core, Forgery, NotificationId, NotificationKind};
+use crate::money::{Currency, Money};
 use crate::protocol::sign;
 use rust_decimal::Decimal;
 use std::borrow::Cow;
@@ -145,17 +147,13 @@ pub fn forge(
     out_trade_no: &str,
     how: Forgery,
 ) -> Result<Callback, ActionError> {
-    let order = state.find(out_trade_no, None).map_err(|e| {
-        e.into_action(
-            || format!("no order `{out_trade_no}` at this channel (a forged notification goes to an order's notify_url)"),
-            || format!("order number `{out_trade_no}` exists under several merchants"),
-        )
-    })?;
+    let order =
+        shared::forgery_target(state.find(out_trade_no, None), out_trade_no, "an", "order")?;
     let merchant = spec.merchant(order.mch_id()).ok_or_else(|| {
         ActionError::NotFound(format!("merchant `{}` is not in the spec", order.mch_id()))
     })?;
     let mut paid = Paid::of(order);
-    let stream = format!("forge/{}/{}", order.mch_id(), order.out_trade_no());
+    let stream = shared::forgery_stream(order.mch_id(), order.out_trade_no());
     if paid.transaction_id.is_empty() {
         let now = core.now();
         paid.transaction_id = Cow::Owned(format!(
@@ -171,14 +169,13 @@ pub fn forge(
         // Any other key: the signature cannot verify with the merchant's.
         Forgery::BadSignature => key = key.chars().rev().collect::<String>() + "x",
         Forgery::WrongAmount => {
-            total_fee = if order.total_fee() == 1 { 2 } else { 1 };
+            let claimed = shared::forged_amount(Money::from_minor(total_fee, Currency::Cny));
+            // One or two fen: whole fen, always.
+            total_fee = claimed.to_minor().unwrap_or(1);
             paid.total_fee = total_fee.to_string();
         }
         Forgery::UnknownOrder => {
-            paid.out_trade_no = Cow::Owned(format!(
-                "FORGED{}",
-                core.rng_for(&spec.id, &stream).digits(14)
-            ))
+            paid.out_trade_no = Cow::Owned(shared::forged_order_number(core, &spec.id, &stream))
         }
     }
     let amount = Decimal::new(total_fee, 2);

@@ -1,26 +1,22 @@
-//! All orders of a WeChat Pay v2 channel: kept in order of creation, found by order number,
-//! transaction id or refund through hash indexes, at most `max_orders` of them. The indexes
-//! hold a 4-byte position per order, not a copy of its key.
+//! All orders of a WeChat Pay v2 channel: kept in order of creation (an [`OrderStore`], as
+//! every channel kind keeps them), found by order number, transaction id or refund through
+//! hash indexes, at most `max_orders` of them. The indexes hold a 4-byte position per order
+//! (the low 32 bits of its number), not a copy of its key.
 //!
-//! **Retention**: a channel holds at most `max_orders` orders (the scenario's `max_orders`,
-//! default [`MAX_ORDERS_DEFAULT`]). Creating one more forgets the oldest order held, in order
-//! of creation whatever its state; the world journals it (`order.forget`). A forgotten
-//! order is unknown from then on, as an order the channel never had: `pay/orderquery`
-//! answers `ORDERNOTEXIST`, the control API 404, its number may be used again, a
-//! notification still due about it is no longer sent, and a bill line of its payment shows
-//! the ledger's amounts without the order's details (see `docs/architecture.md`, "Bounds").
+//! **Retention** (at most `max_orders` held, the oldest forgotten first) is in `retention`.
 
 use super::order::{Issued, MerchantIds, WxOrder};
 use super::refund_record::{RefundStatus, WxRefund};
 use super::spec::MAX_ORDERS_DEFAULT;
-use crate::channels::shared::FindError;
+use crate::channels::shared::{FindError, OrderStore};
 use crate::clock::Instant;
 use crate::money::Money;
 use hashbrown::HashTable;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+mod retention;
 
 /// How many recently seen notify URLs a channel remembers to share with new orders.
 const RECENT_URLS: usize = 4;
@@ -28,10 +24,8 @@ const RECENT_URLS: usize = 4;
 /// All orders of one channel instance.
 #[derive(Debug)]
 pub struct WxState {
-    /// Orders in order of creation; the front one is number `first`.
-    orders: VecDeque<WxOrder>,
-    /// The number (in order of creation, from 0) of the front order.
-    first: u64,
+    /// Orders in order of creation, numbered that way.
+    orders: OrderStore<WxOrder>,
     /// Positions of orders by `out_trade_no` (several merchants may share one), as the low
     /// 32 bits of their number.
     by_number: HashTable<u32>,
@@ -53,10 +47,6 @@ pub struct WxState {
     /// Issued ids that cannot be derived again: an order number used again after its order
     /// was forgotten, while its stream was still remembered (rare; see [`Issued`]).
     reissued: HashMap<(Box<str>, Box<str>), Issued>,
-    max_orders: usize,
-    forgotten: u64,
-    /// Held orders looked at by lookups (a statistic: see [`crate::core::OrderStats`]).
-    examined: AtomicU64,
 }
 
 impl Default for WxState {
@@ -69,8 +59,7 @@ impl WxState {
     /// No orders yet; at most `max_orders` (at least 1) held.
     pub fn new(max_orders: usize) -> WxState {
         WxState {
-            orders: VecDeque::new(),
-            first: 0,
+            orders: OrderStore::new(max_orders),
             by_number: HashTable::new(),
             by_transaction: HashTable::new(),
             by_refund_no: HashTable::new(),
@@ -80,54 +69,32 @@ impl WxState {
             merchants: Vec::new(),
             recent_urls: VecDeque::new(),
             reissued: HashMap::new(),
-            max_orders: max_orders.max(1),
-            forgotten: 0,
-            examined: AtomicU64::new(0),
         }
     }
 
-    /// Orders held.
-    pub fn len(&self) -> usize {
-        self.orders.len()
-    }
-
-    /// True when none is held.
-    pub fn is_empty(&self) -> bool {
-        self.orders.is_empty()
-    }
-
-    /// The most orders held.
-    pub fn max_orders(&self) -> usize {
-        self.max_orders
-    }
-
-    /// Orders forgotten so far to stay within [`WxState::max_orders`].
-    pub fn forgotten(&self) -> u64 {
-        self.forgotten
-    }
-
-    /// Held orders looked at by lookups so far.
-    pub fn examined(&self) -> u64 {
-        self.examined.load(Ordering::Relaxed)
-    }
-
-    /// Every order held, oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = &WxOrder> + '_ {
-        self.orders.iter()
+    /// The orders held: how many, the bound, the counts (see [`OrderStore::stats`]).
+    pub fn orders(&self) -> &OrderStore<WxOrder> {
+        &self.orders
     }
 
     fn hash(&self, s: &str) -> u64 {
         self.hasher.hash_one(s)
     }
 
-    /// The position in `orders` of the order whose number's low 32 bits are `slot`.
-    fn position(first: u64, slot: u32) -> usize {
-        slot.wrapping_sub(first as u32) as usize
+    /// The order in `slot` (the low 32 bits of its number), looked at by a lookup.
+    fn at(&self, slot: u32) -> Option<&WxOrder> {
+        self.orders.examine(self.orders.number_of(slot))
     }
 
-    fn at(&self, slot: u32) -> Option<&WxOrder> {
-        self.examined.fetch_add(1, Ordering::Relaxed);
-        self.orders.get(Self::position(self.first, slot))
+    /// The order in `slot`, not counted (what a lookup found; an index rehashing).
+    fn in_slot(orders: &OrderStore<WxOrder>, slot: u32) -> Option<&WxOrder> {
+        orders.get(orders.number_of(slot))
+    }
+
+    /// The order in `slot` to change, not counted.
+    fn in_slot_mut(&mut self, slot: u32) -> Option<&mut WxOrder> {
+        let n = self.orders.number_of(slot);
+        self.orders.get_mut(n)
     }
 
     fn slot_of(&self, mch_id: &str, out_trade_no: &str) -> Option<u32> {
@@ -142,13 +109,13 @@ impl WxState {
     /// Merchant `mch_id`'s order `out_trade_no`.
     pub fn get(&self, mch_id: &str, out_trade_no: &str) -> Option<&WxOrder> {
         let slot = self.slot_of(mch_id, out_trade_no)?;
-        self.orders.get(Self::position(self.first, slot))
+        Self::in_slot(&self.orders, slot)
     }
 
     /// Merchant `mch_id`'s order `out_trade_no`, to change.
     pub fn get_mut(&mut self, mch_id: &str, out_trade_no: &str) -> Option<&mut WxOrder> {
         let slot = self.slot_of(mch_id, out_trade_no)?;
-        self.orders.get_mut(Self::position(self.first, slot))
+        self.in_slot_mut(slot)
     }
 
     /// The order with `out_trade_no` (under `mch_id` when given).
@@ -174,7 +141,7 @@ impl WxState {
                     .is_some_and(|o| o.transaction_id() == Some(transaction_id))
             })
             .copied()?;
-        self.orders.get(Self::position(self.first, slot))
+        Self::in_slot(&self.orders, slot)
     }
 
     /// The shared ids of merchant `mch_id` under `appid`.
@@ -205,85 +172,6 @@ impl WxState {
         self.recent_urls.push_front(u.clone());
         self.recent_urls.truncate(RECENT_URLS);
         u
-    }
-
-    /// Hold `order`, which must not be held yet (look it up first). When `max_orders` are
-    /// held, the oldest is forgotten first and returned.
-    pub fn insert(&mut self, order: WxOrder) -> Option<WxOrder> {
-        let forgotten = if self.orders.len() >= self.max_orders {
-            self.forget_oldest()
-        } else {
-            None
-        };
-        let slot = (self.first + self.orders.len() as u64) as u32;
-        let hash = self.hash(order.out_trade_no());
-        self.orders.push_back(order);
-        let WxState {
-            orders,
-            first,
-            by_number,
-            hasher,
-            ..
-        } = self;
-        by_number.insert_unique(hash, slot, |&s| {
-            orders
-                .get(Self::position(*first, s))
-                .map_or(0, |o| hasher.hash_one(o.out_trade_no()))
-        });
-        forgotten
-    }
-
-    /// Forget the oldest order held.
-    fn forget_oldest(&mut self) -> Option<WxOrder> {
-        let slot = self.first as u32;
-        let order = self.orders.pop_front()?;
-        self.first += 1;
-        self.forgotten += 1;
-        let hash = self.hash(order.out_trade_no());
-        if let Ok(e) = self.by_number.find_entry(hash, |&s| s == slot) {
-            e.remove();
-        }
-        if let Some(t) = order.transaction_id() {
-            let hash = self.hash(t);
-            if let Ok(e) = self.by_transaction.find_entry(hash, |&s| s == slot) {
-                e.remove();
-            }
-        }
-        for r in order.refunds() {
-            for (table, key) in [
-                (&mut self.by_refund_no, &*r.out_refund_no),
-                (&mut self.by_refund_id, &*r.refund_id),
-            ] {
-                let hash = self.hasher.hash_one(key);
-                if let Ok(e) = table.find_entry(hash, |&(s, _)| s == slot) {
-                    e.remove();
-                }
-            }
-            if r.status == RefundStatus::Processing {
-                self.release(order.mch_id(), r.net_fen);
-            }
-        }
-        if !self.reissued.is_empty() {
-            self.reissued
-                .remove(&(order.mch_id().into(), order.out_trade_no().into()));
-        }
-        Some(order)
-    }
-
-    /// Record that merchant `mch_id`'s order `out_trade_no` was issued `issued`, which its
-    /// stream from its start would not give again.
-    pub fn keep_issued(&mut self, mch_id: &str, out_trade_no: &str, issued: Issued) {
-        self.reissued
-            .insert((mch_id.into(), out_trade_no.into()), issued);
-    }
-
-    /// What the order was issued, when it could not be derived again.
-    pub fn kept_issued(&self, order: &WxOrder) -> Option<&Issued> {
-        if self.reissued.is_empty() {
-            return None;
-        }
-        self.reissued
-            .get(&(order.mch_id().into(), order.out_trade_no().into()))
     }
 
     fn refund_at(&self, (slot, index): (u32, u8)) -> Option<(&WxOrder, usize)> {
@@ -331,26 +219,21 @@ impl WxState {
         );
         let net = refund.net_fen;
         let processing = refund.status == RefundStatus::Processing;
+        let Some(index) = self.in_slot_mut(slot).and_then(|o| o.push_refund(refund)) else {
+            return false;
+        };
         let WxState {
             orders,
-            first,
             by_refund_no,
             by_refund_id,
             hasher,
             ..
         } = self;
-        let Some(index) = orders
-            .get_mut(Self::position(*first, slot))
-            .and_then(|o| o.push_refund(refund))
-        else {
-            return false;
-        };
-        let first = *first;
         by_refund_no.insert_unique(no_hash, (slot, index), |&k| {
-            refund_key(orders, first, k, |r| &r.out_refund_no).map_or(0, |k| hasher.hash_one(k))
+            refund_key(orders, k, |r| &r.out_refund_no).map_or(0, |k| hasher.hash_one(k))
         });
         by_refund_id.insert_unique(id_hash, (slot, index), |&k| {
-            refund_key(orders, first, k, |r| &r.refund_id).map_or(0, |k| hasher.hash_one(k))
+            refund_key(orders, k, |r| &r.refund_id).map_or(0, |k| hasher.hash_one(k))
         });
         if processing {
             *self.in_flight.entry(mch_id.into()).or_default() += net;
@@ -405,20 +288,18 @@ impl WxState {
             return;
         };
         let hash = self.hash(transaction_id);
+        let Some(o) = self.in_slot_mut(slot) else {
+            return;
+        };
+        o.set_paid(transaction_id, openid, paid_at, fee);
         let WxState {
             orders,
-            first,
             by_transaction,
             hasher,
             ..
         } = self;
-        let Some(o) = orders.get_mut(Self::position(*first, slot)) else {
-            return;
-        };
-        o.set_paid(transaction_id, openid, paid_at, fee);
         by_transaction.insert_unique(hash, slot, |&s| {
-            orders
-                .get(Self::position(*first, s))
+            Self::in_slot(orders, s)
                 .and_then(|o| o.transaction_id())
                 .map_or(0, |t| hasher.hash_one(t))
         });
@@ -427,13 +308,11 @@ impl WxState {
 
 /// The key `key` gives of refund `(slot, index)`, for rehashing a refund index.
 fn refund_key<'a>(
-    orders: &'a VecDeque<WxOrder>,
-    first: u64,
+    orders: &'a OrderStore<WxOrder>,
     (slot, index): (u32, u8),
     key: impl Fn(&'a WxRefund) -> &'a str,
 ) -> Option<&'a str> {
-    orders
-        .get(WxState::position(first, slot))
+    WxState::in_slot(orders, slot)
         .and_then(|o| o.refunds().get(usize::from(index)))
         .map(key)
 }
@@ -445,7 +324,8 @@ mod tests {
     use crate::protocol::sign::SignType;
     use chrono::TimeZone;
 
-    fn order(st: &mut WxState, mch: &str, no: &str) -> WxOrder {
+    /// A NATIVE order `no` of merchant `mch` (not held yet).
+    pub(super) fn order(st: &mut WxState, mch: &str, no: &str) -> WxOrder {
         let m = st.merchant("wx1", mch);
         let url = st.notify_url("http://127.0.0.1:9/notify");
         WxOrder::new(
@@ -498,44 +378,21 @@ mod tests {
     }
 
     #[test]
-    fn past_the_bound_the_oldest_is_forgotten() {
-        let mut st = WxState::new(3);
-        for i in 0..3 {
-            let o = order(&mut st, "M1", &format!("ORDER{i:03}"));
-            assert!(st.insert(o).is_none());
-        }
-        st.mark_paid(
-            "M1",
-            "ORDER000",
-            "4200001",
-            "oPAYER",
-            chrono::Utc::now(),
-            Money::zero(crate::money::Currency::Cny),
-        );
-        assert!(st.by_transaction("4200001").is_some());
-        let o = order(&mut st, "M1", "ORDER003");
-        let gone = st.insert(o).expect("the oldest is forgotten");
-        assert_eq!(gone.out_trade_no(), "ORDER000");
-        assert_eq!((st.len(), st.forgotten()), (3, 1));
-        assert!(st.get("M1", "ORDER000").is_none());
-        assert!(st.by_transaction("4200001").is_none());
-        for i in 1..=3 {
-            assert!(st.get("M1", &format!("ORDER{i:03}")).is_some(), "{i}");
-        }
-    }
-
-    #[test]
     fn lookups_examine_a_handful_of_orders_however_many_are_held() {
         let mut st = WxState::default();
         for i in 0..20_000 {
             let o = order(&mut st, "M1", &format!("ORDER{i:06}"));
             st.insert(o);
         }
-        let before = st.examined();
+        let before = st.orders().examined();
         assert!(st.find("ORDER012345", None).is_ok());
         assert!(st.get("M1", "ORDER000007").is_some());
         assert!(st.find("ORDER999999", None).is_err());
-        assert!(st.examined() - before <= 6, "{}", st.examined() - before);
+        assert!(
+            st.orders().examined() - before <= 6,
+            "{}",
+            st.orders().examined() - before
+        );
     }
 
     #[test]

@@ -364,6 +364,48 @@ class WxJavaPayTest {
         new java.math.BigDecimal(all.getTotalPoundageFee()));
   }
 
+  /**
+   * WxJava reads a bill by splitting it on the backtick each field starts with: a backtick,
+   * comma or line break inside a product name or attach must not shift the columns. sandbank
+   * writes each as a space.
+   */
+  @Test
+  void aBacktickInTheProductNameKeepsTheBillsColumns() throws Exception {
+    String no = orderNo();
+    service.unifiedOrder(
+        WxPayUnifiedOrderRequest.newBuilder()
+            .body("tea `green`, 2 pcs")
+            .attach("a`b")
+            .outTradeNo(no)
+            .totalFee(1000)
+            .spbillCreateIp("127.0.0.1")
+            .notifyUrl(notifyUrl)
+            .tradeType("NATIVE")
+            .productId("P-0001")
+            .build());
+    control("POST", "channels/wxpay/orders/" + no + "/pay", "{}");
+    control("POST", "clock", "{}");
+    WxPayOrderNotifyResult paid = service.parseOrderNotifyResult(notification());
+
+    Matcher m = Pattern.compile("\"now_local\"\\s*:\\s*\"(\\d{4}-\\d{2}-\\d{2})").matcher(control("GET", "clock", null));
+    assertTrue(m.find(), "the clock shows a local date");
+    LocalDate today = LocalDate.parse(m.group(1));
+    control("POST", "clock", "{\"to\": \"" + today.plusDays(1) + " 09:00\"}");
+    for (String type : new String[] {"ALL", "SUCCESS"}) {
+      WxPayBillResult bill = service.downloadBill(today.toString().replace("-", ""), type, null, null);
+      List<WxPayBillInfo> rows = bill.getBillInfoList();
+      assertEquals(1, rows.size(), type);
+      WxPayBillInfo row = rows.get(0);
+      assertEquals(no, row.getOutTradeNo(), type);
+      assertEquals(paid.getTransactionId(), row.getTransactionId(), type);
+      assertEquals("tea  green   2 pcs", row.getBody(), type);
+      assertEquals("a b", row.getAttach(), type);
+      assertEquals("10.00", row.getTotalFee(), type);
+      assertEquals("0.60%", row.getPoundageRate(), type);
+      assertEquals("1", bill.getTotalRecord(), type);
+    }
+  }
+
   @Test
   void closeOrderWaitsFiveMinutesAndWrongKeysAreRefused() throws Exception {
     String no = orderNo();
