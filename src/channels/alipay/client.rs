@@ -6,9 +6,10 @@
 //! is checked as the SDKs check it: over the exact text of the response object, with the
 //! Alipay public key.
 
-use super::codec::{local_time, sign_content, Charset, Method};
+use super::codec::{sign_content, Charset, Method};
 use super::keys::{PrivateKey, PublicKey};
 use super::notify::form_encode;
+use super::response::local_time;
 use crate::protocol::client::{
     flatten, given, Checked, Client as LearnerClient, Context, Operation, Outbound, Param, Shown,
     Signature,
