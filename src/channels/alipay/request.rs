@@ -87,6 +87,49 @@ impl GatewayCall {
     }
 }
 
+/// A call's answers, signed with the Alipay key under the method's response key.
+impl GatewayCall {
+    /// A signed response with `code` and `fields`.
+    pub fn reply(&self, code: Code, fields: Vec<(&str, Value)>) -> Reply {
+        respond(
+            &self.alipay_key,
+            self.method.response_key(),
+            self.charset,
+            code,
+            None,
+            fields,
+        )
+    }
+
+    /// `10000 Success` with `fields`.
+    pub fn success(&self, fields: Vec<(&str, Value)>) -> Reply {
+        self.reply(Code::Success, fields)
+    }
+
+    /// A signed failure: `code` with `sub_code` and `sub_msg`, then `fields`.
+    pub fn fail(
+        &self,
+        code: Code,
+        sub_code: &str,
+        sub_msg: &str,
+        fields: Vec<(&str, Value)>,
+    ) -> Reply {
+        respond(
+            &self.alipay_key,
+            self.method.response_key(),
+            self.charset,
+            code,
+            Some((sub_code, sub_msg)),
+            fields,
+        )
+    }
+
+    /// `40004 Business Failed` with `sub_code` and `sub_msg`.
+    pub fn business(&self, sub_code: &str, sub_msg: &str) -> Reply {
+        self.fail(Code::Business, sub_code, sub_msg, Vec::new())
+    }
+}
+
 /// `k=v&k=v` as (name, raw value bytes) pairs, empty pieces skipped.
 fn form_pairs(text: &[u8], out: &mut Vec<(String, Vec<u8>)>) -> Result<(), String> {
     for piece in text.split(|b| *b == b'&').filter(|p| !p.is_empty()) {

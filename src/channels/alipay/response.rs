@@ -9,7 +9,6 @@
 
 use super::codec::Charset;
 use super::keys::PrivateKey;
-use super::request::GatewayCall;
 use crate::clock::{Instant, SHANGHAI};
 use crate::http::Reply;
 use hyper::StatusCode;
@@ -67,48 +66,6 @@ impl Code {
         .find(|c| c.pair().0 == n)
     }
 }
-impl GatewayCall {
-    /// A signed response with `code` and `fields`.
-    pub fn reply(&self, code: Code, fields: Vec<(&str, Value)>) -> Reply {
-        respond(
-            &self.alipay_key,
-            self.method.response_key(),
-            self.charset,
-            code,
-            None,
-            fields,
-        )
-    }
-
-    /// `10000 Success` with `fields`.
-    pub fn success(&self, fields: Vec<(&str, Value)>) -> Reply {
-        self.reply(Code::Success, fields)
-    }
-
-    /// A signed failure: `code` with `sub_code` and `sub_msg`, then `fields`.
-    pub fn fail(
-        &self,
-        code: Code,
-        sub_code: &str,
-        sub_msg: &str,
-        fields: Vec<(&str, Value)>,
-    ) -> Reply {
-        respond(
-            &self.alipay_key,
-            self.method.response_key(),
-            self.charset,
-            code,
-            Some((sub_code, sub_msg)),
-            fields,
-        )
-    }
-
-    /// `40004 Business Failed` with `sub_code` and `sub_msg`.
-    pub fn business(&self, sub_code: &str, sub_msg: &str) -> Reply {
-        self.fail(Code::Business, sub_code, sub_msg, Vec::new())
-    }
-}
-
 /// The JSON text of an object with `fields` in this order.
 pub fn object_text(fields: &[(&str, Value)]) -> String {
     let mut out = String::from("{");
