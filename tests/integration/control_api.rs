@@ -557,3 +557,42 @@ async fn the_same_seed_and_requests_give_the_same_journal() {
     assert_eq!(payout_ids(&a), payout_ids(&b));
     assert_ne!(payout_ids(&a), payout_ids(&c));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_request_after_a_replaced_world_is_checked_against_the_new_keys() {
+    // Requests are decoded against a per-thread copy of the spec, kept while the world's
+    // generation stands: a new world's merchant key must apply to the very next request,
+    // on every thread, and the old key must stop working at once.
+    let w = start().await;
+    const NEW_KEY: &str = "00000000000000000000000000000001";
+    let order = |key: &str, n: usize| {
+        wx_request(
+            &native_fields(&format!("KEYS{n:04}"), "1", "http://127.0.0.1:9/n"),
+            key,
+        )
+    };
+    for round in 0..5 {
+        let (old, new) = if round % 2 == 0 {
+            (KEY, NEW_KEY)
+        } else {
+            (NEW_KEY, KEY)
+        };
+        let toml = scenario(&WorldOpts::default()).replace(old, new);
+        assert!(toml.contains(new));
+        let (status, c) = w.ctl_post_raw("scenario", "application/toml", toml).await;
+        assert_eq!(status, StatusCode::OK, "{c}");
+        // Several requests at once, so both worker threads serve some.
+        let sends = (0..8).map(|i| {
+            let body = order(if i % 2 == 0 { new } else { old }, round * 8 + i);
+            let w = &w;
+            async move { (i, xml_of(&w.wx_raw("pay/unifiedorder", body).await)) }
+        });
+        for (i, reply) in futures::future::join_all(sends).await {
+            if i % 2 == 0 {
+                assert_eq!(reply["result_code"], "SUCCESS", "round {round}: {reply:?}");
+            } else {
+                assert_eq!(reply["return_code"], "FAIL", "round {round}: {reply:?}");
+            }
+        }
+    }
+}
