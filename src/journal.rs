@@ -26,8 +26,8 @@ pub const JOURNAL_CAPACITY: usize = 100_000;
 /// entry of any scenario run (a conformance scenario writes a few hundred) and the last
 /// ~9,000 exchanges of a load test (a signed orderquery and its reply weigh about 950
 /// bytes). It was 32 MiB: under sustained load every request writes a fresh entry and frees
-/// the oldest, and a ring four times the size of the CPU caches made each request ~10%
-/// dearer (`cargo bench --bench wire`, figures in README "Performance").
+/// the oldest, and the larger ring made each request ~4% dearer and doubled the server's
+/// memory (`cargo bench --bench wire`, figures in README "Performance").
 pub const JOURNAL_BYTES_DEFAULT: usize = 8 << 20;
 
 /// The smallest `journal_bytes` a world may set: room for a few hundred entries.
