@@ -74,12 +74,27 @@ async fn forged_notification(s: &mut Scene, how: String, n: usize) {
     }
 }
 
-#[then(regex = r#"^the settlement system refused every forged notification from "([^"]+)"$"#)]
-async fn forged_refused(s: &mut Scene, channel: String) {
-    let journal = s.sb().lock().core.journal.select(&Filter {
+/// Every callback entry of the scenario's journal. A journal that dropped entries for lack
+/// of room cannot judge every notification: the step fails then rather than judge a part.
+fn callbacks(s: &Scene) -> Vec<crate::journal::Entry> {
+    let st = s.sb().lock();
+    let j = &st.core.journal;
+    assert!(
+        j.dropped() == 0,
+        "the journal dropped its {} oldest entries (it holds at most {} bytes), so not every \
+         notification can be judged: give the scenario's world a larger `journal_bytes`",
+        j.dropped(),
+        j.max_bytes()
+    );
+    j.select(&Filter {
         kind: Some(EntryKind::Callback),
         ..Default::default()
-    });
+    })
+}
+
+#[then(regex = r#"^the settlement system refused every forged notification from "([^"]+)"$"#)]
+async fn forged_refused(s: &mut Scene, channel: String) {
+    let journal = callbacks(s);
     let v = notify_checks::forged_notifications_refused(&journal, &channel);
     if !v.is_empty() {
         s.fail(&v, false);
@@ -95,10 +110,7 @@ async fn notifications_acknowledged(s: &mut Scene, kind: String, channel: String
     } else {
         ack_checks::Notifications::Payment
     };
-    let journal = s.sb().lock().core.journal.select(&Filter {
-        kind: Some(EntryKind::Callback),
-        ..Default::default()
-    });
+    let journal = callbacks(s);
     let v =
         ack_checks::notifications_acknowledged(&journal, &channel, which, &s.sut_down_windows());
     if !v.is_empty() {
