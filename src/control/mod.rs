@@ -18,7 +18,7 @@
 //! | `GET journal` | `?kind=&instance=&reference=&after=&limit=&format=json\|jsonl\|text`: one JSON page (`next` cursor), or jsonl/text streamed |
 //! | `GET timeline` | `?reference=&after=&limit=&format=json\|mermaid`: the journal as a sequence diagram ([`timeline`]) |
 //! | `GET ui/` | the inspector page ([`ui`]) |
-//! | `GET ledger` | balances and postings (`?account=`; `?postings=none` for balances only) |
+//! | `GET ledger` | balances and a page of postings (`?account=`; `?postings=none` for balances only; `limit`, `after`, `next` as the journal's) |
 //! | `GET/POST/DELETE faults`, `DELETE faults/{id}` | fault rules |
 //! | `POST reset`, `POST scenario` | rebuild the world; load a TOML scenario |
 //!
@@ -27,6 +27,7 @@
 
 pub mod guard;
 pub mod journal;
+pub mod ledger;
 
 pub use journal::{
     JOURNAL_PAGE_BYTES, JOURNAL_PAGE_DEFAULT, JOURNAL_PAGE_MAX, JOURNAL_SCAN_CHUNK,
@@ -135,7 +136,7 @@ pub async fn handle(sb: &Sandbank, req: InboundRequest) -> Reply {
         (Method::GET, ["journal"]) => journal::journal(sb, &req),
         (Method::GET, ["timeline"]) => timeline::timeline(sb, &req),
         (Method::GET, ["ui", rest @ ..]) => ui::asset(&rest.join("/")),
-        (Method::GET, ["ledger"]) => ledger(sb, &req),
+        (Method::GET, ["ledger"]) => ledger::ledger(sb, &req),
         (Method::GET, ["faults"]) => {
             let st = sb.lock();
             ok(json!({ "rules": st.faults.rules() }))
@@ -336,30 +337,6 @@ fn return_payout(sb: &Sandbank, bank: &str, order_no: &str, body: &[u8]) -> Repl
         Ok(p) => ok(json!({ "bank": bank, "payout": p })),
         Err(e) => action_err(e),
     }
-}
-
-fn ledger(sb: &Sandbank, req: &InboundRequest) -> Reply {
-    let st = sb.lock();
-    let account = req.query_param("account");
-    let ledger = &st.core.ledger;
-    let balances: Vec<Value> = ledger
-        .balances()
-        .into_iter()
-        .filter(|(a, _)| account.as_deref().is_none_or(|x| a == x))
-        .map(|(a, m)| json!({"account": a, "balance": m.major_string(), "currency": m.currency}))
-        .collect();
-    let postings: Vec<&crate::ledger::Posting> = match (&account, req.query_param("postings")) {
-        (_, Some(p)) if p == "none" => Vec::new(),
-        (_, Some(p)) => {
-            return err(
-                StatusCode::BAD_REQUEST,
-                format!("postings: `{p}` is not `none` (leave it out for every posting)"),
-            )
-        }
-        (Some(a), None) => ledger.for_account(a).collect(),
-        (None, None) => ledger.postings().iter().collect(),
-    };
-    ok(json!({ "balances": balances, "postings": postings }))
 }
 
 fn add_fault(sb: &Sandbank, req: &InboundRequest) -> Reply {

@@ -596,3 +596,60 @@ async fn the_next_request_after_a_replaced_world_is_checked_against_the_new_keys
         }
     }
 }
+
+#[tokio::test]
+async fn the_ledger_pages_its_postings_like_the_journal() {
+    let w = start().await;
+    for i in 0..4 {
+        let no = format!("LEDGERPAGE{i}");
+        w.native_order(&no, "100", "http://127.0.0.1:9/n").await;
+        w.pay(&no).await;
+    }
+    let ids = |v: &Value| -> Vec<u64> {
+        v["postings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_u64().unwrap())
+            .collect()
+    };
+    let (status, all) = w.ctl_get("ledger").await;
+    assert_eq!(status, StatusCode::OK);
+    let every = ids(&all);
+    let total = all["total_postings"].as_u64().unwrap() as usize;
+    assert!(total >= 8, "{all}");
+    assert_eq!(
+        every,
+        (1..=total as u64).collect::<Vec<_>>(),
+        "all of a small ledger, in order"
+    );
+    assert_eq!(all["next"], Value::Null);
+
+    // The newest page, oldest first.
+    let (_, newest) = w.ctl_get("ledger?limit=3").await;
+    assert_eq!(ids(&newest), every[total - 3..].to_vec());
+
+    // Forward pages of 3 from the start: every posting once, in order, then no `next`.
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = w.ctl_get(&format!("ledger?after={after}&limit=3")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(ids(&page));
+        match page["next"].as_u64() {
+            Some(n) => after = n,
+            None => break,
+        }
+    }
+    assert_eq!(seen, every);
+
+    for (bad, field) in [
+        ("limit=0", "limit"),
+        ("limit=10001", "limit"),
+        ("after=x", "after"),
+    ] {
+        let (status, v) = w.ctl_get(&format!("ledger?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        assert!(error_text(&v).starts_with(field), "{bad}: {v}");
+    }
+}
