@@ -2,7 +2,7 @@
 //! streamed through a spool (jsonl, text) — never a copy of the whole journal in memory, and
 //! never the lock held for more than one chunk of entries.
 
-use super::err;
+use super::{err, query_number};
 use crate::http::{InboundRequest, Reply};
 use crate::journal::{Entry, EntryKind, Filter, Scan};
 use crate::world::Sandbank;
@@ -47,20 +47,15 @@ pub fn journal(sb: &Sandbank, req: &InboundRequest) -> Reply {
         },
         None => None,
     };
-    let number = |name: &str| {
-        req.query_param(name).map(|v| {
-            v.parse::<u64>()
-                .map_err(|_| format!("{name}: `{v}` is not a whole number"))
-        })
-    };
-    let after = match number("after").transpose() {
+    let number = |name: &str| query_number(req, name);
+    let after = match number("after") {
         Ok(v) => v,
         Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
     let format = req
         .query_param("format")
         .unwrap_or_else(|| "json".to_string());
-    let limit = match number("limit").transpose() {
+    let limit = match number("limit") {
         Ok(Some(0)) => return err(StatusCode::BAD_REQUEST, "limit: must be at least 1"),
         Ok(Some(n)) if format == "json" && n > JOURNAL_PAGE_MAX as u64 => {
             return err(

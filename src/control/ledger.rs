@@ -3,7 +3,7 @@
 //! `limit` after it with `next` for the page that follows, as the journal pages. Postings are
 //! gathered under the world's lock (cloned, at most a page of them) and written after it.
 
-use super::{err, ok};
+use super::{err, ok, page_limit, query_number};
 use crate::http::{InboundRequest, Reply};
 use crate::ledger::Posting;
 use crate::world::Sandbank;
@@ -18,27 +18,12 @@ pub const LEDGER_PAGE_MAX: usize = 10_000;
 
 /// The ledger route.
 pub fn ledger(sb: &Sandbank, req: &InboundRequest) -> Reply {
-    let number = |name: &str| {
-        req.query_param(name).map(|v| {
-            v.parse::<u64>()
-                .map_err(|_| format!("{name}: `{v}` is not a whole number"))
-        })
-    };
-    let after = match number("after").transpose() {
+    let after = match query_number(req, "after") {
         Ok(v) => v,
         Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
-    let limit = match number("limit").transpose() {
-        Ok(None) => LEDGER_PAGE_DEFAULT,
-        Ok(Some(n)) if (1..=LEDGER_PAGE_MAX as u64).contains(&n) => n as usize,
-        Ok(Some(_)) => {
-            return err(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "limit: from 1 to {LEDGER_PAGE_MAX} postings a page; follow `next` for more"
-                ),
-            )
-        }
+    let limit = match page_limit(req, LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX, "postings") {
+        Ok(n) => n,
         Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
     let with_postings = match req.query_param("postings") {

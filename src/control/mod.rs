@@ -54,6 +54,32 @@ fn err(status: StatusCode, msg: impl Into<String>) -> Reply {
     Reply::json(status, &json!({ "error": msg.into() }))
 }
 
+/// A whole-number query parameter: `Ok(None)` when absent; `Err` names the parameter.
+fn query_number(req: &InboundRequest, name: &str) -> Result<Option<u64>, String> {
+    req.query_param(name)
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{name}: `{v}` is not a whole number"))
+        })
+        .transpose()
+}
+
+/// A page's `limit`: `default` when absent, else from 1 to `max` (`what` names the items).
+fn page_limit(
+    req: &InboundRequest,
+    default: usize,
+    max: usize,
+    what: &str,
+) -> Result<usize, String> {
+    match query_number(req, "limit")? {
+        None => Ok(default),
+        Some(n) if n >= 1 && n <= max as u64 => Ok(n as usize),
+        Some(_) => Err(format!(
+            "limit: from 1 to {max} {what} a page; follow `next` for more"
+        )),
+    }
+}
+
 fn ok(v: Value) -> Reply {
     Reply::json(StatusCode::OK, &v)
 }

@@ -8,8 +8,8 @@
 //! page also stops at [`super::JOURNAL_PAGE_BYTES`] of entries. `format=json` (default) or
 //! `mermaid`.
 
-use super::err;
 use super::journal::gather;
+use super::{err, page_limit, query_number};
 use crate::http::{InboundRequest, Reply};
 use crate::journal::{Filter, Scan};
 use crate::timeline::{mermaid, Timeline};
@@ -25,29 +25,12 @@ pub const TIMELINE_PAGE_MAX: usize = 10_000;
 
 /// `GET timeline`.
 pub fn timeline(sb: &Sandbank, req: &InboundRequest) -> Reply {
-    let number = |name: &str| {
-        req.query_param(name)
-            .map(|v| {
-                v.parse::<u64>()
-                    .map_err(|_| format!("{name}: `{v}` is not a whole number"))
-            })
-            .transpose()
-    };
-    let after = match number("after") {
+    let after = match query_number(req, "after") {
         Ok(v) => v,
         Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
-    let limit = match number("limit") {
-        Ok(None) => TIMELINE_PAGE_DEFAULT,
-        Ok(Some(n)) if (1..=TIMELINE_PAGE_MAX as u64).contains(&n) => n as usize,
-        Ok(Some(_)) => {
-            return err(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "limit: from 1 to {TIMELINE_PAGE_MAX} entries a page; follow `next` for more"
-                ),
-            )
-        }
+    let limit = match page_limit(req, TIMELINE_PAGE_DEFAULT, TIMELINE_PAGE_MAX, "entries") {
+        Ok(n) => n,
         Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
     let format = req.query_param("format").unwrap_or_else(|| "json".into());
