@@ -9,12 +9,15 @@
 //! ([`Journal::after`], [`Journal::latest`]) so no read copies the whole of it.
 
 use crate::clock::Instant;
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
+
+mod body;
+pub use body::{clip, Body};
+use body::{clip_cow, clip_owned};
 
 /// Most entries kept. 100k entries of a few hundred bytes each is tens of MB at most, enough
 /// for a day of heavy scenario traffic; a soak run loses its oldest history, never memory.
@@ -117,62 +120,6 @@ pub struct Entry {
     pub acked: Option<bool>,
 }
 
-/// A body the journal holds: bytes shared with the request or reply they came from (held,
-/// not copied, when they are at most [`JOURNAL_BODY_MAX`]), shown as text (lossy UTF-8:
-/// every protocol sandbank speaks is text).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Body(Bytes);
-
-impl Body {
-    /// The body as text.
-    pub fn text(&self) -> Cow<'_, str> {
-        String::from_utf8_lossy(&self.0)
-    }
-
-    /// Its length in bytes.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Cut to at most [`JOURNAL_BODY_MAX`] bytes on a character boundary, with a note of
-    /// the whole length; a short body is kept as it is (shared, no copy).
-    fn clipped(self) -> Body {
-        if self.0.len() <= JOURNAL_BODY_MAX {
-            return self;
-        }
-        Body(Bytes::from(clip(&self.text()).into_bytes()))
-    }
-}
-
-impl Serialize for Body {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text())
-    }
-}
-
-impl From<Bytes> for Body {
-    fn from(b: Bytes) -> Body {
-        Body(b)
-    }
-}
-
-impl From<String> for Body {
-    fn from(s: String) -> Body {
-        Body(Bytes::from(s.into_bytes()))
-    }
-}
-
-impl From<&str> for Body {
-    fn from(s: &str) -> Body {
-        Body(Bytes::copy_from_slice(s.as_bytes()))
-    }
-}
-
 /// What a new entry says; the journal adds the sequence number and timestamps.
 #[derive(Debug, Clone, Default)]
 pub struct Record<'a> {
@@ -260,36 +207,6 @@ pub struct Journal {
     max_bytes: usize,
     /// Instance names, each held once and shared by the entries that name it.
     names: Vec<Arc<str>>,
-}
-
-/// Cut `text` to at most [`JOURNAL_BODY_MAX`] bytes on a character boundary.
-pub fn clip(text: &str) -> String {
-    if text.len() <= JOURNAL_BODY_MAX {
-        return text.to_string();
-    }
-    let mut end = JOURNAL_BODY_MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…({} bytes in all)", &text[..end], text.len())
-}
-
-/// [`clip`] for a string already owned: no copy when it is short enough.
-fn clip_owned(text: String) -> String {
-    if text.len() <= JOURNAL_BODY_MAX {
-        text
-    } else {
-        clip(&text)
-    }
-}
-
-/// [`clip`] for a name that may be static: no copy when it is short enough.
-fn clip_cow(text: Cow<'static, str>) -> Cow<'static, str> {
-    if text.len() <= JOURNAL_BODY_MAX {
-        text
-    } else {
-        Cow::Owned(clip(&text))
-    }
 }
 
 /// Most distinct instance names the journal shares; past it, names are held per entry.
@@ -523,146 +440,4 @@ impl Entry {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::{parse_instant, SHANGHAI};
-
-    #[test]
-    fn journal_is_bounded_and_keeps_sequence_numbers() {
-        let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
-        // Room for more than the count cap, so the count cap is what bounds it.
-        let mut j = Journal::with_max_bytes(JOURNAL_BYTES_LIMIT);
-        for i in 0..(JOURNAL_CAPACITY + 5) {
-            j.push(
-                at,
-                EntryKind::World,
-                Record {
-                    message: format!("e{i}"),
-                    ..Default::default()
-                },
-            );
-        }
-        assert_eq!(j.len(), JOURNAL_CAPACITY);
-        assert_eq!(j.dropped(), 5);
-        let last = j.select(&Filter {
-            limit: Some(1),
-            ..Default::default()
-        });
-        assert_eq!(last[0].seq as usize, JOURNAL_CAPACITY + 5);
-    }
-
-    #[test]
-    fn filters_by_kind_instance_and_reference() {
-        let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
-        let mut j = Journal::default();
-        j.push(
-            at,
-            EntryKind::Inbound,
-            Record {
-                instance: "wxpay".into(),
-                reference: Some("ORDER1".into()),
-                ..Default::default()
-            },
-        );
-        j.push(
-            at,
-            EntryKind::Callback,
-            Record {
-                instance: "wxpay".into(),
-                reference: Some("ORDER1".into()),
-                ..Default::default()
-            },
-        );
-        j.push(
-            at,
-            EntryKind::Inbound,
-            Record {
-                instance: "bank".into(),
-                reference: Some("S1".into()),
-                ..Default::default()
-            },
-        );
-        let f = Filter {
-            kind: Some(EntryKind::Inbound),
-            ..Default::default()
-        };
-        assert_eq!(j.select(&f).len(), 2);
-        let f = Filter {
-            instance: Some("wxpay".into()),
-            reference: Some("ORDER".into()),
-            ..Default::default()
-        };
-        assert_eq!(j.select(&f).len(), 2);
-        let f = Filter {
-            after: Some(2),
-            ..Default::default()
-        };
-        assert_eq!(&*j.select(&f)[0].instance, "bank");
-    }
-
-    #[test]
-    fn journal_is_bounded_by_bytes_and_pages_walk_it_without_gaps_or_repeats() {
-        let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
-        let mut j = Journal::default();
-        // Bodies of 8 KB, clipped to 4 KB each: past the byte budget long before the count cap.
-        let body = "x".repeat(8 << 10);
-        let n = JOURNAL_BYTES_DEFAULT / JOURNAL_BODY_MAX * 2;
-        for i in 0..n {
-            j.push(
-                at,
-                EntryKind::Inbound,
-                Record {
-                    instance: "bank".into(),
-                    message: format!("e{i}"),
-                    request: Some(body.clone().into()),
-                    response: Some(body.clone().into()),
-                    ..Default::default()
-                },
-            );
-            assert!(j.bytes() <= JOURNAL_BYTES_DEFAULT);
-        }
-        assert!(j.len() < n && j.len() < JOURNAL_CAPACITY, "{}", j.len());
-        assert_eq!(j.dropped() as usize + j.len(), n);
-        assert!(j.bytes() > JOURNAL_BYTES_DEFAULT - 3 * JOURNAL_BODY_MAX);
-        let held: usize = j.entries.iter().map(|e| e.weight()).sum();
-        assert_eq!(held, j.bytes(), "the running total is exact");
-
-        // Walk it in pages of 1,000: every held entry once, in order.
-        let f = Filter::default();
-        let mut cursor = 0;
-        let mut seen = Vec::new();
-        loop {
-            let page: Vec<u64> = j.after(&f, cursor).take(1000).map(|e| e.seq).collect();
-            let Some(&last) = page.last() else { break };
-            seen.extend(page);
-            cursor = last;
-        }
-        let first = j.dropped() + 1;
-        assert_eq!(seen, (first..=n as u64).collect::<Vec<_>>());
-        let latest: Vec<u64> = j.latest(&f).take(3).map(|e| e.seq).collect();
-        assert_eq!(latest, vec![n as u64, n as u64 - 1, n as u64 - 2]);
-    }
-
-    #[test]
-    fn a_huge_message_is_clipped_too() {
-        let at = parse_instant("2026-03-02 10:00", SHANGHAI).unwrap();
-        let mut j = Journal::default();
-        j.push(
-            at,
-            EntryKind::World,
-            Record {
-                message: "m".repeat(1 << 20),
-                ..Default::default()
-            },
-        );
-        assert!(j.bytes() < 2 * JOURNAL_BODY_MAX);
-    }
-
-    #[test]
-    fn long_bodies_are_clipped_on_a_char_boundary() {
-        let body = "分".repeat(JOURNAL_BODY_MAX);
-        let c = clip(&body);
-        assert!(c.len() < body.len());
-        assert!(c.ends_with("bytes in all)"));
-    }
-}
+mod tests;
