@@ -149,6 +149,34 @@ pub trait Client: Send + Sync {
     ) -> Checked;
 }
 
+/// The entries of credentials `c` under `list`, each read by `read`; when the list is
+/// missing or empty, `c` itself read as the one entry (credentials list every client of an
+/// instance, or give one at the top level).
+pub fn credential_entries<T>(
+    c: &serde_json::Value,
+    list: &str,
+    read: impl Fn(&serde_json::Value) -> Option<T>,
+) -> Vec<T> {
+    let listed: Vec<T> = c
+        .get(list)
+        .and_then(serde_json::Value::as_array)
+        .map(|a| a.iter().filter_map(&read).collect())
+        .unwrap_or_default();
+    if listed.is_empty() {
+        read(c).into_iter().collect()
+    } else {
+        listed
+    }
+}
+
+/// The text field `name` of credentials `c`, or an error naming it.
+pub fn credential_str(c: &serde_json::Value, name: &str) -> Result<String, String> {
+    c.get(name)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| format!("the credentials name no `{name}`"))
+}
+
 /// The value of `name` among `params`, as text.
 pub fn given(params: &[Param], name: &str) -> Option<String> {
     params

@@ -6,8 +6,8 @@
 use super::codec::flat_fields;
 use crate::clock::compact_local;
 use crate::protocol::client::{
-    flatten, given, Checked, Client as LearnerClient, Context, Operation, Outbound, Param,
-    ParamValue, Shown, Signature,
+    credential_entries, credential_str, flatten, given, Checked, Client as LearnerClient, Context,
+    Operation, Outbound, Param, ParamValue, Shown, Signature,
 };
 use crate::protocol::sign::{sign, SignType};
 use bytes::Bytes;
@@ -55,22 +55,11 @@ impl Client {
                 key: m.get("key")?.as_str()?.to_string(),
             })
         };
-        let mut clients: Vec<BankClient> = c
-            .get("clients")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(read).collect())
-            .unwrap_or_default();
-        if clients.is_empty() {
-            clients.extend(read(c));
-        }
+        let clients = credential_entries(c, "clients", read);
         if clients.is_empty() {
             return Err("the credentials name no client (mch_id, key)".into());
         }
-        let base = c
-            .get("base_url")
-            .and_then(Value::as_str)
-            .ok_or("the credentials name no `base_url`")?
-            .to_string();
+        let base = credential_str(c, "base_url")?;
         Ok(Client { base, clients })
     }
 

@@ -11,8 +11,8 @@ use super::keys::{PrivateKey, PublicKey};
 use super::notify::form_encode;
 use super::response::local_time;
 use crate::protocol::client::{
-    flatten, given, Checked, Client as LearnerClient, Context, Operation, Outbound, Param, Shown,
-    Signature,
+    credential_entries, credential_str, flatten, given, Checked, Client as LearnerClient, Context,
+    Operation, Outbound, Param, Shown, Signature,
 };
 use bytes::Bytes;
 use hyper::StatusCode;
@@ -110,30 +110,13 @@ impl Client {
                     .map_err(|e| format!("app {app_id}'s private key: {e}")),
             )
         };
-        let mut apps: Vec<App> = Vec::new();
-        for a in c
-            .get("apps")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            if let Some(app) = read(a) {
-                apps.push(app?);
-            }
-        }
-        if apps.is_empty() {
-            if let Some(app) = read(c) {
-                apps.push(app?);
-            }
-        }
+        let apps = credential_entries(c, "apps", read)
+            .into_iter()
+            .collect::<Result<Vec<App>, String>>()?;
         if apps.is_empty() {
             return Err("the credentials hand out no app private key, so requests cannot be signed (a scenario that gives only `app_public_key` keeps the private key to itself)".into());
         }
-        let gateway = c
-            .get("gateway")
-            .and_then(Value::as_str)
-            .ok_or("the credentials name no `gateway`")?
-            .to_string();
+        let gateway = credential_str(c, "gateway")?;
         let alipay_public = c
             .get("alipay_public_key")
             .and_then(Value::as_str)

@@ -5,7 +5,8 @@
 
 use super::xml;
 use crate::protocol::client::{
-    given, Checked, Client as LearnerClient, Context, Operation, Outbound, Param, Shown, Signature,
+    credential_entries, credential_str, given, Checked, Client as LearnerClient, Context,
+    Operation, Outbound, Param, Shown, Signature,
 };
 use crate::protocol::sign::{self, SignType};
 use bytes::Bytes;
@@ -83,22 +84,11 @@ impl Client {
                 key: m.get("key")?.as_str()?.to_string(),
             })
         };
-        let mut merchants: Vec<Merchant> = c
-            .get("merchants")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(read).collect())
-            .unwrap_or_default();
-        if merchants.is_empty() {
-            merchants.extend(read(c));
-        }
-        let base = c
-            .get("base_url")
-            .and_then(Value::as_str)
-            .ok_or("the credentials name no `base_url`")?
-            .to_string();
+        let merchants = credential_entries(c, "merchants", read);
         if merchants.is_empty() {
             return Err("the credentials name no merchant (appid, mch_id, key)".into());
         }
+        let base = credential_str(c, "base_url")?;
         Ok(Client { base, merchants })
     }
 
