@@ -200,21 +200,14 @@ impl Sandbank {
         let generation = self.generation.load(Ordering::Acquire);
         KEPT.with(|kept| {
             let mut kept = kept.borrow_mut();
-            match &*kept {
-                Some((id, g, _)) if *id == self.id && *g == generation => {}
+            let (_, g, spec) = match kept.take() {
+                Some(k) if k.0 == self.id && k.1 == generation => kept.insert(k),
                 _ => {
                     let current = self.current.read().unwrap_or_else(|p| p.into_inner());
-                    *kept = Some((self.id, current.0, current.1.clone()));
+                    kept.insert((self.id, current.0, current.1.clone()))
                 }
-            }
-            match &*kept {
-                Some((_, g, spec)) => f(*g, spec),
-                // Filled just above.
-                None => {
-                    let current = self.current.read().unwrap_or_else(|p| p.into_inner());
-                    f(current.0, &current.1)
-                }
-            }
+            };
+            f(*g, spec)
         })
     }
 
